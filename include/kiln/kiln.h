@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * libkiln: the library context.
+ *
+ * Every libkiln call that can fail takes a context. The library never prints
+ * and never exits: it passes warnings to the context's log function and keeps
+ * the full text of the last error on the context, for the caller to print
+ * once.
+ */
+
+#include <stdarg.h>
+
+struct kiln_ctx;
+
+enum kiln_log_level {
+	KILN_LOG_ERR = 3,
+	KILN_LOG_WARNING = 4,
+	KILN_LOG_INFO = 6,
+	KILN_LOG_DEBUG = 7,
+};
+
+/* @msg is one line without a trailing newline, such as "a/pkg.yaml:3:1: ...". */
+typedef void (*kiln_log_fn)(void *userdata, enum kiln_log_level level, const char *msg);
+
+/**
+ * kiln_ctx_new() - create a library context
+ * @ret: the new context
+ *
+ * The context starts with no log function: warnings are counted and dropped.
+ * Returns 0 or -ENOMEM.
+ */
+int kiln_ctx_new(struct kiln_ctx **ret);
+
+/** kiln_ctx_free() - free a context; NULL is allowed. */
+void kiln_ctx_free(struct kiln_ctx *ctx);
+
+/** kiln_ctx_set_log_fn() - route warnings and debug text to @fn. */
+void kiln_ctx_set_log_fn(struct kiln_ctx *ctx, kiln_log_fn fn, void *userdata);
+
+/** kiln_ctx_set_log_level() - drop messages less important than @level. */
+void kiln_ctx_set_log_level(struct kiln_ctx *ctx, enum kiln_log_level level);
+
+/**
+ * kiln_ctx_error() - the text of the last error
+ *
+ * Returns the message recorded by the last failing call (for example
+ * "pkgs/a/pkg.yaml:4:9: unknown function \"frob\""), or NULL if none was
+ * recorded. Valid until the next call on @ctx.
+ */
+const char *kiln_ctx_error(const struct kiln_ctx *ctx);
+
+/** kiln_ctx_clear_error() - forget the last error. */
+void kiln_ctx_clear_error(struct kiln_ctx *ctx);
+
+/** kiln_ctx_warnings() - how many warnings have been reported so far. */
+unsigned kiln_ctx_warnings(const struct kiln_ctx *ctx);
+
+/** kiln_version() - the library version, "MAJOR.MINOR.PATCH". */
+const char *kiln_version(void);
+
+static inline void kiln_ctx_freep(struct kiln_ctx **ctx)
+{
+	kiln_ctx_free(*ctx);
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+struct kiln_ctx {
+	kiln_log_fn log_fn;
+	void *log_userdata;
+	enum kiln_log_level log_level;
+	unsigned n_warnings;
+	char *error;
+};
+
+int kiln_ctx_new(struct kiln_ctx **ret)
+{
+	struct kiln_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->log_level = KILN_LOG_WARNING;
+	*ret = ctx;
+	return 0;
+}
+
+void kiln_ctx_free(struct kiln_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	free(ctx->error);
+	free(ctx);
+}
+
+void kiln_ctx_set_log_fn(struct kiln_ctx *ctx, kiln_log_fn fn, void *userdata)
+{
+	ctx->log_fn = fn;
+	ctx->log_userdata = userdata;
+}
+
+void kiln_ctx_set_log_level(struct kiln_ctx *ctx, enum kiln_log_level level)
+{
+	ctx->log_level = level;
+}
+
+const char *kiln_ctx_error(const struct kiln_ctx *ctx)
+{
+	return ctx->error;
+}
+
+void kiln_ctx_clear_error(struct kiln_ctx *ctx)
+{
+	free(ctx->error);
+	ctx->error = NULL;
+}
+
+unsigned kiln_ctx_warnings(const struct kiln_ctx *ctx)
+{
+	return ctx->n_warnings;
+}
+
+const char *kiln_version(void)
+{
+	return KILN_VERSION;
+}
+
+static void set_error(struct kiln_ctx *ctx, struct strbuf *sb)
+{
+	char *s = strbuf_detach(sb, NULL);
+
+	/* out of memory while describing an error: keep the old text rather than none */
+	if (!s)
+		return;
+	free(ctx->error);
+	ctx->error = s;
+}
+
+static void add_location(struct strbuf *sb, const char *file, unsigned line, unsigned col)
+{
+	if (!file)
+		return;
+	strbuf_adds(sb, file);
+	if (line)
+		strbuf_addf(sb, ":%u", line);
+	if (line && col)
+		strbuf_addf(sb, ":%u", col);
+	strbuf_adds(sb, ": ");
+}
+
+static int record(struct kiln_ctx *ctx, int err, const char *file, unsigned line, unsigned col,
+		  const char *fmt, va_list ap)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	add_location(&sb, file, line, col);
+	strbuf_vaddf(&sb, fmt, ap);
+	set_error(ctx, &sb);
+	return err > 0 ? -err : (err ? err : -EINVAL);
+}
+
+int kiln_error(struct kiln_ctx *ctx, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = record(ctx, err, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int kiln_error_at(struct kiln_ctx *ctx, int err, const char *file, unsigned line, unsigned col,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = record(ctx, err, file, line, col, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strbuf_adds(&sb, ": ");
+	strbuf_adds(&sb, strempty(ctx->error));
+	set_error(ctx, &sb);
+}
+
+static void emit(struct kiln_ctx *ctx, enum kiln_log_level level, const char *file, unsigned line,
+		 unsigned col, const char *fmt, va_list ap)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	if (level == KILN_LOG_WARNING)
+		ctx->n_warnings++;
+	if (!ctx->log_fn || level > ctx->log_level)
+		return;
+	add_location(&sb, file, line, col);
+	strbuf_vaddf(&sb, fmt, ap);
+	ctx->log_fn(ctx->log_userdata, level, strbuf_str(&sb));
+}
+
+void kiln_warn_at(struct kiln_ctx *ctx, const char *file, unsigned line, unsigned col,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(ctx, KILN_LOG_WARNING, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void kiln_log(struct kiln_ctx *ctx, enum kiln_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(ctx, level, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+}

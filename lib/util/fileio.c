@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "strbuf.h"
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+		return -EFBIG;
+	r = strbuf_reserve(&sb, S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096);
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n;
+
+		r = strbuf_reserve(&sb, 4096);
+		if (r < 0)
+			return r;
+		n = read(fd, sb.buf + sb.len, sb.alloc - sb.len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		sb.len += (size_t)n;
+		/* the file may grow after fstat(), or be a pipe */
+		if (sb.len > max)
+			return -EFBIG;
+	}
+	sb.buf[sb.len] = '\0';
+	*ret_buf = strbuf_detach(&sb, ret_len);
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *p = data;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail: {
+	int r = -errno;
+
+	unlink(tmp);
+	return r;
+}
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	char *s;
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (asprintf(&s, "%.*s%s%s", (int)la, a, la && a[la - 1] == '/' ? "" : "/", b) < 0)
+		return NULL;
+	return s;
+}

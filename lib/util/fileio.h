@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/*
+ * Read the whole of @path (relative to @dirfd, AT_FDCWD for the working
+ * directory) into a NUL-terminated buffer. A file larger than @max bytes
+ * fails with -EFBIG without reading it all. Returns 0 or -errno.
+ */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
+
+/*
+ * Write @len bytes to @path atomically: a temporary file in the same
+ * directory, fsync, rename. @path is either wholly replaced or untouched.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* Join two path pieces with exactly one '/'; NULL on -ENOMEM. */
+char *path_join(const char *a, const char *b);

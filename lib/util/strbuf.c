@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+int kiln_grow(void **p, size_t *alloc, size_t need, size_t size)
+{
+	size_t n;
+	void *q;
+
+	if (need <= *alloc)
+		return 0;
+	n = *alloc ? *alloc : 8;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -ENOMEM;
+		n *= 2;
+	}
+	if (n > SIZE_MAX / size)
+		return -ENOMEM;
+	q = realloc(*p, n * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*alloc = n;
+	return 0;
+}
+
+int strbuf_reserve(struct strbuf *sb, size_t extra)
+{
+	if (extra > SIZE_MAX - sb->len - 1)
+		return -ENOMEM;
+	return kiln_grow((void **)&sb->buf, &sb->alloc, sb->len + extra + 1, 1);
+}
+
+int strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	int r = strbuf_reserve(sb, len);
+
+	if (r < 0)
+		return r;
+	if (len)
+		memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+int strbuf_adds(struct strbuf *sb, const char *s)
+{
+	return strbuf_add(sb, s, strlen(s));
+}
+
+int strbuf_addch(struct strbuf *sb, char c)
+{
+	return strbuf_add(sb, &c, 1);
+}
+
+int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n, r;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return -EINVAL;
+	r = strbuf_reserve(sb, (size_t)n);
+	if (r < 0)
+		return r;
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = strbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void strbuf_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	free(sb->buf);
+	*sb = (struct strbuf)STRBUF_INIT;
+}
+
+char *strbuf_detach(struct strbuf *sb, size_t *ret_len)
+{
+	char *s;
+
+	if (!sb->buf && strbuf_reserve(sb, 0) < 0)
+		return NULL;
+	sb->buf[sb->len] = '\0';
+	s = sb->buf;
+	if (ret_len)
+		*ret_len = sb->len;
+	*sb = (struct strbuf)STRBUF_INIT;
+	return s;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A growable byte string. Invariant: once anything has been added, buf is
+ * NUL-terminated at len; a zero-initialized strbuf (STRBUF_INIT) is empty and
+ * owns nothing. Every add returns 0 or -ENOMEM and leaves the buffer as it
+ * was on failure.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+};
+
+#define STRBUF_INIT { NULL, 0, 0 }
+
+int strbuf_reserve(struct strbuf *sb, size_t extra);
+int strbuf_add(struct strbuf *sb, const void *data, size_t len);
+int strbuf_adds(struct strbuf *sb, const char *s);
+int strbuf_addch(struct strbuf *sb, char c);
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...) _printf_(2, 3);
+int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
+
+/* Empty the buffer but keep its memory. */
+void strbuf_reset(struct strbuf *sb);
+
+/* Free the memory and return to the STRBUF_INIT state. */
+void strbuf_release(struct strbuf *sb);
+
+/*
+ * Hand the string over to the caller (never NULL: an empty buffer gives an
+ * allocated ""), and return to STRBUF_INIT. Returns NULL only on -ENOMEM.
+ */
+char *strbuf_detach(struct strbuf *sb, size_t *ret_len);
+
+/* The contents as a C string; "" for a buffer that never grew. */
+static inline const char *strbuf_str(const struct strbuf *sb)
+{
+	return sb->buf ? sb->buf : "";
+}
+
+#define _cleanup_strbuf_ _cleanup_(strbuf_release)
