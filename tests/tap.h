@@ -94,19 +94,28 @@ static const char *tap_skip_reason;
 			TAP_FAIL("\"%s\" does not contain \"%s\"", _h ? _h : "(null)", _n); \
 	} while (0)
 
+/* Kept apart from tap_main() so that longjmp() clobbers no local of the loop. */
+static int tap_run(unsigned i)
+{
+	tap_state = 0;
+	if (setjmp(tap_jmp) == 0)
+		tap_tests[i].fn();
+	return tap_state;
+}
+
 static inline int tap_main(void)
 {
 	unsigned failed = 0, skipped = 0;
 
 	printf("1..%u\n", tap_n_tests);
 	for (unsigned i = 0; i < tap_n_tests; i++) {
-		tap_state = 0;
-		if (setjmp(tap_jmp) == 0)
-			tap_tests[i].fn();
-		if (tap_state == 2) {
-			printf("ok %u - %s # SKIP %s\n", i + 1, tap_tests[i].name, tap_skip_reason);
+		int state = tap_run(i);
+
+		if (state == 2) {
+			printf("ok %u - %s # SKIP %s\n", i + 1, tap_tests[i].name,
+			       tap_skip_reason ? tap_skip_reason : "");
 			skipped++;
-		} else if (tap_state == 1) {
+		} else if (state == 1) {
 			printf("not ok %u - %s\n", i + 1, tap_tests[i].name);
 			failed++;
 		} else {

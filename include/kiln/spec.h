@@ -121,3 +121,112 @@ static inline void kiln_pkg_freep(struct kiln_pkg **p)
 {
 	kiln_pkg_free(*p);
 }
+
+/* A loaded package tree: every package rendered for one platform and set of build arguments. */
+struct kiln_tree;
+
+struct kiln_tree_options {
+	/* "linux/amd64" or "linux/arm64"; NULL for the host's */
+	const char *platform;
+	/* "KEY=VALUE" strings, visible to templates as BUILD_ARG_KEY */
+	char *const *build_args;
+	size_t n_build_args;
+	/*
+	 * Go on after a broken file, reporting each error to the log function
+	 * at KILN_LOG_ERR, and fail at the end with a count (for validate).
+	 * Otherwise stop at the first error.
+	 */
+	bool keep_going;
+};
+
+/* A rendered *.tmpl file of a package. */
+struct kiln_tmpl {
+	char *path; /* relative to the package directory, ".tmpl" dropped */
+	char *file; /* the template, relative to the tree root */
+	char *text; /* rendered */
+	size_t len;
+};
+
+struct kiln_tree_stats {
+	unsigned n_pkg_yaml;
+	unsigned n_vars_yaml;
+	unsigned n_tmpl;
+};
+
+/**
+ * kiln_tree_load() - discover, render and check a package tree
+ * @ctx: library context
+ * @root: the tree's root directory (holding the Pkgfile)
+ * @opts: platform and build arguments; NULL for the defaults
+ * @ret: the loaded tree
+ *
+ * Walks @root (skipping directories whose name starts with "." and the root's
+ * _out/), reads the Pkgfile, renders each vars.yaml with its ancestors'
+ * variables, renders and parses each pkg.yaml with the variables of its
+ * directory, renders each *.tmpl with the variables of its package, and
+ * checks that package names are unique.
+ */
+int kiln_tree_load(struct kiln_ctx *ctx, const char *root, const struct kiln_tree_options *opts,
+		   struct kiln_tree **ret);
+
+void kiln_tree_free(struct kiln_tree *tree);
+
+static inline void kiln_tree_freep(struct kiln_tree **t)
+{
+	kiln_tree_free(*t);
+}
+
+/* The packages, sorted by name. */
+size_t kiln_tree_n_pkgs(const struct kiln_tree *tree);
+const struct kiln_pkg *kiln_tree_pkg(const struct kiln_tree *tree, size_t i);
+
+/* The package called @name, or NULL. */
+const struct kiln_pkg *kiln_tree_find(const struct kiln_tree *tree, const char *name);
+
+/* The value of template variable @key for package @pkg, or NULL if unset. */
+const char *kiln_tree_var(const struct kiln_tree *tree, const struct kiln_pkg *pkg,
+			  const char *key);
+
+/* The rendered *.tmpl files of @pkg, sorted by path; *@ret_n gets their count. */
+const struct kiln_tmpl *kiln_tree_templates(const struct kiln_tree *tree,
+					    const struct kiln_pkg *pkg, size_t *ret_n);
+
+/* The platform the tree was rendered for, such as "linux/amd64". */
+const char *kiln_tree_platform(const struct kiln_tree *tree);
+
+void kiln_tree_stats(const struct kiln_tree *tree, struct kiln_tree_stats *ret);
+
+/**
+ * kiln_tree_eval() - render @text with the variables of package @target
+ *
+ * As `bldr eval`: the template sees exactly what the target's pkg.yaml saw.
+ */
+int kiln_tree_eval(struct kiln_ctx *ctx, const struct kiln_tree *tree, const char *target,
+		   const char *text, char **ret);
+
+/**
+ * kiln_tree_resolve() - the stages needed to build some targets
+ * @targets: package names, @n_targets of them
+ * @ret: the packages, every dependency before its dependents; free() the
+ *       array, not its elements
+ * @ret_n: their count
+ *
+ * Follows `stage` dependencies (and so the runtime closure). A name that no
+ * package defines is an error naming the package that asked for it; a cycle
+ * is an error that prints the cycle.
+ */
+int kiln_tree_resolve(struct kiln_ctx *ctx, const struct kiln_tree *tree,
+		      const char *const *targets, size_t n_targets, const struct kiln_pkg ***ret,
+		      size_t *ret_n);
+
+/**
+ * kiln_tree_effective_deps() - the dependencies a stage really merges
+ *
+ * @pkg's own dependencies, each stage dependency followed by the dependencies
+ * its package marks runtime (transitively), deduplicated by (stage or image,
+ * to) keeping the first, which is the order bldr merges them in. Free the
+ * array, not its elements.
+ */
+int kiln_tree_effective_deps(struct kiln_ctx *ctx, const struct kiln_tree *tree,
+			     const struct kiln_pkg *pkg, const struct kiln_dep ***ret,
+			     size_t *ret_n);

@@ -1,3 +1,135 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "json.h"
+#include "strbuf.h"
+#include "strmap.h"
 #include "tap.h"
+
+TEST(strbuf_grows_and_detaches)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *s;
+	size_t len;
+
+	ASSERT_STREQ(strbuf_str(&sb), "");
+	for (int i = 0; i < 1000; i++)
+		ASSERT_OK(strbuf_addf(&sb, "%d,", i));
+	ASSERT_EQ(sb.len, strlen(sb.buf));
+	ASSERT_TRUE(strncmp(sb.buf, "0,1,2,", 6) == 0);
+	s = strbuf_detach(&sb, &len);
+	ASSERT_EQ(len, strlen(s));
+	ASSERT_TRUE(sb.buf == NULL && sb.len == 0);
+	free(s);
+
+	/* an empty buffer still detaches as an allocated "" */
+	s = strbuf_detach(&sb, NULL);
+	ASSERT_STREQ(s, "");
+	free(s);
+}
+
+TEST(strmap_set_get_overwrite)
+{
+	_cleanup_strmap_ struct strmap m = STRMAP_INIT;
+	char key[32];
+
+	ASSERT_TRUE(strmap_get(&m, "x") == NULL);
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "K%d", i);
+		ASSERT_OK(strmap_set(&m, key, key));
+	}
+	ASSERT_EQ(m.n_entries, 500);
+	ASSERT_STREQ(strmap_get(&m, "K321"), "K321");
+	ASSERT_OK(strmap_set(&m, "K321", "new"));
+	ASSERT_EQ(m.n_entries, 500);
+	ASSERT_STREQ(strmap_get(&m, "K321"), "new");
+	/* a key is not found by a prefix of it */
+	ASSERT_TRUE(strmap_find(&m, "K32", 3) != NULL);
+	ASSERT_TRUE(strmap_get(&m, "K") == NULL);
+}
+
+TEST(strmap_sorted_and_merge)
+{
+	_cleanup_strmap_ struct strmap a = STRMAP_INIT, b = STRMAP_INIT;
+	_cleanup_free_ const struct strmap_entry **v = NULL;
+	int n;
+
+	ASSERT_OK(strmap_set(&a, "b", "1"));
+	ASSERT_OK(strmap_set(&a, "a", "1"));
+	ASSERT_OK(strmap_set(&b, "b", "2"));
+	ASSERT_OK(strmap_set(&b, "c", "2"));
+	ASSERT_OK(strmap_merge(&a, &b));
+	n = strmap_sorted(&a, &v);
+	ASSERT_EQ(n, 3);
+	ASSERT_STREQ(v[0]->key, "a");
+	ASSERT_STREQ(v[1]->key, "b");
+	ASSERT_STREQ(v[1]->value, "2");
+	ASSERT_STREQ(v[2]->key, "c");
+}
+
+TEST(json_escapes_and_nests)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+
+	json_init(&w, &sb);
+	json_begin_object(&w);
+	json_kv_string(&w, "s", "a\"b\\c\n\x01");
+	json_kv_string(&w, "null", NULL);
+	json_key(&w, "bad-utf8");
+	json_string(&w, "\xff\xc3\xa9");
+	json_key(&w, "list");
+	json_begin_array(&w);
+	json_int(&w, -5);
+	json_bool(&w, true);
+	json_end_array(&w);
+	json_key(&w, "empty");
+	json_begin_array(&w);
+	json_end_array(&w);
+	json_end_object(&w);
+	ASSERT_STREQ(sb.buf, "{\n"
+			     "  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n"
+			     "  \"null\": null,\n"
+			     "  \"bad-utf8\": \"\\ufffd\xc3\xa9\",\n"
+			     "  \"list\": [\n"
+			     "    -5,\n"
+			     "    true\n"
+			     "  ],\n"
+			     "  \"empty\": []\n"
+			     "}\n");
+}
+
+TEST(path_join_one_slash)
+{
+	_cleanup_free_ char *a = path_join("a/", "/b"), *b = path_join("/", "x"), *c = path_join("a", "b");
+
+	ASSERT_STREQ(a, "a/b");
+	ASSERT_STREQ(b, "/x");
+	ASSERT_STREQ(c, "a/b");
+}
+
+TEST(atomic_write_and_capped_read)
+{
+	char dir[] = "/tmp/kiln-test-util-XXXXXX";
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	size_t len;
+	struct stat st;
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	path = path_join(dir, "f");
+	ASSERT_OK(write_file_atomic(path, "hello", 5, 0640));
+	ASSERT_OK(stat(path, &st));
+	ASSERT_EQ(st.st_mode & 0777, 0640);
+	ASSERT_OK(read_file_at(AT_FDCWD, path, 5, &buf, &len));
+	ASSERT_EQ(len, 5);
+	ASSERT_STREQ(buf, "hello");
+	ASSERT_EQ(read_file_at(AT_FDCWD, path, 4, &buf, &len), -EFBIG);
+	ASSERT_EQ(read_file_at(AT_FDCWD, dir, 100, &buf, &len), -EISDIR);
+	unlink(path);
+	rmdir(dir);
+}
+
 TAP_MAIN

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# TAP helpers for the integration scripts; sourced, not run.
+#
+#   check NAME CMD...      ok if CMD succeeds
+#   expect_fail NAME STATUS PATTERN CMD...
+#                          ok if CMD exits with STATUS and its stderr matches PATTERN
+#   done_testing           print the plan and exit with the result
+
+n=0
+failed=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	for line in "$@"; do
+		printf '%s\n' "$line" | sed 's/^/# /'
+	done
+}
+
+check() {
+	name=$1
+	shift
+	if "$@" >"$out/stdout" 2>"$out/stderr"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $?: $*" "$(head -c 2000 "$out/stderr")"
+	fi
+}
+
+expect_fail() {
+	name=$1 want=$2 pattern=$3
+	shift 3
+	"$@" >"$out/stdout" 2>"$out/stderr"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		not_ok "$name" "want exit $want, got $got: $*" "$(head -c 2000 "$out/stderr")"
+	elif ! grep -qE -- "$pattern" "$out/stderr"; then
+		not_ok "$name" "stderr does not match '$pattern':" "$(head -c 2000 "$out/stderr")"
+	else
+		ok "$name"
+	fi
+}
+
+done_testing() {
+	echo "1..$n"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# The real-world package trees (../shared/corpus): next to the source tree,
+# or where KILN_CORPUS says.
+find_corpus() {
+	for c in "${KILN_CORPUS:-}" "$SRCDIR/../shared/corpus" /work/shared/corpus; do
+		if [ -n "$c" ] && [ -d "$c/siderolabs-extensions" ]; then
+			echo "$c"
+			return 0
+		fi
+	done
+	return 1
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "kiln.h"
+
+static int help(void)
+{
+	printf("Usage: kiln eval -t TARGET [OPTIONS] TEMPLATE\n"
+	       "\n"
+	       "Render TEMPLATE with the variables TARGET's pkg.yaml sees, as 'bldr eval'\n"
+	       "does: for example kiln eval -t hailort '{{ .VERSION }}-{{ .BUILD_ARG_TAG }}'.\n"
+	       "\n"
+	       "Options:\n" TREE_OPTIONS_HELP);
+	return EXIT_OK;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	static const struct option options[] = { TREE_LONG_OPTIONS, {} };
+	_cleanup_(tree_args_release) struct tree_args a = { 0 };
+	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
+	_cleanup_free_ char *out = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, TREE_SHORT_OPTIONS, options, NULL)) >= 0) {
+		r = tree_args_parse(&a, c, optarg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (c == 'h')
+			return help();
+		return cli_usage("eval: run 'kiln eval --help' for usage");
+	}
+	if (a.n_targets != 1)
+		return cli_usage("eval: give exactly one target with -t");
+	if (argc - optind != 1)
+		return cli_usage("eval: give exactly one template to render");
+
+	r = cli_load_tree(&a, false, &tree);
+	if (r < 0)
+		return cli_fail(r, "cannot load package tree '%s'", cli_root);
+	r = kiln_tree_eval(cli_ctx, tree, a.targets[0], argv[optind], &out);
+	if (r < 0)
+		return cli_fail(r, "cannot render template for \"%s\"", a.targets[0]);
+	if (a.json) {
+		_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+		struct json_writer w;
+
+		json_init(&w, &sb);
+		json_begin_object(&w);
+		json_kv_string(&w, "target", a.targets[0]);
+		json_kv_string(&w, "result", out);
+		json_end_object(&w);
+		return cli_write_stdout(sb.buf, sb.len);
+	}
+	printf("%s\n", out);
+	return EXIT_OK;
+}

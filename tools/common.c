@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln.h"
+
+struct kiln_ctx *cli_ctx;
+const char *cli_root = ".";
+
+static int push_arg(char ***v, size_t *n, const char *arg)
+{
+	char **p = realloc(*v, (*n + 1) * sizeof(*p));
+
+	if (!p) {
+		cli_fail(-ENOMEM, "parsing options");
+		return -ENOMEM;
+	}
+	p[(*n)++] = (char *)arg;
+	*v = p;
+	return 1;
+}
+
+int tree_args_parse(struct tree_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'C':
+		cli_root = arg;
+		return 1;
+	case OPT_PLATFORM:
+		if (!streq(arg, "linux/amd64") && !streq(arg, "linux/arm64")) {
+			cli_usage("unknown platform '%s': use linux/amd64 or linux/arm64", arg);
+			return -EINVAL;
+		}
+		a->platform = arg;
+		return 1;
+	case OPT_BUILD_ARG:
+		if (!strchr(arg, '=') || arg[0] == '=') {
+			cli_usage("--build-arg '%s': expected KEY=VALUE", arg);
+			return -EINVAL;
+		}
+		return push_arg(&a->build_args, &a->n_build_args, arg);
+	case 't':
+		return push_arg(&a->targets, &a->n_targets, arg);
+	case OPT_JSON:
+		a->json = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void tree_args_release(struct tree_args *a)
+{
+	free(a->build_args);
+	free(a->targets);
+	*a = (struct tree_args){ 0 };
+}
+
+int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret)
+{
+	struct kiln_tree_options opts = {
+		.platform = a->platform,
+		.build_args = a->build_args,
+		.n_build_args = a->n_build_args,
+		.keep_going = keep_going,
+	};
+
+	return kiln_tree_load(cli_ctx, cli_root, &opts, ret);
+}
+
+int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
+		    bool skip_graph_ignore, const struct kiln_pkg ***ret, size_t *ret_n)
+{
+	const struct kiln_pkg **v;
+	size_t n = 0;
+	int r;
+
+	if (a->n_targets) {
+		r = kiln_tree_resolve(cli_ctx, tree, (const char *const *)a->targets, a->n_targets,
+				      ret, ret_n);
+		if (r < 0)
+			return cli_fail(r, "cannot resolve targets");
+		return EXIT_OK;
+	}
+	v = calloc(kiln_tree_n_pkgs(tree) + 1, sizeof(*v));
+	if (!v)
+		return cli_fail(-ENOMEM, "cannot list packages");
+	for (size_t i = 0; i < kiln_tree_n_pkgs(tree); i++) {
+		const struct kiln_pkg *pkg = kiln_tree_pkg(tree, i);
+
+		if (skip_graph_ignore && streq(kiln_tree_var(tree, pkg, "GRAPH_IGNORE"), "true"))
+			continue;
+		v[n++] = pkg;
+	}
+	*ret = v;
+	*ret_n = n;
+	return EXIT_OK;
+}
+
+int cli_fail(int r, const char *what, ...)
+{
+	const char *why = kiln_ctx_error(cli_ctx);
+	va_list ap;
+
+	fputs("kiln: ", stderr);
+	va_start(ap, what);
+	vfprintf(stderr, what, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", why ? why : strerror(r < 0 ? -r : r));
+	kiln_ctx_clear_error(cli_ctx);
+	return EXIT_FAILURE_;
+}
+
+int cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kiln: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+int cli_write_stdout(const char *s, size_t len)
+{
+	if (fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) {
+		fprintf(stderr, "kiln: cannot write to standard output: %m\n");
+		return EXIT_FAILURE_;
+	}
+	return EXIT_OK;
+}
