@@ -19,7 +19,10 @@ set -- \
 	--build-arg PKGS=v1.15.0-alpha.0-7-gb914c26 \
 	--build-arg TOOLS_PREFIX=ghcr.io/siderolabs \
 	--build-arg TOOLS=v1.15.0-alpha.0-2-gd102f15 \
-	--build-arg TAG=v1.15.0-alpha.0
+	--build-arg TAG=v1.15.0-alpha.0 \
+	--build-arg SOURCE_DATE_EPOCH=1755648000 \
+	--build-arg TEST_STAGE= \
+	--build-arg GNU_MIRROR_URL=https://mirrors.kernel.org
 
 taskset -c 0 "$build/bench/bench-tree" "$corpus" 50 "$@"
 

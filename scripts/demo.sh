@@ -22,7 +22,15 @@ echo "== kiln -C examples/pkgs dump -t kiln-demo-pkg"
 echo "== kiln -C examples/extensions eval -t kiln-demo '{{ .VERSION }}'"
 "$kiln" -C examples/extensions eval -t kiln-demo '{{ .VERSION }}'
 
-# one picture of both trees, side by side
-dot _out/graph-pkgs.dot _out/graph-extensions.dot | gvpack -u 2>/dev/null |
-	neato -s -n2 -Tsvg -o _out/graph.svg
+# one picture of both trees, each in its own box
+{
+	echo "digraph kiln {"
+	for tree in pkgs extensions; do
+		echo "subgraph cluster_$tree { label=\"examples/$tree\";"
+		sed '1d;$d' "_out/graph-$tree.dot"
+		echo "}"
+	done
+	echo "}"
+} >_out/graph.dot
+dot -Tsvg -o _out/graph.svg _out/graph.dot
 echo "== wrote _out/graph.svg"

@@ -87,8 +87,8 @@ static void add_location(struct strbuf *sb, const char *file, unsigned line, uns
 	strbuf_adds(sb, ": ");
 }
 
-static int record(struct kiln_ctx *ctx, int err, const char *file, unsigned line, unsigned col,
-		  const char *fmt, va_list ap)
+_printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file, unsigned line,
+				 unsigned col, const char *fmt, va_list ap)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
@@ -134,8 +134,8 @@ void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...)
 	set_error(ctx, &sb);
 }
 
-static void emit(struct kiln_ctx *ctx, enum kiln_log_level level, const char *file, unsigned line,
-		 unsigned col, const char *fmt, va_list ap)
+_printf_(6, 0) static void emit(struct kiln_ctx *ctx, enum kiln_log_level level, const char *file,
+				unsigned line, unsigned col, const char *fmt, va_list ap)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 

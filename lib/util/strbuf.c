@@ -113,3 +113,30 @@ char *strbuf_detach(struct strbuf *sb, size_t *ret_len)
 	*sb = (struct strbuf)STRBUF_INIT;
 	return s;
 }
+
+char *quote_for_message(const char *s, size_t len, size_t max)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	size_t n = len < max ? len : max;
+
+	/* cut between characters, not inside one */
+	while (n < len && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			strbuf_addf(&sb, "\\%c", c);
+		else if (c == '\n')
+			strbuf_adds(&sb, "\\n");
+		else if (c == '\t')
+			strbuf_adds(&sb, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(&sb, "\\x%02x", c);
+		else
+			strbuf_addch(&sb, (char)c);
+	}
+	if (n < len)
+		strbuf_adds(&sb, "...");
+	return strbuf_detach(&sb, NULL);
+}

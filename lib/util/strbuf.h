@@ -28,6 +28,14 @@ int strbuf_addch(struct strbuf *sb, char c);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) _printf_(2, 3);
 int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
 
+/*
+ * Quote hostile text for an error message: @s (@len bytes, may hold NULs)
+ * with quotes, backslashes and control characters escaped, cut after @max
+ * bytes (between UTF-8 characters) with "..." appended. The caller adds the
+ * surrounding double quotes. Returns NULL only on -ENOMEM.
+ */
+char *quote_for_message(const char *s, size_t len, size_t max);
+
 /* Empty the buffer but keep its memory. */
 void strbuf_reset(struct strbuf *sb);
 

@@ -27,7 +27,7 @@ not_ok() {
 }
 
 check() {
-	name=$1
+	local name=$1
 	shift
 	if "$@" >"$out/stdout" 2>"$out/stderr"; then
 		ok "$name"
@@ -37,7 +37,7 @@ check() {
 }
 
 expect_fail() {
-	name=$1 want=$2 pattern=$3
+	local name=$1 want=$2 pattern=$3 got
 	shift 3
 	"$@" >"$out/stdout" 2>"$out/stderr"
 	got=$?

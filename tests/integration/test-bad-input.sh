@@ -35,7 +35,7 @@ expect_fail "malformed YAML names file:line:col" 1 "a/pkg.yaml:[0-9]+:[0-9]+: " 
 
 new_tree
 pkg a a
-printf 'name: a\nvariant: scratch\n# {{ if eq .ARCH "x86_64" }\n' >"$t/a/pkg.yaml"
+printf 'name: a\nvariant: scratch\n# {{ if eq .ARCH "x86_64"' >"$t/a/pkg.yaml"
 expect_fail "a template that never closes" 1 "a/pkg.yaml:3:[0-9]+: .*unclosed action" kiln -C "$t" validate
 
 new_tree

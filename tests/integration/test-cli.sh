@@ -18,7 +18,7 @@ expect_fail "bad --platform is a usage error" 2 "unknown platform 's390x'" "$KIL
 expect_fail "bad --build-arg is a usage error" 2 "expected KEY=VALUE" "$KILN" -C "$pkgs" graph --build-arg NOVALUE
 expect_fail "eval needs one target" 2 "exactly one target" "$KILN" -C "$pkgs" eval '{{ .ARCH }}'
 expect_fail "--checksums says why it is missing" 2 "source fetcher" "$KILN" -C "$pkgs" validate --checksums
-expect_fail "a missing tree fails with the path" 1 "^kiln: cannot load package tree '/nonexistent': cannot open package tree '/nonexistent'" "$KILN" -C /nonexistent validate
+expect_fail "a missing tree fails with the path" 1 "^kiln: validate: cannot open package tree '/nonexistent': No such file or directory" "$KILN" -C /nonexistent validate
 
 check "examples/pkgs validates" "$KILN" -C "$pkgs" validate
 check "examples/extensions validates" "$KILN" -C "$exts" validate
@@ -28,7 +28,7 @@ check "global -C and command -C agree" sh -c '[ "$("$KILN" -C "$1" dump)" = "$("
 
 check "graph renders with graphviz" sh -c '"$KILN" -C "$1" graph | dot -Tsvg >/dev/null' - "$pkgs"
 check "graph draws images as yellow boxes" sh -c '"$KILN" -C "$1" graph | grep -q "\"localhost/kiln/tools:bookworm\" \[shape=box, style=filled, fillcolor=lemonchiffon\]"' - "$pkgs"
-check "graph -t keeps only what the target needs" sh -c '[ "$("$KILN" -C "$1" graph -t kernel-build --format json | python3 -c "import json,sys; print(sorted(n[\"name\"] for n in json.load(sys.stdin)[\"nodes\"] if n[\"kind\"] == \"stage\"))")" = "[\x27base\x27, \x27kernel-build\x27, \x27kernel-prepare\x27]" ]' - "$pkgs"
+check "graph -t keeps only what the target needs" sh -c '[ "$("$KILN" -C "$1" graph -t kernel-build --format json | python3 -c "import json,sys; print(\" \".join(sorted(n[\"name\"] for n in json.load(sys.stdin)[\"nodes\"] if n[\"kind\"] == \"stage\")))")" = "base kernel-build kernel-prepare" ]' - "$pkgs"
 check "dump -t lists dependencies first" sh -c '[ "$("$KILN" -C "$1" dump -t kernel --json | python3 -c "import json,sys; print(\" \".join(p[\"name\"] for p in json.load(sys.stdin)))")" = "base kernel-prepare kernel-build kernel" ]' - "$pkgs"
 check "dump --json has the documented shape" sh -c '"$KILN" -C "$1" dump --json | python3 -c "
 import json, sys

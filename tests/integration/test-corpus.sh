@@ -7,43 +7,53 @@
 
 corpus=$(find_corpus) || { echo "1..0 # SKIP no corpus: set KILN_CORPUS"; exit 0; }
 tree=$corpus/siderolabs-extensions
+here=$(dirname "$0")
 
-set -- \
-	--build-arg PKGS_PREFIX=ghcr.io/siderolabs \
-	--build-arg PKGS=v1.15.0-alpha.0-7-gb914c26 \
-	--build-arg TOOLS_PREFIX=ghcr.io/siderolabs \
-	--build-arg TOOLS=v1.15.0-alpha.0-2-gd102f15 \
-	--build-arg TAG=v1.15.0-alpha.0 \
-	--build-arg SOURCE_DATE_EPOCH=1755648000 \
-	--build-arg TEST_STAGE= \
-	--build-arg GNU_MIRROR_URL=https://mirrors.kernel.org
+# kiln over the corpus with the Makefile's build arguments (none holds a space)
+k() {
+	"$KILN" -C "$tree" "$@" \
+		--build-arg PKGS_PREFIX=ghcr.io/siderolabs \
+		--build-arg PKGS=v1.15.0-alpha.0-7-gb914c26 \
+		--build-arg TOOLS_PREFIX=ghcr.io/siderolabs \
+		--build-arg TOOLS=v1.15.0-alpha.0-2-gd102f15 \
+		--build-arg TAG=v1.15.0-alpha.0 \
+		--build-arg SOURCE_DATE_EPOCH=1755648000 \
+		--build-arg TEST_STAGE= \
+		--build-arg GNU_MIRROR_URL=https://mirrors.kernel.org
+}
 
-counts() {
-	python3 -c '
-import json, sys
-v = json.load(open(sys.argv[1]))
-d = json.load(open(sys.argv[2]))
-stage = sum(1 for p in d for x in p["dependencies"] if "stage" in x)
-image = sum(1 for p in d for x in p["dependencies"] if "image" in x)
-steps = sum(len(p["steps"]) for p in d)
-sources = sum(len(s["sources"]) for p in d for s in p["steps"])
-instr = sum(len(s[k]) for p in d for s in p["steps"] for k in ("prepare", "build", "install", "test"))
-print(f"{v[\"pkgYaml\"]} pkg.yaml, {v[\"varsYaml\"]} vars.yaml, {v[\"templates\"]} templates, "
-      f"{len(d)} packages, {stage} stage edges, {image} image deps, {steps} steps, "
-      f"{sources} sources, {instr} instructions, {v[\"warnings\"]} warnings")
-' "$1" "$2"
+validate_clean() {
+	k validate --json --platform "$1" >"$out/validate.json" &&
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] and d["warnings"] == 0, d' \
+			"$out/validate.json"
+}
+
+# The target's stages as "N dependencies, then TARGET"
+stages_of() {
+	k dump -t "$1" --json --platform "$2" |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d) - 1, "dependencies, then", d[-1]["name"])'
+}
+
+dump_json() {
+	k dump --json --platform "$1" >"$out/dump.json"
+}
+
+graph_renders() {
+	k graph --platform "$1" | dot -Tsvg >/dev/null
+}
+
+every_target_resolves() {
+	k dump --platform "$1" | awk '{print $1}' >"$out/names" || return 1
+	[ -s "$out/names" ] || return 1
+	while read -r pkgname; do
+		k graph -t "$pkgname" --platform "$1" >/dev/null || { echo "cannot resolve $pkgname" >&2; return 1; }
+	done <"$out/names"
 }
 
 for platform in linux/amd64 linux/arm64; do
-	check "$platform: validate, zero errors and zero warnings" sh -c \
-		'"$KILN" -C "$0" validate --json --platform "$1" "$@" >"$2/validate.json" &&
-		 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"ok\"] and d[\"warnings\"] == 0, d" "$2/validate.json"' \
-		"$tree" "$platform" "$out" "$@"
-	check "$platform: dump --json" sh -c '"$KILN" -C "$0" dump --json --platform "$1" "$@" >"$2/dump.json"' \
-		"$tree" "$platform" "$out" "$@"
-	check "$platform: graph renders with graphviz" sh -c \
-		'"$KILN" -C "$0" graph --platform "$1" "$@" | dot -Tsvg >/dev/null' "$tree" "$platform" "$@"
-	got=$(counts "$out/validate.json" "$out/dump.json")
+	check "$platform: validate, zero errors and zero warnings" validate_clean "$platform"
+	check "$platform: dump --json" dump_json "$platform"
+	got=$(python3 "$here/corpus-counts.py" "$out/validate.json" "$out/dump.json")
 	echo "# $platform: $got"
 	if [ "$platform" = linux/amd64 ]; then
 		want="116 pkg.yaml, 124 vars.yaml, 88 templates, 116 packages, 212 stage edges, 90 image deps, 189 steps, 61 sources"
@@ -52,19 +62,21 @@ for platform in linux/amd64 linux/arm64; do
 		*) not_ok "$platform: counts match the corpus README" "want: $want" "got:  $got" ;;
 		esac
 	fi
-	check "$platform: nfs-utils resolves to 8 stages" sh -c \
-		'[ "$("$KILN" -C "$0" dump -t nfs-utils --json --platform "$1" "$@" | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 8 ]' \
-		"$tree" "$platform" "$@"
+	check "$platform: graph renders with graphviz" graph_renders "$platform"
+	# the README's 8 stages are what nfs-utils needs; the target itself comes last
+	got=$(stages_of nfs-utils "$platform")
+	if [ "$got" = "8 dependencies, then nfs-utils" ]; then
+		ok "$platform: nfs-utils needs 8 stages"
+	else
+		not_ok "$platform: nfs-utils needs 8 stages" "got: $got"
+	fi
+	check "$platform: every package resolves as a target" every_target_resolves "$platform"
 done
 
-# Every target resolves, as `kiln graph -t` or a build would need it.
-check "every package resolves as a target" sh -c '
-	"$KILN" -C "$0" dump "$@" | awk "{print \$1}" | while read -r name; do
-		"$KILN" -C "$0" dump -t "$name" "$@" >/dev/null || { echo "cannot resolve $name" >&2; exit 1; }
-	done' "$tree" "$@"
-
-# The extension tags come from `bldr eval`, as the Makefile computes them.
-check "eval of an extension's version tag" sh -c \
-	'[ -n "$("$KILN" -C "$0" eval -t hailort "{{ .VERSION }}" "$@")" ]' "$tree" "$@"
+tag=$(k eval -t hailort '{{ .VERSION }}')
+case "$tag" in
+"" | *"no value"*) not_ok "eval of an extension's version tag" "got '$tag'" ;;
+*) ok "eval of an extension's version tag ($tag)" ;;
+esac
 
 done_testing
