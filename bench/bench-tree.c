@@ -36,7 +36,6 @@ static int one_round(struct kiln_ctx *ctx, const char *root, const struct kiln_t
 		     size_t *ret_stages)
 {
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
-	_cleanup_free_ const char **names = NULL;
 	_cleanup_free_ const struct kiln_pkg **order = NULL;
 	size_t n, n_order, stages = 0;
 	int r;
@@ -45,21 +44,18 @@ static int one_round(struct kiln_ctx *ctx, const char *root, const struct kiln_t
 	if (r < 0)
 		return r;
 	n = kiln_tree_n_pkgs(tree);
-	names = calloc(n + 1, sizeof(*names));
-	if (!names)
-		return -ENOMEM;
 	/* the graph of every target, one at a time, as `kiln graph -t` would draw it */
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ const struct kiln_pkg **one = NULL;
+		const char *name = kiln_tree_pkg(tree, i)->name;
 		size_t n_one;
 
-		names[i] = kiln_tree_pkg(tree, i)->name;
-		r = kiln_tree_resolve(ctx, tree, &names[i], 1, &one, &n_one);
+		r = kiln_tree_resolve(ctx, tree, &name, 1, &one, &n_one);
 		if (r < 0)
 			return r;
 		stages += n_one;
 	}
-	r = kiln_tree_resolve(ctx, tree, names, n, &order, &n_order);
+	r = kiln_tree_resolve_all(ctx, tree, &order, &n_order);
 	if (r < 0)
 		return r;
 	*ret_stages = stages;

@@ -14,15 +14,9 @@ if [ ! -d "$corpus" ]; then
 fi
 kiln=$build/tools/kiln
 
-set -- \
-	--build-arg PKGS_PREFIX=ghcr.io/siderolabs \
-	--build-arg PKGS=v1.15.0-alpha.0-7-gb914c26 \
-	--build-arg TOOLS_PREFIX=ghcr.io/siderolabs \
-	--build-arg TOOLS=v1.15.0-alpha.0-2-gd102f15 \
-	--build-arg TAG=v1.15.0-alpha.0 \
-	--build-arg SOURCE_DATE_EPOCH=1755648000 \
-	--build-arg TEST_STAGE= \
-	--build-arg GNU_MIRROR_URL=https://mirrors.kernel.org
+# the build arguments siderolabs/extensions' Makefile passes (no value holds a space)
+# shellcheck disable=SC2046
+set -- $(sed 's/^/--build-arg /' "$(dirname "$0")/../tests/data/corpus-build-args")
 
 taskset -c 0 "$build/bench/bench-tree" "$corpus" 50 "$@"
 

@@ -46,23 +46,16 @@ static void print_text(const struct kiln_pkg **pkgs, size_t n)
 
 int cmd_dump(int argc, char **argv)
 {
-	static const struct option options[] = { TREE_LONG_OPTIONS, {} };
+	static const struct cli_options o = { .name = "dump", .help = help };
 	_cleanup_(tree_args_release) struct tree_args a = { 0 };
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
 	_cleanup_free_ const struct kiln_pkg **pkgs = NULL;
 	size_t n;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, TREE_SHORT_OPTIONS, options, NULL)) >= 0) {
-		r = tree_args_parse(&a, c, optarg);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		if (c == 'h')
-			return help();
-		return cli_usage("dump: run 'kiln dump --help' for usage");
-	}
+	r = cli_parse_options(argc, argv, &o, &a);
+	if (r != CLI_CONTINUE)
+		return r;
 	if (optind < argc)
 		return cli_usage("dump: unexpected argument '%s'", argv[optind]);
 

@@ -19,22 +19,15 @@ static int help(void)
 
 int cmd_eval(int argc, char **argv)
 {
-	static const struct option options[] = { TREE_LONG_OPTIONS, {} };
+	static const struct cli_options o = { .name = "eval", .help = help };
 	_cleanup_(tree_args_release) struct tree_args a = { 0 };
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
 	_cleanup_free_ char *out = NULL;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, TREE_SHORT_OPTIONS, options, NULL)) >= 0) {
-		r = tree_args_parse(&a, c, optarg);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		if (c == 'h')
-			return help();
-		return cli_usage("eval: run 'kiln eval --help' for usage");
-	}
+	r = cli_parse_options(argc, argv, &o, &a);
+	if (r != CLI_CONTINUE)
+		return r;
 	if (a.n_targets != 1)
 		return cli_usage("eval: give exactly one target with -t");
 	if (argc - optind != 1)

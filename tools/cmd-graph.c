@@ -120,10 +120,22 @@ static void write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n
 	strmap_release(&images);
 }
 
+static int on_option(int c, const char *arg, void *userdata)
+{
+	enum format *format = userdata;
+
+	if (streq(arg, "dot"))
+		*format = FORMAT_DOT;
+	else if (streq(arg, "json"))
+		*format = FORMAT_JSON;
+	else
+		return cli_usage("graph: unknown format '%s': use dot or json", arg);
+	return CLI_CONTINUE;
+}
+
 int cmd_graph(int argc, char **argv)
 {
-	static const struct option options[] = {
-		TREE_LONG_OPTIONS,
+	static const struct option extra[] = {
 		{ "format", required_argument, NULL, OPT_FIRST_COMMAND_OPTION },
 		{},
 	};
@@ -132,30 +144,16 @@ int cmd_graph(int argc, char **argv)
 	_cleanup_free_ const struct kiln_pkg **pkgs = NULL;
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	enum format format = FORMAT_DOT;
+	const struct cli_options o = {
+		.name = "graph", .help = help, .extra = extra, .on_option = on_option,
+		.userdata = &format,
+	};
 	size_t n;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, TREE_SHORT_OPTIONS, options, NULL)) >= 0) {
-		r = tree_args_parse(&a, c, optarg);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (c) {
-		case 'h':
-			return help();
-		case OPT_FIRST_COMMAND_OPTION:
-			if (streq(optarg, "dot"))
-				format = FORMAT_DOT;
-			else if (streq(optarg, "json"))
-				format = FORMAT_JSON;
-			else
-				return cli_usage("graph: unknown format '%s': use dot or json", optarg);
-			break;
-		default:
-			return cli_usage("graph: run 'kiln graph --help' for usage");
-		}
-	}
+	r = cli_parse_options(argc, argv, &o, &a);
+	if (r != CLI_CONTINUE)
+		return r;
 	if (optind < argc)
 		return cli_usage("graph: unexpected argument '%s'", argv[optind]);
 	if (a.json)

@@ -49,54 +49,41 @@ static int print_json(const struct kiln_tree *tree, bool ok, const char *error)
 	return cli_write_stdout(sb.buf, sb.len);
 }
 
-/* Every package must resolve: no stage missing, no cycle. */
-static int check_graph(const struct kiln_tree *tree)
+static int on_option(int c, const char *arg, void *userdata)
 {
-	size_t n = kiln_tree_n_pkgs(tree), n_out;
-	_cleanup_free_ const char **names = calloc(n + 1, sizeof(*names));
-	_cleanup_free_ const struct kiln_pkg **order = NULL;
-
-	if (!names)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		names[i] = kiln_tree_pkg(tree, i)->name;
-	return kiln_tree_resolve(cli_ctx, tree, names, n, &order, &n_out);
+	/* --checksums */
+	return cli_usage("validate: --checksums needs the source fetcher of 'kiln build', "
+			 "which this version lacks");
 }
 
 int cmd_validate(int argc, char **argv)
 {
-	static const struct option options[] = {
-		TREE_LONG_OPTIONS,
+	static const struct option extra[] = {
 		{ "checksums", no_argument, NULL, OPT_FIRST_COMMAND_OPTION },
 		{},
+	};
+	static const struct cli_options o = {
+		.name = "validate", .help = help, .extra = extra, .on_option = on_option,
 	};
 	_cleanup_(tree_args_release) struct tree_args a = { 0 };
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
 	struct kiln_tree_stats st;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, TREE_SHORT_OPTIONS, options, NULL)) >= 0) {
-		r = tree_args_parse(&a, c, optarg);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (c) {
-		case 'h':
-			return help();
-		case OPT_FIRST_COMMAND_OPTION:
-			return cli_usage("validate: --checksums needs the source fetcher of 'kiln build', "
-					 "which this version lacks");
-		default:
-			return cli_usage("validate: run 'kiln validate --help' for usage");
-		}
-	}
+	r = cli_parse_options(argc, argv, &o, &a);
+	if (r != CLI_CONTINUE)
+		return r;
 	if (optind < argc)
 		return cli_usage("validate: unexpected argument '%s'", argv[optind]);
 
 	r = cli_load_tree(&a, true, &tree);
-	if (r >= 0)
-		r = check_graph(tree);
+	if (r >= 0) {
+		/* every package must resolve: no stage missing, no cycle */
+		_cleanup_free_ const struct kiln_pkg **order = NULL;
+		size_t n;
+
+		r = kiln_tree_resolve_all(cli_ctx, tree, &order, &n);
+	}
 	if (r < 0) {
 		if (a.json) {
 			_cleanup_free_ char *err = NULL;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static int push_arg(char ***v, size_t *n, const char *arg)
 	return 1;
 }
 
-int tree_args_parse(struct tree_args *a, int c, const char *arg)
+/* One of the shared options: 1 if @c was one, 0 if not, -EINVAL after a usage error. */
+static int tree_args_parse(struct tree_args *a, int c, const char *arg)
 {
 	switch (c) {
 	case 'C':
@@ -49,6 +51,46 @@ int tree_args_parse(struct tree_args *a, int c, const char *arg)
 	default:
 		return 0;
 	}
+}
+
+int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a)
+{
+	static const struct option shared[] = {
+		{ "root", required_argument, NULL, 'C' },
+		{ "target", required_argument, NULL, 't' },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "build-arg", required_argument, NULL, OPT_BUILD_ARG },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option options[ELEMENTSOF(shared) + 8] = { 0 };
+	size_t n = ELEMENTSOF(shared);
+	int c, r;
+
+	memcpy(options, shared, sizeof(shared));
+	for (const struct option *e = o->extra; e && e->name; e++) {
+		/* the last entry stays all-zero, as getopt_long() needs */
+		assert(n < ELEMENTSOF(options) - 1);
+		options[n++] = *e;
+	}
+
+	while ((c = getopt_long(argc, argv, "C:ht:", options, NULL)) >= 0) {
+		r = tree_args_parse(a, c, optarg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (c == 'h')
+			return o->help();
+		if (c >= OPT_FIRST_COMMAND_OPTION && o->on_option) {
+			r = o->on_option(c, optarg, o->userdata);
+			if (r != CLI_CONTINUE)
+				return r;
+			continue;
+		}
+		return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
+	}
+	return CLI_CONTINUE;
 }
 
 void tree_args_release(struct tree_args *a)

@@ -24,11 +24,7 @@ enum {
 extern struct kiln_ctx *cli_ctx;
 extern const char *cli_root;
 
-/*
- * Options every command that loads a tree takes. A command adds
- * TREE_LONG_OPTIONS to its long options and TREE_SHORT_OPTIONS to its short
- * ones, and hands unknown option characters to tree_args_parse().
- */
+/* The options every command that loads a tree takes. */
 struct tree_args {
 	const char *platform;
 	char **build_args;
@@ -45,15 +41,6 @@ enum {
 	OPT_FIRST_COMMAND_OPTION,
 };
 
-#define TREE_SHORT_OPTIONS "C:ht:"
-#define TREE_LONG_OPTIONS                                              \
-	{ "root", required_argument, NULL, 'C' },                      \
-	{ "target", required_argument, NULL, 't' },                    \
-	{ "platform", required_argument, NULL, OPT_PLATFORM },         \
-	{ "build-arg", required_argument, NULL, OPT_BUILD_ARG },       \
-	{ "json", no_argument, NULL, OPT_JSON },                       \
-	{ "help", no_argument, NULL, 'h' }
-
 #define TREE_OPTIONS_HELP                                                          \
 	"  -C, --root DIR         the package tree (default: the current directory)\n" \
 	"  -t, --target NAME      a package to start from (repeatable)\n"              \
@@ -62,12 +49,27 @@ enum {
 	"      --json             print JSON for machines\n"                            \
 	"  -h, --help             show this help\n"
 
-/*
- * Handle one of the shared options (-C, -t, --platform, --build-arg, --json).
- * Returns 1 if @c was one, 0 if not, -EINVAL after printing a usage error.
- */
-int tree_args_parse(struct tree_args *a, int c, const char *arg);
 void tree_args_release(struct tree_args *a);
+
+/* A command's own options, beyond the shared ones. */
+struct cli_options {
+	const char *name; /* "graph", for messages */
+	int (*help)(void);
+	const struct option *extra; /* NULL, or ended by an all-zero entry */
+	/* called for each of @extra; returns CLI_CONTINUE or an exit code */
+	int (*on_option)(int c, const char *arg, void *userdata);
+	void *userdata;
+};
+
+#define CLI_CONTINUE (-1)
+
+/*
+ * Parse a command's arguments: the shared options into @a, the command's own
+ * through @o. Returns CLI_CONTINUE when the command should go on (its
+ * operands start at optind), or the exit code to return: EXIT_OK after
+ * --help, EXIT_USAGE after printing a usage error.
+ */
+int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a);
 
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);

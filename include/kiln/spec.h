@@ -219,6 +219,10 @@ int kiln_tree_resolve(struct kiln_ctx *ctx, const struct kiln_tree *tree,
 		      const char *const *targets, size_t n_targets, const struct kiln_pkg ***ret,
 		      size_t *ret_n);
 
+/** kiln_tree_resolve_all() - kiln_tree_resolve() with every package as a target. */
+int kiln_tree_resolve_all(struct kiln_ctx *ctx, const struct kiln_tree *tree,
+			  const struct kiln_pkg ***ret, size_t *ret_n);
+
 /**
  * kiln_tree_effective_deps() - the dependencies a stage really merges
  *

@@ -128,6 +128,19 @@ int kiln_tree_resolve(struct kiln_ctx *ctx, const struct kiln_tree *tree,
 	return 0;
 }
 
+int kiln_tree_resolve_all(struct kiln_ctx *ctx, const struct kiln_tree *tree,
+			  const struct kiln_pkg ***ret, size_t *ret_n)
+{
+	size_t n = kiln_tree_n_pkgs(tree);
+	_cleanup_free_ const char **names = calloc(n + 1, sizeof(*names));
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		names[i] = kiln_tree_pkg(tree, i)->name;
+	return kiln_tree_resolve(ctx, tree, names, n, ret, ret_n);
+}
+
 static bool same_dep(const struct kiln_dep *a, const struct kiln_dep *b)
 {
 	return streq(a->stage ? a->stage : a->image, b->stage ? b->stage : b->image) &&

@@ -9,17 +9,13 @@ corpus=$(find_corpus) || { echo "1..0 # SKIP no corpus: set KILN_CORPUS"; exit 0
 tree=$corpus/siderolabs-extensions
 here=$(dirname "$0")
 
-# kiln over the corpus with the Makefile's build arguments (none holds a space)
+# The build arguments siderolabs/extensions' Makefile passes (no value holds a space).
+build_args=$(sed 's/^/--build-arg /' "$SRCDIR/tests/data/corpus-build-args")
+
+# kiln over the corpus, with those arguments
 k() {
-	"$KILN" -C "$tree" "$@" \
-		--build-arg PKGS_PREFIX=ghcr.io/siderolabs \
-		--build-arg PKGS=v1.15.0-alpha.0-7-gb914c26 \
-		--build-arg TOOLS_PREFIX=ghcr.io/siderolabs \
-		--build-arg TOOLS=v1.15.0-alpha.0-2-gd102f15 \
-		--build-arg TAG=v1.15.0-alpha.0 \
-		--build-arg SOURCE_DATE_EPOCH=1755648000 \
-		--build-arg TEST_STAGE= \
-		--build-arg GNU_MIRROR_URL=https://mirrors.kernel.org
+	# shellcheck disable=SC2086
+	"$KILN" -C "$tree" "$@" $build_args
 }
 
 validate_clean() {
