@@ -13,6 +13,7 @@
 
 #include <kiln/kiln.h>
 
+#include "srcmap.h"
 #include "macro.h"
 #include "strbuf.h"
 #include "strmap.h"
@@ -83,6 +84,7 @@ struct tpl {
 	size_t args_alloc;
 
 	struct strbuf out;
+	struct srcmap *map; /* NULL unless the caller asked where output came from */
 	struct tpl_regex_cache *regexes;
 };
 

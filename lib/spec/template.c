@@ -704,6 +704,9 @@ static int out_add(struct tpl *t, size_t pos, const char *s, size_t n)
 	if (n > TPL_MAX_STRING - t->out.len)
 		return tpl_error(t, -EFBIG, pos, "rendered output exceeds %zu MiB",
 				 TPL_MAX_STRING >> 20);
+	/* text copied from the template is the only output that points into it at @pos */
+	if (t->map && n > 0 && srcmap_add(t->map, t->out.len, pos, s == t->text + pos) < 0)
+		return tpl_error(t, -ENOMEM, pos, "out of memory");
 	r = strbuf_add(&t->out, s, n);
 	return r < 0 ? tpl_error(t, r, pos, "out of memory") : 0;
 }
@@ -936,6 +939,13 @@ static void tpl_done(struct tpl *t)
 int kiln_template_render(struct kiln_ctx *ctx, const char *file, const char *text, size_t len,
 			 const struct strmap *vars, char **ret_out, size_t *ret_len)
 {
+	return kiln_template_render_mapped(ctx, file, text, len, vars, ret_out, ret_len, NULL);
+}
+
+int kiln_template_render_mapped(struct kiln_ctx *ctx, const char *file, const char *text,
+				size_t len, const struct strmap *vars, char **ret_out,
+				size_t *ret_len, struct srcmap *map)
+{
 	_cleanup_(tpl_done) struct tpl t = {
 		.ctx = ctx,
 		.file = file ? file : "<template>",
@@ -943,6 +953,7 @@ int kiln_template_render(struct kiln_ctx *ctx, const char *file, const char *tex
 		.len = text ? len : 0,
 		.vars = vars,
 	};
+	size_t out_len;
 	char *out;
 	int r;
 
@@ -952,12 +963,21 @@ int kiln_template_render(struct kiln_ctx *ctx, const char *file, const char *tex
 	/* the output is usually about as long as the template */
 	if (strbuf_reserve(&t.out, t.len < TPL_MAX_STRING ? t.len : TPL_MAX_STRING) < 0)
 		return kiln_error(ctx, -ENOMEM, "%s: out of memory", t.file);
+	t.map = map;
 	r = render_pass(&t, true);
 	if (r < 0)
 		return r;
-	out = strbuf_detach(&t.out, ret_len);
+	out = strbuf_detach(&t.out, &out_len);
 	if (!out)
 		return kiln_error(ctx, -ENOMEM, "%s: out of memory", t.file);
+	if (map) {
+		map->src = t.text;
+		map->src_len = t.len;
+		map->out = out;
+		map->out_len = out_len;
+	}
 	*ret_out = out;
+	if (ret_len)
+		*ret_len = out_len;
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include <kiln/kiln.h>
 
+#include "srcmap.h"
 #include "strmap.h"
 
 
@@ -35,3 +36,12 @@
  */
 int kiln_template_render(struct kiln_ctx *ctx, const char *file, const char *text, size_t len,
 			 const struct strmap *vars, char **ret_out, size_t *ret_len);
+
+/*
+ * kiln_template_render() that also fills @map (zero-initialized by the
+ * caller, released with srcmap_release()) with where each byte of the output
+ * came from. The map points into @text and *@ret_out, which must outlive it.
+ */
+int kiln_template_render_mapped(struct kiln_ctx *ctx, const char *file, const char *text,
+				size_t len, const struct strmap *vars, char **ret_out,
+				size_t *ret_len, struct srcmap *map);

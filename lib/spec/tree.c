@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "strbuf.h"
+#include "srcmap.h"
 #include "strmap.h"
 #include "template.h"
 #include "yaml-tree.h"
@@ -212,39 +213,62 @@ static int file_failed(struct loader *l, int r)
 	return 0;
 }
 
+/*
+ * A definition file as read and rendered. Errors found in the rendered text
+ * are reported at the place in the file the user wrote, through the map.
+ */
+struct rendered {
+	char *src;
+	char *text;
+	size_t len;
+	struct srcmap map;
+};
+
+static void rendered_release(struct rendered *r)
+{
+	srcmap_release(&r->map);
+	free(r->text);
+	free(r->src);
+}
+
+static void locate_in_template(void *userdata, unsigned *line, unsigned *col)
+{
+	srcmap_locate(userdata, line, col);
+}
+
 /* Read @name in @dirfd and render it; @file is its path from the root, for messages. */
 static int read_rendered(struct kiln_ctx *ctx, int dirfd, const char *name, const char *file,
-			 const struct strmap *vars, char **ret, size_t *ret_len)
+			 const struct strmap *vars, struct rendered *ret)
 {
-	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	int r;
 
-	r = read_file_at(dirfd, name, MAX_DEFINITION_SIZE, &buf, &len);
+	r = read_file_at(dirfd, name, MAX_DEFINITION_SIZE, &ret->src, &len);
 	if (r == -EFBIG)
 		return kiln_error(ctx, r, "'%s' is larger than %u MiB, which no package file needs",
 				  file, MAX_DEFINITION_SIZE >> 20);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot read '%s': %s", file, strerror(-r));
-	return kiln_template_render(ctx, file, buf, len, vars, ret, ret_len);
+	return kiln_template_render_mapped(ctx, file, ret->src, len, vars, &ret->text, &ret->len,
+					   &ret->map);
 }
 
 static int load_vars_yaml(struct kiln_ctx *ctx, int dirfd, const char *file, struct strmap *vars)
 {
 	_cleanup_(yaml_doc_freep) struct yaml_doc *doc = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_(rendered_release) struct rendered rd = { 0 };
 	_cleanup_strmap_ struct strmap add = STRMAP_INIT;
-	size_t len;
 	int r;
 
 	/* rendered with the ancestors' values only: a file cannot see its own */
-	r = read_rendered(ctx, dirfd, "vars.yaml", file, vars, &text, &len);
+	r = read_rendered(ctx, dirfd, "vars.yaml", file, vars, &rd);
 	if (r < 0)
 		return r;
-	r = yaml_parse(ctx, file, text, len, &doc);
-	if (r < 0)
-		return r;
-	r = vars_from_mapping(ctx, file, doc->root, &add);
+	kiln_ctx_set_locator(ctx, file, locate_in_template, &rd.map);
+	r = yaml_parse(ctx, file, rd.text, rd.len, &doc);
+	if (r >= 0)
+		r = vars_from_mapping(ctx, file, doc->root, &add);
+	kiln_ctx_set_locator(ctx, NULL, NULL, NULL);
 	if (r < 0)
 		return r;
 	return strmap_merge(vars, &add);
@@ -255,15 +279,16 @@ static int load_pkg_yaml(struct loader *l, int dirfd, const char *dir, const cha
 {
 	struct kiln_tree *tree = l->tree;
 	_cleanup_(kiln_pkg_freep) struct kiln_pkg *pkg = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_(rendered_release) struct rendered rd = { 0 };
 	struct tree_pkg *tp;
-	size_t len;
 	int r;
 
-	r = read_rendered(l->ctx, dirfd, "pkg.yaml", file, vars, &text, &len);
+	r = read_rendered(l->ctx, dirfd, "pkg.yaml", file, vars, &rd);
 	if (r < 0)
 		return r;
-	r = kiln_pkg_parse(l->ctx, file, text, len, &pkg);
+	kiln_ctx_set_locator(l->ctx, file, locate_in_template, &rd.map);
+	r = kiln_pkg_parse(l->ctx, file, rd.text, rd.len, &pkg);
+	kiln_ctx_set_locator(l->ctx, NULL, NULL, NULL);
 	if (r < 0)
 		return r;
 	pkg->file = strdup(file);
@@ -287,16 +312,17 @@ static int load_pkg_yaml(struct loader *l, int dirfd, const char *dir, const cha
 static int load_tmpl(struct loader *l, int dirfd, const char *name, const char *file,
 		     struct tree_pkg *owner)
 {
-	_cleanup_free_ char *text = NULL, *path = NULL, *file_copy = NULL;
+	_cleanup_(rendered_release) struct rendered rd = { 0 };
+	_cleanup_free_ char *path = NULL, *file_copy = NULL;
 	const char *rel;
-	size_t len, dirlen;
+	size_t dirlen;
 	int r;
 
 	if (!owner) {
 		kiln_warn_at(l->ctx, file, 0, 0, "template belongs to no package, ignoring");
 		return 0;
 	}
-	r = read_rendered(l->ctx, dirfd, name, file, &owner->vars, &text, &len);
+	r = read_rendered(l->ctx, dirfd, name, file, &owner->vars, &rd);
 	if (r < 0)
 		return r;
 
@@ -313,8 +339,8 @@ static int load_tmpl(struct loader *l, int dirfd, const char *name, const char *
 	owner->tmpls[owner->n_tmpls++] = (struct kiln_tmpl){
 		.path = TAKE_PTR(path),
 		.file = TAKE_PTR(file_copy),
-		.text = TAKE_PTR(text),
-		.len = len,
+		.text = TAKE_PTR(rd.text),
+		.len = rd.len,
 	};
 	return 0;
 }

@@ -11,6 +11,10 @@ struct kiln_ctx {
 	enum kiln_log_level log_level;
 	unsigned n_warnings;
 	char *error;
+
+	const char *locate_file;
+	kiln_locate_fn locate;
+	void *locate_userdata;
 };
 
 int kiln_ctx_new(struct kiln_ctx **ret)
@@ -75,10 +79,21 @@ static void set_error(struct kiln_ctx *ctx, struct strbuf *sb)
 	ctx->error = s;
 }
 
-static void add_location(struct strbuf *sb, const char *file, unsigned line, unsigned col)
+void kiln_ctx_set_locator(struct kiln_ctx *ctx, const char *file, kiln_locate_fn fn,
+			  void *userdata)
+{
+	ctx->locate_file = file;
+	ctx->locate = fn;
+	ctx->locate_userdata = userdata;
+}
+
+static void add_location(const struct kiln_ctx *ctx, struct strbuf *sb, const char *file,
+			 unsigned line, unsigned col)
 {
 	if (!file)
 		return;
+	if (line && ctx->locate && streq(file, ctx->locate_file))
+		ctx->locate(ctx->locate_userdata, &line, &col);
 	strbuf_adds(sb, file);
 	if (line)
 		strbuf_addf(sb, ":%u", line);
@@ -92,7 +107,7 @@ _printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
-	add_location(&sb, file, line, col);
+	add_location(ctx, &sb, file, line, col);
 	strbuf_vaddf(&sb, fmt, ap);
 	set_error(ctx, &sb);
 	return err > 0 ? -err : (err ? err : -EINVAL);
@@ -143,7 +158,7 @@ _printf_(6, 0) static void emit(struct kiln_ctx *ctx, enum kiln_log_level level,
 		ctx->n_warnings++;
 	if (!ctx->log_fn || level > ctx->log_level)
 		return;
-	add_location(&sb, file, line, col);
+	add_location(ctx, &sb, file, line, col);
 	strbuf_vaddf(&sb, fmt, ap);
 	ctx->log_fn(ctx->log_userdata, level, strbuf_str(&sb));
 }

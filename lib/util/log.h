@@ -29,5 +29,14 @@ void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...) _printf_(2, 3
 void kiln_warn_at(struct kiln_ctx *ctx, const char *file, unsigned line, unsigned col,
 		  const char *fmt, ...) _printf_(5, 6);
 
+/*
+ * While set, every error and warning located in @file has its line and
+ * column passed through @fn first: the YAML parser sees rendered text, the
+ * user wrote the template. NULL @file clears it.
+ */
+typedef void (*kiln_locate_fn)(void *userdata, unsigned *line, unsigned *col);
+void kiln_ctx_set_locator(struct kiln_ctx *ctx, const char *file, kiln_locate_fn fn,
+			  void *userdata);
+
 void kiln_log(struct kiln_ctx *ctx, enum kiln_log_level level, const char *fmt, ...)
 	_printf_(3, 4);

@@ -307,6 +307,40 @@ TEST(errors_name_the_file)
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "a/vars.yaml:");
 }
 
+/* Errors found in the rendered text point into the file as written. */
+TEST(errors_point_into_the_template)
+{
+	struct kiln_tree *t = NULL;
+
+	new_tree("format: v1alpha2\nvars:\n  V: bogus\n");
+	put("a/pkg.yaml", "name: a\n"
+			  "variant: scratch\n"
+			  "{{ if eq .ARCH \"aarch64\" }}\n"
+			  "shell: /bin/sh\n"
+			  "install:\n"
+			  "  - x\n"
+			  "{{ end }}\n"
+			  "steps:\n"
+			  "  - build: make\n");
+	ASSERT_EQ(load(&t, "linux/amd64", NULL, 0), -EINVAL);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "a/pkg.yaml:9:12: ");
+
+	/* a value printed by an action is located at the action */
+	new_tree("format: v1alpha2\nvars:\n  V: bogus\n");
+	put("a/pkg.yaml", "{{ if .NOPE }}\n\n\n{{ end }}name: a\nvariant: {{ .V }}\n");
+	ASSERT_EQ(load(&t, "linux/amd64", NULL, 0), -EINVAL);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "a/pkg.yaml:5:13: ");
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "bogus");
+
+	/* and in vars.yaml too */
+	new_tree("format: v1alpha2\n");
+	put("vars.yaml", "{{ if .NOPE }}\nA: 1\n{{ end }}\nB: [\n");
+	ASSERT_EQ(load(&t, "linux/amd64", NULL, 0), -EINVAL);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "vars.yaml:");
+	ASSERT_TRUE(strstr(kiln_ctx_error(ctx), "vars.yaml:4:") ||
+		    strstr(kiln_ctx_error(ctx), "vars.yaml:5:"));
+}
+
 static const char *order_of(const char *const *targets, size_t n)
 {
 	static char buf[256];
