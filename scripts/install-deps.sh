@@ -18,6 +18,15 @@ PACKAGES="
 	graphviz
 	python3
 	hyperfine
+	libssl-dev
+	openssl
+	liblzma-dev
+	libzstd-dev
+	xz-utils
+	zstd
+	kmod
+	linux-headers-amd64
+	linux-image-amd64
 "
 
 missing=""

@@ -55,7 +55,7 @@ static int tree_args_parse(struct tree_args *a, int c, const char *arg)
 
 int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a)
 {
-	static const struct option shared[] = {
+	static const struct option tree_options[] = {
 		{ "root", required_argument, NULL, 'C' },
 		{ "target", required_argument, NULL, 't' },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
@@ -63,32 +63,41 @@ int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 	};
-	struct option options[ELEMENTSOF(shared) + 8] = { 0 };
-	size_t n = ELEMENTSOF(shared);
+	/* commands that read no tree share only these */
+	static const struct option plain_options[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	const struct option *shared = o->no_tree ? plain_options : tree_options;
+	size_t n = o->no_tree ? ELEMENTSOF(plain_options) : ELEMENTSOF(tree_options);
+	_cleanup_free_ char *shorts = NULL;
+	struct option options[ELEMENTSOF(tree_options) + 16] = { 0 };
 	int c, r;
 
-	memcpy(options, shared, sizeof(shared));
+	memcpy(options, shared, n * sizeof(*shared));
 	for (const struct option *e = o->extra; e && e->name; e++) {
 		/* the last entry stays all-zero, as getopt_long() needs */
 		assert(n < ELEMENTSOF(options) - 1);
 		options[n++] = *e;
 	}
+	if (asprintf(&shorts, "h%s%s", o->no_tree ? "" : "C:t:", strempty(o->short_options)) < 0)
+		return cli_fail(-ENOMEM, "parsing options");
 
-	while ((c = getopt_long(argc, argv, "C:ht:", options, NULL)) >= 0) {
-		r = tree_args_parse(a, c, optarg);
+	while ((c = getopt_long(argc, argv, shorts, options, NULL)) >= 0) {
+		if (c == 'h')
+			return o->help();
+		if (c == '?' || c == ':')
+			return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
+		r = o->no_tree && c != OPT_JSON ? 0 : tree_args_parse(a, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
-		if (c == 'h')
-			return o->help();
-		if (c >= OPT_FIRST_COMMAND_OPTION && o->on_option) {
-			r = o->on_option(c, optarg, o->userdata);
-			if (r != CLI_CONTINUE)
-				return r;
-			continue;
-		}
-		return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
+		if (!o->on_option)
+			return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
+		r = o->on_option(c, optarg, o->userdata);
+		if (r != CLI_CONTINUE)
+			return r;
 	}
 	return CLI_CONTINUE;
 }

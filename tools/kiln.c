@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "graph", cmd_graph, "draw the stage graph (dot or JSON)" },
 	{ "dump", cmd_dump, "print the rendered packages" },
 	{ "eval", cmd_eval, "render a template with a package's variables" },
+	{ "module", cmd_module, "inspect, sign, verify and pre-flight check kernel modules" },
 };
 
 static void print_help(void)

@@ -54,9 +54,12 @@ void tree_args_release(struct tree_args *a);
 /* A command's own options, beyond the shared ones. */
 struct cli_options {
 	const char *name; /* "graph", for messages */
+	bool no_tree; /* the command reads no package tree: only --json and --help are shared */
 	int (*help)(void);
 	const struct option *extra; /* NULL, or ended by an all-zero entry */
-	/* called for each of @extra; returns CLI_CONTINUE or an exit code */
+	/* getopt short options of the command's own, such as "k:c:" (-h is shared) */
+	const char *short_options;
+	/* called for each of @extra (and short options); returns CLI_CONTINUE or an exit code */
 	int (*on_option)(int c, const char *arg, void *userdata);
 	void *userdata;
 };
@@ -96,3 +99,10 @@ int cmd_graph(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_module(int argc, char **argv);
+
+/* kiln module SUBCOMMAND: one file each */
+int cmd_module_info(int argc, char **argv);
+int cmd_module_sign(int argc, char **argv);
+int cmd_module_verify(int argc, char **argv);
+int cmd_module_check(int argc, char **argv);
