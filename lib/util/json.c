@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 
 void json_init(struct json_writer *w, struct strbuf *out)
 {
@@ -35,14 +36,14 @@ static void open_container(struct json_writer *w, char c)
 {
 	begin_value(w);
 	strbuf_addch(w->out, c);
-	if (w->depth < JSON_MAX_DEPTH)
+	if (w->depth < JSON_WRITER_MAX_DEPTH)
 		w->has_items[w->depth] = false;
 	w->depth++;
 }
 
 static void close_container(struct json_writer *w, char c)
 {
-	bool had = w->depth <= JSON_MAX_DEPTH && w->has_items[w->depth - 1];
+	bool had = w->depth <= JSON_WRITER_MAX_DEPTH && w->has_items[w->depth - 1];
 
 	w->depth--;
 	if (had)
@@ -70,36 +71,6 @@ void json_begin_array(struct json_writer *w)
 void json_end_array(struct json_writer *w)
 {
 	close_container(w, ']');
-}
-
-/* Length of the valid UTF-8 sequence at @s (at most @n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, c = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, c = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-	if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return len;
 }
 
 static void add_escaped(struct strbuf *sb, const char *str, size_t n)
@@ -132,7 +103,7 @@ static void add_escaped(struct strbuf *sb, const char *str, size_t n)
 				strbuf_addf(sb, "\\u%04x", c);
 				break;
 			}
-			l = utf8_len(s + i, n - i);
+			l = utf8_sequence_len(s + i, n - i);
 			if (l == 0) {
 				strbuf_adds(sb, "\\ufffd");
 				break;

@@ -13,13 +13,13 @@
 
 #include "strbuf.h"
 
-#define JSON_MAX_DEPTH 32
+#define JSON_WRITER_MAX_DEPTH 32
 
 struct json_writer {
 	struct strbuf *out;
 	unsigned depth;
 	bool after_key;
-	bool has_items[JSON_MAX_DEPTH];
+	bool has_items[JSON_WRITER_MAX_DEPTH];
 };
 
 void json_init(struct json_writer *w, struct strbuf *out);

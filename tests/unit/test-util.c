@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "json-parse.h"
 #include "json.h"
 #include "strbuf.h"
 #include "strmap.h"
@@ -130,6 +131,74 @@ TEST(atomic_write_and_capped_read)
 	ASSERT_EQ(read_file_at(AT_FDCWD, dir, 100, &buf, &len), -EISDIR);
 	unlink(path);
 	rmdir(dir);
+}
+
+static const char *parse_error(const char *text)
+{
+	static char buf[256];
+	struct kiln_ctx *ctx;
+	struct json_doc *doc = NULL;
+
+	if (kiln_ctx_new(&ctx) < 0)
+		abort();
+	if (json_parse(ctx, "test", text, strlen(text), &doc) == 0)
+		snprintf(buf, sizeof(buf), "ok");
+	else
+		snprintf(buf, sizeof(buf), "%s", kiln_ctx_error(ctx));
+	json_doc_free(doc);
+	kiln_ctx_free(ctx);
+	return buf;
+}
+
+TEST(json_parse_values)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	const char *text = "{\"schemaVersion\": 2, \"s\": \"a\\u00e9\\ud83d\\ude00\\n\\u0000z\",\n"
+			   " \"layers\": [{\"size\": 18446744073709551615}, {\"size\": -1}, 1.5e3, true, null]}";
+	const struct json_value *root, *layers;
+	uint64_t n;
+
+	ASSERT_OK(kiln_ctx_new(&ctx));
+	ASSERT_OK(json_parse(ctx, "test", text, strlen(text), &doc));
+	root = json_doc_root(doc);
+	ASSERT_EQ(root->type, JSON_OBJECT);
+	ASSERT_OK(json_get_u64(json_get(root, "schemaVersion"), &n));
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(json_get(root, "s")->str.len, 10);
+	ASSERT_TRUE(memcmp(json_get_string(root, "s"), "a\xc3\xa9\xf0\x9f\x98\x80\n\0z", 10) == 0);
+	layers = json_get(root, "layers");
+	ASSERT_EQ(layers->arr.n, 5);
+	ASSERT_OK(json_get_u64(json_get(layers->arr.v[0], "size"), &n));
+	ASSERT_TRUE(n == UINT64_MAX);
+	ASSERT_EQ(json_get_u64(json_get(layers->arr.v[1], "size"), &n), -ERANGE);
+	ASSERT_EQ(json_get_u64(layers->arr.v[2], &n), -ERANGE);
+	ASSERT_EQ(layers->arr.v[3]->type, JSON_TRUE);
+	ASSERT_EQ(layers->arr.v[4]->type, JSON_NULL);
+	ASSERT_TRUE(json_get(root, "missing") == NULL);
+	ASSERT_TRUE(json_get_string(root, "schemaVersion") == NULL);
+}
+
+TEST(json_parse_rejects)
+{
+	char deep[200];
+
+	ASSERT_STREQ(parse_error("{\"a\": 1,\n \"a\": 2}"),
+		     "test is not valid JSON: line 2, column 5: duplicate key in object");
+	ASSERT_CONTAINS(parse_error("{\"a\": 1} x"), "trailing characters");
+	ASSERT_CONTAINS(parse_error("[1, 2"), "expected ',' or ']'");
+	ASSERT_CONTAINS(parse_error("\"abc"), "unterminated string");
+	ASSERT_CONTAINS(parse_error("\"a\tb\""), "control character");
+	ASSERT_CONTAINS(parse_error("\"\xff\""), "not valid UTF-8");
+	ASSERT_CONTAINS(parse_error("\"\\ud800\""), "surrogate");
+	ASSERT_CONTAINS(parse_error("01"), "trailing characters");
+	ASSERT_CONTAINS(parse_error("-"), "bad number");
+	ASSERT_CONTAINS(parse_error("tru"), "unexpected character");
+	ASSERT_CONTAINS(parse_error(""), "unexpected end of input");
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	ASSERT_CONTAINS(parse_error(deep), "nested too deeply");
+	ASSERT_STREQ(parse_error("  {\"ok\": [[], {}, \"\", 0, -0.0e+1]}  "), "ok");
 }
 
 TAP_MAIN

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * OCI images: digests, references, the image model (descriptors, manifests,
+ * indexes, configs) and the local store, an OCI image layout under kiln's
+ * cache directory. Layers and archives are in kiln/layer.h, registries in
+ * kiln/registry.h.
+ *
+ * JSON read from anywhere (the store included) is hostile input; blobs are
+ * verified against their digest whenever they are read into memory.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kiln/kiln.h>
+
+/* ---- media types ---- */
+
+#define KILN_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define KILN_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define KILN_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define KILN_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define KILN_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define KILN_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define KILN_MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+#define KILN_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define KILN_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define KILN_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define KILN_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define KILN_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+
+/* Annotations kiln writes on index.json entries (skopeo and containerd read them). */
+#define KILN_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+#define KILN_ANNOTATION_IMAGE_NAME "io.containerd.image.name"
+
+/* ---- digests (lib/oci/digest.c) ---- */
+
+/* "sha256:" and 64 lowercase hex digits; the only algorithm kiln writes or accepts. */
+struct kiln_digest {
+	char s[72];
+};
+
+#define KILN_DIGEST_PREFIX "sha256:"
+
+/* True for a well-formed sha256 digest string. */
+bool kiln_digest_is_valid(const char *s);
+
+/* Copy @s into @ret if well-formed; else -EINVAL with the reason on @ctx. */
+int kiln_digest_parse(struct kiln_ctx *ctx, const char *s, struct kiln_digest *ret);
+
+/* The digest of @len bytes at @data. */
+void kiln_digest_of(const void *data, size_t len, struct kiln_digest *ret);
+
+/* The 64 hex digits (the blob's file name in a layout). */
+static inline const char *kiln_digest_hex(const struct kiln_digest *d)
+{
+	return d->s + 7;
+}
+
+/* An incremental sha256. */
+struct kiln_hasher;
+int kiln_hasher_new(struct kiln_hasher **ret);
+void kiln_hasher_update(struct kiln_hasher *h, const void *data, size_t len);
+/* Finish into @ret; the hasher may then be freed or reset with kiln_hasher_reset(). */
+void kiln_hasher_final(struct kiln_hasher *h, struct kiln_digest *ret);
+void kiln_hasher_reset(struct kiln_hasher *h);
+void kiln_hasher_free(struct kiln_hasher *h);
+
+/* ---- references (lib/oci/ref.c) ---- */
+
+/*
+ * [domain/]path[:tag][@digest] with docker's rules: the first component is a
+ * domain if it has "." or ":", is "localhost", or has an uppercase letter;
+ * otherwise the domain is docker.io and a single-component path gets
+ * "library/". "index.docker.io" becomes "docker.io". Without tag or digest
+ * the tag is "latest".
+ */
+struct kiln_ref {
+	char *domain; /* "docker.io", "127.0.0.1:5005" */
+	char *path; /* "library/alpine", "kiln/hailort-pkg" */
+	char *tag; /* NULL when only a digest was given */
+	char *digest; /* NULL unless "@sha256:..." was given */
+};
+
+/* Parse @s; a malformed reference is -EINVAL naming what is wrong. */
+int kiln_ref_parse(struct kiln_ctx *ctx, const char *s, struct kiln_ref *ret);
+
+/* "domain/path[:tag][@digest]", the full form kiln prints; NULL on -ENOMEM. */
+char *kiln_ref_string(const struct kiln_ref *r);
+
+/* "domain/path:tag" (or "domain/path@digest"): the name a store ref is kept under. */
+char *kiln_ref_name(const struct kiln_ref *r);
+
+void kiln_ref_release(struct kiln_ref *r);
+
+/* ---- the image model (lib/oci/image.c) ---- */
+
+struct kiln_platform {
+	char *os; /* "linux" */
+	char *architecture; /* "amd64", "arm64" */
+	char *variant; /* "v8", or NULL */
+};
+
+/* "linux/amd64", "linux/arm64/v8"; the host's when @s is NULL. */
+int kiln_platform_parse(struct kiln_ctx *ctx, const char *s, struct kiln_platform *ret);
+void kiln_platform_release(struct kiln_platform *p);
+
+struct kiln_annotation {
+	char *key;
+	char *value;
+};
+
+struct kiln_descriptor {
+	char *media_type;
+	struct kiln_digest digest;
+	uint64_t size;
+	char *artifact_type; /* NULL when absent */
+	struct kiln_platform *platform; /* index entries only; NULL when absent */
+	struct kiln_annotation *annotations; /* sorted by key */
+	size_t n_annotations;
+};
+
+void kiln_descriptor_release(struct kiln_descriptor *d);
+int kiln_descriptor_copy(const struct kiln_descriptor *src, struct kiln_descriptor *dst);
+
+struct kiln_manifest {
+	char *media_type; /* as in the JSON, or NULL when absent */
+	char *artifact_type;
+	struct kiln_descriptor config;
+	struct kiln_descriptor *layers; /* base first */
+	size_t n_layers;
+	struct kiln_annotation *annotations;
+	size_t n_annotations;
+};
+
+struct kiln_index {
+	char *media_type;
+	struct kiln_descriptor *manifests;
+	size_t n_manifests;
+	struct kiln_annotation *annotations;
+	size_t n_annotations;
+};
+
+/* The parts of an image config kiln reads and writes; unknown fields are kept on parse. */
+struct kiln_image_config {
+	char *architecture;
+	char *os;
+	char *variant;
+	char *created; /* RFC 3339, or NULL */
+	struct kiln_digest *diff_ids;
+	size_t n_diff_ids;
+	struct kiln_annotation *labels; /* config.Labels, sorted by key */
+	size_t n_labels;
+	char **env; /* config.Env */
+	size_t n_env;
+	char **cmd; /* config.Cmd */
+	size_t n_cmd;
+};
+
+/*
+ * Parse a manifest, an index or a config. Malformed JSON, missing required
+ * fields (schemaVersion 2, config, a digest or size of the wrong form) and
+ * unknown media types where a known one is required are -EBADMSG with the
+ * reason on @ctx.
+ */
+int kiln_manifest_parse(struct kiln_ctx *ctx, const char *json, size_t len,
+			struct kiln_manifest **ret);
+int kiln_index_parse(struct kiln_ctx *ctx, const char *json, size_t len, struct kiln_index **ret);
+int kiln_image_config_parse(struct kiln_ctx *ctx, const char *json, size_t len,
+			    struct kiln_image_config **ret);
+
+/* Serialize: compact JSON, fixed field order, so equal values give equal digests. */
+int kiln_manifest_to_json(const struct kiln_manifest *m, char **ret, size_t *ret_len);
+int kiln_index_to_json(const struct kiln_index *i, char **ret, size_t *ret_len);
+int kiln_image_config_to_json(const struct kiln_image_config *c, char **ret, size_t *ret_len);
+
+void kiln_manifest_free(struct kiln_manifest *m);
+void kiln_index_free(struct kiln_index *i);
+void kiln_image_config_free(struct kiln_image_config *c);
+
+/* True for the media types of an index (OCI or Docker list) / of a manifest. */
+bool kiln_media_type_is_index(const char *mt);
+bool kiln_media_type_is_manifest(const char *mt);
+
+/* ---- the store (lib/oci/store.c) ---- */
+
+struct kiln_store;
+
+/*
+ * kiln's cache directory: $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else
+ * ~/.cache/kiln. Returns a new string or NULL on -ENOMEM.
+ */
+char *kiln_cache_dir(void);
+
+/*
+ * Open (creating if needed) the OCI image layout at @dir; NULL for
+ * <cache dir>/store. Concurrent kiln processes may share a store: blob
+ * writes are atomic renames, index.json updates are serialized with a lock.
+ */
+int kiln_store_open(struct kiln_ctx *ctx, const char *dir, struct kiln_store **ret);
+void kiln_store_free(struct kiln_store *s);
+const char *kiln_store_path(const struct kiln_store *s);
+
+/* 1 if the blob is present (its size in *@ret_size), 0 if not. */
+int kiln_store_has_blob(struct kiln_store *s, const struct kiln_digest *d, uint64_t *ret_size);
+
+/* An O_RDONLY|O_CLOEXEC fd on the blob, or -ENOENT. Not verified: readers hash as they go. */
+int kiln_store_open_blob(struct kiln_store *s, const struct kiln_digest *d);
+
+/*
+ * Read a whole blob of at most @max bytes into memory, verifying its digest
+ * (a mismatch is -EBADMSG: the store is corrupt, the blob is removed).
+ */
+int kiln_store_read_blob(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_digest *d,
+			 size_t max, char **ret, size_t *ret_len);
+
+/* Write @len bytes as a blob; *@ret gets its digest. */
+int kiln_store_put_blob(struct kiln_ctx *ctx, struct kiln_store *s, const void *data, size_t len,
+			struct kiln_digest *ret);
+
+/*
+ * A blob written as a stream: hashed as it is written into a temporary file
+ * in the store, then either committed (verified against @expect if given,
+ * fsync'ed, renamed into blobs/sha256/) or aborted (the temporary file is
+ * removed). Freeing an uncommitted writer aborts it.
+ */
+struct kiln_blob_writer;
+int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_blob_writer **ret);
+int kiln_blob_writer_write(struct kiln_blob_writer *w, const void *data, size_t len);
+uint64_t kiln_blob_writer_size(const struct kiln_blob_writer *w);
+int kiln_blob_writer_commit(struct kiln_ctx *ctx, struct kiln_blob_writer *w,
+			    const struct kiln_digest *expect, struct kiln_digest *ret);
+void kiln_blob_writer_free(struct kiln_blob_writer *w);
+
+/*
+ * Refs: names in index.json (annotation org.opencontainers.image.ref.name,
+ * and io.containerd.image.name with the same value). @name is a full
+ * reference name as kiln_ref_name() gives. Setting a ref moves it.
+ */
+int kiln_store_set_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char *name,
+		       const struct kiln_descriptor *d);
+/* -ENOENT (with a message naming @name) when there is no such ref. */
+int kiln_store_get_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char *name,
+		       struct kiln_descriptor *ret);
+int kiln_store_remove_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char *name);
+
+/* The ref names, sorted; free each and the array. Returns the count or -errno. */
+int kiln_store_list_refs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret);
+
+struct kiln_gc_stats {
+	unsigned blobs_kept;
+	unsigned blobs_removed;
+	uint64_t bytes_removed;
+};
+
+/* Remove every blob no ref reaches (through indexes, manifests, configs and layers). */
+int kiln_store_gc(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_gc_stats *ret);
+
+/*
+ * An image in the store, resolved for one platform: the ref (or
+ * "sha256:..." digest) is looked up, an index is followed to the manifest of
+ * @platform (NULL: the host's), and manifest and config are read and parsed.
+ */
+struct kiln_image {
+	struct kiln_descriptor manifest_desc;
+	struct kiln_manifest *manifest;
+	struct kiln_image_config *config;
+	char *config_json; /* the config blob as stored */
+	size_t config_len;
+};
+
+int kiln_store_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
+			  const struct kiln_platform *platform, struct kiln_image **ret);
+void kiln_image_free(struct kiln_image *img);
