@@ -1,8 +1,813 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder while kiln module info is written; replaced before anything lands. */
+/*
+ * kiln module info: what kmod's modinfo prints, in its exact format, and
+ * then what modinfo does not say (the __versions count, whether a signature
+ * is there and well-formed, and which key it names).
+ *
+ * The modinfo part follows kmod's tools/modinfo.c: "filename:" and the
+ * absolute path, every .modinfo entry but parm and parmtype in file order
+ * as "key:" padded to 16 columns, the signature fields, and last the
+ * parameters, one line per name, newest name first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <kiln/module.h>
+
+#include "json.h"
 #include "kiln.h"
+#include "log.h"
+#include "parallel.h"
+#include "strbuf.h"
+
+enum {
+	OPT_COMPAT = OPT_FIRST_COMMAND_OPTION,
+};
+
+struct info_args {
+	const char *field;
+	bool compat;
+};
+
+/* The keys kiln adds after modinfo's; a .modinfo entry cannot shadow them in JSON. */
+static const char *const kiln_keys[] = { "compression", "versions", "signature_status",
+					 "signer_id" };
+static const char *const sig_keys[] = { "sig_id", "signer", "sig_key", "sig_hashalgo",
+					"signature" };
+
+/*
+ * JSON: fields that modpost or the signature give once are strings; every
+ * other field, and any unknown one, is an array, because a module linked
+ * from several objects can carry each MODULE_*() more than once (37 of
+ * Debian 6.1's modules have two license= lines).
+ */
+static const char *const scalar_keys[] = { "filename", "name", "vermagic", "srcversion",
+					   "depends", "intree", "retpoline", "staging",
+					   "livepatch", "scmversion", "sig_id", "signer",
+					   "sig_key", "sig_hashalgo", "signature" };
+
+static int help(void)
+{
+	printf("Usage: kiln module info [OPTIONS] FILE|DIR...\n"
+	       "\n"
+	       "Print what kernel modules (.ko, .ko.xz, .ko.zst, told apart by their magic)\n"
+	       "say about themselves. A directory is searched recursively for *.ko, *.ko.xz\n"
+	       "and *.ko.zst files.\n"
+	       "\n"
+	       "The output is kmod's modinfo's, byte for byte: filename (made absolute),\n"
+	       "the .modinfo fields in file order, the signature fields (sig_id, signer,\n"
+	       "sig_key, sig_hashalgo, signature) and the parameters. Then, per module,\n"
+	       "what modinfo does not show:\n"
+	       "  compression       none, xz or zstd\n"
+	       "  versions          the number of __versions entries (symbol CRCs)\n"
+	       "  signature_status  signed (a well-formed trailer and PKCS#7; not verified:\n"
+	       "                    that is 'kiln module verify'), unsigned, or\n"
+	       "                    malformed: why\n"
+	       "  signer_id         the key the signature names: issuer \"CN\" serial HEX,\n"
+	       "                    or subjectKeyIdentifier HEX (sign-file -k)\n"
+	       "Unlike kmod 30, the signature fields are shown for signatures that name\n"
+	       "their key by subjectKeyIdentifier too (sig_key is then that identifier).\n"
+	       "\n"
+	       "Options:\n"
+	       "  -F, --field FIELD  print only FIELD's values, one per line, as modinfo -F\n"
+	       "                     does: any .modinfo key, filename, parm (merged with\n"
+	       "                     parmtype, as modinfo does), a signature field, or one\n"
+	       "                     of kiln's four above\n"
+	       "      --compat       print only what modinfo prints, not kiln's four fields\n"
+	       "      --json         print one JSON array, an object per module, keyed by\n"
+	       "                     field name. filename, name, vermagic, srcversion,\n"
+	       "                     depends, intree, retpoline, staging, livepatch,\n"
+	       "                     scmversion and the signature fields are strings (the\n"
+	       "                     first value, should one repeat); every other .modinfo\n"
+	       "                     field is always an array of strings in file order\n"
+	       "                     (parm and parmtype raw, as in .modinfo). Values are\n"
+	       "                     modinfo's (the hex wraps as it does). versions is a\n"
+	       "                     number, signer_id null or {\"type\": \"issuer-serial\",\n"
+	       "                     \"issuer\", \"serial\"} or {\"type\": \"skid\", \"skid\"}.\n"
+	       "                     A .modinfo field named like one kiln adds is written\n"
+	       "                     as \"modinfo:NAME\".\n"
+	       "  -h, --help         show this help\n"
+	       "\n"
+	       "A file that cannot be read is reported on stderr and the others are still\n"
+	       "printed. Exit status: 0 success, 1 if any file failed, 2 usage error.\n");
+	return EXIT_OK;
+}
+
+static int on_option(int c, const char *arg, void *userdata)
+{
+	struct info_args *a = userdata;
+
+	switch (c) {
+	case 'F':
+		a->field = arg;
+		return CLI_CONTINUE;
+	case OPT_COMPAT:
+		a->compat = true;
+		return CLI_CONTINUE;
+	default:
+		return cli_usage("module info: run 'kiln module info --help' for usage");
+	}
+}
+
+static bool is_one_of(const char *key, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(key, keys[i]))
+			return true;
+	return false;
+}
+
+/* ---- what one module shows ---------------------------------------------- */
+
+struct param {
+	const char *name;
+	size_t name_len;
+	const char *desc; /* the last parm= of this name, or NULL */
+	const char *type; /* the last parmtype= of this name, or NULL */
+	size_t first; /* where the name first appeared */
+};
+
+struct module_view {
+	struct kiln_module *m;
+	char *filename; /* as modinfo prints it: absolute, not normalized */
+	char *sig_status; /* "signed", "unsigned", or "malformed: why" */
+	char n_versions[24];
+	bool has_desc;
+	struct kiln_modsig_desc desc;
+	char *sig_key; /* the desc's, wrapped as modinfo wraps it */
+	char *signature;
+	char *signer_id;
+	struct param *params; /* in modinfo's order: the newest name first */
+	size_t n_params;
+	size_t n_bad_params;
+};
+
+static void module_view_release(struct module_view *v)
+{
+	kiln_module_free(v->m);
+	free(v->filename);
+	free(v->sig_status);
+	if (v->has_desc)
+		kiln_modsig_desc_release(&v->desc);
+	free(v->sig_key);
+	free(v->signature);
+	free(v->signer_id);
+	free(v->params);
+	*v = (struct module_view){ 0 };
+}
+
+/*
+ * kmod's hex layout, "01:AB:..." with a newline and two tabs after every 20
+ * bytes, from @len bytes at @p; written straight into place, as a signature
+ * is 512 bytes and there are thousands of modules.
+ */
+static char *hex_kmod(const uint8_t *p, size_t len)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	char *s = malloc(len ? len * 3 + len / 20 * 3 : 1), *q = s;
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (i) {
+			*q++ = ':';
+			if (i % 20 == 0) {
+				memcpy(q, "\n\t\t", 3);
+				q += 3;
+			}
+		}
+		*q++ = digits[p[i] >> 4];
+		*q++ = digits[p[i] & 15];
+	}
+	*q = '\0';
+	return s;
+}
+
+/* The same layout for "01:AB:..." text (the library's sig_key). */
+static char *wrap_colon_hex(const char *hex)
+{
+	size_t len = strlen(hex), colons = 0;
+	char *s, *q;
+
+	for (const char *p = hex; *p; p++)
+		colons += *p == ':';
+	s = q = malloc(len + colons / 20 * 3 + 1);
+	colons = 0;
+	if (!s)
+		return NULL;
+	for (const char *p = hex; *p; p++) {
+		*q++ = *p;
+		if (*p == ':' && ++colons % 20 == 0) {
+			memcpy(q, "\n\t\t", 3);
+			q += 3;
+		}
+	}
+	*q = '\0';
+	return s;
+}
+
+static int param_cmp(const void *a, const void *b)
+{
+	const struct param *x = a, *y = b;
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c)
+		return c;
+	if (x->name_len != y->name_len)
+		return x->name_len < y->name_len ? -1 : 1;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+static int param_newest_first(const void *a, const void *b)
+{
+	const struct param *x = a, *y = b;
+
+	return (x->first < y->first) - (x->first > y->first);
+}
+
+/*
+ * modinfo merges parm=NAME:DESC and parmtype=NAME:TYPE by NAME, the last
+ * value of each winning, and lists the names newest first (it pushes each
+ * new one on the front of a list). Sorted rather than searched, so that a
+ * crafted module with a million parameters costs n log n.
+ */
+static int collect_params(struct module_view *v)
+{
+	const struct kiln_modinfo *mi;
+	size_t n, k = 0, out = 0;
+	struct param *p;
+
+	mi = kiln_module_modinfo(v->m, &n);
+	for (size_t i = 0; i < n; i++)
+		if (streq(mi[i].key, "parm") || streq(mi[i].key, "parmtype"))
+			k++;
+	if (k == 0)
+		return 0;
+	p = calloc(k, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool is_type = streq(mi[i].key, "parmtype");
+		const char *colon;
+
+		if (!is_type && !streq(mi[i].key, "parm"))
+			continue;
+		colon = strchr(mi[i].value, ':');
+		if (!colon) {
+			v->n_bad_params++;
+			continue;
+		}
+		p[k++] = (struct param){
+			.name = mi[i].value,
+			.name_len = (size_t)(colon - mi[i].value),
+			.desc = is_type ? NULL : colon + 1,
+			.type = is_type ? colon + 1 : NULL,
+			.first = i,
+		};
+	}
+	qsort(p, k, sizeof(*p), param_cmp);
+	for (size_t i = 0, j; i < k; i = j) {
+		struct param merged = p[i];
+
+		for (j = i + 1; j < k && p[j].name_len == p[i].name_len &&
+				memcmp(p[j].name, p[i].name, p[i].name_len) == 0;
+		     j++) {
+			if (p[j].desc)
+				merged.desc = p[j].desc;
+			if (p[j].type)
+				merged.type = p[j].type;
+		}
+		p[out++] = merged;
+	}
+	qsort(p, out, sizeof(*p), param_newest_first);
+	v->params = p;
+	v->n_params = out;
+	return 0;
+}
+
+static int describe_signature(struct kiln_ctx *ctx, struct module_view *v)
+{
+	const struct kiln_modsig *sig;
+	const char *why = NULL;
+	int r;
+
+	r = kiln_module_signature(v->m, &sig);
+	if (r == 0) {
+		r = kiln_modsig_describe(ctx, sig, &v->desc);
+		if (r == -ENOMEM)
+			return r;
+		why = kiln_ctx_error(ctx);
+	} else if (r != -ENODATA) {
+		why = kiln_module_signature_error(v->m);
+	}
+	if (r == -ENODATA)
+		v->sig_status = strdup("unsigned");
+	else if (r < 0 && asprintf(&v->sig_status, "malformed: %s", why ? why : strerror(-r)) < 0)
+		v->sig_status = NULL;
+	kiln_ctx_clear_error(ctx);
+	if (r < 0)
+		return v->sig_status ? 0 : -ENOMEM;
+
+	v->has_desc = true;
+	v->sig_status = strdup("signed");
+	v->sig_key = wrap_colon_hex(v->desc.sig_key);
+	v->signature = hex_kmod(v->desc.signature, v->desc.signature_len);
+	if (v->desc.by_skid)
+		r = asprintf(&v->signer_id, "subjectKeyIdentifier %s", v->desc.sig_key);
+	else
+		r = asprintf(&v->signer_id, "issuer \"%s\" serial %s", strempty(v->desc.signer),
+			     v->desc.sig_key);
+	if (r < 0)
+		v->signer_id = NULL;
+	return v->sig_status && v->sig_key && v->signature && v->signer_id ? 0 : -ENOMEM;
+}
+
+/* modinfo prints kmod_module_get_path(), which is the path made absolute, as given. */
+static char *absolute_path(const char *cwd, const char *path)
+{
+	char *s;
+
+	if (path[0] == '/' || !cwd)
+		return strdup(path);
+	return asprintf(&s, "%s/%s", cwd, path) < 0 ? NULL : s;
+}
+
+static int module_view_load(struct kiln_ctx *ctx, struct module_view *v, const char *cwd,
+			    const char *path)
+{
+	size_t n;
+	int r;
+
+	r = kiln_module_open(ctx, path, &v->m);
+	if (r < 0)
+		return r;
+	v->filename = absolute_path(cwd, path);
+	if (!v->filename)
+		return -ENOMEM;
+	kiln_module_versions(v->m, &n);
+	snprintf(v->n_versions, sizeof(v->n_versions), "%zu", n);
+	r = collect_params(v);
+	if (r < 0)
+		return r;
+	return describe_signature(ctx, v);
+}
+
+/* ---- modinfo's text ----------------------------------------------------- */
+
+/* kmod prints "%s:%-*s" with 15 - strlen(key): a negative width pads on the left just as well. */
+static void add_field(struct strbuf *sb, const char *key, const char *value)
+{
+	static const char spaces[] = "               ";
+	size_t len = strlen(key), pad = len <= 15 ? 15 - len : len - 15;
+
+	strbuf_add(sb, key, len);
+	strbuf_addch(sb, ':');
+	while (pad) {
+		size_t k = pad < sizeof(spaces) - 1 ? pad : sizeof(spaces) - 1;
+
+		strbuf_add(sb, spaces, k);
+		pad -= k;
+	}
+	strbuf_adds(sb, value);
+	strbuf_addch(sb, '\n');
+}
+
+/* One parameter as modinfo prints it: in the full listing, or with -F parm. */
+static void add_param(struct strbuf *sb, const struct param *p, bool field_only)
+{
+	if (!field_only)
+		strbuf_addf(sb, "%-16s", "parm:");
+	if (!p->desc)
+		strbuf_addf(sb, field_only ? "%.*s: (%s)\n" : "%.*s:%s\n", (int)p->name_len,
+			    p->name, p->type);
+	else if (p->type)
+		strbuf_addf(sb, "%.*s:%s (%s)\n", (int)p->name_len, p->name, p->desc, p->type);
+	else
+		strbuf_addf(sb, "%.*s:%s\n", (int)p->name_len, p->name, p->desc);
+}
+
+static void sig_values(const struct module_view *v, const char *values[static 5])
+{
+	values[0] = "PKCS#7";
+	values[1] = strempty(v->desc.signer);
+	values[2] = v->sig_key;
+	values[3] = v->desc.hash_algo;
+	values[4] = v->signature;
+}
+
+/* kiln's own fields, in kiln_keys' order; signer_id is NULL for an unsigned module. */
+static void kiln_values(const struct module_view *v, const char *values[static 4])
+{
+	values[0] = kiln_compression_name(kiln_module_compression(v->m));
+	values[1] = v->n_versions;
+	values[2] = v->sig_status;
+	values[3] = v->signer_id;
+}
+
+static void add_text(struct strbuf *sb, const struct module_view *v, bool compat)
+{
+	const struct kiln_modinfo *mi;
+	const char *values[5];
+	size_t n;
+
+	strbuf_addf(sb, "%-16s%s\n", "filename:", v->filename);
+	mi = kiln_module_modinfo(v->m, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!streq(mi[i].key, "parm") && !streq(mi[i].key, "parmtype"))
+			add_field(sb, mi[i].key, mi[i].value);
+	if (v->has_desc) {
+		sig_values(v, values);
+		for (size_t i = 0; i < ELEMENTSOF(sig_keys); i++)
+			add_field(sb, sig_keys[i], values[i]);
+	}
+	for (size_t i = 0; i < v->n_params; i++)
+		add_param(sb, &v->params[i], false);
+	if (compat)
+		return;
+	kiln_values(v, values);
+	for (size_t i = 0; i < ELEMENTSOF(kiln_keys); i++)
+		if (values[i])
+			add_field(sb, kiln_keys[i], values[i]);
+}
+
+/* -F FIELD: the values only, in the order the full listing has them. */
+static void add_field_values(struct strbuf *sb, const struct module_view *v, const char *field)
+{
+	const struct kiln_modinfo *mi;
+	const char *values[5];
+	size_t n;
+
+	if (streq(field, "filename")) {
+		strbuf_addf(sb, "%s\n", v->filename);
+		return;
+	}
+	if (streq(field, "parm")) {
+		for (size_t i = 0; i < v->n_params; i++)
+			add_param(sb, &v->params[i], true);
+		return;
+	}
+	mi = kiln_module_modinfo(v->m, &n);
+	for (size_t i = 0; i < n; i++)
+		if (streq(mi[i].key, field))
+			strbuf_addf(sb, "%s\n", mi[i].value);
+	if (v->has_desc) {
+		sig_values(v, values);
+		for (size_t i = 0; i < ELEMENTSOF(sig_keys); i++)
+			if (streq(field, sig_keys[i]))
+				strbuf_addf(sb, "%s\n", values[i]);
+	}
+	kiln_values(v, values);
+	for (size_t i = 0; i < ELEMENTSOF(kiln_keys); i++)
+		if (values[i] && streq(field, kiln_keys[i]))
+			strbuf_addf(sb, "%s\n", values[i]);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+struct entry_ref {
+	const char *key;
+	size_t index;
+};
+
+struct key_group {
+	const char *key;
+	size_t start; /* its first entry in the sorted refs */
+	size_t first; /* where the key first appears in .modinfo */
+};
+
+static int entry_ref_by_key(const void *a, const void *b)
+{
+	const struct entry_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int group_by_first(const void *a, const void *b)
+{
+	const struct key_group *x = a, *y = b;
+
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/*
+ * The .modinfo fields grouped by key, in the order each key first appears:
+ * sorted, not searched, so that a crafted module with a million distinct
+ * keys costs n log n.
+ */
+static int add_json_modinfo(struct json_writer *w, const struct kiln_module *m)
+{
+	_cleanup_free_ struct entry_ref *refs = NULL;
+	_cleanup_free_ struct key_group *groups = NULL;
+	const struct kiln_modinfo *mi;
+	size_t n, n_groups = 0;
+
+	mi = kiln_module_modinfo(m, &n);
+	if (n == 0)
+		return 0;
+	refs = calloc(n, sizeof(*refs));
+	groups = calloc(n, sizeof(*groups));
+	if (!refs || !groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct entry_ref){ mi[i].key, i };
+	qsort(refs, n, sizeof(*refs), entry_ref_by_key);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || !streq(refs[i].key, refs[i - 1].key))
+			groups[n_groups++] = (struct key_group){ refs[i].key, i, refs[i].index };
+	qsort(groups, n_groups, sizeof(*groups), group_by_first);
+
+	for (size_t g = 0; g < n_groups; g++) {
+		const char *key = groups[g].key;
+		bool shadowed = streq(key, "filename") ||
+				is_one_of(key, sig_keys, ELEMENTSOF(sig_keys)) ||
+				is_one_of(key, kiln_keys, ELEMENTSOF(kiln_keys));
+		_cleanup_free_ char *renamed = NULL;
+
+		if (shadowed) {
+			if (asprintf(&renamed, "modinfo:%s", key) < 0)
+				return -ENOMEM;
+			json_key(w, renamed);
+		} else {
+			json_key(w, key);
+		}
+		if (!shadowed && is_one_of(key, scalar_keys, ELEMENTSOF(scalar_keys))) {
+			json_string(w, mi[groups[g].first].value);
+			continue;
+		}
+		json_begin_array(w);
+		for (size_t i = groups[g].start; i < n && streq(refs[i].key, key); i++)
+			json_string(w, mi[refs[i].index].value);
+		json_end_array(w);
+	}
+	return 0;
+}
+
+static int add_json(struct json_writer *w, const struct module_view *v)
+{
+	size_t n_versions;
+	int r;
+
+	json_begin_object(w);
+	json_kv_string(w, "filename", v->filename);
+	r = add_json_modinfo(w, v->m);
+	if (r < 0)
+		return r;
+	if (v->has_desc) {
+		const char *values[5];
+
+		sig_values(v, values);
+		for (size_t i = 0; i < ELEMENTSOF(sig_keys); i++)
+			json_kv_string(w, sig_keys[i], values[i]);
+	}
+	json_kv_string(w, "compression", kiln_compression_name(kiln_module_compression(v->m)));
+	kiln_module_versions(v->m, &n_versions);
+	json_key(w, "versions");
+	json_int(w, (int64_t)n_versions);
+	json_kv_string(w, "signature_status", v->sig_status);
+	json_key(w, "signer_id");
+	if (!v->has_desc) {
+		json_null(w);
+	} else if (v->desc.by_skid) {
+		json_begin_object(w);
+		json_kv_string(w, "type", "skid");
+		json_kv_string(w, "skid", v->desc.sig_key);
+		json_end_object(w);
+	} else {
+		json_begin_object(w);
+		json_kv_string(w, "type", "issuer-serial");
+		json_kv_string(w, "issuer", v->desc.signer);
+		json_kv_string(w, "serial", v->desc.sig_key);
+		json_end_object(w);
+	}
+	json_end_object(w);
+	return 0;
+}
+
+struct path_list {
+	char **v;
+	size_t n, alloc;
+};
+
+static void path_list_release(struct path_list *l)
+{
+	kiln_strv_free(l->v, l->n);
+	*l = (struct path_list){ 0 };
+}
+
+static int path_list_add(struct path_list *l, char *path)
+{
+	if (GROW(l->v, l->alloc, l->n + 1) < 0) {
+		free(path);
+		return -ENOMEM;
+	}
+	l->v[l->n++] = path;
+	return 0;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+/*
+ * Modules are read on every core: most of the time goes to mapping files
+ * and faulting pages in, which threads overlap. Each module's output is
+ * made apart and printed in operand order, a batch at a time.
+ */
+#define BATCH 256
+
+struct slot {
+	struct strbuf out; /* its text, or its JSON object (without the comma before it) */
+	char *messages; /* its lines for stderr */
+	bool failed;
+};
+
+struct batch {
+	const struct info_args *a;
+	bool json;
+	const char *cwd;
+	char *const *paths;
+	struct slot *slots;
+	struct kiln_ctx **ctxs; /* one per worker: the error text lives on it */
+};
+
+static void slot_fail(struct slot *s, struct kiln_ctx *ctx, int r, const char *path)
+{
+	const char *why = kiln_ctx_error(ctx);
+	int n;
+
+	s->failed = true;
+	free(s->messages);
+	/* the library's messages name the file; a bare errno does not */
+	if (why)
+		n = asprintf(&s->messages, "kiln: module info: %s\n", why);
+	else
+		n = asprintf(&s->messages, "kiln: module info: '%s': %s\n", path, strerror(-r));
+	if (n < 0)
+		s->messages = NULL;
+	kiln_ctx_clear_error(ctx);
+}
+
+static void info_one(size_t i, unsigned worker, void *userdata)
+{
+	const struct batch *b = userdata;
+	struct kiln_ctx *ctx = b->ctxs[worker];
+	struct slot *s = &b->slots[i];
+	const char *path = b->paths[i];
+	struct module_view v = { 0 };
+	int r;
+
+	r = module_view_load(ctx, &v, b->cwd, path);
+	if (r >= 0 && v.n_bad_params &&
+	    asprintf(&s->messages,
+		     "kiln: module info: '%s': warning: %zu parm or parmtype entries without"
+		     " ':' left out, as modinfo does\n",
+		     path, v.n_bad_params) < 0)
+		s->messages = NULL;
+	if (r >= 0 && b->json) {
+		/* an array element: what json_writer writes one level down */
+		struct json_writer w;
+
+		json_init(&w, &s->out);
+		w.depth = 1;
+		r = add_json(&w, &v);
+	} else if (r >= 0 && b->a->field) {
+		add_field_values(&s->out, &v, b->a->field);
+	} else if (r >= 0) {
+		add_text(&s->out, &v, b->a->compat);
+	}
+	module_view_release(&v);
+	if (r < 0)
+		slot_fail(s, ctx, r, path);
+}
+
+/* Print the batch in order; false if stdout failed. */
+static bool emit(struct slot *slots, size_t n, bool json, size_t *n_written, bool *failed)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		struct slot *s = &slots[i];
+
+		if (s->messages)
+			fputs(s->messages, stderr);
+		if (s->failed)
+			*failed = true;
+		else if (ok && json && (*n_written)++ > 0)
+			ok = cli_write_stdout(",", 1) == EXIT_OK;
+		if (ok && s->out.len)
+			ok = cli_write_stdout(s->out.buf, s->out.len) == EXIT_OK;
+		strbuf_release(&s->out);
+		free(s->messages);
+		*s = (struct slot){ 0 };
+	}
+	return ok;
+}
+
+static int info_all(const struct info_args *a, bool json, char *const *paths, size_t n)
+{
+	unsigned jobs = kiln_cpus_online();
+	_cleanup_free_ struct slot *slots = calloc(BATCH, sizeof(*slots));
+	_cleanup_free_ struct kiln_ctx **ctxs = NULL;
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	size_t n_written = 0;
+	bool failed = false, ok = true;
+	int r = EXIT_OK;
+
+	if (jobs > 16)
+		jobs = 16;
+	ctxs = calloc(jobs, sizeof(*ctxs));
+	if (!slots || !ctxs)
+		return cli_fail(-ENOMEM, "module info");
+	for (unsigned t = 0; t < jobs; t++)
+		if (kiln_ctx_new(&ctxs[t]) < 0) {
+			r = cli_fail(-ENOMEM, "module info");
+			goto out;
+		}
+	if (json && cli_write_stdout("[", 1) != EXIT_OK) {
+		r = EXIT_FAILURE_;
+		goto out;
+	}
+	for (size_t first = 0; ok && first < n; first += BATCH) {
+		struct batch b = {
+			.a = a,
+			.json = json,
+			.cwd = cwd,
+			.paths = paths + first,
+			.slots = slots,
+			.ctxs = ctxs,
+		};
+		size_t k = n - first < BATCH ? n - first : BATCH;
+
+		kiln_parallel_for(k, jobs, info_one, NULL, &b);
+		ok = emit(slots, k, json, &n_written, &failed);
+	}
+	if (ok && json)
+		ok = cli_write_stdout(n_written ? "\n]\n" : "]\n", n_written ? 3 : 2) == EXIT_OK;
+	r = !ok || failed ? EXIT_FAILURE_ : EXIT_OK;
+out:
+	for (unsigned t = 0; t < jobs; t++)
+		kiln_ctx_free(ctxs[t]);
+	return r;
+}
 
 int cmd_module_info(int argc, char **argv)
 {
-	return cli_usage("module info: not in this build");
+	static const struct option options[] = {
+		{ "field", required_argument, NULL, 'F' },
+		{ "compat", no_argument, NULL, OPT_COMPAT },
+		{ 0 },
+	};
+	struct info_args a = { 0 };
+	struct cli_options o = {
+		.name = "module info",
+		.no_tree = true,
+		.help = help,
+		.extra = options,
+		.short_options = "F:",
+		.on_option = on_option,
+		.userdata = &a,
+	};
+	_cleanup_(path_list_release) struct path_list paths = { 0 };
+	struct tree_args t = { 0 };
+	int r, status = EXIT_OK;
+	bool json;
+
+	r = cli_parse_options(argc, argv, &o, &t);
+	json = t.json;
+	tree_args_release(&t);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (optind >= argc)
+		return cli_usage("module info: no module given: run 'kiln module info --help'");
+	if (a.field && json)
+		return cli_usage("module info: -F and --json do not go together");
+
+	for (int i = optind; i < argc; i++) {
+		char **v = NULL;
+		size_t n = 0;
+
+		/* one operand at a time, to tell which directory held no module */
+		r = kiln_module_collect(cli_ctx, argv + i, 1, &v, &n);
+		if (r < 0) {
+			status = cli_fail(r, "module info");
+			continue;
+		}
+		if (n == 0) {
+			kiln_error(cli_ctx, ENOENT, "'%s': no .ko, .ko.xz or .ko.zst files in it",
+				   argv[i]);
+			status = cli_fail(-ENOENT, "module info");
+		}
+		for (size_t j = 0; j < n; j++)
+			if (path_list_add(&paths, TAKE_PTR(v[j])) < 0) {
+				kiln_strv_free(v, n);
+				return cli_fail(-ENOMEM, "module info");
+			}
+		free(v);
+	}
+
+	r = info_all(&a, json, paths.v, paths.n);
+	return r != EXIT_OK ? r : status;
 }

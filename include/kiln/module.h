@@ -74,7 +74,7 @@ int kiln_modsig_split(struct kiln_ctx *ctx, const uint8_t *data, size_t len,
 
 /* What a signature says about its signer, in the words kmod's modinfo uses. */
 struct kiln_modsig_desc {
-	char *signer; /* the issuer's CN; NULL when it has none */
+	char *signer; /* as kmod: the issuer's CN, else its last entry; NULL for an empty issuer */
 	char *sig_key; /* issuer serial number, uppercase colon hex ("7A:1B:..."); for a
 			* signature identified by subjectKeyIdentifier, that key id */
 	bool by_skid; /* identified by subjectKeyIdentifier (sign-file -k) */
@@ -150,3 +150,379 @@ const struct kiln_modversion *kiln_module_versions(const struct kiln_module *m, 
  */
 int kiln_module_signature(const struct kiln_module *m, const struct kiln_modsig **ret);
 const char *kiln_module_signature_error(const struct kiln_module *m);
+
+/* ---- signing (lib/kmod/sign.c) ------------------------------------------- */
+
+/*
+ * A signing key, its certificate and a digest, loaded once and then used for
+ * any number of modules from any number of threads at once: signing only
+ * reads the signer.
+ */
+struct kiln_signer;
+
+struct kiln_signer_options {
+	/* a PEM file with the private key (it may hold the certificate too), or a "pkcs11:" URI */
+	const char *key;
+	/* the X.509 certificate, DER or PEM, by sign-file's rule; NULL: the PEM file @key */
+	const char *cert;
+	/* the digest: sha1, sha224, sha256, sha384, sha512, sha3-256, sha3-384, sha3-512;
+	 * NULL means KILN_SIGN_DEFAULT_HASH */
+	const char *hash;
+	/* the key's passphrase or the token's PIN (sign-file: $KBUILD_SIGN_PIN); may be NULL */
+	const char *pin;
+	/* name the signer by subjectKeyIdentifier instead of issuer and serial (sign-file -k) */
+	bool use_skid;
+};
+
+/* What Talos and the kernel's Kconfig default to. */
+#define KILN_SIGN_DEFAULT_HASH "sha512"
+
+/*
+ * Load the key and certificate of @opts. Fails with -EINVAL for a hash the
+ * kernel does not take or a key that does not match the certificate,
+ * -EACCES for an encrypted key without (or with the wrong) passphrase,
+ * -EOPNOTSUPP for a pkcs11: URI when OpenSSL's pkcs11 provider is missing;
+ * the reason is on @ctx and never includes key material.
+ */
+int kiln_signer_new(struct kiln_ctx *ctx, const struct kiln_signer_options *opts,
+		    struct kiln_signer **ret);
+void kiln_signer_free(struct kiln_signer *s);
+
+static inline void kiln_signer_freep(struct kiln_signer **s)
+{
+	kiln_signer_free(*s);
+}
+
+/* The digest's name, as given ("sha512"). */
+const char *kiln_signer_hash(const struct kiln_signer *s);
+
+/* The certificate subject's CN (or its whole subject when it has none), for messages. */
+const char *kiln_signer_name(const struct kiln_signer *s);
+
+/*
+ * The trailer that signs @len bytes of @data, exactly as sign-file makes it:
+ * the detached PKCS#7 (CMS) DER, struct module_signature, the magic. For an
+ * RSA key the bytes are the same on every call (ECDSA signatures are not).
+ */
+int kiln_signer_sign(struct kiln_ctx *ctx, const struct kiln_signer *s, const uint8_t *data,
+		     size_t len, uint8_t **ret, size_t *ret_len);
+
+/* Sign a module that already has a signature: strip the old trailer(s) first. */
+#define KILN_SIGN_REPLACE (1u << 0)
+
+struct kiln_sign_info {
+	enum kiln_compression compression; /* of the file, kept as it was */
+	bool replaced; /* an old signature was stripped */
+	size_t size; /* the new file's size */
+};
+
+/*
+ * Sign the module file contents @data (.ko, or .ko.xz/.ko.zst, told by their
+ * magic): decompress, sign, compress the same way. An already signed module
+ * is -EEXIST unless @flags has KILN_SIGN_REPLACE; a malformed trailer is
+ * -EBADMSG; data that is not ELF is -ENOEXEC. @ret_info may be NULL.
+ */
+int kiln_module_sign_mem(struct kiln_ctx *ctx, const struct kiln_signer *s, const uint8_t *data,
+			 size_t len, unsigned flags, uint8_t **ret, size_t *ret_len,
+			 struct kiln_sign_info *ret_info);
+
+/*
+ * Sign the module file @path in place: kiln_module_sign_mem(), then an atomic
+ * rewrite (temporary file in the same directory, fsync, rename) that keeps
+ * the file's mode. A symlink is followed: the file it names is rewritten.
+ */
+int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
+			  unsigned flags, struct kiln_sign_info *ret_info);
+
+/* ---- verifying (lib/kmod/verify.c) --------------------------------------- */
+
+enum kiln_verify_verdict {
+	KILN_VERIFY_OK, /* signed by one of the given certificates' keys, and the signature holds */
+	KILN_VERIFY_UNSIGNED, /* no signature: the kernel taints, or refuses under sig_enforce */
+	KILN_VERIFY_OTHER_KEY, /* signed, but by a key none of the certificates is for */
+	KILN_VERIFY_CORRUPT, /* the kernel refuses to load it (problem says why) */
+};
+
+/* Why a signature is corrupt. */
+enum kiln_verify_problem {
+	KILN_VERIFY_PROBLEM_NONE,
+	KILN_VERIFY_PROBLEM_TRAILER, /* struct module_signature or its lengths */
+	KILN_VERIFY_PROBLEM_DER, /* the PKCS#7 does not parse */
+	KILN_VERIFY_PROBLEM_FORMAT, /* parses, but not the detached signedData the kernel takes */
+	KILN_VERIFY_PROBLEM_SIGNED_ATTRS, /* signed attributes: refused for modules */
+	KILN_VERIFY_PROBLEM_UNSUPPORTED, /* a digest or key algorithm the kernel does not know */
+	KILN_VERIFY_PROBLEM_BAD_SIGNATURE, /* the module's bytes do not match the signature */
+};
+
+struct kiln_verify_result {
+	enum kiln_verify_verdict verdict;
+	enum kiln_verify_problem problem;
+	/* what the kernel's module loader gets: 0, -ENODATA, -ENOKEY, -EBADMSG, -EKEYREJECTED,
+	 * -ENOPKG, -EMSGSIZE, -EINVAL; -ENODATA, -ENOKEY and -ENOPKG only taint the kernel
+	 * unless signatures are enforced, the others always fail the load */
+	int kernel_error;
+	char *reason; /* one line for anything but OK: "the module's contents ..." */
+	bool has_desc; /* desc is filled: the signature parsed */
+	struct kiln_modsig_desc desc; /* who signed it: signer CN, key id, digest */
+};
+
+void kiln_verify_result_release(struct kiln_verify_result *r);
+
+/* "ok", "unsigned", "other-key", "corrupt". */
+const char *kiln_verify_verdict_name(enum kiln_verify_verdict v);
+
+/* "bad-trailer", "bad-der", "bad-format", "signed-attributes", "unsupported-algorithm",
+ * "bad-signature"; NULL for none. */
+const char *kiln_verify_problem_name(enum kiln_verify_problem p);
+
+/* The certificates a module may be signed by (the kernel's trusted keys); shared read-only. */
+struct kiln_verifier;
+
+int kiln_verifier_new(struct kiln_ctx *ctx, struct kiln_verifier **ret);
+void kiln_verifier_free(struct kiln_verifier *v);
+
+static inline void kiln_verifier_freep(struct kiln_verifier **v)
+{
+	kiln_verifier_free(*v);
+}
+
+/* Trust every certificate in @path: DER, or PEM with one or more. */
+int kiln_verifier_add_cert_file(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *path);
+
+/*
+ * Verify the decompressed module @data as the kernel does. The verdict is in
+ * *@ret (release it); a negative return is an operational error (-ENOMEM),
+ * never a verdict. Safe to call from several threads on one verifier.
+ */
+int kiln_verify_mem(struct kiln_ctx *ctx, const struct kiln_verifier *v, const uint8_t *data,
+		    size_t len, struct kiln_verify_result *ret);
+
+/* Read @path (.ko, .ko.xz, .ko.zst), decompress, kiln_verify_mem(). */
+int kiln_verify_file(struct kiln_ctx *ctx, const struct kiln_verifier *v, const char *path,
+		     struct kiln_verify_result *ret);
+
+/* ---- module files (lib/kmod/collect.c) ----------------------------------- */
+
+/*
+ * The module files @operands name: a directory is walked recursively for
+ * *.ko, *.ko.xz and *.ko.zst (in name order, symlinks not followed); any
+ * other operand is taken as it is, whatever its name, so that a missing
+ * file is reported by whoever opens it. A file reached twice is listed once.
+ * Free the result with kiln_strv_free().
+ */
+int kiln_module_collect(struct kiln_ctx *ctx, char *const *operands, size_t n, char ***ret,
+			size_t *ret_n);
+
+/* Free @n strings of @v, then @v. */
+void kiln_strv_free(char **v, size_t n);
+
+/* ---- will it load? the pre-flight check (lib/kmod/check.c and its helpers) ---- */
+
+/*
+ * Module.symvers (lib/kmod/symvers.c): what a kernel build exports, a line a
+ * symbol, "0xCRC\tsymbol\tmodule\texport type[\tnamespace]" (5.4 to 5.9 put
+ * the namespace third; both orders are read).
+ */
+struct kiln_symvers_entry {
+	uint32_t crc;
+	const char *symbol;
+	const char *module; /* "vmlinux", or the exporting module's path without ".ko" */
+	const char *export_type; /* "EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL" */
+	const char *ns; /* the symbol's namespace; "" for none */
+	const char *file; /* the Module.symvers it came from, and its line */
+	unsigned line;
+};
+
+struct kiln_symvers;
+
+/* Module.symvers files over this size are refused (Debian's 6.1 one: 1.7 MB). */
+#define KILN_SYMVERS_MAX_SIZE ((size_t)64 << 20)
+/* Longer lines are refused: real ones stay under 200 bytes. */
+#define KILN_SYMVERS_MAX_LINE 4096
+
+int kiln_symvers_new(struct kiln_symvers **ret);
+void kiln_symvers_free(struct kiln_symvers *s);
+
+static inline void kiln_symvers_freep(struct kiln_symvers **s)
+{
+	kiln_symvers_free(*s);
+}
+
+/*
+ * Add the lines of one Module.symvers: @len bytes of @text, @name in
+ * messages. A symbol already present keeps its first entry (add the
+ * kernel's file first, as modpost reads it first). A malformed line is
+ * -EBADMSG with "@name:LINE: why" on @ctx, and leaves @s as it was.
+ */
+int kiln_symvers_add(struct kiln_ctx *ctx, struct kiln_symvers *s, const char *name,
+		     const char *text, size_t len);
+int kiln_symvers_add_file(struct kiln_ctx *ctx, struct kiln_symvers *s, const char *path);
+
+/* The entry of @symbol, or NULL. */
+const struct kiln_symvers_entry *kiln_symvers_find(const struct kiln_symvers *s,
+						   const char *symbol);
+
+/* Every entry, in the order added (repeated symbols included). */
+const struct kiln_symvers_entry *kiln_symvers_entries(const struct kiln_symvers *s,
+						      size_t *ret_n);
+
+/*
+ * The kernel's same_magic() (kernel/module/version.c): with @has_crcs (the
+ * module has __versions and the kernel was built with CONFIG_MODVERSIONS)
+ * the release, up to the first space, is not compared; else the whole string.
+ */
+bool kiln_vermagic_same(const char *module_magic, const char *kernel_magic, bool has_crcs);
+
+/*
+ * The vermagic a kernel stamps on its modules, derived from its .config
+ * (@config_len bytes of @config) as include/linux/vermagic.h does: @release,
+ * then "SMP ", "preempt " or "preempt_rt ", "mod_unload ", "modversions ",
+ * the architecture's part and "RANDSTRUCT_" @randstruct_seed (the kernel's
+ * include/generated/randstruct_hash.h; NULL when CONFIG_RANDSTRUCT is off).
+ * An architecture whose part .config alone does not give (32-bit ARM, MIPS,
+ * SuperH, IA-64) is -EOPNOTSUPP.
+ */
+int kiln_vermagic_from_config(struct kiln_ctx *ctx, const char *release, const char *config,
+			      size_t config_len, const char *randstruct_seed, char **ret);
+
+/* A kernel to check modules against (lib/kmod/kernel.c). */
+struct kiln_kernel;
+
+struct kiln_kernel_options {
+	/*
+	 * A kernel build tree, or a distribution's linux-headers tree: the
+	 * release (include/generated/utsrelease.h), .config, Module.symvers,
+	 * certs/signing_key.x509 and, in a full build, modules.builtin.
+	 */
+	const char *build_dir;
+	const char *release; /* overrides the build tree's */
+	const char *vermagic; /* overrides the one derived from .config */
+	/*
+	 * Module.symvers files. Without @build_dir the first is the kernel's;
+	 * the others are external modules' (as KBUILD_EXTRA_SYMBOLS).
+	 */
+	const char *const *symvers;
+	size_t n_symvers;
+	const char *cert; /* the module signing certificate, DER or PEM */
+	/*
+	 * A /lib/modules/<release> tree: modules.builtin and modules.dep, and
+	 * the vermagic of one of its modules when nothing else gives one.
+	 */
+	const char *modules_dir;
+};
+
+/* What is known of the kernel; a yes/no fact is -1 when unknown (no .config). */
+struct kiln_kernel_info {
+	const char *release;
+	const char *vermagic; /* NULL when unknown */
+	const char *vermagic_source; /* ".config", "--vermagic", or the module it came from */
+	const char *cert; /* path, or NULL */
+	const char *symvers; /* the kernel's Module.symvers */
+	size_t n_symbols; /* symbols in it and in the external ones */
+	size_t n_modules; /* module names known: built in, modules.dep, Module.symvers */
+	int modversions; /* CONFIG_MODVERSIONS */
+	int module_sig; /* CONFIG_MODULE_SIG: signatures are checked at all */
+	int sig_force; /* CONFIG_MODULE_SIG_FORCE */
+	int lockdown_forced; /* CONFIG_LOCK_DOWN_KERNEL_FORCE_{INTEGRITY,CONFIDENTIALITY} */
+	int lockdown_secure_boot; /* CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT */
+	int force_load; /* CONFIG_MODULE_FORCE_LOAD */
+	int allow_missing_ns; /* CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS */
+};
+
+/*
+ * Describe a kernel from a build tree, or from a release, Module.symvers and
+ * certificate. Missing or malformed inputs are errors with the file named.
+ */
+int kiln_kernel_load(struct kiln_ctx *ctx, const struct kiln_kernel_options *o,
+		     struct kiln_kernel **ret);
+void kiln_kernel_free(struct kiln_kernel *k);
+
+static inline void kiln_kernel_freep(struct kiln_kernel **k)
+{
+	kiln_kernel_free(*k);
+}
+
+const struct kiln_kernel_info *kiln_kernel_info(const struct kiln_kernel *k);
+const struct kiln_symvers *kiln_kernel_symvers(const struct kiln_kernel *k);
+
+/*
+ * Where the kernel has module @name ('-' and '_' alike): "modules.builtin",
+ * "modules.dep", "Module.symvers", or the path of an external Module.symvers
+ * that lists it; NULL when it does not.
+ */
+const char *kiln_kernel_module_source(const struct kiln_kernel *k, const char *name);
+
+/*
+ * Find firmware @name under @root (an image or extension tree) on the
+ * kernel's search path for @release:
+ * {/lib,/usr/lib}/firmware/{updates/@release/,updates/,@release/,}NAME{,.zst,.xz}
+ * (the kernel itself only looks in /lib; /usr/lib works through merged-/usr).
+ * A name with * ? or [ is an fnmatch() glob, as some MODULE_FIRMWARE() are.
+ * Symlinks resolve inside @root. Returns 1 with the match (relative to
+ * @root) in *@ret_path, 0 when there is none, or -errno (lib/kmod/firmware.c).
+ */
+int kiln_firmware_find(struct kiln_ctx *ctx, const char *root, const char *release,
+		       const char *name, char **ret_path);
+
+enum kiln_check_kind {
+	KILN_CHECK_VERMAGIC,
+	KILN_CHECK_SYMBOLS, /* __versions CRCs, unresolved symbols, namespaces, GPL-only */
+	KILN_CHECK_SIGNATURE,
+	KILN_CHECK_FIRMWARE,
+	KILN_CHECK_DEPENDS,
+	KILN_CHECK_KIND_MAX,
+};
+
+/* In increasing order of trouble. */
+enum kiln_check_status {
+	KILN_CHECK_OK,
+	KILN_CHECK_NOTE, /* fine, but worth knowing (a finding only) */
+	KILN_CHECK_SKIPPED, /* cannot be checked with what was given */
+	KILN_CHECK_WARN, /* loads, but taints the kernel, or its probe will fail */
+	KILN_CHECK_FAIL, /* the kernel refuses to load it */
+};
+
+struct kiln_check_finding {
+	enum kiln_check_kind kind;
+	enum kiln_check_status status;
+	char *subject; /* the symbol, firmware or dependency; NULL for the module itself */
+	char *message; /* what is wrong */
+	char *kernel_says; /* what the kernel prints at load (or probe) time; may be NULL */
+	char *advice; /* what to do about it; may be NULL */
+};
+
+struct kiln_check_result {
+	const char *path;
+	char *name; /* the module's name, as the kernel calls it */
+	enum kiln_check_status status; /* the worst of @checks */
+	enum kiln_check_status checks[KILN_CHECK_KIND_MAX];
+	struct kiln_check_finding *findings;
+	size_t n_findings;
+};
+
+struct kiln_check_options {
+	const char *const *firmware_roots; /* trees to find firmware in */
+	size_t n_firmware_roots;
+	/* the kernel enforces signatures at run time: module.sig_enforce=1, lockdown */
+	bool sig_enforce;
+};
+
+/*
+ * Check @n modules, loaded together, against @k: each may use the others'
+ * exports and name them in depends=. Fills *@ret with @n results in the
+ * same order (kiln_check_results_free() them). A module that cannot be
+ * checked at all (a corrupt symbol table) is an error on @ctx.
+ */
+int kiln_module_check(struct kiln_ctx *ctx, const struct kiln_kernel *k,
+		      struct kiln_module *const *mods, size_t n, const struct kiln_check_options *o,
+		      struct kiln_check_result **ret);
+void kiln_check_results_free(struct kiln_check_result *r, size_t n);
+
+/* The module would load (with or without warnings). */
+static inline bool kiln_check_loads(const struct kiln_check_result *r)
+{
+	return r->status < KILN_CHECK_FAIL;
+}
+
+const char *kiln_check_kind_name(enum kiln_check_kind kind); /* "vermagic" */
+const char *kiln_check_status_name(enum kiln_check_status status); /* "ok", "fail" */

@@ -37,16 +37,32 @@ const char *kiln_compression_name(enum kiln_compression c)
 	}
 }
 
-/* Make room for at least one more chunk in @sb, but never past @max. */
+/*
+ * Make room in @sb for more output once what it has is used up, growing
+ * by doubling. Only a full buffer grows: a stream of empty zstd frames
+ * would otherwise double it each round and reserve @max from a few hundred
+ * bytes of input (found by fuzz-modinfo).
+ */
 static int grow_output(struct strbuf *sb, size_t max)
 {
 	size_t chunk = sb->alloc > 65536 ? sb->alloc : 65536;
 
-	if (sb->len >= max)
+	if (sb->len > max)
 		return -EFBIG;
-	if (chunk > max - sb->len)
-		chunk = max - sb->len;
+	if (sb->alloc && sb->alloc - sb->len - 1 > 0)
+		return 0;
+	/* one byte past @max, so that output beyond it is seen */
+	if (chunk > max + 1 - sb->len)
+		chunk = max + 1 - sb->len;
 	return strbuf_reserve(sb, chunk);
+}
+
+/* The room the decoder may fill: what is allocated, but never more than one byte past @max. */
+static size_t output_room(const struct strbuf *sb, size_t max)
+{
+	size_t room = sb->alloc - sb->len - 1;
+
+	return room < max + 1 - sb->len ? room : max + 1 - sb->len;
 }
 
 static int xz_decompress(struct kiln_ctx *ctx, const uint8_t *data, size_t len, size_t max,
@@ -66,7 +82,7 @@ static int xz_decompress(struct kiln_ctx *ctx, const uint8_t *data, size_t len, 
 		if (r < 0)
 			break;
 		s.next_out = (uint8_t *)out->buf + out->len;
-		s.avail_out = out->alloc - out->len - 1;
+		s.avail_out = output_room(out, max);
 		lr = lzma_code(&s, LZMA_FINISH);
 		out->len = (size_t)((char *)s.next_out - out->buf);
 		if (lr == LZMA_STREAM_END)
@@ -101,7 +117,7 @@ static int zstd_decompress(struct kiln_ctx *ctx, const uint8_t *data, size_t len
 		r = grow_output(out, max);
 		if (r < 0)
 			break;
-		o = (ZSTD_outBuffer){ out->buf + out->len, out->alloc - out->len - 1, 0 };
+		o = (ZSTD_outBuffer){ out->buf + out->len, output_room(out, max), 0 };
 		zr = ZSTD_decompressStream(d, &o, &in);
 		out->len += o.pos;
 		if (ZSTD_isError(zr)) {
@@ -134,7 +150,7 @@ int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t
 		r = strbuf_add(&out, data, len);
 		break;
 	}
-	if (r == -EFBIG)
+	if (r == -EFBIG || (r >= 0 && out.len > max))
 		return kiln_error(ctx, EFBIG, "decompressed data is larger than %zu MiB", max >> 20);
 	if (r < 0)
 		return r;

@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel a module is checked against, described once: its release, the
+ * vermagic it stamps on its modules, what it exports (Module.symvers), the
+ * certificate it trusts, which modules it has, and the .config facts that
+ * decide how the module loader treats a mismatch (CONFIG_MODVERSIONS,
+ * CONFIG_MODULE_SIG_FORCE, ...).
+ *
+ * The vermagic of a build tree is derived from its .config, as the kernel's
+ * include/linux/vermagic.h derives it, rather than taken from one of its
+ * modules: a headers tree (Debian's linux-headers) has .config but no
+ * modules. The release comes from include/generated/utsrelease.h, which is
+ * what vermagic.h and uname -r use: Debian's include/config/kernel.release
+ * holds the upstream version ("6.1.192") instead of "6.1.0-56-amd64".
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <kiln/module.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "strbuf.h"
+#include "strmap.h"
+
+/* .config, modules.dep and friends; Debian's biggest (modules.dep) is 300 KB. */
+#define TEXT_FILE_MAX ((size_t)64 << 20)
+/* __NEW_UTS_LEN */
+#define RELEASE_MAX 64
+
+struct kiln_kernel {
+	struct kiln_kernel_info info;
+	char *release;
+	char *vermagic;
+	char *vermagic_source;
+	char *cert;
+	char *symvers_path;
+	struct kiln_symvers *symvers;
+	struct strmap modules; /* normalized name -> where it was found */
+};
+
+void kiln_kernel_free(struct kiln_kernel *k)
+{
+	if (!k)
+		return;
+	free(k->release);
+	free(k->vermagic);
+	free(k->vermagic_source);
+	free(k->cert);
+	free(k->symvers_path);
+	kiln_symvers_free(k->symvers);
+	strmap_release(&k->modules);
+	free(k);
+}
+
+const struct kiln_kernel_info *kiln_kernel_info(const struct kiln_kernel *k)
+{
+	return &k->info;
+}
+
+const struct kiln_symvers *kiln_kernel_symvers(const struct kiln_kernel *k)
+{
+	return k->symvers;
+}
+
+/* Module names: the kernel (and modprobe) treat '-' and '_' alike. */
+static char *module_name_normalize(const char *s, size_t len)
+{
+	char *n = strndup(s, len);
+
+	for (char *p = n; p && *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return n;
+}
+
+const char *kiln_kernel_module_source(const struct kiln_kernel *k, const char *name)
+{
+	_cleanup_free_ char *n = module_name_normalize(name, strlen(name));
+
+	return n ? strmap_get(&k->modules, n) : NULL;
+}
+
+/* ---- .config ---------------------------------------------------------- */
+
+/*
+ * "CONFIG_FOO=value" lines into @ret (key "CONFIG_FOO"); "# ... is not set"
+ * and anything else is skipped, as Kconfig itself does when it reads one.
+ */
+static int kconfig_parse(const char *text, size_t len, struct strmap *ret)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end, *eq;
+
+		if (eol - p > 7 && strncmp(p, "CONFIG_", 7) == 0 &&
+		    (eq = memchr(p, '=', (size_t)(eol - p)))) {
+			_cleanup_free_ char *key = strndup(p, (size_t)(eq - p));
+			int r;
+
+			if (!key)
+				return -ENOMEM;
+			r = strmap_set_len(ret, key, eq + 1, (size_t)(eol - eq - 1));
+			if (r < 0)
+				return r;
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
+static bool kconfig_yes(const struct strmap *cfg, const char *key)
+{
+	return streq(strmap_get(cfg, key), "y");
+}
+
+/* x86-32: arch/x86/include/asm/vermagic.h, in its order (the first one set wins). */
+static const struct {
+	const char *config, *family;
+} x86_32_families[] = {
+	{ "CONFIG_M486SX", "486SX " },	   { "CONFIG_M486", "486 " },
+	{ "CONFIG_M586", "586 " },	   { "CONFIG_M586TSC", "586TSC " },
+	{ "CONFIG_M586MMX", "586MMX " },   { "CONFIG_MCORE2", "CORE2 " },
+	{ "CONFIG_MATOM", "ATOM " },	   { "CONFIG_M686", "686 " },
+	{ "CONFIG_MPENTIUMII", "PENTIUMII " }, { "CONFIG_MPENTIUMIII", "PENTIUMIII " },
+	{ "CONFIG_MPENTIUMM", "PENTIUMM " }, { "CONFIG_MPENTIUM4", "PENTIUM4 " },
+	{ "CONFIG_MK6", "K6 " },	   { "CONFIG_MK7", "K7 " },
+	{ "CONFIG_MK8", "K8 " },	   { "CONFIG_MELAN", "ELAN " },
+	{ "CONFIG_MCRUSOE", "CRUSOE " },   { "CONFIG_MEFFICEON", "EFFICEON " },
+	{ "CONFIG_MWINCHIPC6", "WINCHIPC6 " }, { "CONFIG_MWINCHIP3D", "WINCHIP3D " },
+	{ "CONFIG_MCYRIXIII", "CYRIXIII " }, { "CONFIG_MVIAC3_2", "VIAC3-2 " },
+	{ "CONFIG_MVIAC7", "VIAC7 " },	   { "CONFIG_MGEODEGX1", "GEODEGX1 " },
+	{ "CONFIG_MGEODE_LX", "GEODE " },
+};
+
+/* Architectures that use asm-generic/vermagic.h: no part of their own. */
+static const char *const generic_arches[] = {
+	"CONFIG_S390", "CONFIG_ALPHA", "CONFIG_M68K", "CONFIG_PARISC", "CONFIG_SPARC",
+};
+
+/* Architectures whose part needs more than .config (ARM's comes from the CPU's -march). */
+static const char *const underived_arches[] = {
+	"CONFIG_ARM", "CONFIG_MIPS", "CONFIG_SUPERH", "CONFIG_IA64",
+};
+
+/* MODULE_ARCH_VERMAGIC of the architecture @cfg is for. */
+static int arch_vermagic(struct kiln_ctx *ctx, const struct strmap *cfg, struct strbuf *sb)
+{
+	if (kconfig_yes(cfg, "CONFIG_X86_64") || kconfig_yes(cfg, "CONFIG_S390"))
+		return 0;
+	if (kconfig_yes(cfg, "CONFIG_X86_32")) {
+		for (size_t i = 0; i < ELEMENTSOF(x86_32_families); i++)
+			if (kconfig_yes(cfg, x86_32_families[i].config))
+				return strbuf_adds(sb, x86_32_families[i].family);
+		return kiln_error(ctx, EINVAL,
+				  ".config is for x86-32 but sets no processor family");
+	}
+	if (kconfig_yes(cfg, "CONFIG_ARM64"))
+		return strbuf_adds(sb, "aarch64");
+	if (kconfig_yes(cfg, "CONFIG_RISCV"))
+		return strbuf_adds(sb, "riscv");
+	if (kconfig_yes(cfg, "CONFIG_PPC")) {
+		bool mprofile = kconfig_yes(cfg, "CONFIG_MPROFILE_KERNEL");
+		bool relocatable = kconfig_yes(cfg, "CONFIG_RELOCATABLE");
+
+		return strbuf_addf(sb, "%s%s", mprofile ? "mprofile-kernel " : "",
+				   relocatable ? "relocatable " : "");
+	}
+	for (size_t i = 0; i < ELEMENTSOF(generic_arches); i++)
+		if (kconfig_yes(cfg, generic_arches[i]))
+			return 0;
+	for (size_t i = 0; i < ELEMENTSOF(underived_arches); i++)
+		if (kconfig_yes(cfg, underived_arches[i]))
+			return kiln_error(ctx, EOPNOTSUPP,
+					  "the vermagic's architecture part of a %s kernel "
+					  "does not follow from .config: give the kernel's "
+					  "vermagic",
+					  underived_arches[i]);
+	return kiln_error(ctx, EOPNOTSUPP,
+			  ".config names no architecture kiln knows the vermagic of: "
+			  "give the kernel's vermagic");
+}
+
+static int vermagic_from_kconfig(struct kiln_ctx *ctx, const char *release,
+				 const struct strmap *cfg, const char *randstruct_seed, char **ret)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	bool plugin;
+	int r;
+
+	r = strbuf_addf(&sb, "%s ", release);
+	if (r >= 0 && kconfig_yes(cfg, "CONFIG_SMP"))
+		r = strbuf_adds(&sb, "SMP ");
+	/*
+	 * PREEMPT_BUILD since 5.16; before, CONFIG_PREEMPT itself. In kernels
+	 * that have PREEMPT_BUILD, PREEMPT selects it, so either one means it.
+	 */
+	if (r >= 0 &&
+	    (kconfig_yes(cfg, "CONFIG_PREEMPT_BUILD") || kconfig_yes(cfg, "CONFIG_PREEMPT")))
+		r = strbuf_adds(&sb, "preempt ");
+	else if (r >= 0 && kconfig_yes(cfg, "CONFIG_PREEMPT_RT"))
+		r = strbuf_adds(&sb, "preempt_rt ");
+	if (r >= 0 && kconfig_yes(cfg, "CONFIG_MODULE_UNLOAD"))
+		r = strbuf_adds(&sb, "mod_unload ");
+	if (r >= 0 && kconfig_yes(cfg, "CONFIG_MODVERSIONS"))
+		r = strbuf_adds(&sb, "modversions ");
+	if (r < 0)
+		return r;
+	r = arch_vermagic(ctx, cfg, &sb);
+	if (r < 0)
+		return r;
+	/* -DRANDSTRUCT comes with CONFIG_RANDSTRUCT (5.19+); the GCC plugin before it */
+	plugin = kconfig_yes(cfg, "CONFIG_GCC_PLUGIN_RANDSTRUCT");
+	if (kconfig_yes(cfg, "CONFIG_RANDSTRUCT") || plugin) {
+		if (!randstruct_seed)
+			return kiln_error(ctx, ENOENT,
+					  "the kernel randomizes struct layouts "
+					  "(CONFIG_RANDSTRUCT), so its vermagic holds a seed from "
+					  "include/generated/randstruct_hash.h, which is missing");
+		if (kconfig_yes(cfg, "CONFIG_RANDSTRUCT"))
+			plugin = false;
+		r = strbuf_addf(&sb, "%s%s", plugin ? "RANDSTRUCT_PLUGIN_" : "RANDSTRUCT_",
+				randstruct_seed);
+		if (r < 0)
+			return r;
+	}
+	*ret = strbuf_detach(&sb, NULL);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int kiln_vermagic_from_config(struct kiln_ctx *ctx, const char *release, const char *config,
+			      size_t config_len, const char *randstruct_seed, char **ret)
+{
+	_cleanup_strmap_ struct strmap cfg = STRMAP_INIT;
+	int r;
+
+	r = kconfig_parse(config, config_len, &cfg);
+	if (r < 0)
+		return r;
+	return vermagic_from_kconfig(ctx, release, &cfg, randstruct_seed, ret);
+}
+
+bool kiln_vermagic_same(const char *module_magic, const char *kernel_magic, bool has_crcs)
+{
+	if (has_crcs) {
+		module_magic += strcspn(module_magic, " ");
+		kernel_magic += strcspn(kernel_magic, " ");
+	}
+	return strcmp(module_magic, kernel_magic) == 0;
+}
+
+/* ---- the build tree ----------------------------------------------------- */
+
+/* Read @path under @dirfd: 0, -ENOENT when missing, other errors recorded on @ctx. */
+static int read_text(struct kiln_ctx *ctx, int dirfd, const char *dir, const char *path,
+		     char **ret, size_t *ret_len)
+{
+	int r = read_file_at(dirfd, path, TEXT_FILE_MAX, ret, ret_len);
+
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot read \"%s/%s\": %s", dir, path, strerror(-r));
+	if (memchr(*ret, '\0', *ret_len)) {
+		free(*ret);
+		*ret = NULL;
+		return kiln_error(ctx, EBADMSG, "\"%s/%s\": NUL byte in a text file", dir, path);
+	}
+	return 0;
+}
+
+static bool release_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > RELEASE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == '/' || s[i] == '"' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* #define UTS_RELEASE "6.1.0-56-amd64" */
+static int read_release(struct kiln_ctx *ctx, int dirfd, const char *dir, char **ret)
+{
+	static const char def[] = "#define UTS_RELEASE \"";
+	_cleanup_free_ char *text = NULL;
+	const char *p, *q;
+	size_t len;
+	int r;
+
+	r = read_text(ctx, dirfd, dir, "include/generated/utsrelease.h", &text, &len);
+	if (r == 0) {
+		p = strstr(text, def);
+		if (!p || !(q = strchr(p + sizeof(def) - 1, '"')))
+			return kiln_error(ctx, EBADMSG,
+					  "\"%s/include/generated/utsrelease.h\" does not define "
+					  "UTS_RELEASE",
+					  dir);
+		p += sizeof(def) - 1;
+	} else if (r == -ENOENT) {
+		/* a tree before "make prepare" has only this one */
+		r = read_text(ctx, dirfd, dir, "include/config/kernel.release", &text, &len);
+		if (r == -ENOENT)
+			return kiln_error(ctx, r,
+					  "\"%s\" has neither include/generated/utsrelease.h nor "
+					  "include/config/kernel.release: not a prepared kernel "
+					  "build tree",
+					  dir);
+		if (r < 0)
+			return r;
+		p = text;
+		q = p + strcspn(p, "\n");
+	} else {
+		return r;
+	}
+	if (!release_ok(p, (size_t)(q - p)))
+		return kiln_error(ctx, EBADMSG, "\"%s\": bad kernel release \"%.*s\"", dir,
+				  (int)((size_t)(q - p) > 80 ? 80 : q - p), p);
+	*ret = strndup(p, (size_t)(q - p));
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* #define RANDSTRUCT_HASHED_SEED "..." */
+static int read_randstruct_seed(struct kiln_ctx *ctx, int dirfd, const char *dir, char **ret)
+{
+	static const char def[] = "#define RANDSTRUCT_HASHED_SEED \"";
+	_cleanup_free_ char *text = NULL;
+	const char *p, *q;
+	size_t len;
+	int r;
+
+	*ret = NULL;
+	r = read_text(ctx, dirfd, dir, "include/generated/randstruct_hash.h", &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	p = strstr(text, def);
+	if (!p || !(q = strchr(p + sizeof(def) - 1, '"')))
+		return 0;
+	p += sizeof(def) - 1;
+	*ret = strndup(p, (size_t)(q - p));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int tristate(const struct strmap *cfg, const char *key)
+{
+	return kconfig_yes(cfg, key) ? 1 : 0;
+}
+
+static int load_config(struct kiln_ctx *ctx, struct kiln_kernel *k, int dirfd, const char *dir,
+		       const struct kiln_kernel_options *o)
+{
+	_cleanup_strmap_ struct strmap cfg = STRMAP_INIT;
+	_cleanup_free_ char *text = NULL, *seed = NULL;
+	size_t len;
+	int r;
+
+	r = read_text(ctx, dirfd, dir, ".config", &text, &len);
+	if (r == -ENOENT)
+		return 0; /* the facts stay unknown */
+	if (r < 0)
+		return r;
+	r = kconfig_parse(text, len, &cfg);
+	if (r < 0)
+		return r;
+	k->info.modversions = tristate(&cfg, "CONFIG_MODVERSIONS");
+	k->info.module_sig = tristate(&cfg, "CONFIG_MODULE_SIG");
+	k->info.sig_force = tristate(&cfg, "CONFIG_MODULE_SIG_FORCE");
+	k->info.lockdown_forced =
+		kconfig_yes(&cfg, "CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY") ||
+		kconfig_yes(&cfg, "CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY");
+	k->info.lockdown_secure_boot = tristate(&cfg, "CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT");
+	k->info.force_load = tristate(&cfg, "CONFIG_MODULE_FORCE_LOAD");
+	k->info.allow_missing_ns = tristate(&cfg, "CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS");
+	if (o->vermagic)
+		return 0;
+	r = read_randstruct_seed(ctx, dirfd, dir, &seed);
+	if (r < 0)
+		return r;
+	r = vermagic_from_kconfig(ctx, k->release, &cfg, seed, &k->vermagic);
+	if (r < 0) {
+		kiln_error_prefix(ctx, "\"%s/.config\"", dir);
+		return r;
+	}
+	k->vermagic_source = strdup(".config");
+	return k->vermagic_source ? 0 : -ENOMEM;
+}
+
+/* ---- which modules the kernel has --------------------------------------- */
+
+static int add_module(struct kiln_kernel *k, const char *name, size_t len, const char *source)
+{
+	_cleanup_free_ char *n = module_name_normalize(name, len);
+
+	if (!n)
+		return -ENOMEM;
+	if (!n[0] || strmap_get(&k->modules, n))
+		return 0;
+	return strmap_set(&k->modules, n, source);
+}
+
+/* The module name of a path in modules.dep or modules.builtin: "kernel/a/b-c.ko.xz" is "b_c". */
+static int add_module_path(struct kiln_kernel *k, const char *p, size_t len, const char *source)
+{
+	static const char *const exts[] = { ".ko.xz", ".ko.zst", ".ko.gz", ".ko" };
+	const char *slash = memrchr(p, '/', len);
+
+	if (slash) {
+		len -= (size_t)(slash + 1 - p);
+		p = slash + 1;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
+		size_t n = strlen(exts[i]);
+
+		if (len > n && memcmp(p + len - n, exts[i], n) == 0) {
+			len -= n;
+			break;
+		}
+	}
+	return add_module(k, p, len, source);
+}
+
+/* modules.builtin: a path a line; modules.dep: "path: deps" a line. */
+static int load_module_list(struct kiln_ctx *ctx, struct kiln_kernel *k, int dirfd, const char *dir,
+			    const char *file)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	r = read_text(ctx, dirfd, dir, file, &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (char *p = text, *end = text + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *eol = nl ? nl : end;
+		char *colon = memchr(p, ':', (size_t)(eol - p));
+
+		r = add_module_path(k, p, (size_t)((colon ? colon : eol) - p), file);
+		if (r < 0)
+			return r;
+		p = eol + 1;
+	}
+	return 0;
+}
+
+/* In-tree modules that export symbols: the module column of the kernel's Module.symvers. */
+static int load_symvers_modules(struct kiln_kernel *k)
+{
+	const struct kiln_symvers_entry *e;
+	size_t n;
+	int r;
+
+	e = kiln_symvers_entries(k->symvers, &n);
+	for (size_t i = 0; i < n; i++) {
+		bool kernels = streq(e[i].file, k->symvers_path);
+
+		if (streq(e[i].module, "vmlinux"))
+			continue;
+		r = add_module_path(k, e[i].module, strlen(e[i].module),
+				    kernels ? "Module.symvers" : e[i].file);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The vermagic of the first module modules.dep lists: what that kernel's modules carry. */
+static int vermagic_from_modules_dir(struct kiln_ctx *ctx, struct kiln_kernel *k, int dirfd,
+				     const char *dir)
+{
+	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
+	_cleanup_free_ char *text = NULL, *path = NULL;
+	const char *vm;
+	size_t len;
+	int r;
+
+	r = read_text(ctx, dirfd, dir, "modules.dep", &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	len = strcspn(text, ":\n");
+	if (!len)
+		return 0;
+	if (asprintf(&path, "%s/%.*s", dir, (int)len, text) < 0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	r = kiln_module_open(ctx, path, &m);
+	if (r < 0)
+		return r;
+	vm = kiln_module_get(m, "vermagic");
+	if (!vm)
+		return 0;
+	k->vermagic = strdup(vm);
+	k->vermagic_source = TAKE_PTR(path);
+	return k->vermagic ? 0 : -ENOMEM;
+}
+
+/* ---- putting it together ------------------------------------------------ */
+
+static int open_dir(struct kiln_ctx *ctx, const char *dir, const char *what)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = errno;
+
+	if (fd < 0)
+		return kiln_error(ctx, e, "cannot open %s \"%s\": %s", what, dir, strerror(e));
+	return fd;
+}
+
+static int load_symvers(struct kiln_ctx *ctx, struct kiln_kernel *k,
+			const struct kiln_kernel_options *o)
+{
+	size_t first_extra = 0;
+	int r;
+
+	r = kiln_symvers_new(&k->symvers);
+	if (r < 0)
+		return r;
+	if (o->build_dir) {
+		if (asprintf(&k->symvers_path, "%s/Module.symvers", o->build_dir) < 0) {
+			k->symvers_path = NULL;
+			return -ENOMEM;
+		}
+	} else if (o->n_symvers) {
+		k->symvers_path = strdup(o->symvers[0]);
+		if (!k->symvers_path)
+			return -ENOMEM;
+		first_extra = 1;
+	} else {
+		return kiln_error(ctx, EINVAL, "no Module.symvers: give a kernel build tree or "
+					       "the kernel's Module.symvers");
+	}
+	r = kiln_symvers_add_file(ctx, k->symvers, k->symvers_path);
+	if (r < 0)
+		return r;
+	for (size_t i = first_extra; i < o->n_symvers; i++) {
+		r = kiln_symvers_add_file(ctx, k->symvers, o->symvers[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Without .config: CONFIG_MODVERSIONS shows in the vermagic, or in non-zero CRCs. */
+static int guess_modversions(const struct kiln_kernel *k)
+{
+	const struct kiln_symvers_entry *e;
+	size_t n;
+
+	if (k->vermagic)
+		return strstr(k->vermagic, " modversions ") != NULL;
+	e = kiln_symvers_entries(k->symvers, &n);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].crc && streq(e[i].file, k->symvers_path))
+			return 1;
+	return 0;
+}
+
+static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
+		       const struct kiln_kernel_options *o)
+{
+	_cleanup_close_ int build_fd = -1, mods_fd = -1;
+	int r;
+
+	if (o->build_dir) {
+		build_fd = open_dir(ctx, o->build_dir, "kernel build tree");
+		if (build_fd < 0)
+			return build_fd;
+	}
+	if (o->modules_dir) {
+		mods_fd = open_dir(ctx, o->modules_dir, "modules directory");
+		if (mods_fd < 0)
+			return mods_fd;
+	}
+
+	if (o->release) {
+		if (!release_ok(o->release, strlen(o->release)))
+			return kiln_error(ctx, EINVAL, "bad kernel release \"%s\"", o->release);
+		k->release = strdup(o->release);
+		if (!k->release)
+			return -ENOMEM;
+	} else if (o->build_dir) {
+		r = read_release(ctx, build_fd, o->build_dir, &k->release);
+		if (r < 0)
+			return r;
+	} else {
+		return kiln_error(ctx, EINVAL,
+				  "no kernel release: give a kernel build tree or the release");
+	}
+
+	if (o->vermagic) {
+		k->vermagic = strdup(o->vermagic);
+		k->vermagic_source = strdup("--vermagic");
+		if (!k->vermagic || !k->vermagic_source)
+			return -ENOMEM;
+	}
+	if (o->build_dir) {
+		r = load_config(ctx, k, build_fd, o->build_dir, o);
+		if (r < 0)
+			return r;
+	}
+	if (!k->vermagic && o->modules_dir) {
+		r = vermagic_from_modules_dir(ctx, k, mods_fd, o->modules_dir);
+		if (r < 0)
+			return r;
+	}
+
+	r = load_symvers(ctx, k, o);
+	if (r < 0)
+		return r;
+	if (k->info.modversions < 0)
+		k->info.modversions = guess_modversions(k);
+
+	if (o->cert) {
+		k->cert = strdup(o->cert);
+		if (!k->cert)
+			return -ENOMEM;
+	} else if (o->build_dir && faccessat(build_fd, "certs/signing_key.x509", R_OK, 0) == 0) {
+		if (asprintf(&k->cert, "%s/certs/signing_key.x509", o->build_dir) < 0) {
+			k->cert = NULL;
+			return -ENOMEM;
+		}
+	}
+
+	if (o->build_dir) {
+		r = load_module_list(ctx, k, build_fd, o->build_dir, "modules.builtin");
+		if (r < 0)
+			return r;
+	}
+	if (o->modules_dir) {
+		r = load_module_list(ctx, k, mods_fd, o->modules_dir, "modules.builtin");
+		if (r >= 0)
+			r = load_module_list(ctx, k, mods_fd, o->modules_dir, "modules.dep");
+		if (r < 0)
+			return r;
+	}
+	return load_symvers_modules(k);
+}
+
+int kiln_kernel_load(struct kiln_ctx *ctx, const struct kiln_kernel_options *o,
+		     struct kiln_kernel **ret)
+{
+	_cleanup_(kiln_kernel_freep) struct kiln_kernel *k = calloc(1, sizeof(*k));
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->info = (struct kiln_kernel_info){
+		.modversions = -1,
+		.module_sig = -1,
+		.sig_force = -1,
+		.lockdown_forced = -1,
+		.lockdown_secure_boot = -1,
+		.force_load = -1,
+		.allow_missing_ns = -1,
+	};
+	r = kernel_load(ctx, k, o);
+	if (r < 0)
+		return r;
+	k->info.release = k->release;
+	k->info.vermagic = k->vermagic;
+	k->info.vermagic_source = k->vermagic_source;
+	k->info.cert = k->cert;
+	k->info.symvers = k->symvers_path;
+	kiln_symvers_entries(k->symvers, &k->info.n_symbols);
+	k->info.n_modules = k->modules.n_entries;
+	*ret = TAKE_PTR(k);
+	return 0;
+}

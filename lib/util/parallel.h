@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A small thread pool for independent items (signing many modules). For
+ * commands that never clone(): a sandboxed build forks from a single thread.
+ */
+
+#include <stddef.h>
+
+/*
+ * Call @fn(i, worker, @userdata) for every i in [0, @n) on up to @jobs threads
+ * (0: one per online CPU), each i exactly once; @worker in [0, jobs) says
+ * which thread runs it, for per-thread state. While it runs, @progress (may
+ * be NULL) is called now and then from the calling thread, and once at the
+ * end, with how many items are done. If no thread can be started, the items
+ * run on the calling thread. Returns how many threads were used.
+ */
+unsigned kiln_parallel_for(size_t n, unsigned jobs,
+			   void (*fn)(size_t i, unsigned worker, void *userdata),
+			   void (*progress)(size_t done, size_t n, void *userdata), void *userdata);
+
+/* The number of online CPUs, at least 1. */
+unsigned kiln_cpus_online(void);
