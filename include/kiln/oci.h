@@ -48,7 +48,10 @@ struct kiln_digest {
 /* True for a well-formed sha256 digest string. */
 bool kiln_digest_is_valid(const char *s);
 
-/* Copy @s into @ret if well-formed; else -EINVAL with the reason on @ctx. */
+/*
+ * Copy @s into @ret if well-formed; else -EINVAL with the reason on @ctx
+ * (-EOPNOTSUPP for a well-formed digest of another algorithm, such as sha512).
+ */
 int kiln_digest_parse(struct kiln_ctx *ctx, const char *s, struct kiln_digest *ret);
 
 /* The digest of @len bytes at @data. */
@@ -69,6 +72,11 @@ void kiln_hasher_final(struct kiln_hasher *h, struct kiln_digest *ret);
 void kiln_hasher_reset(struct kiln_hasher *h);
 void kiln_hasher_free(struct kiln_hasher *h);
 
+static inline void kiln_hasher_freep(struct kiln_hasher **h)
+{
+	kiln_hasher_free(*h);
+}
+
 /* ---- references (lib/oci/ref.c) ---- */
 
 /*
@@ -85,14 +93,24 @@ struct kiln_ref {
 	char *digest; /* NULL unless "@sha256:..." was given */
 };
 
-/* Parse @s; a malformed reference is -EINVAL naming what is wrong. */
+/*
+ * Parse @s; a malformed reference is -EINVAL naming what is wrong. A digest
+ * and a tag may both be given ("name:tag@sha256:..."): both are kept, and
+ * whoever resolves the reference uses the digest (as docker does).
+ */
 int kiln_ref_parse(struct kiln_ctx *ctx, const char *s, struct kiln_ref *ret);
 
 /* "domain/path[:tag][@digest]", the full form kiln prints; NULL on -ENOMEM. */
 char *kiln_ref_string(const struct kiln_ref *r);
 
-/* "domain/path:tag" (or "domain/path@digest"): the name a store ref is kept under. */
+/*
+ * "domain/path:tag" (or "domain/path@digest" when no tag was given): the name
+ * a store ref is kept under. NULL on -ENOMEM.
+ */
 char *kiln_ref_name(const struct kiln_ref *r);
+
+/* "domain/path": the repository, without tag or digest. NULL on -ENOMEM. */
+char *kiln_ref_repository(const struct kiln_ref *r);
 
 void kiln_ref_release(struct kiln_ref *r);
 
@@ -102,17 +120,46 @@ struct kiln_platform {
 	char *os; /* "linux" */
 	char *architecture; /* "amd64", "arm64" */
 	char *variant; /* "v8", or NULL */
+	char *os_version; /* "os.version" (Windows builds), or NULL */
 };
 
-/* "linux/amd64", "linux/arm64/v8"; the host's when @s is NULL. */
+/*
+ * "linux/amd64", "linux/arm64/v8"; the host's when @s is NULL. Common aliases
+ * are normalized as containerd does (x86_64 -> amd64, aarch64 -> arm64).
+ * Malformed is -EINVAL naming what is wrong.
+ */
 int kiln_platform_parse(struct kiln_ctx *ctx, const char *s, struct kiln_platform *ret);
 void kiln_platform_release(struct kiln_platform *p);
+int kiln_platform_copy(const struct kiln_platform *src, struct kiln_platform *dst);
+
+/* "os/architecture[/variant]"; NULL on -ENOMEM. */
+char *kiln_platform_string(const struct kiln_platform *p);
+
+/*
+ * Whether an image for @have runs as @want: os and architecture equal, and
+ * the variants equal once defaults are filled in (arm64 is v8, arm is v7,
+ * amd64 is v1). A @want without variant takes any variant.
+ */
+bool kiln_platform_matches(const struct kiln_platform *want, const struct kiln_platform *have);
 
 struct kiln_annotation {
 	char *key;
 	char *value;
 };
 
+/*
+ * A JSON member kiln does not model, kept for round trips: @json is its value
+ * as compact JSON text (object keys inside it in their original order).
+ */
+struct kiln_json_field {
+	char *key;
+	char *json;
+};
+
+/*
+ * Annotations (and labels) are serialized sorted by key whatever their order
+ * in the array; parsing gives them sorted.
+ */
 struct kiln_descriptor {
 	char *media_type;
 	struct kiln_digest digest;
@@ -121,10 +168,22 @@ struct kiln_descriptor {
 	struct kiln_platform *platform; /* index entries only; NULL when absent */
 	struct kiln_annotation *annotations; /* sorted by key */
 	size_t n_annotations;
+	char **urls; /* "urls" (foreign layers), NULL when absent */
+	size_t n_urls;
+	char *data; /* "data": the content, base64, NULL when absent */
 };
 
 void kiln_descriptor_release(struct kiln_descriptor *d);
 int kiln_descriptor_copy(const struct kiln_descriptor *src, struct kiln_descriptor *dst);
+
+/* The value of annotation @key, or NULL. */
+const char *kiln_annotation_get(const struct kiln_annotation *a, size_t n, const char *key);
+
+/*
+ * Set annotation @key to @value in the array *@a of *@n (replacing an old
+ * value, keeping the array sorted); 0 or -ENOMEM.
+ */
+int kiln_annotation_set(struct kiln_annotation **a, size_t *n, const char *key, const char *value);
 
 struct kiln_manifest {
 	char *media_type; /* as in the JSON, or NULL when absent */
@@ -132,24 +191,44 @@ struct kiln_manifest {
 	struct kiln_descriptor config;
 	struct kiln_descriptor *layers; /* base first */
 	size_t n_layers;
+	struct kiln_descriptor *subject; /* NULL when absent */
 	struct kiln_annotation *annotations;
 	size_t n_annotations;
 };
 
 struct kiln_index {
 	char *media_type;
+	char *artifact_type;
 	struct kiln_descriptor *manifests;
 	size_t n_manifests;
+	struct kiln_descriptor *subject; /* NULL when absent */
 	struct kiln_annotation *annotations;
 	size_t n_annotations;
 };
 
-/* The parts of an image config kiln reads and writes; unknown fields are kept on parse. */
+/* An entry of config.history. */
+struct kiln_history {
+	char *created; /* RFC 3339, or NULL */
+	char *created_by;
+	char *author;
+	char *comment;
+	bool empty_layer;
+};
+
+/*
+ * The parts of an image config kiln reads and writes. Every other member is
+ * kept in @extra (top level) and @config_extra (inside "config"), sorted by
+ * key, and written back after the known ones: a config survives a round
+ * trip without losing fields, though its bytes (and so its digest) may
+ * change.
+ */
 struct kiln_image_config {
 	char *architecture;
 	char *os;
 	char *variant;
+	char *os_version; /* "os.version", or NULL */
 	char *created; /* RFC 3339, or NULL */
+	char *author;
 	struct kiln_digest *diff_ids;
 	size_t n_diff_ids;
 	struct kiln_annotation *labels; /* config.Labels, sorted by key */
@@ -158,6 +237,16 @@ struct kiln_image_config {
 	size_t n_env;
 	char **cmd; /* config.Cmd */
 	size_t n_cmd;
+	char **entrypoint; /* config.Entrypoint */
+	size_t n_entrypoint;
+	char *user; /* config.User, or NULL */
+	char *working_dir; /* config.WorkingDir, or NULL */
+	struct kiln_history *history;
+	size_t n_history;
+	struct kiln_json_field *extra;
+	size_t n_extra;
+	struct kiln_json_field *config_extra;
+	size_t n_config_extra;
 };
 
 /*
@@ -181,9 +270,34 @@ void kiln_manifest_free(struct kiln_manifest *m);
 void kiln_index_free(struct kiln_index *i);
 void kiln_image_config_free(struct kiln_image_config *c);
 
-/* True for the media types of an index (OCI or Docker list) / of a manifest. */
+static inline void kiln_manifest_freep(struct kiln_manifest **m)
+{
+	kiln_manifest_free(*m);
+}
+
+static inline void kiln_index_freep(struct kiln_index **i)
+{
+	kiln_index_free(*i);
+}
+
+static inline void kiln_image_config_freep(struct kiln_image_config **c)
+{
+	kiln_image_config_free(*c);
+}
+
+/*
+ * True for the media types of an index (OCI or Docker list) / of a manifest
+ * (OCI or Docker v2). Parameters (";charset=...") are ignored.
+ */
 bool kiln_media_type_is_index(const char *mt);
 bool kiln_media_type_is_manifest(const char *mt);
+
+/*
+ * Sizes kiln reads into memory at most: registries refuse manifests over
+ * 4 MiB; configs with a long history can be larger.
+ */
+#define KILN_MANIFEST_MAX (4u << 20)
+#define KILN_CONFIG_MAX (32u << 20)
 
 /* ---- the store (lib/oci/store.c) ---- */
 
@@ -199,10 +313,19 @@ char *kiln_cache_dir(void);
  * Open (creating if needed) the OCI image layout at @dir; NULL for
  * <cache dir>/store. Concurrent kiln processes may share a store: blob
  * writes are atomic renames, index.json updates are serialized with a lock.
+ * Besides the layout the store holds tmp/ (blobs being written),
+ * index.json.lock and gc.lock; other tools ignore them. An open store holds
+ * a shared lock that keeps gc (in any process) away until it is freed:
+ * free stores when done with them.
  */
 int kiln_store_open(struct kiln_ctx *ctx, const char *dir, struct kiln_store **ret);
 void kiln_store_free(struct kiln_store *s);
 const char *kiln_store_path(const struct kiln_store *s);
+
+static inline void kiln_store_freep(struct kiln_store **s)
+{
+	kiln_store_free(*s);
+}
 
 /* 1 if the blob is present (its size in *@ret_size), 0 if not. */
 int kiln_store_has_blob(struct kiln_store *s, const struct kiln_digest *d, uint64_t *ret_size);
@@ -235,10 +358,19 @@ int kiln_blob_writer_commit(struct kiln_ctx *ctx, struct kiln_blob_writer *w,
 			    const struct kiln_digest *expect, struct kiln_digest *ret);
 void kiln_blob_writer_free(struct kiln_blob_writer *w);
 
+static inline void kiln_blob_writer_freep(struct kiln_blob_writer **w)
+{
+	kiln_blob_writer_free(*w);
+}
+
 /*
  * Refs: names in index.json (annotation org.opencontainers.image.ref.name,
  * and io.containerd.image.name with the same value). @name is a full
- * reference name as kiln_ref_name() gives. Setting a ref moves it.
+ * reference name as kiln_ref_name() gives. Setting a ref moves it. @d must
+ * be a manifest or an index whose blob is in the store with @d's size
+ * (-ENOENT or -EINVAL otherwise): a ref never points at nothing. Its
+ * annotations and platform are kept on the entry, with the two name
+ * annotations set to @name.
  */
 int kiln_store_set_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char *name,
 		       const struct kiln_descriptor *d);
@@ -250,23 +382,60 @@ int kiln_store_remove_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char
 /* The ref names, sorted; free each and the array. Returns the count or -errno. */
 int kiln_store_list_refs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret);
 
+/* index.json as it is now (entries with and without names), parsed. */
+int kiln_store_read_index(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_index **ret);
+
+/*
+ * What @ref names in the store: "sha256:<hex>" (a blob; its media type is
+ * read from it), a name exactly as in index.json, or a reference that
+ * kiln_ref_parse() normalizes to one ("alpine" is
+ * "docker.io/library/alpine:latest"); a reference with a digest resolves by
+ * the digest. -ENOENT with a message naming @ref when there is none.
+ */
+int kiln_store_resolve(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
+		       struct kiln_descriptor *ret);
+
 struct kiln_gc_stats {
 	unsigned blobs_kept;
 	unsigned blobs_removed;
 	uint64_t bytes_removed;
 };
 
-/* Remove every blob no ref reaches (through indexes, manifests, configs and layers). */
+struct kiln_gc_options {
+	bool dry_run; /* count and report, remove nothing */
+	/* called for each blob removed (or that would be), in digest order; may be NULL */
+	void (*on_remove)(void *userdata, const struct kiln_digest *d, uint64_t size);
+	void *userdata;
+};
+
+/*
+ * Remove every blob no ref reaches (through indexes, manifests, configs and
+ * layers), and temporary files that no live writer holds. Every entry of
+ * index.json is a root, named or not. A store open in another process
+ * (which may be between writing blobs and setting the ref) is -EBUSY: gc
+ * never races a writer. A manifest or index that is reachable but cannot be
+ * parsed stops gc before anything is removed.
+ */
 int kiln_store_gc(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_gc_stats *ret);
+int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
+		       const struct kiln_gc_options *opts, struct kiln_gc_stats *ret);
 
 /*
  * An image in the store, resolved for one platform: the ref (or
- * "sha256:..." digest) is looked up, an index is followed to the manifest of
- * @platform (NULL: the host's), and manifest and config are read and parsed.
+ * "sha256:..." digest) is looked up as kiln_store_resolve() does, an index
+ * is followed to the manifest of @platform (NULL: the host's; nested
+ * indexes too), and manifest and config are read and parsed. A plain
+ * manifest is taken whatever its platform when @platform is NULL, and must
+ * match it otherwise. Errors name the ref; a platform missing from an index
+ * lists those present (-ENOENT).
  */
 struct kiln_image {
 	struct kiln_descriptor manifest_desc;
 	struct kiln_manifest *manifest;
+	char *manifest_json; /* the manifest blob as stored */
+	size_t manifest_len;
+	struct kiln_descriptor index_desc; /* what the ref named, when that was an index */
+	bool from_index;
 	struct kiln_image_config *config;
 	char *config_json; /* the config blob as stored */
 	size_t config_len;
@@ -275,3 +444,8 @@ struct kiln_image {
 int kiln_store_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
 			  const struct kiln_platform *platform, struct kiln_image **ret);
 void kiln_image_free(struct kiln_image *img);
+
+static inline void kiln_image_freep(struct kiln_image **img)
+{
+	kiln_image_free(*img);
+}

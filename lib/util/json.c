@@ -10,11 +10,35 @@ void json_init(struct json_writer *w, struct strbuf *out)
 	*w = (struct json_writer){ .out = out };
 }
 
+void json_init_compact(struct json_writer *w, struct strbuf *out)
+{
+	*w = (struct json_writer){ .out = out, .compact = true };
+}
+
+/* Every byte goes through these, so that one failed allocation marks the writer for good. */
+static void put(struct json_writer *w, const void *data, size_t len)
+{
+	if (strbuf_add(w->out, data, len) < 0)
+		w->error = -ENOMEM;
+}
+
+static void puts_(struct json_writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void putch(struct json_writer *w, char c)
+{
+	put(w, &c, 1);
+}
+
 static void indent(struct json_writer *w)
 {
-	strbuf_addch(w->out, '\n');
+	if (w->compact)
+		return;
+	putch(w, '\n');
 	for (unsigned i = 0; i < w->depth; i++)
-		strbuf_adds(w->out, "  ");
+		puts_(w, "  ");
 }
 
 /* Separate a new value from what came before it at this level. */
@@ -26,8 +50,12 @@ static void begin_value(struct json_writer *w)
 	}
 	if (w->depth == 0)
 		return;
+	if (w->depth > JSON_WRITER_MAX_DEPTH) {
+		w->error = -E2BIG;
+		return;
+	}
 	if (w->has_items[w->depth - 1])
-		strbuf_addch(w->out, ',');
+		putch(w, ',');
 	w->has_items[w->depth - 1] = true;
 	indent(w);
 }
@@ -35,7 +63,7 @@ static void begin_value(struct json_writer *w)
 static void open_container(struct json_writer *w, char c)
 {
 	begin_value(w);
-	strbuf_addch(w->out, c);
+	putch(w, c);
 	if (w->depth < JSON_WRITER_MAX_DEPTH)
 		w->has_items[w->depth] = false;
 	w->depth++;
@@ -48,9 +76,9 @@ static void close_container(struct json_writer *w, char c)
 	w->depth--;
 	if (had)
 		indent(w);
-	strbuf_addch(w->out, c);
-	if (w->depth == 0)
-		strbuf_addch(w->out, '\n');
+	putch(w, c);
+	if (w->depth == 0 && !w->compact)
+		putch(w, '\n');
 }
 
 void json_begin_object(struct json_writer *w)
@@ -73,62 +101,69 @@ void json_end_array(struct json_writer *w)
 	close_container(w, ']');
 }
 
-static void add_escaped(struct strbuf *sb, const char *str, size_t n)
+static void add_escaped(struct json_writer *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 
-	strbuf_addch(sb, '"');
+	putch(w, '"');
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
+		char u[8];
 		size_t l;
 
 		switch (c) {
 		case '"':
-			strbuf_adds(sb, "\\\"");
+			puts_(w, "\\\"");
 			break;
 		case '\\':
-			strbuf_adds(sb, "\\\\");
+			puts_(w, "\\\\");
 			break;
 		case '\n':
-			strbuf_adds(sb, "\\n");
+			puts_(w, "\\n");
 			break;
 		case '\t':
-			strbuf_adds(sb, "\\t");
+			puts_(w, "\\t");
 			break;
 		case '\r':
-			strbuf_adds(sb, "\\r");
+			puts_(w, "\\r");
 			break;
 		default:
 			if (c < 0x20) {
-				strbuf_addf(sb, "\\u%04x", c);
+				snprintf(u, sizeof(u), "\\u%04x", c);
+				puts_(w, u);
 				break;
 			}
 			l = utf8_sequence_len(s + i, n - i);
 			if (l == 0) {
-				strbuf_adds(sb, "\\ufffd");
+				puts_(w, "\\ufffd");
 				break;
 			}
-			strbuf_add(sb, s + i, l);
+			put(w, s + i, l);
 			i += l;
 			continue;
 		}
 		i++;
 	}
-	strbuf_addch(sb, '"');
+	putch(w, '"');
+}
+
+void json_key_len(struct json_writer *w, const char *key, size_t len)
+{
+	begin_value(w);
+	add_escaped(w, key, len);
+	puts_(w, w->compact ? ":" : ": ");
+	w->after_key = true;
 }
 
 void json_key(struct json_writer *w, const char *key)
 {
-	begin_value(w);
-	add_escaped(w->out, key, strlen(key));
-	strbuf_adds(w->out, ": ");
-	w->after_key = true;
+	json_key_len(w, key, strlen(key));
 }
 
 void json_string_len(struct json_writer *w, const char *s, size_t len)
 {
 	begin_value(w);
-	add_escaped(w->out, s, len);
+	add_escaped(w, s, len);
 }
 
 void json_string(struct json_writer *w, const char *s)
@@ -138,20 +173,38 @@ void json_string(struct json_writer *w, const char *s)
 
 void json_int(struct json_writer *w, int64_t v)
 {
+	char b[24];
+
 	begin_value(w);
-	strbuf_addf(w->out, "%" PRId64, v);
+	snprintf(b, sizeof(b), "%" PRId64, v);
+	puts_(w, b);
+}
+
+void json_uint(struct json_writer *w, uint64_t v)
+{
+	char b[24];
+
+	begin_value(w);
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	puts_(w, b);
+}
+
+void json_raw(struct json_writer *w, const char *json, size_t len)
+{
+	begin_value(w);
+	put(w, json, len);
 }
 
 void json_bool(struct json_writer *w, bool v)
 {
 	begin_value(w);
-	strbuf_adds(w->out, v ? "true" : "false");
+	puts_(w, v ? "true" : "false");
 }
 
 void json_null(struct json_writer *w)
 {
 	begin_value(w);
-	strbuf_adds(w->out, "null");
+	puts_(w, "null");
 }
 
 void json_kv_string(struct json_writer *w, const char *key, const char *value)

@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * A streaming JSON writer into a strbuf, indented two spaces a level. The
- * writer places commas and newlines; callers only say what comes next.
- * Strings are escaped as RFC 8259 requires; bytes that are not valid UTF-8
- * are written as U+FFFD so the output always parses.
+ * A streaming JSON writer into a strbuf, indented two spaces a level (or, in
+ * compact mode, with no whitespace at all, for canonical manifests whose
+ * bytes are hashed). The writer places commas and newlines; callers only say
+ * what comes next. Strings are escaped as RFC 8259 requires; bytes that are
+ * not valid UTF-8 are written as U+FFFD so the output always parses.
  */
 
 #include <stdbool.h>
@@ -13,24 +14,34 @@
 
 #include "strbuf.h"
 
-#define JSON_WRITER_MAX_DEPTH 32
+/* as deep as json-parse.h reads, so that a parsed value can be written back */
+#define JSON_WRITER_MAX_DEPTH 64
 
 struct json_writer {
 	struct strbuf *out;
 	unsigned depth;
 	bool after_key;
 	bool has_items[JSON_WRITER_MAX_DEPTH];
+	bool compact;
+	/* -ENOMEM once any write failed: the output is then incomplete */
+	int error;
 };
 
 void json_init(struct json_writer *w, struct strbuf *out);
+/* No indentation, no space after ':', no final newline: the bytes hashed into a digest. */
+void json_init_compact(struct json_writer *w, struct strbuf *out);
 void json_begin_object(struct json_writer *w);
 void json_end_object(struct json_writer *w);
 void json_begin_array(struct json_writer *w);
 void json_end_array(struct json_writer *w);
 void json_key(struct json_writer *w, const char *key);
+void json_key_len(struct json_writer *w, const char *key, size_t len);
 void json_string(struct json_writer *w, const char *s);
 void json_string_len(struct json_writer *w, const char *s, size_t len);
 void json_int(struct json_writer *w, int64_t v);
+void json_uint(struct json_writer *w, uint64_t v);
+/* A value given as JSON text, copied verbatim; the caller vouches that it is valid JSON. */
+void json_raw(struct json_writer *w, const char *json, size_t len);
 void json_bool(struct json_writer *w, bool v);
 void json_null(struct json_writer *w);
 

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The store's insides, shared by store.c (layout, blobs, writers),
+ * store-refs.c (index.json, refs, resolving, loading images) and
+ * store-gc.c. Internal to lib/oci.
+ *
+ * On disk, besides the image layout (oci-layout, index.json, blobs/sha256/):
+ *   tmp/             blobs being written, each flock()ed by its writer
+ *   index.json.lock  flock()ed exclusively around every index.json update
+ *   gc.lock          flock()ed shared by every open store, exclusively by gc:
+ *                    a writer may hold blobs that no ref reaches yet
+ */
+
+#include <kiln/oci.h>
+
+#define STORE_TMP_DIR "tmp"
+#define STORE_INDEX_LOCK "index.json.lock"
+#define STORE_GC_LOCK "gc.lock"
+#define STORE_INDEX_MAX (64u << 20)
+
+struct kiln_store {
+	char *path;
+	int dir_fd;
+	int blobs_fd; /* blobs/sha256 */
+	int tmp_fd;
+	int gc_lock_fd; /* held LOCK_SH while open */
+};
+
+/* The lock on index.json: an fd to close to unlock, or -errno (recorded on @ctx). */
+int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s);
+
+/* index.json, parsed; errors name the file. */
+int store_read_index(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_index **ret);
+
+/* Replace index.json (atomically: temp file, fsync, rename). Hold the index lock. */
+int store_write_index(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_index *idx);
+
+/*
+ * The media type of a manifest or index blob, from its "mediaType" or, when
+ * absent, from its shape ("manifests": an index; "config": a manifest).
+ * *@ret is a static string; -EBADMSG (recorded) when it is neither.
+ */
+int store_sniff_media_type(struct kiln_ctx *ctx, const char *json, size_t len, const char **ret);
