@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Layers and archives: deterministic tar streams made from a directory,
+ * a tar reader for hostile input, compression as layers use it, the
+ * flattened filesystem of an image (for ls and cat, in memory, metadata
+ * only), unpacking into a directory that symlinks cannot lead out of, and
+ * docker-archive / oci-archive export and import.
+ *
+ * Everything streams: a layer is never held in memory, whatever its size.
+ * Tar input is hostile: header sizes are capped, numbers are checked, and
+ * paths that are absolute or hold ".." are refused where they are applied.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <kiln/kiln.h>
+#include <kiln/oci.h>
+
+/* ---- byte streams -------------------------------------------------------- */
+
+/* Read up to @len bytes into @buf: the count, 0 at the end, or -errno. */
+typedef ssize_t (*kiln_read_fn)(void *userdata, void *buf, size_t len);
+
+/* Take all @len bytes: 0 or -errno. */
+typedef int (*kiln_write_fn)(void *userdata, const void *buf, size_t len);
+
+/* ---- compression (lib/oci/compress.c) ----------------------------------- */
+
+enum kiln_layer_compression {
+	KILN_LAYER_TAR, /* none */
+	KILN_LAYER_GZIP,
+	KILN_LAYER_ZSTD,
+	KILN_LAYER_XZ, /* read only: OCI has no media type for it */
+	KILN_LAYER_BZIP2, /* recognized, to be refused by name */
+};
+
+/* What @len bytes at the start of a layer are compressed with, from their magic. */
+enum kiln_layer_compression kiln_layer_sniff(const void *data, size_t len);
+
+/* "tar", "gzip", "zstd", "xz", "bzip2". */
+const char *kiln_layer_compression_name(enum kiln_layer_compression c);
+
+/* The OCI layer media type for @c; NULL for xz and bzip2. */
+const char *kiln_layer_media_type(enum kiln_layer_compression c);
+
+/*
+ * A compressor writing into @out. gzip is deterministic: no file name,
+ * MTIME 0, OS 3 (Unix), as `gzip -n` writes it. zstd runs single-threaded,
+ * with the content checksum, for the same reason. @level 0 is the default
+ * (gzip 6, zstd 3).
+ */
+struct kiln_zip;
+int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level, kiln_write_fn out,
+		 void *userdata, struct kiln_zip **ret);
+int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len);
+/* Flush and end the stream; the compressor can only be freed after. */
+int kiln_zip_finish(struct kiln_zip *z);
+void kiln_zip_free(struct kiln_zip *z);
+
+/*
+ * A decompressor reading from @in: the format is sniffed from the first
+ * bytes (gzip, including multi-member; zstd; xz; anything else is passed
+ * through as a plain tar). bzip2 is -EOPNOTSUPP. Corrupt or truncated input
+ * is -EBADMSG with the reason on @ctx. It reads @in until its end: bytes
+ * after the compressed stream are an error, not ignored.
+ */
+struct kiln_unzip;
+int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret);
+enum kiln_layer_compression kiln_unzip_format(const struct kiln_unzip *z);
+/* A kiln_read_fn: pass the kiln_unzip as userdata. */
+ssize_t kiln_unzip_read(void *z, void *buf, size_t len);
+void kiln_unzip_free(struct kiln_unzip *z);
+
+/* ---- tar entries --------------------------------------------------------- */
+
+enum kiln_tar_type {
+	KILN_TAR_REG = '0',
+	KILN_TAR_LINK = '1',
+	KILN_TAR_SYMLINK = '2',
+	KILN_TAR_CHAR = '3',
+	KILN_TAR_BLOCK = '4',
+	KILN_TAR_DIR = '5',
+	KILN_TAR_FIFO = '6',
+};
+
+struct kiln_xattr {
+	char *name; /* "user.foo", "security.capability" */
+	void *value;
+	size_t len;
+};
+
+struct kiln_tar_entry {
+	char *path; /* as in the archive; NUL-free, never empty */
+	char *linkname; /* hard and symbolic links; NULL otherwise */
+	char type; /* a KILN_TAR_* value, or another typeflag as found */
+	uint32_t mode; /* permission bits and setuid, setgid, sticky (07777) */
+	uint64_t uid, gid;
+	int64_t mtime; /* seconds since the epoch */
+	uint64_t size; /* data bytes; 0 for types that carry none (links, dirs, devices) */
+	uint32_t devmajor, devminor;
+	struct kiln_xattr *xattrs; /* sorted by name */
+	size_t n_xattrs;
+};
+
+/*
+ * Paths longer than this are refused where they are applied (the flattened
+ * view, unpacking): the kernel takes no longer path in one call, and it
+ * bounds how deep a hostile layer can make a tree.
+ */
+#define KILN_TAR_PATH_MAX 4096
+
+/*
+ * An archive path as kiln applies it: "./" and empty components dropped,
+ * the trailing "/" of a directory too; "" is the root. An absolute path, a
+ * ".." component or a path over KILN_TAR_PATH_MAX is -EINVAL, with the
+ * reason on @ctx.
+ */
+int kiln_tar_path_clean(struct kiln_ctx *ctx, const char *path, char **ret);
+
+/* ---- writing tar streams (lib/oci/tar-write.c) ---------------------------- */
+
+/*
+ * A tar writer in the form Go's archive/tar writes: ustar headers, with a
+ * PAX extended header ('x') before an entry only when ustar cannot hold it
+ * (a path over 100 bytes that no '/' splits into prefix and name, a
+ * linkname over 100 bytes, a size of 8 GiB or more, ids over 2097151,
+ * extended attributes as SCHILY.xattr.NAME). uname and gname are empty.
+ * The archive ends with the two zero blocks of the standard (1024 bytes)
+ * and no padding to a 10240-byte record: Go's choice, not GNU tar's.
+ */
+struct kiln_tar_writer;
+int kiln_tar_writer_new(kiln_write_fn out, void *userdata, struct kiln_tar_writer **ret);
+
+/*
+ * Start an entry; exactly @e->size bytes of data must follow for a regular
+ * file (and none for other types). The mtime must be in [0, 8^11).
+ */
+int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
+			const struct kiln_tar_entry *e);
+int kiln_tar_writer_write(struct kiln_tar_writer *w, const void *data, size_t len);
+/* Check the last entry got all its data, pad it, and write the trailer. */
+int kiln_tar_writer_finish(struct kiln_ctx *ctx, struct kiln_tar_writer *w);
+/* Bytes written so far. */
+uint64_t kiln_tar_writer_offset(const struct kiln_tar_writer *w);
+void kiln_tar_writer_free(struct kiln_tar_writer *w);
+
+/* How a directory tree becomes tar entries. */
+struct kiln_tar_tree_options {
+	int64_t mtime; /* every entry's mtime: SOURCE_DATE_EPOCH */
+	uint32_t uid, gid; /* every entry's owner */
+	/* record extended attributes, but never security.selinux or system.* (host state) */
+	bool xattrs;
+};
+
+/*
+ * Append the tree under @dirfd (not the directory itself) to @w: entries
+ * sorted bytewise by their names as written (directories end in "/"), so
+ * that parents come first; modes kept (07777), owners and times from @o;
+ * a file seen again through another hard link is a link ('1') to the first
+ * name; symlinks, fifos and devices as entries; sockets skipped with a
+ * warning. Symlinks are never followed: every open is
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), and each file is checked
+ * to be the inode listed, with the size it had when opened: a tree that
+ * changes while it is read is an error (-ESTALE), never a wrong archive.
+ */
+int kiln_tar_write_tree(struct kiln_ctx *ctx, int dirfd, const struct kiln_tar_tree_options *o,
+			struct kiln_tar_writer *w);
+
+/* ---- reading tar streams (lib/oci/tar-read.c) ---------------------------- */
+
+/* The cap on a PAX header's data and on a GNU long name or long linkname. */
+#define KILN_TAR_META_MAX (1u << 20)
+
+/*
+ * A streaming reader for hostile tars: ustar, GNU (long names 'L' and 'K'),
+ * PAX ('x': path, linkpath, size, uid, gid, mtime, SCHILY.xattr.*; global
+ * 'g' headers are checked and then ignored, as Go's archive/tar, which the
+ * container runtimes use, ignores them). Checksums are verified (signed or
+ * unsigned, as Go accepts), numbers are octal or base-256 and checked for
+ * overflow and sign, and a stream that ends anywhere but after the
+ * end-of-archive blocks is -EBADMSG ("truncated"); only an empty stream is
+ * an empty archive. Sparse files are -EOPNOTSUPP. Errors name the byte
+ * offset in the uncompressed stream.
+ */
+struct kiln_tar_reader;
+int kiln_tar_reader_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata,
+			struct kiln_tar_reader **ret);
+
+/*
+ * Skip @n bytes of input without reading them (an lseek on a file), for
+ * readers that only list an archive; NULL (the default) reads and drops.
+ */
+typedef int (*kiln_skip_fn)(void *userdata, uint64_t n);
+void kiln_tar_reader_set_skip(struct kiln_tar_reader *r, kiln_skip_fn skip);
+
+/*
+ * The next entry, valid until the next call: 1, or 0 at the end of the
+ * archive. Unread data of the previous entry is skipped.
+ */
+int kiln_tar_reader_next(struct kiln_tar_reader *r, const struct kiln_tar_entry **ret);
+
+/* Read the current entry's data: a kiln_read_fn (pass the reader as userdata). */
+ssize_t kiln_tar_reader_read(void *r, void *buf, size_t len);
+
+/* Where the current entry's data starts in the stream; the entry's number, counting from 0. */
+uint64_t kiln_tar_reader_data_offset(const struct kiln_tar_reader *r);
+uint64_t kiln_tar_reader_index(const struct kiln_tar_reader *r);
+void kiln_tar_reader_free(struct kiln_tar_reader *r);
+
+/* ---- layers in the store (lib/oci/layer.c) -------------------------------- */
+
+struct kiln_layer_options {
+	struct kiln_tar_tree_options tree;
+	enum kiln_layer_compression compression; /* tar, gzip or zstd */
+	int level; /* 0: the compressor's default */
+};
+
+/*
+ * Make a layer blob from the tree under @dirfd: tar stream, compressor and
+ * blob writer in one pass, in constant memory. *@ret gets the descriptor
+ * (OCI layer media type, digest and size of the blob) and *@ret_diff_id the
+ * sha256 of the uncompressed tar.
+ */
+int kiln_layer_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
+			const struct kiln_layer_options *o, struct kiln_descriptor *ret,
+			struct kiln_digest *ret_diff_id);
+
+struct kiln_image_options {
+	const struct kiln_platform *platform; /* NULL: the host's */
+	int64_t created; /* SOURCE_DATE_EPOCH: "created" and every file's mtime */
+	const struct kiln_annotation *labels; /* config.Labels */
+	size_t n_labels;
+	struct kiln_layer_options layer; /* layer.tree.mtime is taken from @created */
+};
+
+/*
+ * `kiln import DIR`: a one-layer image made from @dir: the layer, a config
+ * (os, architecture and variant of the platform, rootfs diff_ids, created,
+ * labels, one history entry) and an OCI manifest, stored and, when
+ * @ref_name is given, tagged. *@ret gets the manifest's descriptor. The
+ * same tree with the same options always gives the same digests.
+ */
+int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *dir,
+			const char *ref_name, const struct kiln_image_options *o,
+			struct kiln_descriptor *ret);
+
+/*
+ * A layer blob of the store, read as a tar: blob -> sha256 -> decompressor
+ * (sniffed) -> sha256 -> tar reader. kiln_layer_reader_finish() reads what
+ * is left of the blob and checks its digest and size against @layer, and
+ * the uncompressed stream against @diff_id when given (-EBADMSG on a
+ * mismatch: the store or the image is corrupt).
+ */
+struct kiln_layer_reader;
+int kiln_layer_reader_open(struct kiln_ctx *ctx, struct kiln_store *s,
+			   const struct kiln_descriptor *layer, const struct kiln_digest *diff_id,
+			   struct kiln_layer_reader **ret);
+struct kiln_tar_reader *kiln_layer_reader_tar(struct kiln_layer_reader *lr);
+/* How the blob is compressed, as sniffed. */
+enum kiln_layer_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr);
+/* The uncompressed stream itself, for a caller that copies it rather than parsing it. */
+ssize_t kiln_layer_reader_read_raw(void *lr, void *buf, size_t len);
+/* Drain and verify; *@ret_size (may be NULL) gets the uncompressed size. */
+int kiln_layer_reader_finish(struct kiln_layer_reader *lr, uint64_t *ret_size);
+void kiln_layer_reader_free(struct kiln_layer_reader *lr);
+
+/* ---- the flattened filesystem (lib/oci/fs.c) ----------------------------- */
+
+/*
+ * The merged tree of an image's layers as a container would see it:
+ * metadata only, in memory, whiteouts (".wh.NAME", ".wh..wh..opq")
+ * applied, hard links resolved to what they link to. A path that goes
+ * through a symlink is resolved as if the image were the root, as
+ * unpacking does. Layer entries are refused on the same grounds as when
+ * unpacking (absolute, "..", over KILN_TAR_PATH_MAX, a whiteout in a parent
+ * path, a hard link to nothing or to a directory, unknown types).
+ */
+struct kiln_fs;
+struct kiln_fs_node;
+
+#define KILN_FS_MAX_NODES (2u << 20)
+
+int kiln_fs_new(struct kiln_fs **ret);
+void kiln_fs_free(struct kiln_fs *fs);
+
+/* Apply one layer (@layer counts from 0, base first) read from @tr. */
+int kiln_fs_apply(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
+		  struct kiln_tar_reader *tr);
+
+/* All of @img's layers, read from the store and verified (digest and diff_id). */
+int kiln_fs_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
+		       struct kiln_fs **ret);
+
+/*
+ * The node at @path ("/etc/passwd", "etc", "/" or "" for the root; ".."
+ * stops at the root). Symlinks are followed in every component, and in the
+ * last one too when @follow. -ENOENT, -ENOTDIR or -ELOOP with the path on
+ * @ctx.
+ */
+int kiln_fs_lookup(struct kiln_ctx *ctx, const struct kiln_fs *fs, const char *path, bool follow,
+		   const struct kiln_fs_node **ret);
+
+struct kiln_fs_stat {
+	const char *name; /* "" for the root */
+	char type; /* KILN_TAR_REG, _DIR, _SYMLINK, _CHAR, _BLOCK or _FIFO */
+	uint32_t mode; /* 07777 */
+	uint64_t uid, gid;
+	uint64_t size;
+	int64_t mtime;
+	const char *linkname; /* symlinks */
+	uint32_t devmajor, devminor;
+	unsigned layer; /* the layer the data comes from (regular files) */
+	bool implicit; /* a directory no entry named, made for its children */
+};
+
+void kiln_fs_node_stat(const struct kiln_fs_node *n, struct kiln_fs_stat *ret);
+
+/* @n's path in the image, "/" for the root; NULL on -ENOMEM. */
+char *kiln_fs_node_path(const struct kiln_fs_node *n);
+
+/* A directory's children sorted by name: the count, or -errno; free() the array. */
+int kiln_fs_children(const struct kiln_fs_node *dir, const struct kiln_fs_node ***ret);
+
+/*
+ * Stream the contents of the regular file @n to @out, from the layer that
+ * holds them (the blob is read again; its digest was checked when @fs was
+ * loaded).
+ */
+int kiln_fs_cat(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
+		const struct kiln_fs_node *n, kiln_write_fn out, void *userdata);
+
+/* ---- unpacking (lib/oci/unpack.c) ---------------------------------------- */
+
+struct kiln_unpack_options {
+	/*
+	 * Create character and block devices (needs CAP_MKNOD). Without it
+	 * they are skipped, with one warning per layer naming the first and
+	 * the count. Fifos are always created.
+	 */
+	bool devices;
+};
+
+/*
+ * Apply layers in order to a directory. Every path is resolved with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from the directory, so
+ * a symlink in the tree (which may point anywhere: it is only data) is
+ * followed as if the directory were the root, and nothing outside it is
+ * ever written, removed or linked to. Regular files are written to a
+ * temporary name and renamed into place. Owners are applied when running
+ * as root (else files belong to the caller), modes always, directory
+ * modes and times last, deepest first, so that a read-only directory does
+ * not stop its own unpacking. Extended attributes that cannot be set are
+ * warned about once per layer.
+ */
+struct kiln_unpacker;
+int kiln_unpacker_new(struct kiln_ctx *ctx, int dirfd, const struct kiln_unpack_options *o,
+		      struct kiln_unpacker **ret);
+int kiln_unpacker_apply(struct kiln_unpacker *u, struct kiln_tar_reader *tr);
+/* Set the directories' modes and times; call once after the last layer. */
+int kiln_unpacker_finish(struct kiln_unpacker *u);
+void kiln_unpacker_free(struct kiln_unpacker *u);
+
+/* All of @img's layers into @dir (which must exist), verified as they are read. */
+int kiln_unpack_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
+		      const char *dir, const struct kiln_unpack_options *o);
+
+/* ---- archives (lib/oci/archive.c, lib/oci/archive-import.c) --------------- */
+
+enum kiln_archive_format {
+	KILN_ARCHIVE_AUTO, /* import only: oci-archive if it has oci-layout, else docker-archive */
+	KILN_ARCHIVE_DOCKER,
+	KILN_ARCHIVE_OCI,
+};
+
+/*
+ * Write the image @ref of the store to @path, atomically (a temporary file
+ * beside it, fsync, rename) and deterministically (entries sorted, mode
+ * 0644/0755, owner 0, mtime 0).
+ *
+ * docker-archive: the dual form Docker 25 writes: oci-layout, index.json,
+ * blobs/sha256/... and a manifest.json [{Config, RepoTags, Layers}] whose
+ * layers are the uncompressed tars (their digests are the diff_ids), so
+ * the manifest in the archive is a new one when the store's layers are
+ * compressed. One platform: @platform, or the host's.
+ *
+ * oci-archive: a tar of an OCI image layout holding @ref (with everything
+ * it reaches; with @platform, only that platform's manifest) under its
+ * name, blobs as stored.
+ *
+ * Every blob is verified as it is copied.
+ */
+int kiln_archive_export(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
+			const struct kiln_platform *platform, enum kiln_archive_format format,
+			const char *path);
+
+/*
+ * Import the archive @path into the store and name it @ref_name (NULL: the
+ * archive's own name, RepoTags[0] or the index entry's ref.name, parsed as
+ * a reference). docker-archive: manifest.json's one image; layers are
+ * stored as found (tar, gzip or zstd; xz is stored decompressed) and each
+ * uncompressed layer must match the config's diff_id. oci-archive: the one
+ * entry of index.json (or the one for @platform), with every blob it
+ * reaches that the archive holds, digests verified, layers checked against
+ * the diff_ids too. *@ret gets the descriptor the name points to, and
+ * *@ret_name (may be NULL) the name.
+ */
+int kiln_archive_import(struct kiln_ctx *ctx, struct kiln_store *s, const char *path,
+			enum kiln_archive_format format, const char *ref_name,
+			const struct kiln_platform *platform, struct kiln_descriptor *ret,
+			char **ret_name);
+
+static inline void kiln_zip_freep(struct kiln_zip **z)
+{
+	kiln_zip_free(*z);
+}
+
+static inline void kiln_unzip_freep(struct kiln_unzip **z)
+{
+	kiln_unzip_free(*z);
+}
+
+static inline void kiln_tar_writer_freep(struct kiln_tar_writer **w)
+{
+	kiln_tar_writer_free(*w);
+}
+
+static inline void kiln_tar_reader_freep(struct kiln_tar_reader **r)
+{
+	kiln_tar_reader_free(*r);
+}
+
+static inline void kiln_layer_reader_freep(struct kiln_layer_reader **r)
+{
+	kiln_layer_reader_free(*r);
+}
+
+static inline void kiln_fs_freep(struct kiln_fs **fs)
+{
+	kiln_fs_free(*fs);
+}
+
+static inline void kiln_unpacker_freep(struct kiln_unpacker **u)
+{
+	kiln_unpacker_free(*u);
+}

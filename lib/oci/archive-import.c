@@ -1,0 +1,765 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Importing a docker-archive or an oci-archive into the store.
+ *
+ * An archive is a tar whose members refer to each other by name
+ * (manifest.json names the config and layer files, index.json names blobs
+ * by digest), in no particular order. So the archive is first listed,
+ * seeking past the data, and members are then read by offset: a layer of
+ * gigabytes is streamed once, from the archive into the store, while it
+ * is hashed and decompressed to check its diff_id.
+ *
+ * Archives are hostile: every member name goes through the same path
+ * checks as a layer entry, symlinks between members (skopeo writes
+ * <id>/layer.tar as links) are resolved inside the archive with a bound on
+ * hops, JSON members are capped, and every blob is verified before the
+ * store takes it.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <kiln/layer.h>
+
+#include "json-parse.h"
+#include "layer-internal.h"
+#include "log.h"
+#include "strbuf.h"
+
+#define MAX_MEMBERS (1u << 20)
+#define MAX_LINK_HOPS 16
+#define MAX_DEPTH 8
+
+struct member {
+	char *name; /* clean */
+	char type;
+	char *linkname;
+	uint64_t offset, size;
+};
+
+struct archive {
+	struct kiln_ctx *ctx;
+	const char *path;
+	int fd;
+	struct member *m;
+	size_t n, alloc;
+};
+
+static void archive_release(struct archive *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->m[i].name);
+		free(a->m[i].linkname);
+	}
+	free(a->m);
+	closep(&a->fd);
+}
+
+static ssize_t seq_read(void *userdata, void *buf, size_t len)
+{
+	struct archive *a = userdata;
+	ssize_t n;
+
+	do {
+		n = read(a->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? kiln_error(a->ctx, errno, "cannot read \"%s\": %m", a->path) : n;
+}
+
+static int seq_skip(void *userdata, uint64_t n)
+{
+	struct archive *a = userdata;
+
+	if (n > INT64_MAX || lseek(a->fd, (off_t)n, SEEK_CUR) < 0)
+		return kiln_error(a->ctx, errno ? errno : EOVERFLOW, "cannot seek in \"%s\": %m",
+				  a->path);
+	return 0;
+}
+
+/* List the members: names, types, where their data is. */
+static int archive_open(struct kiln_ctx *ctx, const char *path, struct archive *a)
+{
+	_cleanup_(kiln_tar_reader_freep) struct kiln_tar_reader *tr = NULL;
+	const struct kiln_tar_entry *e;
+	enum kiln_layer_compression c;
+	unsigned char magic[6];
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	*a = (struct archive){ .ctx = ctx, .path = path, .fd = -1 };
+	a->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (a->fd < 0)
+		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+	if (fstat(a->fd, &st) < 0)
+		return kiln_error(ctx, errno, "cannot stat \"%s\": %m", path);
+	if (!S_ISREG(st.st_mode))
+		return kiln_error(ctx, EINVAL, "\"%s\" is not a file", path);
+	n = pread(a->fd, magic, sizeof(magic), 0);
+	if (n < 0)
+		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
+	c = kiln_layer_sniff(magic, (size_t)n);
+	/* members are read by offset, which a compressed stream has none of */
+	if (c != KILN_LAYER_TAR)
+		return kiln_error(ctx, EOPNOTSUPP, "\"%s\" is %s-compressed: decompress it first",
+				  path, kiln_layer_compression_name(c));
+	r = kiln_tar_reader_new(ctx, seq_read, a, &tr);
+	if (r < 0)
+		return r;
+	kiln_tar_reader_set_skip(tr, seq_skip);
+	while ((r = kiln_tar_reader_next(tr, &e)) > 0) {
+		_cleanup_free_ char *name = NULL, *link = NULL;
+
+		r = kiln_tar_path_clean(ctx, e->path, &name);
+		if (r < 0)
+			break;
+		if (e->linkname && !(link = strdup(e->linkname))) {
+			r = -ENOMEM;
+			break;
+		}
+		if (a->n >= MAX_MEMBERS) {
+			r = kiln_error(ctx, E2BIG, "more than %u members", MAX_MEMBERS);
+			break;
+		}
+		if (GROW(a->m, a->alloc, a->n + 1) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		a->m[a->n++] = (struct member){
+			.name = TAKE_PTR(name),
+			.type = e->type,
+			.linkname = TAKE_PTR(link),
+			.offset = kiln_tar_reader_data_offset(tr),
+			.size = e->size,
+		};
+	}
+	if (r < 0)
+		kiln_error_prefix(ctx, "\"%s\"", path);
+	return r;
+}
+
+static const struct member *member_named(const struct archive *a, const char *name)
+{
+	/* the last of equal names wins, as when the archive is extracted */
+	for (size_t i = a->n; i-- > 0;)
+		if (streq(a->m[i].name, name))
+			return &a->m[i];
+	return NULL;
+}
+
+/* @target of a symlink in @from's directory, kept inside the archive. */
+static int join_link(const char *from, const char *target, char **ret)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	const char *slash = strrchr(from, '/');
+
+	if (target[0] != '/' && slash && strbuf_add(&sb, from, (size_t)(slash - from)) < 0)
+		return -ENOMEM;
+	for (const char *p = target; *p;) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *up;
+
+			if (sb.len == 0)
+				return -EXDEV;
+			up = strrchr(sb.buf, '/');
+			sb.len = up ? (size_t)(up - sb.buf) : 0;
+			sb.buf[sb.len] = '\0';
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if ((sb.len && strbuf_addch(&sb, '/') < 0) || strbuf_add(&sb, p, len) < 0)
+				return -ENOMEM;
+		}
+		p = *end ? end + 1 : end;
+	}
+	*ret = strbuf_detach(&sb, NULL);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* The regular file @name is, following links between members. */
+static int find_file(const struct archive *a, const char *name, const struct member **ret)
+{
+	_cleanup_free_ char *cur = NULL;
+	int r;
+
+	r = kiln_tar_path_clean(a->ctx, name, &cur);
+	if (r < 0)
+		return r;
+	for (unsigned hops = 0; hops <= MAX_LINK_HOPS; hops++) {
+		const struct member *m = member_named(a, cur);
+		char *next = NULL;
+
+		if (!m)
+			return kiln_error(a->ctx, ENOENT, "\"%s\" has no member \"%s\"", a->path,
+					  cur);
+		if (m->type == KILN_TAR_REG) {
+			*ret = m;
+			return 0;
+		}
+		if (m->type == KILN_TAR_LINK)
+			r = kiln_tar_path_clean(a->ctx, m->linkname, &next);
+		else if (m->type == KILN_TAR_SYMLINK)
+			r = join_link(cur, m->linkname, &next);
+		else
+			return kiln_error(a->ctx, EINVAL, "\"%s\": member \"%s\" is not a file",
+					  a->path, cur);
+		if (r == -EXDEV)
+			return kiln_error(a->ctx, EXDEV,
+					  "\"%s\": member \"%s\" links outside the "
+					  "archive",
+					  a->path, cur);
+		if (r < 0)
+			return r;
+		free(cur);
+		cur = next;
+	}
+	return kiln_error(a->ctx, ELOOP, "\"%s\": too many links from member \"%s\"", a->path,
+			  name);
+}
+
+/* A member's data, read by offset. */
+struct range {
+	struct archive *a;
+	const char *name;
+	uint64_t off, left;
+};
+
+static ssize_t range_read(void *userdata, void *buf, size_t len)
+{
+	struct range *rg = userdata;
+	ssize_t n;
+
+	if (rg->left == 0)
+		return 0;
+	if (len > rg->left)
+		len = (size_t)rg->left;
+	do {
+		n = pread(rg->a->fd, buf, len, (off_t)rg->off);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kiln_error(rg->a->ctx, errno, "cannot read \"%s\": %m", rg->a->path);
+	if (n == 0)
+		return kiln_error(rg->a->ctx, EBADMSG, "\"%s\" is truncated inside member \"%s\"",
+				  rg->a->path, rg->name);
+	rg->off += (uint64_t)n;
+	rg->left -= (uint64_t)n;
+	return n;
+}
+
+static int read_member(const struct archive *a, const char *name, size_t max, char **ret,
+		       size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	const struct member *m;
+	struct range rg;
+	size_t got = 0;
+	int r;
+
+	r = find_file(a, name, &m);
+	if (r < 0)
+		return r;
+	if (m->size > max)
+		return kiln_error(a->ctx, E2BIG,
+				  "\"%s\": member \"%s\" is %llu bytes (at most %zu)", a->path,
+				  name, (unsigned long long)m->size, max);
+	buf = malloc((size_t)m->size + 1);
+	if (!buf)
+		return -ENOMEM;
+	rg = (struct range){ (struct archive *)a, m->name, m->offset, m->size };
+	while (got < m->size) {
+		ssize_t n = range_read(&rg, buf + got, (size_t)m->size - got);
+
+		if (n < 0)
+			return (int)n;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = got;
+	return 0;
+}
+
+/* ---- blobs into the store ----------------------------------------------------- */
+
+struct layer_in {
+	struct kiln_ctx *ctx;
+	struct range *src;
+	struct kiln_blob_writer *blob;
+	bool tee_raw;
+};
+
+static ssize_t layer_raw(void *userdata, void *buf, size_t len)
+{
+	struct layer_in *li = userdata;
+	ssize_t n = range_read(li->src, buf, len);
+	int r;
+
+	if (n > 0 && li->tee_raw && (r = kiln_blob_writer_write(li->blob, buf, (size_t)n)) < 0)
+		return kiln_error(li->ctx, r, "cannot write into the store: %s", strerror(-r));
+	return n;
+}
+
+/*
+ * A layer from the archive into the store: stored as found when it is a
+ * tar, gzip or zstd (unless @keep_raw is required, xz is stored
+ * decompressed: OCI has no media type for it), its uncompressed digest
+ * checked against @diff_id.
+ */
+static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range *src,
+			const struct kiln_digest *expect, const struct kiln_digest *diff_id,
+			bool require_raw, struct kiln_descriptor *ret)
+{
+	_cleanup_(kiln_blob_writer_freep) struct kiln_blob_writer *blob = NULL;
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
+	_cleanup_(kiln_unzip_freep) struct kiln_unzip *uz = NULL;
+	struct layer_in li = { .ctx = ctx, .src = src };
+	enum kiln_layer_compression c;
+	struct kiln_digest got, digest;
+	unsigned char magic[6];
+	char buf[65536];
+	ssize_t n;
+	int r;
+
+	n = pread(src->a->fd, magic, src->left < sizeof(magic) ? (size_t)src->left : sizeof(magic),
+		  (off_t)src->off);
+	if (n < 0)
+		return kiln_error(ctx, errno, "cannot read \"%s\": %m", src->a->path);
+	c = kiln_layer_sniff(magic, (size_t)n);
+	li.tee_raw = kiln_layer_media_type(c) != NULL;
+	if (!li.tee_raw && require_raw)
+		return kiln_error(ctx, EOPNOTSUPP,
+				  "layer \"%s\" is %s-compressed, which OCI has no "
+				  "media type for",
+				  src->name, kiln_layer_compression_name(c));
+	if ((r = kiln_hasher_new(&h)) < 0 || (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
+		return r;
+	li.blob = blob;
+	r = kiln_unzip_new(ctx, layer_raw, &li, &uz);
+	if (r < 0)
+		return r;
+	while ((n = kiln_unzip_read(uz, buf, sizeof(buf))) > 0) {
+		kiln_hasher_update(h, buf, (size_t)n);
+		if (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
+			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+	}
+	if (n < 0) {
+		kiln_error_prefix(ctx, "layer \"%s\"", src->name);
+		return (int)n;
+	}
+	kiln_hasher_final(h, &got);
+	if (diff_id && !streq(got.s, diff_id->s))
+		return kiln_error(ctx, EBADMSG,
+				  "layer \"%s\": its uncompressed digest is %s, the "
+				  "config says %s",
+				  src->name, got.s, diff_id->s);
+	r = kiln_blob_writer_commit(ctx, blob, li.tee_raw ? expect : NULL, &digest);
+	if (r < 0)
+		return r;
+	*ret = (struct kiln_descriptor){
+		.media_type = strdup(li.tee_raw ? kiln_layer_media_type(c) : KILN_MT_OCI_LAYER),
+		.digest = digest,
+		.size = kiln_blob_writer_size(blob),
+	};
+	return ret->media_type ? 0 : -ENOMEM;
+}
+
+/* Any other blob, copied as it is, verified. */
+static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct range *src,
+		      const struct kiln_digest *expect)
+{
+	_cleanup_(kiln_blob_writer_freep) struct kiln_blob_writer *blob = NULL;
+	char buf[65536];
+	ssize_t n;
+	int r;
+
+	r = kiln_blob_writer_new(ctx, s, &blob);
+	if (r < 0)
+		return r;
+	while ((n = range_read(src, buf, sizeof(buf))) > 0)
+		if ((r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
+			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+	if (n < 0)
+		return (int)n;
+	return kiln_blob_writer_commit(ctx, blob, expect, NULL);
+}
+
+static int config_platform(const struct kiln_image_config *c, struct kiln_platform **ret)
+{
+	struct kiln_platform *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->os = strdup(strempty(c->os));
+	p->architecture = strdup(strempty(c->architecture));
+	p->variant = c->variant ? strdup(c->variant) : NULL;
+	if (!p->os || !p->architecture || (c->variant && !p->variant)) {
+		kiln_platform_release(p);
+		free(p);
+		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* ---- docker-archive ------------------------------------------------------------- */
+
+static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+			 const char *ref_name, const struct kiln_platform *platform,
+			 struct kiln_descriptor *ret, char **ret_name)
+{
+	_cleanup_free_ char *json = NULL, *config_json = NULL, *mjson = NULL, *name = NULL;
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
+	struct kiln_descriptor *layers = NULL;
+	const struct json_value *root, *img, *layer_names, *tags;
+	const char *config_name, *tag = NULL;
+	struct kiln_digest config_digest;
+	size_t len, config_len, mlen, n_layers = 0;
+	int r;
+
+	r = read_member(a, "manifest.json", KILN_MANIFEST_MAX, &json, &len);
+	if (r < 0)
+		return r;
+	r = json_parse(ctx, "manifest.json", json, len, &doc);
+	if (r < 0)
+		return r;
+	root = json_doc_root(doc);
+	if (root->type != JSON_ARRAY || root->arr.n != 1)
+		return kiln_error(ctx, root->type == JSON_ARRAY ? EOPNOTSUPP : EBADMSG,
+				  "\"%s\": manifest.json %s", a->path,
+				  root->type != JSON_ARRAY ? "is not an array"
+				  : root->arr.n == 0	   ? "lists no image"
+						     : "lists several images: kiln imports one");
+	img = root->arr.v[0];
+	config_name = json_get_string(img, "Config");
+	layer_names = json_get(img, "Layers");
+	tags = json_get(img, "RepoTags");
+	if (!config_name || !layer_names || layer_names->type != JSON_ARRAY)
+		return kiln_error(ctx, EBADMSG, "\"%s\": manifest.json needs Config and Layers",
+				  a->path);
+	if (tags && tags->type == JSON_ARRAY && tags->arr.n > 0 &&
+	    tags->arr.v[0]->type == JSON_STRING)
+		tag = tags->arr.v[0]->str.s;
+
+	r = read_member(a, config_name, KILN_CONFIG_MAX, &config_json, &config_len);
+	if (r < 0)
+		return r;
+	r = kiln_image_config_parse(ctx, config_json, config_len, &config);
+	if (r < 0) {
+		kiln_error_prefix(ctx, "\"%s\": %s", a->path, config_name);
+		return r;
+	}
+	if (config->n_diff_ids != layer_names->arr.n)
+		return kiln_error(ctx, EBADMSG,
+				  "\"%s\": %zu layers, but the config lists %zu "
+				  "diff_ids",
+				  a->path, layer_names->arr.n, config->n_diff_ids);
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+	if (r < 0)
+		return r;
+	r = config_platform(config, &desc.platform);
+	if (r < 0)
+		return r;
+	if (platform && !kiln_platform_matches(platform, desc.platform))
+		return kiln_error(ctx, ENOENT,
+				  "\"%s\" holds an image for %s/%s, not the platform "
+				  "asked for",
+				  a->path, desc.platform->os, desc.platform->architecture);
+
+	layers = calloc(layer_names->arr.n + 1, sizeof(*layers));
+	if (!layers)
+		return -ENOMEM;
+	for (size_t i = 0; i < layer_names->arr.n; i++) {
+		const struct json_value *v = layer_names->arr.v[i];
+		const struct member *m;
+		struct range rg;
+
+		if (v->type != JSON_STRING) {
+			r = kiln_error(ctx, EBADMSG,
+				       "\"%s\": manifest.json: Layers[%zu] is not a "
+				       "string",
+				       a->path, i);
+			break;
+		}
+		r = find_file(a, v->str.s, &m);
+		if (r < 0)
+			break;
+		rg = (struct range){ a, m->name, m->offset, m->size };
+		r = import_layer(ctx, s, &rg, NULL, &config->diff_ids[i], false, &layers[i]);
+		if (r < 0)
+			break;
+		n_layers++;
+	}
+	if (r >= 0) {
+		struct kiln_manifest m = {
+			.media_type = (char *)KILN_MT_OCI_MANIFEST,
+			.config = { .media_type = (char *)KILN_MT_OCI_CONFIG,
+				    .digest = config_digest,
+				    .size = config_len },
+			.layers = layers,
+			.n_layers = n_layers,
+		};
+
+		r = kiln_manifest_to_json(&m, &mjson, &mlen);
+	}
+	for (size_t i = 0; i < n_layers; i++)
+		kiln_descriptor_release(&layers[i]);
+	free(layers);
+	if (r < 0)
+		return r;
+	r = kiln_store_put_blob(ctx, s, mjson, mlen, &desc.digest);
+	if (r < 0)
+		return r;
+	desc.size = mlen;
+	desc.media_type = strdup(KILN_MT_OCI_MANIFEST);
+	if (!desc.media_type)
+		return -ENOMEM;
+
+	if (!ref_name && !tag)
+		return kiln_error(ctx, EINVAL,
+				  "\"%s\" names no image (RepoTags is empty): give "
+				  "it a name",
+				  a->path);
+	r = layer_canonical_name(ctx, ref_name ? ref_name : tag, &name);
+	if (r < 0)
+		return r;
+	r = kiln_store_set_ref(ctx, s, name, &desc);
+	if (r < 0)
+		return r;
+	*ret = desc;
+	desc = (struct kiln_descriptor){ 0 };
+	if (ret_name)
+		*ret_name = TAKE_PTR(name);
+	return 0;
+}
+
+/* ---- oci-archive ------------------------------------------------------------------ */
+
+static bool is_image_config(const char *mt)
+{
+	return streq(mt, KILN_MT_OCI_CONFIG) || streq(mt, KILN_MT_DOCKER_CONFIG);
+}
+
+/* A small JSON blob of the archive, verified, stored, returned. */
+static int import_json_blob(struct kiln_ctx *ctx, struct kiln_store *s, const struct archive *a,
+			    const struct kiln_descriptor *d, size_t max, char **ret,
+			    size_t *ret_len)
+{
+	_cleanup_free_ char *name = NULL, *data = NULL;
+	struct kiln_digest got;
+	size_t len;
+	int r;
+
+	if (asprintf(&name, "blobs/sha256/%s", kiln_digest_hex(&d->digest)) < 0)
+		return -ENOMEM;
+	r = read_member(a, name, max, &data, &len);
+	if (r < 0)
+		return r;
+	kiln_digest_of(data, len, &got);
+	if (!streq(got.s, d->digest.s) || len != d->size)
+		return kiln_error(ctx, EBADMSG,
+				  "\"%s\": blob %s does not match its descriptor "
+				  "(it hashes to %s, %zu bytes)",
+				  a->path, d->digest.s, got.s, len);
+	r = kiln_store_put_blob(ctx, s, data, len, &got);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
+
+static int import_blob(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+		       const struct kiln_descriptor *d, const struct kiln_digest *diff_id)
+{
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor got = { 0 };
+	_cleanup_free_ char *name = NULL;
+	const struct member *m;
+	struct range rg;
+	int r;
+
+	if (asprintf(&name, "blobs/sha256/%s", kiln_digest_hex(&d->digest)) < 0)
+		return -ENOMEM;
+	r = find_file(a, name, &m);
+	if (r < 0)
+		return r;
+	if (m->size != d->size)
+		return kiln_error(ctx, EBADMSG,
+				  "\"%s\": blob %s has %llu bytes, its descriptor "
+				  "says %llu",
+				  a->path, d->digest.s, (unsigned long long)m->size,
+				  (unsigned long long)d->size);
+	rg = (struct range){ a, m->name, m->offset, m->size };
+	if (diff_id)
+		return import_layer(ctx, s, &rg, &d->digest, diff_id, true, &got);
+	return import_raw(ctx, s, &rg, &d->digest);
+}
+
+static int import_tree(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+		       const struct kiln_descriptor *d, unsigned depth)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t len;
+	int r;
+
+	if (depth > MAX_DEPTH)
+		return kiln_error(ctx, ELOOP, "\"%s\": indexes nested more than %d deep", a->path,
+				  MAX_DEPTH);
+	if (kiln_media_type_is_index(d->media_type)) {
+		_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
+
+		r = import_json_blob(ctx, s, a, d, KILN_MANIFEST_MAX, &json, &len);
+		if (r >= 0)
+			r = kiln_index_parse(ctx, json, len, &idx);
+		for (size_t i = 0; r >= 0 && i < idx->n_manifests; i++) {
+			r = import_tree(ctx, s, a, &idx->manifests[i], depth + 1);
+			/* a layout may lack what an index lists (other platforms) */
+			if (r == -ENOENT) {
+				kiln_warn_at(ctx, NULL, 0, 0, "%s", kiln_ctx_error(ctx));
+				kiln_ctx_clear_error(ctx);
+				r = 0;
+			}
+		}
+		return r;
+	}
+	if (kiln_media_type_is_manifest(d->media_type)) {
+		_cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
+		_cleanup_(kiln_image_config_freep) struct kiln_image_config *c = NULL;
+		_cleanup_free_ char *cjson = NULL;
+		size_t clen;
+
+		r = import_json_blob(ctx, s, a, d, KILN_MANIFEST_MAX, &json, &len);
+		if (r >= 0)
+			r = kiln_manifest_parse(ctx, json, len, &m);
+		if (r < 0)
+			return r;
+		if (is_image_config(m->config.media_type)) {
+			r = import_json_blob(ctx, s, a, &m->config, KILN_CONFIG_MAX, &cjson, &clen);
+			if (r >= 0)
+				r = kiln_image_config_parse(ctx, cjson, clen, &c);
+			if (r < 0)
+				return r;
+			if (c->n_diff_ids != m->n_layers)
+				return kiln_error(ctx, EBADMSG,
+						  "\"%s\": manifest %s has %zu layers, "
+						  "its config %zu diff_ids",
+						  a->path, d->digest.s, m->n_layers, c->n_diff_ids);
+		} else {
+			r = import_blob(ctx, s, a, &m->config, NULL);
+			if (r < 0)
+				return r;
+		}
+		for (size_t i = 0; i < m->n_layers; i++) {
+			r = import_blob(ctx, s, a, &m->layers[i], c ? &c->diff_ids[i] : NULL);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	return import_blob(ctx, s, a, d, NULL);
+}
+
+static int pick_entry(struct kiln_ctx *ctx, const struct archive *a, const struct kiln_index *idx,
+		      const struct kiln_platform *platform, const struct kiln_descriptor **ret)
+{
+	const struct kiln_descriptor *found = NULL;
+	const char *why;
+	size_t n = 0;
+
+	if (idx->n_manifests == 1 && !platform) {
+		*ret = &idx->manifests[0];
+		return 0;
+	}
+	for (size_t i = 0; platform && i < idx->n_manifests; i++)
+		if (idx->manifests[i].platform &&
+		    kiln_platform_matches(platform, idx->manifests[i].platform))
+			found = &idx->manifests[i], n++;
+	if (n == 1) {
+		*ret = found;
+		return 0;
+	}
+	if (idx->n_manifests == 0)
+		return kiln_error(ctx, ENOENT, "\"%s\": index.json lists no image", a->path);
+	if (idx->n_manifests == 1)
+		return kiln_error(ctx, ENOENT,
+				  "\"%s\": its one image is not for the platform asked "
+				  "for",
+				  a->path);
+	why = platform ? "not exactly one for the platform asked for" : "choose one by platform";
+	return kiln_error(ctx, EOPNOTSUPP, "\"%s\": index.json lists %zu images: %s", a->path,
+			  idx->n_manifests, why);
+}
+
+static int import_oci(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+		      const char *ref_name, const struct kiln_platform *platform,
+		      struct kiln_descriptor *ret, char **ret_name)
+{
+	_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
+	_cleanup_free_ char *json = NULL, *name = NULL;
+	const struct kiln_descriptor *d = NULL;
+	const char *own;
+	size_t len;
+	int r;
+
+	r = read_member(a, "index.json", KILN_MANIFEST_MAX, &json, &len);
+	if (r >= 0)
+		r = kiln_index_parse(ctx, json, len, &idx);
+	if (r < 0)
+		return r;
+	r = pick_entry(ctx, a, idx, platform, &d);
+	if (r < 0)
+		return r;
+	r = import_tree(ctx, s, a, d, 0);
+	if (r < 0)
+		return r;
+	own = kiln_annotation_get(d->annotations, d->n_annotations, KILN_ANNOTATION_IMAGE_NAME);
+	if (!own)
+		own =
+		    kiln_annotation_get(d->annotations, d->n_annotations, KILN_ANNOTATION_REF_NAME);
+	if (!ref_name && !own)
+		return kiln_error(ctx, EINVAL,
+				  "\"%s\" names no image (no ref.name annotation): "
+				  "give it a name",
+				  a->path);
+	r = layer_canonical_name(ctx, ref_name ? ref_name : own, &name);
+	if (r < 0)
+		return r;
+	r = kiln_store_set_ref(ctx, s, name, d);
+	if (r < 0)
+		return r;
+	r = kiln_descriptor_copy(d, ret);
+	if (r < 0)
+		return r;
+	if (ret_name)
+		*ret_name = TAKE_PTR(name);
+	return 0;
+}
+
+int kiln_archive_import(struct kiln_ctx *ctx, struct kiln_store *s, const char *path,
+			enum kiln_archive_format format, const char *ref_name,
+			const struct kiln_platform *platform, struct kiln_descriptor *ret,
+			char **ret_name)
+{
+	_cleanup_(archive_release) struct archive a = { .fd = -1 };
+	int r;
+
+	r = archive_open(ctx, path, &a);
+	if (r < 0)
+		return r;
+	if (format == KILN_ARCHIVE_AUTO) {
+		if (member_named(&a, "index.json") && member_named(&a, "oci-layout"))
+			format = KILN_ARCHIVE_OCI;
+		else if (member_named(&a, "manifest.json"))
+			format = KILN_ARCHIVE_DOCKER;
+		else
+			return kiln_error(ctx, EINVAL,
+					  "\"%s\" has no manifest.json (docker-archive) and no "
+					  "index.json and oci-layout (oci-archive)",
+					  path);
+	}
+	if (format == KILN_ARCHIVE_OCI)
+		return import_oci(ctx, s, &a, ref_name, platform, ret, ret_name);
+	return import_docker(ctx, s, &a, ref_name, platform, ret, ret_name);
+}

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Layer compression as streams: gzip through zlib, zstd, and xz for
+ * reading (docker load takes xz layers; OCI has no media type for them).
+ *
+ * Writing must give the same bytes for the same tar every time, because
+ * the blob's digest is the layer's name: the gzip header is set explicitly
+ * (no name, MTIME 0, OS 3) rather than left to zlib's build, and zstd runs
+ * without worker threads, whose output depends on scheduling in some
+ * versions.
+ *
+ * Reading is hostile: decoders' memory is capped (zstd's default 128 MiB
+ * window limit, 256 MiB for xz), a stream that stops early is an error,
+ * and so is anything after the compressed data other than another gzip
+ * member or zstd frame.
+ */
+#include <lzma.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <kiln/layer.h>
+
+#include "log.h"
+
+#define BUF_SIZE (64u << 10)
+#define XZ_MEMLIMIT (256u << 20)
+
+static const uint8_t gzip_magic[] = { 0x1f, 0x8b };
+static const uint8_t zstd_magic[] = { 0x28, 0xb5, 0x2f, 0xfd };
+static const uint8_t xz_magic[] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
+static const uint8_t bzip2_magic[] = { 'B', 'Z', 'h' };
+
+#define SNIFF_LEN 6
+
+enum kiln_layer_compression kiln_layer_sniff(const void *data, size_t len)
+{
+	if (len >= sizeof(gzip_magic) && memcmp(data, gzip_magic, sizeof(gzip_magic)) == 0)
+		return KILN_LAYER_GZIP;
+	if (len >= sizeof(zstd_magic) && memcmp(data, zstd_magic, sizeof(zstd_magic)) == 0)
+		return KILN_LAYER_ZSTD;
+	if (len >= sizeof(xz_magic) && memcmp(data, xz_magic, sizeof(xz_magic)) == 0)
+		return KILN_LAYER_XZ;
+	if (len >= sizeof(bzip2_magic) && memcmp(data, bzip2_magic, sizeof(bzip2_magic)) == 0)
+		return KILN_LAYER_BZIP2;
+	return KILN_LAYER_TAR;
+}
+
+const char *kiln_layer_compression_name(enum kiln_layer_compression c)
+{
+	static const char *const names[] = { "tar", "gzip", "zstd", "xz", "bzip2" };
+
+	return (size_t)c < ELEMENTSOF(names) ? names[c] : "unknown";
+}
+
+const char *kiln_layer_media_type(enum kiln_layer_compression c)
+{
+	switch (c) {
+	case KILN_LAYER_TAR:
+		return KILN_MT_OCI_LAYER;
+	case KILN_LAYER_GZIP:
+		return KILN_MT_OCI_LAYER_GZIP;
+	case KILN_LAYER_ZSTD:
+		return KILN_MT_OCI_LAYER_ZSTD;
+	default:
+		return NULL;
+	}
+}
+
+/* ---- compressing ----------------------------------------------------------- */
+
+struct kiln_zip {
+	struct kiln_ctx *ctx;
+	enum kiln_layer_compression c;
+	kiln_write_fn out;
+	void *userdata;
+	z_stream z;
+	bool z_init;
+	gz_header gzh;
+	ZSTD_CCtx *zc;
+	unsigned char *buf;
+	bool finished;
+};
+
+int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level, kiln_write_fn out,
+		 void *userdata, struct kiln_zip **ret)
+{
+	_cleanup_(kiln_zip_freep) struct kiln_zip *z = calloc(1, sizeof(*z));
+
+	if (!z)
+		return -ENOMEM;
+	z->ctx = ctx;
+	z->c = c;
+	z->out = out;
+	z->userdata = userdata;
+	switch (c) {
+	case KILN_LAYER_TAR:
+		break;
+	case KILN_LAYER_GZIP:
+		z->buf = malloc(BUF_SIZE);
+		if (!z->buf)
+			return -ENOMEM;
+		/* windowBits 15 + 16: a gzip wrapper, not zlib's */
+		if (deflateInit2(&z->z, level ? level : 6, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return kiln_error(ctx, ENOMEM, "cannot start gzip compression");
+		z->z_init = true;
+		/* what `gzip -n` writes: no name, no time, OS 3 (Unix); XFL follows the level */
+		z->gzh = (gz_header){ .os = 3 };
+		if (deflateSetHeader(&z->z, &z->gzh) != Z_OK)
+			return kiln_error(ctx, EINVAL, "cannot set the gzip header");
+		break;
+	case KILN_LAYER_ZSTD:
+		z->buf = malloc(BUF_SIZE);
+		z->zc = ZSTD_createCCtx();
+		if (!z->buf || !z->zc)
+			return -ENOMEM;
+		if (ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_compressionLevel,
+							level ? level : 3)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_checksumFlag, 1)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers, 0)))
+			return kiln_error(ctx, EINVAL, "cannot set zstd level %d", level);
+		break;
+	default:
+		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers",
+				  kiln_layer_compression_name(c));
+	}
+	*ret = TAKE_PTR(z);
+	return 0;
+}
+
+void kiln_zip_free(struct kiln_zip *z)
+{
+	if (!z)
+		return;
+	if (z->z_init)
+		deflateEnd(&z->z);
+	ZSTD_freeCCtx(z->zc);
+	free(z->buf);
+	free(z);
+}
+
+static int gzip_run(struct kiln_zip *z, const void *data, size_t len, int flush)
+{
+	int r;
+
+	z->z.next_in = (Bytef *)data;
+	z->z.avail_in = (uInt)len;
+	do {
+		int ret;
+
+		z->z.next_out = z->buf;
+		z->z.avail_out = BUF_SIZE;
+		ret = deflate(&z->z, flush);
+		if (ret == Z_STREAM_ERROR)
+			return kiln_error(z->ctx, EINVAL, "gzip compression failed");
+		if (z->z.avail_out < BUF_SIZE) {
+			r = z->out(z->userdata, z->buf, BUF_SIZE - z->z.avail_out);
+			if (r < 0)
+				return r;
+		}
+		if (ret == Z_STREAM_END)
+			return 0;
+	} while (z->z.avail_in > 0 || z->z.avail_out == 0 || flush == Z_FINISH);
+	return 0;
+}
+
+static int zstd_run(struct kiln_zip *z, const void *data, size_t len, ZSTD_EndDirective end)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	size_t left;
+	int r;
+
+	do {
+		ZSTD_outBuffer out = { z->buf, BUF_SIZE, 0 };
+
+		left = ZSTD_compressStream2(z->zc, &out, &in, end);
+		if (ZSTD_isError(left))
+			return kiln_error(z->ctx, EINVAL, "zstd compression failed: %s",
+					  ZSTD_getErrorName(left));
+		if (out.pos) {
+			r = z->out(z->userdata, z->buf, out.pos);
+			if (r < 0)
+				return r;
+		}
+	} while (in.pos < in.size || (end == ZSTD_e_end && left > 0));
+	return 0;
+}
+
+int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len)
+{
+	const char *p = data;
+	int r;
+
+	if (z->finished)
+		return -EINVAL;
+	switch (z->c) {
+	case KILN_LAYER_GZIP:
+		/* avail_in is 32-bit */
+		while (len > 0) {
+			size_t k = len < (1u << 30) ? len : (1u << 30);
+
+			r = gzip_run(z, p, k, Z_NO_FLUSH);
+			if (r < 0)
+				return r;
+			p += k;
+			len -= k;
+		}
+		return 0;
+	case KILN_LAYER_ZSTD:
+		return len ? zstd_run(z, data, len, ZSTD_e_continue) : 0;
+	default:
+		return len ? z->out(z->userdata, data, len) : 0;
+	}
+}
+
+int kiln_zip_finish(struct kiln_zip *z)
+{
+	int r = 0;
+
+	if (z->finished)
+		return 0;
+	if (z->c == KILN_LAYER_GZIP)
+		r = gzip_run(z, NULL, 0, Z_FINISH);
+	else if (z->c == KILN_LAYER_ZSTD)
+		r = zstd_run(z, NULL, 0, ZSTD_e_end);
+	if (r >= 0)
+		z->finished = true;
+	return r;
+}
+
+/* ---- decompressing --------------------------------------------------------- */
+
+struct kiln_unzip {
+	struct kiln_ctx *ctx;
+	kiln_read_fn in;
+	void *userdata;
+	enum kiln_layer_compression c;
+	unsigned char *ibuf;
+	size_t ipos, ilen;
+	bool in_eof;
+	z_stream z;
+	bool z_init;
+	ZSTD_DStream *zd;
+	lzma_stream lz;
+	bool lz_init;
+	bool member_end; /* a gzip member or a zstd frame just ended */
+	bool done;
+	int error;
+};
+
+void kiln_unzip_free(struct kiln_unzip *u)
+{
+	if (!u)
+		return;
+	if (u->z_init)
+		inflateEnd(&u->z);
+	ZSTD_freeDStream(u->zd);
+	if (u->lz_init)
+		lzma_end(&u->lz);
+	free(u->ibuf);
+	free(u);
+}
+
+enum kiln_layer_compression kiln_unzip_format(const struct kiln_unzip *u)
+{
+	return u->c;
+}
+
+_printf_(3, 4) static int unzip_fail(struct kiln_unzip *u, int err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	u->error = kiln_error(u->ctx, err, "%s stream: %s", kiln_layer_compression_name(u->c), msg);
+	return u->error;
+}
+
+/* More input into the empty buffer; sets in_eof at the end. */
+static int fill(struct kiln_unzip *u)
+{
+	ssize_t n;
+
+	if (u->in_eof || u->ipos < u->ilen)
+		return 0;
+	do {
+		n = u->in(u->userdata, u->ibuf, BUF_SIZE);
+	} while (n == -EINTR);
+	if (n < 0) {
+		u->error = (int)n;
+		return (int)n;
+	}
+	u->ipos = 0;
+	u->ilen = (size_t)n;
+	if (n == 0)
+		u->in_eof = true;
+	return 0;
+}
+
+int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret)
+{
+	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->ctx = ctx;
+	u->in = in;
+	u->userdata = userdata;
+	u->ibuf = malloc(BUF_SIZE);
+	if (!u->ibuf)
+		return -ENOMEM;
+	/* the magic may come in pieces from a pipe */
+	while (u->ilen < SNIFF_LEN) {
+		ssize_t n = in(userdata, u->ibuf + u->ilen, SNIFF_LEN - u->ilen);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return (int)n;
+		if (n == 0) {
+			u->in_eof = true;
+			break;
+		}
+		u->ilen += (size_t)n;
+	}
+	u->c = kiln_layer_sniff(u->ibuf, u->ilen);
+	switch (u->c) {
+	case KILN_LAYER_GZIP:
+		/* 15 + 16: gzip only; a zlib or raw deflate stream is not a layer */
+		if (inflateInit2(&u->z, 15 + 16) != Z_OK)
+			return -ENOMEM;
+		u->z_init = true;
+		break;
+	case KILN_LAYER_ZSTD:
+		u->zd = ZSTD_createDStream();
+		if (!u->zd || ZSTD_isError(ZSTD_initDStream(u->zd)))
+			return -ENOMEM;
+		break;
+	case KILN_LAYER_XZ:
+		u->lz = (lzma_stream)LZMA_STREAM_INIT;
+		if (lzma_stream_decoder(&u->lz, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
+			return -ENOMEM;
+		u->lz_init = true;
+		break;
+	case KILN_LAYER_BZIP2:
+		return kiln_error(ctx, EOPNOTSUPP, "bzip2 layers are not supported: use gzip");
+	default:
+		break;
+	}
+	*ret = TAKE_PTR(u);
+	return 0;
+}
+
+static ssize_t read_plain(struct kiln_unzip *u, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (u->ipos < u->ilen) {
+		size_t k = u->ilen - u->ipos < len ? u->ilen - u->ipos : len;
+
+		memcpy(buf, u->ibuf + u->ipos, k);
+		u->ipos += k;
+		return (ssize_t)k;
+	}
+	if (u->in_eof)
+		return 0;
+	do {
+		n = u->in(u->userdata, buf, len);
+	} while (n == -EINTR);
+	if (n < 0)
+		u->error = (int)n;
+	return n;
+}
+
+static ssize_t read_gzip(struct kiln_unzip *u, void *buf, size_t len)
+{
+	if (len > (1u << 30))
+		len = 1u << 30;
+	for (;;) {
+		size_t produced;
+		int ret, r;
+
+		r = fill(u);
+		if (r < 0)
+			return r;
+		if (u->member_end) {
+			/* another member may follow (pigz, concatenated files); nothing else may */
+			if (u->ipos == u->ilen) {
+				u->done = true;
+				return 0;
+			}
+			if (u->ibuf[u->ipos] != gzip_magic[0])
+				return unzip_fail(u, EBADMSG, "data after the end of the stream");
+			inflateReset(&u->z);
+			u->member_end = false;
+		}
+		if (u->ipos == u->ilen)
+			return unzip_fail(u, EBADMSG, "truncated");
+		u->z.next_in = u->ibuf + u->ipos;
+		u->z.avail_in = (uInt)(u->ilen - u->ipos);
+		u->z.next_out = buf;
+		u->z.avail_out = (uInt)len;
+		ret = inflate(&u->z, Z_NO_FLUSH);
+		u->ipos = u->ilen - u->z.avail_in;
+		produced = len - u->z.avail_out;
+		if (ret == Z_STREAM_END)
+			u->member_end = true;
+		else if (ret != Z_OK && ret != Z_BUF_ERROR)
+			return unzip_fail(u, EBADMSG, "corrupt: %s",
+					  u->z.msg ? u->z.msg : "inflate failed");
+		if (produced > 0)
+			return (ssize_t)produced;
+	}
+}
+
+static ssize_t read_zstd(struct kiln_unzip *u, void *buf, size_t len)
+{
+	for (;;) {
+		ZSTD_outBuffer out = { buf, len, 0 };
+		ZSTD_inBuffer in;
+		size_t ret;
+		int r;
+
+		r = fill(u);
+		if (r < 0)
+			return r;
+		/* called even without input: output of a full buffer may still be pending */
+		in = (ZSTD_inBuffer){ u->ibuf, u->ilen, u->ipos };
+		ret = ZSTD_decompressStream(u->zd, &out, &in);
+		if (ZSTD_isError(ret))
+			return unzip_fail(u, EBADMSG, "corrupt: %s", ZSTD_getErrorName(ret));
+		/*
+		 * 0: a frame ended and everything is flushed; another may follow.
+		 * A call that did nothing (no input left) says nothing new: after
+		 * a frame it hints at the next frame's header size.
+		 */
+		if (in.pos != u->ipos || out.pos > 0)
+			u->member_end = ret == 0;
+		u->ipos = in.pos;
+		if (out.pos > 0)
+			return (ssize_t)out.pos;
+		if (u->ipos == u->ilen && u->in_eof) {
+			if (!u->member_end)
+				return unzip_fail(u, EBADMSG, "truncated");
+			u->done = true;
+			return 0;
+		}
+	}
+}
+
+static ssize_t read_xz(struct kiln_unzip *u, void *buf, size_t len)
+{
+	for (;;) {
+		size_t produced;
+		lzma_ret ret;
+		int r;
+
+		r = fill(u);
+		if (r < 0)
+			return r;
+		u->lz.next_in = u->ibuf + u->ipos;
+		u->lz.avail_in = u->ilen - u->ipos;
+		u->lz.next_out = buf;
+		u->lz.avail_out = len;
+		ret = lzma_code(&u->lz, u->in_eof ? LZMA_FINISH : LZMA_RUN);
+		u->ipos = u->ilen - u->lz.avail_in;
+		produced = len - u->lz.avail_out;
+		if (ret == LZMA_STREAM_END) {
+			u->done = true;
+			return (ssize_t)produced;
+		}
+		if (ret == LZMA_MEMLIMIT_ERROR)
+			return unzip_fail(u, EFBIG, "needs more than %u MiB to decompress",
+					  XZ_MEMLIMIT >> 20);
+		if (ret == LZMA_BUF_ERROR && u->in_eof)
+			return unzip_fail(u, EBADMSG, "truncated");
+		if (ret != LZMA_OK && ret != LZMA_BUF_ERROR)
+			return unzip_fail(u, EBADMSG, "corrupt (liblzma error %d)", (int)ret);
+		if (produced > 0)
+			return (ssize_t)produced;
+	}
+}
+
+ssize_t kiln_unzip_read(void *userdata, void *buf, size_t len)
+{
+	struct kiln_unzip *u = userdata;
+
+	if (u->error)
+		return u->error;
+	if (u->done || len == 0)
+		return 0;
+	switch (u->c) {
+	case KILN_LAYER_GZIP:
+		return read_gzip(u, buf, len);
+	case KILN_LAYER_ZSTD:
+		return read_zstd(u, buf, len);
+	case KILN_LAYER_XZ:
+		return read_xz(u, buf, len);
+	default:
+		return read_plain(u, buf, len);
+	}
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What layer.c, archive.c and archive-import.c share. Internal to lib/oci. */
+
+#include <kiln/layer.h>
+
+/*
+ * The name the store keeps an image under (kiln_ref_name()), from any
+ * spelling of a reference; one with a digest is -EINVAL: a name takes a tag.
+ */
+int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret);
+
+/*
+ * Reading layer @lr failed with @r. A corrupt blob decompresses to garbage
+ * that the tar reader reports first; when the blob itself is at fault
+ * (its digest, or its compression), that is the error left on the
+ * context instead. Returns @r, or the blob's error.
+ */
+int layer_reader_fail(struct kiln_ctx *ctx, struct kiln_layer_reader *lr, int r);
+
+/* The OCI layout's marker file, as containerd requires it. */
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Layers in the store: made from a directory in one streaming pass (tar
+ * writer -> sha256 for the diff_id -> compressor -> blob writer, which
+ * hashes the digest), and read back through the same chain in reverse,
+ * verifying both digests at the end.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+#include <kiln/layer.h>
+
+#include "layer-internal.h"
+#include "log.h"
+
+/* ---- writing ---------------------------------------------------------------- */
+
+struct layer_sink {
+	struct kiln_ctx *ctx;
+	struct kiln_hasher *diff;
+	struct kiln_zip *zip;
+	struct kiln_blob_writer *blob;
+};
+
+static int sink_blob(void *userdata, const void *data, size_t len)
+{
+	struct layer_sink *s = userdata;
+	int r = kiln_blob_writer_write(s->blob, data, len);
+
+	if (r < 0)
+		return kiln_error(s->ctx, r, "cannot write the layer into the store: %s",
+				  strerror(-r));
+	return 0;
+}
+
+static int sink_tar(void *userdata, const void *data, size_t len)
+{
+	struct layer_sink *s = userdata;
+
+	kiln_hasher_update(s->diff, data, len);
+	return kiln_zip_write(s->zip, data, len);
+}
+
+int kiln_layer_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
+			const struct kiln_layer_options *o, struct kiln_descriptor *ret,
+			struct kiln_digest *ret_diff_id)
+{
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *diff = NULL;
+	_cleanup_(kiln_zip_freep) struct kiln_zip *zip = NULL;
+	_cleanup_(kiln_blob_writer_freep) struct kiln_blob_writer *blob = NULL;
+	_cleanup_(kiln_tar_writer_freep) struct kiln_tar_writer *tw = NULL;
+	struct layer_sink sink = { .ctx = ctx };
+	const char *mt = kiln_layer_media_type(o->compression);
+	struct kiln_digest digest, diff_id;
+	char *mt_copy;
+	int r;
+
+	if (!mt)
+		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers: use tar, gzip or zstd",
+				  kiln_layer_compression_name(o->compression));
+	r = kiln_hasher_new(&diff);
+	if (r < 0)
+		return r;
+	r = kiln_blob_writer_new(ctx, s, &blob);
+	if (r < 0)
+		return r;
+	sink.diff = diff;
+	sink.blob = blob;
+	r = kiln_zip_new(ctx, o->compression, o->level, sink_blob, &sink, &zip);
+	if (r < 0)
+		return r;
+	sink.zip = zip;
+	r = kiln_tar_writer_new(sink_tar, &sink, &tw);
+	if (r < 0)
+		return r;
+	r = kiln_tar_write_tree(ctx, dirfd, &o->tree, tw);
+	if (r >= 0)
+		r = kiln_tar_writer_finish(ctx, tw);
+	if (r >= 0)
+		r = kiln_zip_finish(zip);
+	if (r < 0)
+		return r;
+	r = kiln_blob_writer_commit(ctx, blob, NULL, &digest);
+	if (r < 0)
+		return r;
+	kiln_hasher_final(diff, &diff_id);
+
+	mt_copy = strdup(mt);
+	if (!mt_copy)
+		return -ENOMEM;
+	*ret = (struct kiln_descriptor){
+		.media_type = mt_copy,
+		.digest = digest,
+		.size = kiln_blob_writer_size(blob),
+	};
+	*ret_diff_id = diff_id;
+	return 0;
+}
+
+/* RFC 3339 in UTC, as Go's time.Time marshals a whole second. */
+static int format_time(struct kiln_ctx *ctx, int64_t t, char buf[static 32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return kiln_error(ctx, ERANGE, "time %lld cannot be written as a date",
+				  (long long)t);
+	return 0;
+}
+
+int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret)
+{
+	_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
+	int r;
+
+	r = kiln_ref_parse(ctx, ref, &parsed);
+	if (r < 0)
+		return r;
+	if (parsed.digest)
+		return kiln_error(ctx, EINVAL,
+				  "cannot name an image \"%s\": a name takes a tag, "
+				  "not a digest",
+				  ref);
+	*ret = kiln_ref_name(&parsed);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *dir,
+			const char *ref_name, const struct kiln_image_options *o,
+			struct kiln_descriptor *ret)
+{
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor layer = { 0 };
+	_cleanup_(kiln_platform_release) struct kiln_platform host = { 0 };
+	_cleanup_free_ char *name = NULL, *config_json = NULL, *manifest_json = NULL;
+	_cleanup_close_ int fd = -1;
+	const struct kiln_platform *p = o->platform;
+	struct kiln_layer_options lo = o->layer;
+	struct kiln_digest diff_id, config_digest, manifest_digest;
+	size_t config_len, manifest_len;
+	char created[32];
+	struct kiln_platform *ret_platform;
+	int r;
+
+	if (ref_name) {
+		r = layer_canonical_name(ctx, ref_name, &name);
+		if (r < 0)
+			return r;
+	}
+	if (!p) {
+		r = kiln_platform_parse(ctx, NULL, &host);
+		if (r < 0)
+			return r;
+		p = &host;
+	}
+	r = format_time(ctx, o->created, created);
+	if (r < 0)
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open directory \"%s\": %m", dir);
+	lo.tree.mtime = o->created;
+	r = kiln_layer_from_dir(ctx, s, fd, &lo, &layer, &diff_id);
+	if (r < 0)
+		return r;
+
+	{
+		struct kiln_history history = {
+			.created = created,
+			.created_by = (char *)"kiln import",
+		};
+		struct kiln_image_config c = {
+			.architecture = p->architecture,
+			.os = p->os,
+			.variant = p->variant,
+			.os_version = p->os_version,
+			.created = created,
+			.diff_ids = &diff_id,
+			.n_diff_ids = 1,
+			.labels = (struct kiln_annotation *)o->labels,
+			.n_labels = o->n_labels,
+			.history = &history,
+			.n_history = 1,
+		};
+
+		r = kiln_image_config_to_json(&c, &config_json, &config_len);
+		if (r < 0)
+			return r;
+	}
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+	if (r < 0)
+		return r;
+	{
+		struct kiln_manifest m = {
+			.media_type = (char *)KILN_MT_OCI_MANIFEST,
+			.config = {
+				.media_type = (char *)KILN_MT_OCI_CONFIG,
+				.digest = config_digest,
+				.size = config_len,
+			},
+			.layers = &layer,
+			.n_layers = 1,
+		};
+
+		r = kiln_manifest_to_json(&m, &manifest_json, &manifest_len);
+		if (r < 0)
+			return r;
+	}
+	r = kiln_store_put_blob(ctx, s, manifest_json, manifest_len, &manifest_digest);
+	if (r < 0)
+		return r;
+
+	ret_platform = calloc(1, sizeof(*ret_platform));
+	if (!ret_platform)
+		return -ENOMEM;
+	*ret = (struct kiln_descriptor){
+		.media_type = strdup(KILN_MT_OCI_MANIFEST),
+		.digest = manifest_digest,
+		.size = manifest_len,
+		.platform = ret_platform,
+	};
+	if (!ret->media_type || kiln_platform_copy(p, ret_platform) < 0) {
+		kiln_descriptor_release(ret);
+		return -ENOMEM;
+	}
+	if (name) {
+		r = kiln_store_set_ref(ctx, s, name, ret);
+		if (r < 0) {
+			kiln_descriptor_release(ret);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+struct kiln_layer_reader {
+	struct kiln_ctx *ctx;
+	int fd;
+	struct kiln_hasher *blob_hash;
+	struct kiln_hasher *diff_hash;
+	uint64_t blob_size;
+	uint64_t raw_size;
+	struct kiln_digest digest;
+	uint64_t size;
+	struct kiln_digest diff_id;
+	bool check_diff_id;
+	struct kiln_unzip *unzip;
+	struct kiln_tar_reader *tar;
+};
+
+void kiln_layer_reader_free(struct kiln_layer_reader *lr)
+{
+	if (!lr)
+		return;
+	kiln_tar_reader_free(lr->tar);
+	kiln_unzip_free(lr->unzip);
+	kiln_hasher_free(lr->blob_hash);
+	kiln_hasher_free(lr->diff_hash);
+	closep(&lr->fd);
+	free(lr);
+}
+
+static ssize_t blob_read(void *userdata, void *buf, size_t len)
+{
+	struct kiln_layer_reader *lr = userdata;
+	ssize_t n;
+
+	do {
+		n = read(lr->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kiln_error(lr->ctx, errno, "cannot read layer %s: %m", lr->digest.s);
+	kiln_hasher_update(lr->blob_hash, buf, (size_t)n);
+	lr->blob_size += (uint64_t)n;
+	return n;
+}
+
+ssize_t kiln_layer_reader_read_raw(void *userdata, void *buf, size_t len)
+{
+	struct kiln_layer_reader *lr = userdata;
+	ssize_t n = kiln_unzip_read(lr->unzip, buf, len);
+
+	if (n > 0) {
+		kiln_hasher_update(lr->diff_hash, buf, (size_t)n);
+		lr->raw_size += (uint64_t)n;
+	}
+	return n;
+}
+
+int kiln_layer_reader_open(struct kiln_ctx *ctx, struct kiln_store *s,
+			   const struct kiln_descriptor *layer, const struct kiln_digest *diff_id,
+			   struct kiln_layer_reader **ret)
+{
+	_cleanup_(kiln_layer_reader_freep) struct kiln_layer_reader *lr = NULL;
+	int r;
+
+	lr = calloc(1, sizeof(*lr));
+	if (!lr)
+		return -ENOMEM;
+	lr->ctx = ctx;
+	lr->fd = -1;
+	lr->digest = layer->digest;
+	lr->size = layer->size;
+	if (diff_id) {
+		lr->diff_id = *diff_id;
+		lr->check_diff_id = true;
+	}
+	if ((r = kiln_hasher_new(&lr->blob_hash)) < 0 || (r = kiln_hasher_new(&lr->diff_hash)) < 0)
+		return r;
+	lr->fd = kiln_store_open_blob(s, &layer->digest);
+	if (lr->fd == -ENOENT)
+		return kiln_error(ctx, ENOENT, "layer %s is not in the store", layer->digest.s);
+	if (lr->fd < 0)
+		return kiln_error(ctx, lr->fd, "cannot open layer %s: %s", layer->digest.s,
+				  strerror(-lr->fd));
+	r = kiln_unzip_new(ctx, blob_read, lr, &lr->unzip);
+	if (r < 0)
+		return r;
+	r = kiln_tar_reader_new(ctx, kiln_layer_reader_read_raw, lr, &lr->tar);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(lr);
+	return 0;
+}
+
+struct kiln_tar_reader *kiln_layer_reader_tar(struct kiln_layer_reader *lr)
+{
+	return lr->tar;
+}
+
+enum kiln_layer_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr)
+{
+	return kiln_unzip_format(lr->unzip);
+}
+
+int kiln_layer_reader_finish(struct kiln_layer_reader *lr, uint64_t *ret_size)
+{
+	struct kiln_digest got;
+	char buf[16384];
+	ssize_t n;
+
+	/* the digests cover every byte: what follows the tar's end too */
+	while ((n = kiln_layer_reader_read_raw(lr, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		return (int)n;
+	kiln_hasher_final(lr->blob_hash, &got);
+	if (!streq(got.s, lr->digest.s) || lr->blob_size != lr->size)
+		return kiln_error(lr->ctx, EBADMSG,
+				  "layer %s is corrupt in the store: it hashes to %s (%llu bytes, "
+				  "%llu expected)",
+				  lr->digest.s, got.s, (unsigned long long)lr->blob_size,
+				  (unsigned long long)lr->size);
+	kiln_hasher_final(lr->diff_hash, &got);
+	if (lr->check_diff_id && !streq(got.s, lr->diff_id.s))
+		return kiln_error(lr->ctx, EBADMSG,
+				  "layer %s does not match the image config: its uncompressed "
+				  "digest is %s, the config says %s",
+				  lr->digest.s, got.s, lr->diff_id.s);
+	if (ret_size)
+		*ret_size = lr->raw_size;
+	return 0;
+}
+
+int layer_reader_fail(struct kiln_ctx *ctx, struct kiln_layer_reader *lr, int r)
+{
+	_cleanup_free_ char *why = NULL;
+	int blob;
+
+	if (r == -ENOMEM || !kiln_ctx_error(ctx))
+		return r;
+	why = strdup(kiln_ctx_error(ctx));
+	if (!why)
+		return r;
+	blob = kiln_layer_reader_finish(lr, NULL);
+	if (blob < 0 && blob != -ENOMEM)
+		return blob;
+	kiln_error(ctx, r, "%s", why);
+	return r;
+}

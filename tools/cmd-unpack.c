@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kiln unpack REF DIR: an image's filesystem into a directory, made in a
+ * temporary directory beside DIR and renamed into place, so that DIR is
+ * either the whole image or not there.
+ */
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <kiln/layer.h>
+
+#include "kiln.h"
+#include "log.h"
+
+enum {
+	OPT_UNPACK_PLATFORM = OPT_FIRST_COMMAND_OPTION,
+	OPT_DEVICES,
+};
+
+struct unpack_args {
+	const char *platform;
+	bool devices;
+};
+
+static int help(void)
+{
+	printf("Usage: kiln unpack [OPTIONS] REF DIR\n"
+	       "\n"
+	       "Unpack an image's layers, in order, into DIR, which must not exist or be\n"
+	       "empty. The image is unpacked into a temporary directory beside DIR and\n"
+	       "renamed to DIR when it is complete: a failed unpack leaves nothing.\n"
+	       "\n"
+	       "Layers are hostile input. An entry with an absolute path or a \"..\"\n"
+	       "component is refused. Every path is resolved inside DIR as if DIR were\n"
+	       "the root (openat2 RESOLVE_IN_ROOT): a symlink in the image may point\n"
+	       "anywhere, but what is written through it stays in DIR; a hard link can\n"
+	       "only link to a file in DIR. Whiteouts (.wh.NAME) and opaque directories\n"
+	       "(.wh..wh..opq) are applied. Each layer is verified against its digest and\n"
+	       "diff_id. Files are written under a temporary name and renamed.\n"
+	       "\n"
+	       "Owners are applied when kiln runs as root; otherwise every file belongs\n"
+	       "to the caller. Modes (setuid included) are applied. Character and block\n"
+	       "devices are skipped with a warning unless --devices is given (which needs\n"
+	       "root); fifos are created. Extended attributes that cannot be set are\n"
+	       "reported as warnings.\n"
+	       "\n"
+	       "REF is a name in the store (alpine is docker.io/library/alpine:latest) or\n"
+	       "the digest (sha256:...) of a manifest or index in it.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --devices       create device files (needs root)\n"
+	       "      --platform P    os/arch[/variant]: the image to take from an index\n"
+	       "                      (default: this machine's)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "The store is $KILN_CACHE_DIR/store, else $XDG_CACHE_HOME/kiln/store, else\n"
+	       "~/.cache/kiln/store.\n"
+	       "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	return EXIT_OK;
+}
+
+static int on_option(int c, const char *arg, void *userdata)
+{
+	struct unpack_args *a = userdata;
+
+	switch (c) {
+	case OPT_UNPACK_PLATFORM:
+		a->platform = arg;
+		return CLI_CONTINUE;
+	case OPT_DEVICES:
+		a->devices = true;
+		return CLI_CONTINUE;
+	default:
+		return cli_usage("unpack: run 'kiln unpack --help' for usage");
+	}
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* 0 if @dir can be replaced by a rename: absent, or an empty directory. */
+static int check_target(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : cli_fail(-errno, "unpack: '%s'", dir);
+	if (!S_ISDIR(st.st_mode)) {
+		kiln_error(cli_ctx, EEXIST, "'%s' exists and is not a directory", dir);
+		return cli_fail(-EEXIST, "unpack");
+	}
+	/* rmdir of an empty directory succeeds: put it back at once */
+	if (rmdir(dir) < 0) {
+		if (errno == ENOTEMPTY || errno == EEXIST) {
+			kiln_error(cli_ctx, ENOTEMPTY, "'%s' is not empty", dir);
+			return cli_fail(-ENOTEMPTY, "unpack");
+		}
+		return cli_fail(-errno, "unpack: '%s'", dir);
+	}
+	if (mkdir(dir, st.st_mode & 07777) < 0)
+		return cli_fail(-errno, "unpack: '%s'", dir);
+	return 0;
+}
+
+int cmd_unpack(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "platform", required_argument, NULL, OPT_UNPACK_PLATFORM },
+		{ "devices", no_argument, NULL, OPT_DEVICES },
+		{ 0 },
+	};
+	struct unpack_args a = { 0 };
+	struct cli_options o = {
+		.name = "unpack",
+		.no_tree = true,
+		.help = help,
+		.extra = options,
+		.on_option = on_option,
+		.userdata = &a,
+	};
+	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	struct kiln_unpack_options uo = { 0 };
+	struct tree_args t = { 0 };
+	const char *ref;
+	size_t len;
+	int r;
+
+	r = cli_parse_options(argc, argv, &o, &t);
+	tree_args_release(&t);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (argc - optind != 2)
+		return cli_usage("unpack: expected REF DIR: run 'kiln unpack --help'");
+	ref = argv[optind];
+	dir = strdup(argv[optind + 1]);
+	if (!dir)
+		return cli_fail(-ENOMEM, "unpack");
+	for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
+		dir[len - 1] = '\0';
+	if (a.platform && kiln_platform_parse(cli_ctx, a.platform, &platform) < 0) {
+		cli_fail(-EINVAL, "unpack: --platform");
+		return EXIT_USAGE;
+	}
+	r = check_target(dir);
+	if (r != 0)
+		return r;
+	r = kiln_store_open(cli_ctx, NULL, &s);
+	if (r < 0)
+		return cli_fail(r, "unpack");
+	r = kiln_store_load_image(cli_ctx, s, ref, a.platform ? &platform : NULL, &img);
+	if (r < 0)
+		return cli_fail(r, "unpack %s", ref);
+
+	if (asprintf(&tmp, "%s.kiln-unpack-XXXXXX", dir) < 0) {
+		tmp = NULL;
+		return cli_fail(-ENOMEM, "unpack");
+	}
+	if (!mkdtemp(tmp))
+		return cli_fail(-errno, "unpack: cannot create a directory beside '%s'", dir);
+	uo.devices = a.devices;
+	r = kiln_unpack_image(cli_ctx, s, img, tmp, &uo);
+	if (r >= 0 && chmod(tmp, 0755) < 0)
+		r = -errno;
+	if (r >= 0 && rename(tmp, dir) < 0)
+		r = -errno;
+	if (r < 0) {
+		nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		return cli_fail(r, "unpack %s into '%s'", ref, dir);
+	}
+	return EXIT_OK;
+}
