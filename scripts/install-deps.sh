@@ -27,6 +27,12 @@ PACKAGES="
 	kmod
 	linux-headers-amd64
 	linux-image-amd64
+	libcurl4-openssl-dev
+	zlib1g-dev
+	docker-registry
+	apache2-utils
+	skopeo
+	umoci
 "
 
 missing=""

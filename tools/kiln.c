@@ -22,6 +22,16 @@ static const struct command commands[] = {
 	{ "dump", cmd_dump, "print the rendered packages" },
 	{ "eval", cmd_eval, "render a template with a package's variables" },
 	{ "module", cmd_module, "inspect, sign, verify and pre-flight check kernel modules" },
+	{ "import", cmd_import, "make an image in the store from an archive or a directory" },
+	{ "export", cmd_export, "write an image as a docker-archive or an oci-archive" },
+	{ "push", cmd_push, "push an image to a registry" },
+	{ "pull", cmd_pull, "pull an image from a registry into the store" },
+	{ "tag", cmd_tag, "give an image in the store another name" },
+	{ "inspect", cmd_inspect, "show an image's manifest, config, layers and platforms" },
+	{ "ls", cmd_ls, "list files in an image's flattened filesystem" },
+	{ "cat", cmd_cat, "print a file from an image" },
+	{ "unpack", cmd_unpack, "unpack an image's filesystem into a directory" },
+	{ "store", cmd_store, "the local image store: list, gc" },
 };
 
 static void print_help(void)

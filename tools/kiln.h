@@ -100,6 +100,16 @@ int cmd_validate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_module(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 /* kiln module SUBCOMMAND: one file each */
 int cmd_module_info(int argc, char **argv);

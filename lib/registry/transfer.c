@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What push and pull share: a connection per worker thread (libcurl easy
+ * handles are not to be shared between threads; one each also keeps one
+ * socket alive per worker), transfer events serialized for the caller, and
+ * the media type of a manifest as the registry and the spec see it.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "json-parse.h"
+#include "log.h"
+#include "registry-internal.h"
+
+#define HASH_BUFFER (1u << 20)
+
+/* ---- workers ---- */
+
+int reg_workers_init(struct reg_workers *w, struct reg_client *c, struct kiln_ctx *ctx,
+		     unsigned jobs)
+{
+	int r;
+
+	*w = (struct reg_workers){ 0 };
+	if (jobs == 0)
+		jobs = REG_DEFAULT_JOBS;
+	if (jobs > REG_MAX_JOBS)
+		jobs = REG_MAX_JOBS;
+	r = reg_conn_new(c, ctx, &w->main);
+	if (r < 0)
+		return r;
+	w->conns = calloc(jobs, sizeof(*w->conns));
+	if (!w->conns)
+		return -ENOMEM;
+	for (unsigned i = 0; i < jobs; i++) {
+		r = reg_conn_new(c, NULL, &w->conns[i]);
+		if (r < 0)
+			return r;
+		w->n++;
+	}
+	return 0;
+}
+
+void reg_workers_release(struct reg_workers *w)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		reg_conn_free(w->conns[i]);
+	free(w->conns);
+	reg_conn_free(w->main);
+	*w = (struct reg_workers){ 0 };
+}
+
+void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error)
+{
+	const char *msg = kiln_ctx_error(conn->ctx);
+
+	if (r != -ECANCELED)
+		atomic_store(&w->failed, true);
+	free(*ret_error);
+	*ret_error = msg ? strdup(msg) : NULL;
+	kiln_ctx_clear_error(conn->ctx);
+}
+
+/* ---- events ---- */
+
+void reg_events_init(struct reg_events *e, const struct kiln_registry_options *o)
+{
+	*e = (struct reg_events){ .opts = o };
+	pthread_mutex_init(&e->lock, NULL);
+}
+
+void reg_events_destroy(struct reg_events *e)
+{
+	pthread_mutex_destroy(&e->lock);
+}
+
+static void emit(struct reg_events *e, struct kiln_transfer_event *ev)
+{
+	if (!e->opts || !e->opts->on_event)
+		return;
+	ev->bytes_done = atomic_load(&e->bytes_done);
+	ev->bytes_total = atomic_load(&e->bytes_total);
+	ev->blobs_done = atomic_load(&e->blobs_done);
+	ev->blobs_total = e->blobs_total;
+	pthread_mutex_lock(&e->lock);
+	e->opts->on_event(e->opts->userdata, ev);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void reg_event_blob(struct reg_events *e, enum kiln_blob_action action, const struct kiln_digest *d,
+		    uint64_t size, const char *from)
+{
+	struct kiln_transfer_event ev = {
+		.kind = KILN_TRANSFER_BLOB,
+		.action = action,
+		.digest = d,
+		.size = size,
+		.from = from,
+	};
+
+	atomic_fetch_add(&e->blobs_done, 1);
+	emit(e, &ev);
+}
+
+void reg_event_manifest(struct reg_events *e, const struct kiln_digest *d, uint64_t size)
+{
+	struct kiln_transfer_event ev = {
+		.kind = KILN_TRANSFER_MANIFEST,
+		.digest = d,
+		.size = size,
+	};
+
+	emit(e, &ev);
+}
+
+void reg_event_progress(struct reg_events *e)
+{
+	struct kiln_transfer_event ev = { .kind = KILN_TRANSFER_PROGRESS };
+
+	emit(e, &ev);
+}
+
+void reg_event_notice(struct reg_events *e, const char *message)
+{
+	struct kiln_transfer_event ev = { .kind = KILN_TRANSFER_NOTICE, .message = message };
+
+	emit(e, &ev);
+}
+
+/* ---- helpers ---- */
+
+int reg_hash_fd(int fd, struct kiln_digest *ret)
+{
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
+	_cleanup_free_ char *buf = malloc(HASH_BUFFER);
+	off_t off = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = kiln_hasher_new(&h);
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = pread(fd, buf, HASH_BUFFER, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		kiln_hasher_update(h, buf, (size_t)n);
+		off += n;
+	}
+	kiln_hasher_final(h, ret);
+	return 0;
+}
+
+/* @mt without parameters, if it is a manifest or index type kiln handles */
+static char *known_type(const char *mt)
+{
+	size_t n;
+
+	if (!mt)
+		return NULL;
+	n = strcspn(mt, "; \t");
+	for (const char *const *k =
+		 (const char *const[]){ KILN_MT_OCI_MANIFEST, KILN_MT_OCI_INDEX,
+					KILN_MT_DOCKER_MANIFEST, KILN_MT_DOCKER_LIST, NULL };
+	     *k; k++)
+		if (strlen(*k) == n && strncasecmp(*k, mt, n) == 0)
+			return strdup(*k);
+	return NULL;
+}
+
+int reg_manifest_media_type(struct kiln_ctx *ctx, const char *json, size_t len,
+			    const char *fallback, char **ret)
+{
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	const struct json_value *root, *sv;
+	const char *mt;
+	uint64_t version = 0;
+	char *k;
+	int r;
+
+	r = json_parse(ctx, "manifest", json, len, &doc);
+	if (r < 0)
+		return r;
+	root = json_doc_root(doc);
+	if (root->type != JSON_OBJECT)
+		return kiln_error(ctx, EBADMSG, "the manifest is not a JSON object");
+	sv = json_get(root, "schemaVersion");
+	if (sv && json_get_u64(sv, &version) >= 0 && version == 1)
+		return kiln_error(ctx, EPROTONOSUPPORT,
+				  "a Docker schema 1 manifest: kiln reads schema 2 and OCI only");
+	mt = json_get_string(root, "mediaType");
+	if (mt) {
+		k = known_type(mt);
+		if (!k) {
+			_cleanup_free_ char *q = quote_for_message(mt, strlen(mt), 100);
+
+			return kiln_error(ctx, EPROTONOSUPPORT,
+					  "unsupported manifest media type \"%s\"", strempty(q));
+		}
+	} else {
+		k = known_type(fallback);
+		if (!k && json_get(root, "manifests"))
+			k = strdup(KILN_MT_OCI_INDEX);
+		else if (!k && json_get(root, "config"))
+			k = strdup(KILN_MT_OCI_MANIFEST);
+		else if (!k)
+			return kiln_error(ctx, EBADMSG,
+					  "the JSON is neither a manifest nor an index (no "
+					  "mediaType, config or manifests)");
+	}
+	if (!k)
+		return -ENOMEM;
+	*ret = k;
+	return 0;
+}

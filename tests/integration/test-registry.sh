@@ -1,0 +1,351 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# kiln push and pull against Debian's docker-registry, started here on free
+# loopback ports and stopped at the end whatever happens: interop with
+# skopeo both ways, cross-repository mounts, a no-op re-push, an index,
+# Basic (htpasswd) and token auth with credentials from auth files, and
+# faults injected by fault-proxy.py (500, 429, dropped connections,
+# corrupted bytes). After every fault case each blob in kiln's store must
+# hash to its name.
+set -u
+
+. "$SRCDIR/tests/integration/tap.sh"
+here=$SRCDIR/tests/integration
+
+for tool in docker-registry skopeo python3 htpasswd openssl; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "1..0 # SKIP $tool is not installed (scripts/install-deps.sh)"
+		exit 0
+	fi
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp" "$out"
+}
+trap cleanup EXIT
+
+# nothing of the caller's: no credentials, no cache, no _out
+export KILN_CACHE_DIR=$tmp/cache HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
+unset XDG_CONFIG_HOME XDG_CACHE_HOME DOCKER_CONFIG REGISTRY_AUTH_FILE
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$KILN_CACHE_DIR/store"
+cd "$tmp" || exit 1
+store=$KILN_CACHE_DIR/store
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# http_status URL [HEADER]: the status of a GET (000 when nothing answers)
+http_status() {
+	python3 - "$@" <<'EOF'
+import sys, urllib.error, urllib.request
+h = dict([sys.argv[2].split(": ", 1)]) if len(sys.argv) > 2 else {}
+try:
+    print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers=h), timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print("000")
+EOF
+}
+
+# wait until something answers HTTP on port @1 (any status)
+wait_http() {
+	for _ in $(seq 100); do
+		[ "$(http_status "http://127.0.0.1:$1/")" != 000 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_registry NAME PORT [AUTH_YAML]: a registry with its own storage and log
+start_registry() {
+	local d=$tmp/$1
+	mkdir -p "$d/data"
+	cat >"$d/config.yml" <<EOF
+version: 0.1
+log: {level: info, accesslog: {disabled: false}}
+storage: {filesystem: {rootdirectory: $d/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$2}
+${3:-}
+EOF
+	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+	pids+=($!)
+	wait_http "$2"
+}
+
+# every blob of kiln's store hashes to its name
+store_is_sound() {
+	local f bad=0
+	for f in "$store"/blobs/sha256/*; do
+		[ -e "$f" ] || continue
+		if [ "$(sha256sum <"$f" | cut -d' ' -f1)" != "$(basename "$f")" ]; then
+			echo "corrupt blob in the store: $f" >&2
+			bad=1
+		fi
+	done
+	return $bad
+}
+
+# mutating requests (POST, PUT, PATCH, DELETE) in a registry's access log
+writes_in() {
+	grep -cE '"(POST|PUT|PATCH|DELETE) ' "$1" || true
+}
+
+# json_field FILE KEY...: the value at FILE's KEY/KEY/...
+json_field() {
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: d = d[k]
+print(d)' "$@"
+}
+
+auth_file() {
+	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"
+}
+
+port=$(free_port)
+R=127.0.0.1:$port
+start_registry plain "$port"
+check "docker-registry runs on $R" test "$(http_status "http://$R/v2/")" = 200
+
+# the image: a small layer, one over 16 MiB (chunked upload), one in between
+python3 "$here/make-image.py" "$store" src:v1 100K 20M 3M >digest.src
+python3 "$here/make-image.py" layout v1 64K 17M >/dev/null
+
+# ---- push, and skopeo reads it ----
+
+check "kiln push" sh -c "'$KILN' push src:v1 $R/kiln/test:v1 >push.out"
+check "push prints host/repo:tag@digest" \
+	grep -qxE "$R/kiln/test:v1@sha256:[0-9a-f]{64}" push.out
+pushed=$(cut -d@ -f2 push.out)
+check "the pushed digest is the store's manifest" test "$pushed" = "$(cat digest.src)"
+check "_out/images.json records the push" \
+	test "$(json_field _out/images.json "$R/kiln/test:v1" reference)" = "$(cat push.out)"
+check "skopeo inspect reads what kiln pushed" \
+	sh -c "skopeo inspect --tls-verify=false docker://$R/kiln/test:v1 >inspect.json"
+check "skopeo sees the same digest" test "$(json_field inspect.json Digest)" = "$pushed"
+check "skopeo copy reads what kiln pushed" \
+	skopeo copy -q --src-tls-verify=false "docker://$R/kiln/test:v1" oci:copied:v1
+check "skopeo inspect --raw gives the store's manifest bytes" \
+	sh -c "skopeo inspect --raw --tls-verify=false docker://$R/kiln/test:v1 |
+		cmp - '$store/blobs/sha256/${pushed#sha256:}'"
+
+# ---- re-push is HEADs only; a second repository mounts ----
+
+before=$(writes_in "$tmp/plain/log")
+check "re-push" sh -c "'$KILN' push --json src:v1 $R/kiln/test:v1 >repush.json"
+check "re-push uploads nothing" \
+	test "$(json_field repush.json blobs existing) $(json_field repush.json blobs uploaded) $(json_field repush.json manifestsPut)" = "4 0 0"
+check "re-push sends no POST, PUT or PATCH" test "$(writes_in "$tmp/plain/log")" = "$before"
+check "push to a second repository" \
+	sh -c "'$KILN' push --json src:v1 $R/kiln/second:v1 >mount.json"
+check "every blob is mounted from kiln/test" test "$(json_field mount.json blobs mounted)" = 4
+check "the registry saw the mounts" \
+	grep -qE '"POST /v2/kiln/second/blobs/uploads/\?[^"]*mount=[^"]*" 201' "$tmp/plain/log"
+
+# ---- skopeo pushes, kiln pulls ----
+
+check "skopeo copy pushes a layout" \
+	skopeo copy -q --dest-tls-verify=false oci:layout:v1 "docker://$R/kiln/fromskopeo:v1"
+check "kiln pull" sh -c "'$KILN' pull $R/kiln/fromskopeo:v1 >pull.out"
+want=$(skopeo inspect --tls-verify=false "docker://$R/kiln/fromskopeo:v1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
+check "kiln pulled the digest skopeo pushed" test "$(cut -d@ -f2 pull.out)" = "$want"
+check "the store names the pulled image" grep -q "\"$R/kiln/fromskopeo:v1\"" "$store/index.json"
+check "the manifest is stored byte for byte" test -f "$store/blobs/sha256/${want#sha256:}"
+check "pull by digest" "$KILN" pull -q "$R/kiln/fromskopeo@$want"
+check "store is sound after pulls" store_is_sound
+expect_fail "pull of a missing tag fails" 1 "no such image|MANIFEST_UNKNOWN|not found" \
+	"$KILN" pull -q "$R/kiln/fromskopeo:nope"
+expect_fail "push to another digest is refused" 1 "names digest" \
+	"$KILN" push src:v1 "$R/kiln/test@sha256:$(printf '%064d' 0)"
+expect_fail "an unreachable registry is a clear error" 1 "cannot reach" \
+	"$KILN" push -q src:v1 "127.0.0.1:$(free_port)/kiln/test:v1"
+
+# ---- an index: children first, the platform's manifest on pull ----
+
+python3 "$here/make-image.py" --arch arm64 "$store" arm:v1 50K >/dev/null
+python3 "$here/make-image.py" --index "$store" multi:v1 src:v1 arm:v1 >digest.multi
+check "push an index" "$KILN" push -q multi:v1 "$R/kiln/multi:v1"
+check "skopeo reads the index" sh -c "skopeo inspect --raw --tls-verify=false docker://$R/kiln/multi:v1 |
+	grep -q 'image.index.v1+json'"
+rm -rf "$KILN_CACHE_DIR/arm" && mkdir -p "$KILN_CACHE_DIR/arm"
+check "pull --platform linux/arm64 takes the arm64 manifest" sh -c \
+	"KILN_CACHE_DIR='$KILN_CACHE_DIR/arm' '$KILN' pull --json --platform linux/arm64 $R/kiln/multi:v1 >multi.json"
+check "the pulled manifest is the arm64 one" \
+	test "$(json_field multi.json manifest)" = "$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "arm:v1"][0])' "$store/index.json")"
+expect_fail "a platform the index lacks is a clear error" 1 "no image for linux/s390x" \
+	env KILN_CACHE_DIR="$KILN_CACHE_DIR/arm" "$KILN" pull --platform linux/s390x "$R/kiln/multi:v1"
+
+# ---- kiln import DIR, and archives pushed as files ----
+
+mkdir -p tree/etc && echo hello >tree/etc/greeting
+check "kiln import DIR makes an image" "$KILN" import tree --tag imported:v1
+check "push an image made by kiln import" "$KILN" push -q imported:v1 "$R/kiln/imported:v1"
+check "skopeo copies it" skopeo copy -q --src-tls-verify=false \
+	"docker://$R/kiln/imported:v1" oci:imported:v1
+check "skopeo writes a docker-archive" \
+	skopeo copy -q oci:layout:v1 docker-archive:"$tmp/image.tar":kiln/arch:v1
+check "kiln push FILE pushes a docker-archive" \
+	sh -c "'$KILN' push -q '$tmp/image.tar' $R/kiln/archive:v1 >archive.out"
+check "skopeo reads the pushed archive" \
+	skopeo inspect --tls-verify=false "docker://$R/kiln/archive:v1"
+check "the archive is in the store under DEST's name" \
+	grep -q "\"$R/kiln/archive:v1\"" "$store/index.json"
+check "skopeo writes an oci-archive" skopeo copy -q oci:layout:v1 oci-archive:"$tmp/oci.tar":v1
+check "kiln push FILE pushes an oci-archive" \
+	"$KILN" push -q "$tmp/oci.tar" "$R/kiln/ociarchive:v1"
+check "skopeo inspect --raw gives what the oci-archive holds" sh -c \
+	"test \$(skopeo inspect --raw --tls-verify=false docker://$R/kiln/ociarchive:v1 | sha256sum | cut -d' ' -f1) = \
+	      \$(skopeo inspect --raw oci-archive:$tmp/oci.tar:v1 | sha256sum | cut -d' ' -f1)"
+
+# ---- Basic auth (htpasswd) ----
+
+htpasswd -Bbn kiln s3cret >"$tmp/htpasswd"
+bport=$(free_port)
+B=127.0.0.1:$bport
+start_registry basic "$bport" "auth: {htpasswd: {realm: kiln-test, path: $tmp/htpasswd}}"
+auth_file "$B" kiln:s3cret good.json
+auth_file "$B" kiln:wrong bad.json
+expect_fail "basic: no credentials is refused cleanly" 1 "requires a login.*no credentials" \
+	"$KILN" push -q src:v1 "$B/kiln/test:v1"
+check "basic: push with REGISTRY_AUTH_FILE" \
+	env REGISTRY_AUTH_FILE="$tmp/good.json" "$KILN" push -q src:v1 "$B/kiln/test:v1"
+expect_fail "basic: wrong password is refused cleanly" 1 "refused.*bad.json" \
+	env REGISTRY_AUTH_FILE="$tmp/bad.json" "$KILN" push -q src:v1 "$B/kiln/test:v1"
+mkdir -p docker && cp good.json docker/config.json
+check "basic: pull with \$DOCKER_CONFIG/config.json" \
+	env DOCKER_CONFIG="$tmp/docker" "$KILN" pull -q "$B/kiln/test:v1"
+check "basic: skopeo reads it with the same auth file" \
+	skopeo inspect --tls-verify=false --authfile good.json "docker://$B/kiln/test:v1"
+check "no password in the log" sh -c "! grep -q s3cret '$tmp/basic/log'"
+
+# ---- token auth: a python issuer signing RS256 JWTs with openssl ----
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+	-days 2 -subj /CN=kiln-issuer 2>/dev/null
+iport=$(free_port)
+python3 "$here/token-issuer.py" "$iport" "$tmp/key.pem" "$tmp/cert.pem" kiln-registry \
+	kiln-issuer kiln:s3cret "$tmp/issuer.log" &
+pids+=($!)
+wait_http "$iport"
+tport=$(free_port)
+T=127.0.0.1:$tport
+start_registry token "$tport" "auth: {token: {realm: http://127.0.0.1:$iport/token, service: kiln-registry, issuer: kiln-issuer, rootcertbundle: $tmp/cert.pem}}"
+auth_file "$T" kiln:s3cret tgood.json
+auth_file "$T" kiln:nope tbad.json
+expect_fail "token: push without credentials is refused cleanly" 1 "no credentials for $T" \
+	"$KILN" push -q src:v1 "$T/kiln/test:v1"
+check "token: push with credentials from the auth file" \
+	env REGISTRY_AUTH_FILE="$tmp/tgood.json" "$KILN" push -q src:v1 "$T/kiln/test:v1"
+expect_fail "token: wrong credentials are refused cleanly" 1 "refused the credentials" \
+	env REGISTRY_AUTH_FILE="$tmp/tbad.json" "$KILN" push -q src:v1 "$T/kiln/test:v1"
+check "token: anonymous pull" \
+	env KILN_CACHE_DIR="$tmp/anon" "$KILN" pull -q "$T/kiln/test:v1"
+check "token: a second repository mounts with pull on the first in the token" sh -c \
+	"REGISTRY_AUTH_FILE='$tmp/tgood.json' '$KILN' push --json src:v1 $T/kiln/other:v1 >tmount.json &&
+	 test \$(python3 -c 'import json; print(json.load(open(\"tmount.json\"))[\"blobs\"][\"mounted\"])') = 4"
+check "token: the issuer saw both scopes in one request" \
+	grep -q "repository:kiln/other:pull,push repository:kiln/test:pull\|repository:kiln/test:pull repository:kiln/other:pull,push" "$tmp/issuer.log"
+check "no token or password in the registry log" sh -c "! grep -qE 's3cret|eyJ' '$tmp/token/log'"
+
+# ---- faults, through a proxy in front of the plain registry ----
+
+pport=$(free_port)
+P=127.0.0.1:$pport
+python3 "$here/fault-proxy.py" "$pport" "$port" "$tmp/rules.json" "$tmp/proxy.log" &
+pids+=($!)
+wait_http "$pport"
+
+# fault NAME RULES PATTERN CMD...: CMD succeeds with RULES in force and says
+# what it did about them (PATTERN, on stderr); then the store is checked
+fault() {
+	local name=$1 rules=$2 pattern=$3
+	shift 3
+	printf '%s\n' "$rules" >"$tmp/rules.json"
+	# no mounts from what earlier pushes left: every blob must go over the proxy
+	rm -f "$store/kiln-registry-sources"
+	check "fault: $name" "$@"
+	cp "$out/stderr" "$tmp/fault.err"
+	printf '[]\n' >"$tmp/rules.json"
+	check "fault: $name: kiln reports it" grep -qE "$pattern" "$tmp/fault.err"
+	check "fault: $name: every blob in the store hashes to its name" store_is_sound
+}
+
+fault "500 twice on blob HEADs: retried" \
+	'[{"method": "HEAD", "path": "/blobs/", "action": "status", "status": 500, "times": 2}]' \
+	"answered 500; retrying" \
+	"$KILN" push -q src:v1 "$P/fault/a:v1"
+check "the proxy answered 500" grep -q "HEAD .* 500 status" "$tmp/proxy.log"
+fault "429 with Retry-After on upload starts: retried" \
+	'[{"method": "POST", "path": "/blobs/uploads/", "action": "status", "status": 429, "retry_after": 1, "times": 2}]' \
+	"answered 429; retrying" \
+	"$KILN" push -q src:v1 "$P/fault/b:v1"
+# libcurl itself sends a request again once when a reused connection dies
+# before any answer: each cut happens twice, so that kiln sees at least one
+fault "connection cut mid-chunk (partial data reached the registry): upload restarted" \
+	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "drop", "after": 1000000, "forward": true, "times": 2}]' \
+	"starting it again" \
+	"$KILN" push -q src:v1 "$P/fault/c:v1"
+fault "connection cut before a chunk reached the registry: upload resumed" \
+	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "drop", "after": 0, "times": 2}]' \
+	"interrupted; resuming at" \
+	"$KILN" push -q src:v1 "$P/fault/d:v1"
+fault "connection cut mid-PUT: upload restarted" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "drop", "after": 50000, "forward": true, "times": 2}]' \
+	"starting it again" \
+	"$KILN" push -q src:v1 "$P/fault/e:v1"
+fault "a corrupted byte on the way up: the registry refuses, kiln sends it again" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "corrupt", "offset": 1000, "times": 1}]' \
+	"DIGEST_INVALID.*starting it again" \
+	"$KILN" push -q src:v1 "$P/fault/f:v1"
+printf '%s\n' '[{"method": "PUT", "path": "/blobs/uploads/", "action": "corrupt", "offset": 1000}]' >"$tmp/rules.json"
+rm -f "$store/kiln-registry-sources"
+expect_fail "fault: bytes corrupted every time: push fails clearly" 1 "something on the way corrupts uploads" \
+	"$KILN" push -q src:v1 "$P/fault/g:v1"
+printf '[]\n' >"$tmp/rules.json"
+check "fault: the failed push tagged nothing" test "$(http_status "http://$R/v2/fault/g/manifests/v1" \
+	"Accept: application/vnd.oci.image.manifest.v1+json")" = 404
+
+rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
+pullf() {
+	KILN_CACHE_DIR="$KILN_CACHE_DIR/f" "$KILN" pull -q "$@"
+}
+fault "connection cut mid-blob twice on pull: resumed with Range" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "drop", "after": 3000000, "times": 2}]' \
+	"resuming at byte [1-9]" \
+	pullf "$P/kiln/test:v1"
+check "the resumed download asked for a range" grep -qE "GET /v2/kiln/test/blobs/sha256:[0-9a-f]+ 206" "$tmp/proxy.log"
+rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
+fault "500 three times on blob GETs: retried" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "status", "status": 500, "times": 3}]' \
+	"answered 500; retrying" \
+	pullf "$P/kiln/test:v1"
+rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
+printf '%s\n' '[{"method": "GET", "path": "/blobs/sha256:", "action": "corrupt", "offset": 5000}]' >"$tmp/rules.json"
+expect_fail "fault: a corrupted blob on pull is refused" 1 "digest mismatch" \
+	pullf "$P/kiln/test:v1"
+printf '[]\n' >"$tmp/rules.json"
+check "fault: nothing was tagged" sh -c "! grep -q 'kiln/test:v1' '$KILN_CACHE_DIR/f/store/index.json'"
+check "fault: no wrong blob in that store" sh -c "store=$KILN_CACHE_DIR/f/store; cd \$store/blobs/sha256 &&
+	for f in *; do [ -e \"\$f\" ] || continue; [ \$(sha256sum <\$f | cut -d' ' -f1) = \$f ] || exit 1; done"
+printf '%s\n' '[{"method": "GET", "path": "/manifests/", "action": "corrupt", "offset": 10}]' >"$tmp/rules.json"
+expect_fail "fault: a corrupted manifest is refused" 1 "hashes to|manifest" \
+	pullf "$P/kiln/test:v1"
+printf '[]\n' >"$tmp/rules.json"
+
+# a store whose blob went bad: the registry refuses it, kiln says which and why
+mkdir -p "$tmp/bad/store"
+python3 "$here/make-image.py" "$tmp/bad/store" bad:v1 200K >/dev/null
+layer=$(find "$tmp/bad/store/blobs/sha256" -size +100k)
+printf 'X' | dd of="$layer" bs=1 seek=1000 conv=notrunc 2>/dev/null
+expect_fail "a corrupt blob in the store is named, not pushed" 1 "in the store .* is corrupt" \
+	env KILN_CACHE_DIR="$tmp/bad" "$KILN" push -q bad:v1 "$R/kiln/bad:v1"
+
+done_testing
