@@ -31,15 +31,16 @@ static const struct command commands[] = {
 	{ "ls", cmd_ls, "list files in an image's flattened filesystem" },
 	{ "cat", cmd_cat, "print a file from an image" },
 	{ "unpack", cmd_unpack, "unpack an image's filesystem into a directory" },
-	{ "store", cmd_store, "the local image store: list, gc" },
+	{ "store", cmd_store, "the local image store: ls, gc, rm, path" },
 };
 
 static void print_help(void)
 {
 	printf("Usage: kiln [-C DIR] [--verbose] COMMAND [ARGS]...\n"
 	       "\n"
-	       "Build, sign, check and ship kernel modules and system extensions for\n"
-	       "immutable Linux from bldr package trees, with no Docker and no daemon.\n"
+	       "Read bldr package trees, sign and pre-flight check kernel modules, and\n"
+	       "work with OCI images and registries: the pieces of a custom Talos Linux\n"
+	       "module's path, with no Docker and no daemon.\n"
 	       "\n"
 	       "Commands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
