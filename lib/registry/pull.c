@@ -10,20 +10,10 @@
 #include <string.h>
 
 #include "log.h"
-#include "parallel.h"
 #include "registry-internal.h"
 
 #define DOWNLOAD_ATTEMPTS 6
 #define INDEX_DEPTH_MAX 4
-
-struct pull_blob {
-	struct kiln_digest digest;
-	uint64_t size;
-	enum kiln_blob_action action;
-	_Atomic uint64_t moved;
-	int r;
-	char *error;
-};
 
 struct fetched {
 	struct kiln_digest digest;
@@ -40,7 +30,7 @@ struct pull {
 	struct reg_workers w;
 	struct reg_events ev;
 	char *scope;
-	struct pull_blob *blobs;
+	struct reg_blob *blobs;
 	size_t n_blobs, alloc_blobs;
 	struct fetched chain[INDEX_DEPTH_MAX + 1]; /* what the ref names first, the manifest last */
 	size_t n_chain;
@@ -48,9 +38,7 @@ struct pull {
 
 static void pull_release(struct pull *p)
 {
-	for (size_t i = 0; i < p->n_blobs; i++)
-		free(p->blobs[i].error);
-	free(p->blobs);
+	reg_blobs_free(p->blobs, p->n_blobs);
 	for (size_t i = 0; i < p->n_chain; i++) {
 		free(p->chain[i].json);
 		free(p->chain[i].media_type);
@@ -224,7 +212,7 @@ static int resolve(struct pull *p, const struct kiln_platform *platform)
 struct sink {
 	struct pull *p;
 	struct reg_conn *conn;
-	struct pull_blob *b;
+	struct reg_blob *b;
 	struct kiln_blob_writer *w;
 	bool first; /* no data yet from this response */
 };
@@ -249,7 +237,7 @@ static int sink_write(void *userdata, long status, const void *data, size_t len)
 	return kiln_blob_writer_write(k->w, data, len);
 }
 
-static int download(struct pull *p, struct reg_conn *conn, struct pull_blob *b)
+static int download(struct pull *p, struct reg_conn *conn, struct reg_blob *b)
 {
 	_cleanup_free_ char *url = NULL, *what = NULL;
 	const char *scopes[] = { p->scope, NULL };
@@ -335,35 +323,13 @@ static int download(struct pull *p, struct reg_conn *conn, struct pull_blob *b)
 	return r;
 }
 
-static void pull_worker(size_t i, unsigned worker, void *userdata)
+static int pull_one(void *userdata, struct reg_conn *conn, struct reg_blob *b)
 {
-	struct pull *p = userdata;
-	struct pull_blob *b = &p->blobs[i];
-	struct reg_conn *conn = p->w.conns[worker];
+	int r = download(userdata, conn, b);
 
-	if (atomic_load(&p->w.failed)) {
-		b->r = -ECANCELED;
-		return;
-	}
-	b->r = download(p, conn, b);
-	if (b->r < 0) {
-		reg_workers_fail(&p->w, conn, b->r, &b->error);
-		return;
-	}
-	b->action = KILN_BLOB_DOWNLOADED;
-	reg_event_blob(&p->ev, b->action, &b->digest, b->size, NULL);
-}
-
-static void pull_progress(size_t done, size_t n, void *userdata)
-{
-	struct pull *p = userdata;
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < p->n_blobs; i++)
-		sum += atomic_load(&p->blobs[i].moved);
-	atomic_store(&p->ev.bytes_done, sum);
-	if (done < n)
-		reg_event_progress(&p->ev);
+	if (r >= 0)
+		b->action = KILN_BLOB_DOWNLOADED;
+	return r;
 }
 
 static int add_blob(struct pull *p, const struct kiln_descriptor *d)
@@ -384,7 +350,7 @@ static int add_blob(struct pull *p, const struct kiln_descriptor *d)
 	}
 	if (GROW(p->blobs, p->alloc_blobs, p->n_blobs + 1) < 0)
 		return -ENOMEM;
-	p->blobs[p->n_blobs++] = (struct pull_blob){ .digest = d->digest, .size = d->size };
+	p->blobs[p->n_blobs++] = (struct reg_blob){ .digest = d->digest, .size = d->size };
 	atomic_fetch_add(&p->ev.bytes_total, d->size);
 	return 0;
 }
@@ -452,14 +418,7 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 	p.scope = reg_scope(src->path, "pull");
 	if (!p.scope)
 		return -ENOMEM;
-	r = reg_client_new(ctx, src->domain, src->path, o, &p.c);
-	if (r < 0)
-		return r;
-	p.c->events = &p.ev;
-	r = reg_workers_init(&p.w, p.c, ctx, o->jobs);
-	if (r < 0)
-		return r;
-	r = reg_ping(p.w.main);
+	r = reg_connect(ctx, src->domain, src->path, o, &p.ev, &p.c, &p.w);
 	if (r < 0)
 		return r;
 	r = resolve(&p, platform);
@@ -480,12 +439,9 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 	present = atomic_load(&p.ev.blobs_done);
 	p.ev.blobs_total = (unsigned)p.n_blobs + present;
 
-	kiln_parallel_for(p.n_blobs, p.w.n, pull_worker, pull_progress, &p);
-	for (size_t i = 0; i < p.n_blobs; i++)
-		if (p.blobs[i].r < 0 && p.blobs[i].r != -ECANCELED)
-			return kiln_error(ctx, p.blobs[i].r, "%s",
-					  p.blobs[i].error ? p.blobs[i].error
-							   : strerror(-p.blobs[i].r));
+	r = reg_transfer_blobs(ctx, &p.w, &p.ev, p.blobs, p.n_blobs, pull_one, &p);
+	if (r < 0)
+		return r;
 	r = store_chain(&p);
 	if (r < 0)
 		return r;

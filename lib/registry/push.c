@@ -8,7 +8,6 @@
 
 #include "json-parse.h"
 #include "log.h"
-#include "parallel.h"
 #include "registry-internal.h"
 
 /* Up to this a blob goes in one PUT; above it in PATCH chunks that can be resumed. */
@@ -17,16 +16,6 @@
 #define CHUNK_SIZE (32u << 20)
 #define UPLOAD_ATTEMPTS 5
 #define INDEX_DEPTH_MAX 4
-
-struct push_blob {
-	struct kiln_digest digest;
-	uint64_t size;
-	const char *mount_from; /* borrowed from the sources record */
-	enum kiln_blob_action action;
-	_Atomic uint64_t moved; /* bytes sent for this blob (and rolled back on restarts) */
-	int r;
-	char *error;
-};
 
 struct push_manifest {
 	struct kiln_digest digest;
@@ -45,7 +34,7 @@ struct push {
 	struct reg_sources *sources;
 	struct reg_events ev;
 	char *scope; /* "repository:<dest>:pull,push" */
-	struct push_blob *blobs;
+	struct reg_blob *blobs;
 	size_t n_blobs, alloc_blobs;
 	struct push_manifest *manifests; /* children first, the pushed image last */
 	size_t n_manifests, alloc_manifests;
@@ -55,9 +44,7 @@ struct push {
 
 static void push_release(struct push *p)
 {
-	for (size_t i = 0; i < p->n_blobs; i++)
-		free(p->blobs[i].error);
-	free(p->blobs);
+	reg_blobs_free(p->blobs, p->n_blobs);
 	for (size_t i = 0; i < p->n_manifests; i++) {
 		free(p->manifests[i].media_type);
 		free(p->manifests[i].json);
@@ -106,7 +93,7 @@ static int add_blob(struct push *p, const struct kiln_descriptor *d, const char 
 				  d->digest.s, (uintmax_t)size, owner, (uintmax_t)d->size);
 	if (GROW(p->blobs, p->alloc_blobs, p->n_blobs + 1) < 0)
 		return -ENOMEM;
-	p->blobs[p->n_blobs++] = (struct push_blob){ .digest = d->digest, .size = d->size };
+	p->blobs[p->n_blobs++] = (struct reg_blob){ .digest = d->digest, .size = d->size };
 	return 0;
 }
 
@@ -186,7 +173,7 @@ static int plan_image(struct push *p, const struct kiln_descriptor *d, unsigned 
 
 /* ---- one blob ---- */
 
-static int verify_local(struct push *p, struct reg_conn *conn, struct push_blob *b, int fd)
+static int verify_local(struct push *p, struct reg_conn *conn, struct reg_blob *b, int fd)
 {
 	struct kiln_digest got;
 	int r;
@@ -204,7 +191,7 @@ static int verify_local(struct push *p, struct reg_conn *conn, struct push_blob 
 }
 
 /* POST .../blobs/uploads/: a new upload session's URL. */
-static int start_upload(struct push *p, struct reg_conn *conn, struct push_blob *b, char **ret)
+static int start_upload(struct push *p, struct reg_conn *conn, struct reg_blob *b, char **ret)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
@@ -295,7 +282,7 @@ static int upload_status(struct push *p, struct reg_conn *conn, char **location,
  * Returns 0 when all is sent, 1 when the session was lost and the upload
  * must start over, -errno on failure.
  */
-static int send_chunks(struct push *p, struct reg_conn *conn, struct push_blob *b, int fd,
+static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b, int fd,
 		       char **location)
 {
 	const char *scopes[] = { p->scope, NULL };
@@ -380,7 +367,7 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct push_blob *
 	return 0;
 }
 
-static int head_blob(struct push *p, struct reg_conn *conn, struct push_blob *b, bool *ret)
+static int head_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, bool *ret)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
@@ -410,8 +397,7 @@ static int head_blob(struct push *p, struct reg_conn *conn, struct push_blob *b,
 	return 0;
 }
 
-static int upload_blob(struct push *p, struct reg_conn *conn, struct push_blob *b,
-		       char *location_in)
+static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, char *location_in)
 {
 	_cleanup_free_ char *location = location_in, *what = NULL;
 	_cleanup_close_ int fd = -1;
@@ -522,7 +508,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct push_blob *
 }
 
 /* 1 when mounted; 0 with *@location set to an upload session (or NULL) when not. */
-static int mount_blob(struct push *p, struct reg_conn *conn, struct push_blob *b, char **location)
+static int mount_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, char **location)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *base = NULL, *u1 = NULL, *url = NULL, *from_scope = NULL;
@@ -561,8 +547,9 @@ static int mount_blob(struct push *p, struct reg_conn *conn, struct push_blob *b
 	return 0;
 }
 
-static int push_one(struct push *p, struct reg_conn *conn, struct push_blob *b)
+static int push_one(void *userdata, struct reg_conn *conn, struct reg_blob *b)
 {
+	struct push *p = userdata;
 	char *location = NULL;
 	bool exists;
 	int r;
@@ -589,37 +576,6 @@ static int push_one(struct push *p, struct reg_conn *conn, struct push_blob *b)
 		return r;
 	b->action = KILN_BLOB_UPLOADED;
 	return 0;
-}
-
-static void push_worker(size_t i, unsigned worker, void *userdata)
-{
-	struct push *p = userdata;
-	struct push_blob *b = &p->blobs[i];
-	struct reg_conn *conn = p->w.conns[worker];
-
-	if (atomic_load(&p->w.failed)) {
-		b->r = -ECANCELED;
-		return;
-	}
-	b->r = push_one(p, conn, b);
-	if (b->r < 0) {
-		reg_workers_fail(&p->w, conn, b->r, &b->error);
-		return;
-	}
-	reg_event_blob(&p->ev, b->action, &b->digest, b->size,
-		       b->action == KILN_BLOB_MOUNTED ? b->mount_from : NULL);
-}
-
-static void push_progress(size_t done, size_t n, void *userdata)
-{
-	struct push *p = userdata;
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < p->n_blobs; i++)
-		sum += atomic_load(&p->blobs[i].moved);
-	atomic_store(&p->ev.bytes_done, sum);
-	if (done < n)
-		reg_event_progress(&p->ev);
 }
 
 /* ---- manifests ---- */
@@ -796,14 +752,7 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 	p.scope = reg_scope(dest->path, "pull,push");
 	if (!p.scope)
 		return -ENOMEM;
-	r = reg_client_new(ctx, dest->domain, dest->path, o, &p.c);
-	if (r < 0)
-		return r;
-	p.c->events = &p.ev;
-	r = reg_workers_init(&p.w, p.c, ctx, o->jobs);
-	if (r < 0)
-		return r;
-	r = reg_ping(p.w.main);
+	r = reg_connect(ctx, dest->domain, dest->path, o, &p.ev, &p.c, &p.w);
 	if (r < 0)
 		return r;
 	r = check_remote_children(&p);
@@ -816,12 +765,9 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 		p.blobs[i].mount_from = reg_sources_find(p.sources, &p.blobs[i].digest, dest->path);
 	p.ev.blobs_total = (unsigned)p.n_blobs;
 
-	kiln_parallel_for(p.n_blobs, p.w.n, push_worker, push_progress, &p);
-	for (size_t i = 0; i < p.n_blobs; i++)
-		if (p.blobs[i].r < 0 && p.blobs[i].r != -ECANCELED)
-			return kiln_error(ctx, p.blobs[i].r, "%s",
-					  p.blobs[i].error ? p.blobs[i].error
-							   : strerror(-p.blobs[i].r));
+	r = reg_transfer_blobs(ctx, &p.w, &p.ev, p.blobs, p.n_blobs, push_one, &p);
+	if (r < 0)
+		return r;
 	remember(&p);
 	r = push_manifests(&p, &res);
 	if (r < 0)

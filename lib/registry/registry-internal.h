@@ -228,6 +228,38 @@ void reg_workers_release(struct reg_workers *w);
 /* A worker failed with @r: keep its message in *@ret_error and stop the others. */
 void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error);
 
+/*
+ * Make the client for @domain/@repo, its connections (@jobs workers) and
+ * ping it, notices going to @ev. On failure nothing is left to release.
+ */
+int reg_connect(struct kiln_ctx *ctx, const char *domain, const char *repo,
+		const struct kiln_registry_options *o, struct reg_events *ev,
+		struct reg_client **ret_client, struct reg_workers *ret_workers);
+
+/* One blob of a push or pull, as the worker threads see it. */
+struct reg_blob {
+	struct kiln_digest digest;
+	uint64_t size;
+	const char *mount_from; /* push: a repository holding it (borrowed), or NULL */
+	enum kiln_blob_action action;
+	_Atomic uint64_t moved; /* bytes moved for this blob (rolled back on restarts) */
+	int r;
+	char *error;
+};
+
+void reg_blobs_free(struct reg_blob *blobs, size_t n);
+
+/*
+ * Run @one for each of @blobs on @w's worker connections; @one sets the
+ * blob's action. Progress and a blob event for each blob done go to @ev.
+ * The first failure stops the rest; it is returned, with its message, on
+ * @ctx.
+ */
+int reg_transfer_blobs(struct kiln_ctx *ctx, struct reg_workers *w, struct reg_events *ev,
+		       struct reg_blob *blobs, size_t n,
+		       int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b),
+		       void *userdata);
+
 /* The sha256 of all of @fd from offset 0. */
 int reg_hash_fd(int fd, struct kiln_digest *ret);
 

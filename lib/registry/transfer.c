@@ -10,6 +10,7 @@
 
 #include "json-parse.h"
 #include "log.h"
+#include "parallel.h"
 #include "registry-internal.h"
 
 #define HASH_BUFFER (1u << 20)
@@ -59,6 +60,97 @@ void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char 
 	free(*ret_error);
 	*ret_error = msg ? strdup(msg) : NULL;
 	kiln_ctx_clear_error(conn->ctx);
+}
+
+int reg_connect(struct kiln_ctx *ctx, const char *domain, const char *repo,
+		const struct kiln_registry_options *o, struct reg_events *ev,
+		struct reg_client **ret_client, struct reg_workers *ret_workers)
+{
+	_cleanup_(reg_client_freep) struct reg_client *c = NULL;
+	struct reg_workers w;
+	int r;
+
+	r = reg_client_new(ctx, domain, repo, o, &c);
+	if (r < 0)
+		return r;
+	c->events = ev;
+	r = reg_workers_init(&w, c, ctx, o->jobs);
+	if (r >= 0)
+		r = reg_ping(w.main);
+	if (r < 0) {
+		reg_workers_release(&w);
+		return r;
+	}
+	*ret_client = TAKE_PTR(c);
+	*ret_workers = w;
+	return 0;
+}
+
+/* ---- blobs in parallel ---- */
+
+void reg_blobs_free(struct reg_blob *blobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(blobs[i].error);
+	free(blobs);
+}
+
+struct transfer {
+	struct reg_workers *w;
+	struct reg_events *ev;
+	struct reg_blob *blobs;
+	size_t n;
+	int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b);
+	void *userdata;
+};
+
+static void transfer_worker(size_t i, unsigned worker, void *userdata)
+{
+	struct transfer *t = userdata;
+	struct reg_blob *b = &t->blobs[i];
+	struct reg_conn *conn = t->w->conns[worker];
+
+	if (atomic_load(&t->w->failed)) {
+		b->r = -ECANCELED;
+		return;
+	}
+	b->r = t->one(t->userdata, conn, b);
+	if (b->r < 0) {
+		reg_workers_fail(t->w, conn, b->r, &b->error);
+		return;
+	}
+	reg_event_blob(t->ev, b->action, &b->digest, b->size,
+		       b->action == KILN_BLOB_MOUNTED ? b->mount_from : NULL);
+}
+
+static void transfer_progress(size_t done, size_t n, void *userdata)
+{
+	struct transfer *t = userdata;
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		sum += atomic_load(&t->blobs[i].moved);
+	atomic_store(&t->ev->bytes_done, sum);
+	if (done < n)
+		reg_event_progress(t->ev);
+}
+
+int reg_transfer_blobs(struct kiln_ctx *ctx, struct reg_workers *w, struct reg_events *ev,
+		       struct reg_blob *blobs, size_t n,
+		       int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b),
+		       void *userdata)
+{
+	struct transfer t = {
+		.w = w, .ev = ev, .blobs = blobs, .n = n, .one = one, .userdata = userdata
+	};
+
+	kiln_parallel_for(n, w->n, transfer_worker, transfer_progress, &t);
+	/* a cancelled blob only says another failed first: report that one */
+	for (size_t i = 0; i < n; i++)
+		if (blobs[i].r < 0 && blobs[i].r != -ECANCELED)
+			return kiln_error(ctx, blobs[i].r, "%s",
+					  blobs[i].error ? blobs[i].error : strerror(-blobs[i].r));
+	return 0;
 }
 
 /* ---- events ---- */
