@@ -261,6 +261,17 @@ int kiln_index_parse(struct kiln_ctx *ctx, const char *json, size_t len, struct 
 int kiln_image_config_parse(struct kiln_ctx *ctx, const char *json, size_t len,
 			    struct kiln_image_config **ret);
 
+/*
+ * The entry of @idx for @want: the first whose platform matches, else the
+ * only entry when it names no platform (an artifact list); NULL when none fits.
+ */
+const struct kiln_descriptor *kiln_index_find_platform(const struct kiln_index *idx,
+						       const struct kiln_platform *want);
+
+/* The platforms @idx names, "linux/amd64, linux/arm/v7" ("" for none), for messages; NULL on
+ * -ENOMEM. */
+char *kiln_index_platforms_string(const struct kiln_index *idx);
+
 /* Serialize: compact JSON, fixed field order, so equal values give equal digests. */
 int kiln_manifest_to_json(const struct kiln_manifest *m, char **ret, size_t *ret_len);
 int kiln_index_to_json(const struct kiln_index *i, char **ret, size_t *ret_len);

@@ -106,7 +106,7 @@ static void normalize_arch(char **arch, char **variant)
 	static const struct {
 		const char *alias, *arch, *variant;
 	} aliases[] = {
-		{ "x86_64", "amd64", NULL }, { "x86-64", "amd64", NULL },
+		{ "x86_64", "amd64", NULL },  { "x86-64", "amd64", NULL },
 		{ "aarch64", "arm64", NULL }, { "armhf", "arm", "v7" },
 		{ "armel", "arm", "v6" },     { "i386", "386", NULL },
 		{ "i686", "386", NULL },
@@ -207,6 +207,36 @@ static const char *default_variant(const char *arch)
 	if (streq(arch, "amd64"))
 		return "v1";
 	return "";
+}
+
+const struct kiln_descriptor *kiln_index_find_platform(const struct kiln_index *idx,
+						       const struct kiln_platform *want)
+{
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const struct kiln_descriptor *d = &idx->manifests[i];
+
+		if (d->platform && kiln_platform_matches(want, d->platform))
+			return d;
+	}
+	if (idx->n_manifests == 1 && !idx->manifests[0].platform)
+		return &idx->manifests[0];
+	return NULL;
+}
+
+char *kiln_index_platforms_string(const struct kiln_index *idx)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (!idx->manifests[i].platform)
+			continue;
+		p = kiln_platform_string(idx->manifests[i].platform);
+		if (!p || strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", p) < 0)
+			return NULL;
+	}
+	return sb.len ? strbuf_detach(&sb, NULL) : strdup("");
 }
 
 bool kiln_platform_matches(const struct kiln_platform *want, const struct kiln_platform *have)
@@ -454,7 +484,7 @@ int kiln_manifest_parse(struct kiln_ctx *ctx, const char *json, size_t len,
 		return oci_bad(&p, NULL, "this is an index, not a manifest");
 	if (m->media_type && !kiln_media_type_is_manifest(m->media_type)) {
 		_cleanup_free_ char *q =
-			quote_for_message(m->media_type, strlen(m->media_type), 80);
+		    quote_for_message(m->media_type, strlen(m->media_type), 80);
 
 		return oci_bad(&p, "mediaType", "\"%s\" is not a manifest media type (%s or %s)",
 			       q ? q : "", KILN_MT_OCI_MANIFEST, KILN_MT_DOCKER_MANIFEST);
@@ -507,7 +537,7 @@ int kiln_index_parse(struct kiln_ctx *ctx, const char *json, size_t len, struct 
 		return oci_bad(&p, NULL, "this is a manifest, not an index");
 	if (idx->media_type && !kiln_media_type_is_index(idx->media_type)) {
 		_cleanup_free_ char *q =
-			quote_for_message(idx->media_type, strlen(idx->media_type), 80);
+		    quote_for_message(idx->media_type, strlen(idx->media_type), 80);
 
 		return oci_bad(&p, "mediaType", "\"%s\" is not an index media type (%s or %s)",
 			       q ? q : "", KILN_MT_OCI_INDEX, KILN_MT_DOCKER_LIST);

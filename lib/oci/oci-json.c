@@ -160,9 +160,8 @@ static int annotation_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-int oci_get_annotations(const struct oci_parse *p, const struct json_value *obj,
-			const char *field, const char *key, struct kiln_annotation **ret,
-			size_t *ret_n)
+int oci_get_annotations(const struct oci_parse *p, const struct json_value *obj, const char *field,
+			const char *key, struct kiln_annotation **ret, size_t *ret_n)
 {
 	const struct json_value *v = json_get(obj, key);
 	struct kiln_annotation *out;
@@ -306,8 +305,8 @@ int oci_get_artifact_type(const struct oci_parse *p, const struct json_value *ob
 	return 0;
 }
 
-static int parse_platform(const struct oci_parse *p, const struct json_value *v,
-			  const char *field, struct kiln_platform **ret)
+static int parse_platform(const struct oci_parse *p, const struct json_value *v, const char *field,
+			  struct kiln_platform **ret)
 {
 	_cleanup_(kiln_platform_release) struct kiln_platform pl = { 0 };
 	struct kiln_platform *out;
@@ -401,40 +400,6 @@ int oci_parse_descriptor(const struct oci_parse *p, const struct json_value *v, 
 	return 0;
 }
 
-static void write_value(struct json_writer *w, const struct json_value *v)
-{
-	switch (v->type) {
-	case JSON_NULL:
-		json_null(w);
-		break;
-	case JSON_FALSE:
-	case JSON_TRUE:
-		json_bool(w, v->type == JSON_TRUE);
-		break;
-	case JSON_NUMBER:
-		/* verbatim: a number's text is what a reader sees, and may not fit a double */
-		json_raw(w, v->num.text, v->num.len);
-		break;
-	case JSON_STRING:
-		json_string_len(w, v->str.s, v->str.len);
-		break;
-	case JSON_ARRAY:
-		json_begin_array(w);
-		for (size_t i = 0; i < v->arr.n; i++)
-			write_value(w, v->arr.v[i]);
-		json_end_array(w);
-		break;
-	case JSON_OBJECT:
-		json_begin_object(w);
-		for (size_t i = 0; i < v->obj.n; i++) {
-			json_key_len(w, v->obj.m[i].key, v->obj.m[i].key_len);
-			write_value(w, v->obj.m[i].value);
-		}
-		json_end_object(w);
-		break;
-	}
-}
-
 int oci_json_finish(struct json_writer *w, struct strbuf *sb, char **ret, size_t *ret_len)
 {
 	char *s;
@@ -454,7 +419,7 @@ int oci_value_to_json(const struct json_value *v, char **ret)
 	struct json_writer w;
 
 	json_init_compact(&w, &sb);
-	write_value(&w, v);
+	json_write_value(&w, v);
 	return oci_json_finish(&w, &sb, ret, NULL);
 }
 
@@ -479,8 +444,8 @@ static int sorted_order(const struct kiln_annotation *a, size_t n, size_t **ret)
 	return 0;
 }
 
-void oci_write_annotations(struct json_writer *w, const char *key,
-			   const struct kiln_annotation *a, size_t n)
+void oci_write_annotations(struct json_writer *w, const char *key, const struct kiln_annotation *a,
+			   size_t n)
 {
 	_cleanup_free_ size_t *idx = NULL;
 

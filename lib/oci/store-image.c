@@ -50,51 +50,23 @@ static int read_described(struct kiln_ctx *ctx, struct kiln_store *s, const char
 	return 0;
 }
 
-/* "linux/amd64, linux/arm64/v8" for an error message */
-static char *list_platforms(const struct kiln_index *idx)
-{
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-
-	for (size_t i = 0; i < idx->n_manifests; i++) {
-		_cleanup_free_ char *p = NULL;
-
-		if (!idx->manifests[i].platform)
-			continue;
-		p = kiln_platform_string(idx->manifests[i].platform);
-		if (!p)
-			return NULL;
-		if (sb.len)
-			strbuf_adds(&sb, ", ");
-		strbuf_adds(&sb, p);
-	}
-	if (!sb.len)
-		strbuf_adds(&sb, "none named");
-	return strbuf_detach(&sb, NULL);
-}
-
 /* The entry of @idx for @want: the first that matches, or the only one when none says. */
 static int pick_entry(struct kiln_ctx *ctx, const char *ref, const struct kiln_index *idx,
 		      const struct kiln_platform *want, const struct kiln_descriptor **ret)
 {
 	_cleanup_free_ char *have = NULL, *wanted = NULL;
+	const struct kiln_descriptor *d = kiln_index_find_platform(idx, want);
 
-	for (size_t i = 0; i < idx->n_manifests; i++) {
-		const struct kiln_descriptor *d = &idx->manifests[i];
-
-		if (d->platform && kiln_platform_matches(want, d->platform)) {
-			*ret = d;
-			return 0;
-		}
-	}
-	if (idx->n_manifests == 1 && !idx->manifests[0].platform) {
-		*ret = &idx->manifests[0];
+	if (d) {
+		*ret = d;
 		return 0;
 	}
 	wanted = kiln_platform_string(want);
-	have = list_platforms(idx);
+	have = kiln_index_platforms_string(idx);
 	if (!wanted || !have)
 		return -ENOMEM;
-	return kiln_error(ctx, ENOENT, "%s has no image for %s (it has: %s)", ref, wanted, have);
+	return kiln_error(ctx, ENOENT, "%s has no image for %s (it has: %s)", ref, wanted,
+			  *have ? have : "none named");
 }
 
 static bool is_config_type(const char *mt)
@@ -150,8 +122,7 @@ int kiln_store_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const char
 		if (depth >= MAX_INDEX_DEPTH)
 			return kiln_error(ctx, ELOOP, "%s: indexes nested more than %d deep", ref,
 					  MAX_INDEX_DEPTH);
-		r = read_described(ctx, s, ref, &img->manifest_desc, KILN_MANIFEST_MAX, &buf,
-				   &len);
+		r = read_described(ctx, s, ref, &img->manifest_desc, KILN_MANIFEST_MAX, &buf, &len);
 		if (r < 0)
 			return r;
 		r = kiln_index_parse(ctx, buf, len, &idx);

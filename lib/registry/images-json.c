@@ -20,40 +20,6 @@
 #define IMAGES_JSON "images.json"
 #define IMAGES_JSON_MAX (16u << 20)
 
-/* Another entry, written back as it was read (object key order kept, numbers verbatim). */
-static void write_value(struct json_writer *w, const struct json_value *v)
-{
-	switch (v->type) {
-	case JSON_NULL:
-		json_null(w);
-		break;
-	case JSON_FALSE:
-	case JSON_TRUE:
-		json_bool(w, v->type == JSON_TRUE);
-		break;
-	case JSON_NUMBER:
-		json_raw(w, v->num.text, v->num.len);
-		break;
-	case JSON_STRING:
-		json_string_len(w, v->str.s, v->str.len);
-		break;
-	case JSON_ARRAY:
-		json_begin_array(w);
-		for (size_t i = 0; i < v->arr.n; i++)
-			write_value(w, v->arr.v[i]);
-		json_end_array(w);
-		break;
-	case JSON_OBJECT:
-		json_begin_object(w);
-		for (size_t i = 0; i < v->obj.n; i++) {
-			json_key_len(w, v->obj.m[i].key, v->obj.m[i].key_len);
-			write_value(w, v->obj.m[i].value);
-		}
-		json_end_object(w);
-		break;
-	}
-}
-
 static int cmp_member(const void *a, const void *b)
 {
 	const struct json_member *x = *(const struct json_member *const *)a;
@@ -125,7 +91,8 @@ int kiln_images_json_record(struct kiln_ctx *ctx, const char *dir, const char *n
 	for (size_t i = 0; i < n; i++) {
 		json_key_len(&w, members[i]->key, members[i]->key_len);
 		if (members[i] != &ours) {
-			write_value(&w, members[i]->value);
+			/* another entry: written back as it was read */
+			json_write_value(&w, members[i]->value);
 			continue;
 		}
 		json_begin_object(&w);

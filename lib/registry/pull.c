@@ -117,45 +117,23 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	return 0;
 }
 
-static int list_platforms(const struct kiln_index *idx, struct strbuf *sb)
-{
-	for (size_t i = 0; i < idx->n_manifests; i++) {
-		_cleanup_free_ char *s = NULL;
-
-		if (!idx->manifests[i].platform)
-			continue;
-		s = kiln_platform_string(idx->manifests[i].platform);
-		if (!s || strbuf_addf(sb, "%s%s", sb->len ? ", " : "", s) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The entry of @idx for @want: the first manifest (or index) whose platform matches. */
+/* The entry of @idx for @want (see kiln_index_find_platform()). */
 static int choose(struct pull *p, const struct kiln_index *idx, const struct kiln_platform *want,
 		  const struct kiln_descriptor **ret)
 {
-	_cleanup_strbuf_ struct strbuf have = STRBUF_INIT;
-	_cleanup_free_ char *w = NULL;
+	_cleanup_free_ char *have = NULL, *w = NULL;
+	const struct kiln_descriptor *d = kiln_index_find_platform(idx, want);
 
-	for (size_t i = 0; i < idx->n_manifests; i++) {
-		const struct kiln_descriptor *d = &idx->manifests[i];
-
-		if (d->platform && kiln_platform_matches(want, d->platform)) {
-			*ret = d;
-			return 0;
-		}
-	}
-	/* an index without platforms (an artifact list) with one entry: that is the image */
-	if (idx->n_manifests == 1 && !idx->manifests[0].platform) {
-		*ret = &idx->manifests[0];
+	if (d) {
+		*ret = d;
 		return 0;
 	}
 	w = kiln_platform_string(want);
-	if (!w || list_platforms(idx, &have) < 0)
+	have = kiln_index_platforms_string(idx);
+	if (!w || !have)
 		return -ENOMEM;
 	return kiln_error(p->ctx, ENOENT, "%s/%s has no image for %s (it has: %s); use --platform",
-			  p->src->domain, p->src->path, w, have.len ? have.buf : "none");
+			  p->src->domain, p->src->path, w, *have ? have : "none");
 }
 
 static int resolve(struct pull *p, const struct kiln_platform *platform)

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "json-parse.h"
 #include "json.h"
 #include "utf8.h"
 
@@ -214,4 +215,38 @@ void json_kv_string(struct json_writer *w, const char *key, const char *value)
 		json_string(w, value);
 	else
 		json_null(w);
+}
+
+void json_write_value(struct json_writer *w, const struct json_value *v)
+{
+	switch (v->type) {
+	case JSON_NULL:
+		json_null(w);
+		break;
+	case JSON_FALSE:
+	case JSON_TRUE:
+		json_bool(w, v->type == JSON_TRUE);
+		break;
+	case JSON_NUMBER:
+		/* verbatim: a number's text is what a reader sees, and may not fit a double */
+		json_raw(w, v->num.text, v->num.len);
+		break;
+	case JSON_STRING:
+		json_string_len(w, v->str.s, v->str.len);
+		break;
+	case JSON_ARRAY:
+		json_begin_array(w);
+		for (size_t i = 0; i < v->arr.n; i++)
+			json_write_value(w, v->arr.v[i]);
+		json_end_array(w);
+		break;
+	case JSON_OBJECT:
+		json_begin_object(w);
+		for (size_t i = 0; i < v->obj.n; i++) {
+			json_key_len(w, v->obj.m[i].key, v->obj.m[i].key_len);
+			json_write_value(w, v->obj.m[i].value);
+		}
+		json_end_object(w);
+		break;
+	}
 }

@@ -43,6 +43,12 @@ void json_uint(struct json_writer *w, uint64_t v);
 /* A value given as JSON text, copied verbatim; the caller vouches that it is valid JSON. */
 void json_raw(struct json_writer *w, const char *json, size_t len);
 void json_bool(struct json_writer *w, bool v);
+/*
+ * A parsed value written back as it was read: object keys in their order,
+ * numbers verbatim (their text is what a reader saw, and may not fit a double).
+ */
+struct json_value;
+void json_write_value(struct json_writer *w, const struct json_value *v);
 void json_null(struct json_writer *w);
 
 /* "key": "value", or "key": null for a NULL value. */
