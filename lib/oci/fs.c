@@ -506,38 +506,30 @@ int kiln_fs_apply(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
 	return r;
 }
 
+struct fs_load {
+	struct kiln_ctx *ctx;
+	struct kiln_fs *fs;
+};
+
+static int fs_apply_layer(void *userdata, size_t i, struct kiln_tar_reader *tar)
+{
+	struct fs_load *l = userdata;
+
+	return kiln_fs_apply(l->ctx, l->fs, (unsigned)i, tar);
+}
+
 int kiln_fs_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
 		       struct kiln_fs **ret)
 {
 	_cleanup_(kiln_fs_freep) struct kiln_fs *fs = NULL;
-	const struct kiln_manifest *m = img->manifest;
 	int r;
 
-	if (img->config->n_diff_ids != m->n_layers)
-		return kiln_error(ctx, EBADMSG,
-				  "image %s: %zu layers, but its config lists %zu "
-				  "diff_ids",
-				  img->manifest_desc.digest.s, m->n_layers,
-				  img->config->n_diff_ids);
 	r = kiln_fs_new(&fs);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < m->n_layers; i++) {
-		_cleanup_(kiln_layer_reader_freep) struct kiln_layer_reader *lr = NULL;
-
-		r = kiln_layer_reader_open(ctx, s, &m->layers[i], &img->config->diff_ids[i], &lr);
-		if (r < 0)
-			return r;
-		r = kiln_fs_apply(ctx, fs, (unsigned)i, kiln_layer_reader_tar(lr));
-		if (r < 0)
-			r = layer_reader_fail(ctx, lr, r);
-		else
-			r = kiln_layer_reader_finish(lr, NULL);
-		if (r < 0) {
-			kiln_error_prefix(ctx, "layer %zu (%s)", i + 1, m->layers[i].digest.s);
-			return r;
-		}
-	}
+	r = layer_apply_image(ctx, s, img, fs_apply_layer, &(struct fs_load){ ctx, fs });
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(fs);
 	return 0;
 }

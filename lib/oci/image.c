@@ -460,6 +460,44 @@ static int parse_root(const struct oci_parse *p, const char *json, size_t len,
 	return 0;
 }
 
+/*
+ * What a manifest (@index false) and an index share at the top: a mediaType
+ * of their own kind (a body of the other kind is told apart, for a better
+ * message), schemaVersion 2 and artifactType. Fields are stored into
+ * *@media_type and *@artifact_type, owned by the caller's struct, as read.
+ */
+static int parse_head(const struct oci_parse *p, const struct json_value *root, bool index,
+		      char **media_type, char **artifact_type)
+{
+	const char *mine = index ? "index" : "manifest", *other = index ? "manifest" : "index";
+	bool other_type, my_type;
+	int r;
+
+	r = oci_get_string(p, root, "", "mediaType", false, media_type);
+	if (r < 0)
+		return r;
+	other_type = index ? kiln_media_type_is_manifest(*media_type)
+			   : kiln_media_type_is_index(*media_type);
+	if (other_type || (!*media_type && json_get(root, index ? "config" : "manifests") &&
+			   !json_get(root, index ? "manifests" : "config")))
+		return oci_bad(p, NULL, "this is %s %s, not %s %s", index ? "a" : "an", other,
+			       index ? "an" : "a", mine);
+	my_type = index ? kiln_media_type_is_index(*media_type)
+			: kiln_media_type_is_manifest(*media_type);
+	if (*media_type && !my_type) {
+		_cleanup_free_ char *q = quote_for_message(*media_type, strlen(*media_type), 80);
+
+		return oci_bad(p, "mediaType", "\"%s\" is not %s %s media type (%s or %s)",
+			       q ? q : "", index ? "an" : "a", mine,
+			       index ? KILN_MT_OCI_INDEX : KILN_MT_OCI_MANIFEST,
+			       index ? KILN_MT_DOCKER_LIST : KILN_MT_DOCKER_MANIFEST);
+	}
+	r = oci_check_schema_version(p, root);
+	if (r < 0)
+		return r;
+	return oci_get_artifact_type(p, root, "", artifact_type);
+}
+
 int kiln_manifest_parse(struct kiln_ctx *ctx, const char *json, size_t len,
 			struct kiln_manifest **ret)
 {
@@ -476,23 +514,7 @@ int kiln_manifest_parse(struct kiln_ctx *ctx, const char *json, size_t len,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	r = oci_get_string(&p, root, "", "mediaType", false, &m->media_type);
-	if (r < 0)
-		return r;
-	if (kiln_media_type_is_index(m->media_type) ||
-	    (!m->media_type && json_get(root, "manifests") && !json_get(root, "config")))
-		return oci_bad(&p, NULL, "this is an index, not a manifest");
-	if (m->media_type && !kiln_media_type_is_manifest(m->media_type)) {
-		_cleanup_free_ char *q =
-		    quote_for_message(m->media_type, strlen(m->media_type), 80);
-
-		return oci_bad(&p, "mediaType", "\"%s\" is not a manifest media type (%s or %s)",
-			       q ? q : "", KILN_MT_OCI_MANIFEST, KILN_MT_DOCKER_MANIFEST);
-	}
-	r = oci_check_schema_version(&p, root);
-	if (r < 0)
-		return r;
-	r = oci_get_artifact_type(&p, root, "", &m->artifact_type);
+	r = parse_head(&p, root, false, &m->media_type, &m->artifact_type);
 	if (r < 0)
 		return r;
 	config = json_get(root, "config");
@@ -529,23 +551,7 @@ int kiln_index_parse(struct kiln_ctx *ctx, const char *json, size_t len, struct 
 	idx = calloc(1, sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
-	r = oci_get_string(&p, root, "", "mediaType", false, &idx->media_type);
-	if (r < 0)
-		return r;
-	if (kiln_media_type_is_manifest(idx->media_type) ||
-	    (!idx->media_type && json_get(root, "config") && !json_get(root, "manifests")))
-		return oci_bad(&p, NULL, "this is a manifest, not an index");
-	if (idx->media_type && !kiln_media_type_is_index(idx->media_type)) {
-		_cleanup_free_ char *q =
-		    quote_for_message(idx->media_type, strlen(idx->media_type), 80);
-
-		return oci_bad(&p, "mediaType", "\"%s\" is not an index media type (%s or %s)",
-			       q ? q : "", KILN_MT_OCI_INDEX, KILN_MT_DOCKER_LIST);
-	}
-	r = oci_check_schema_version(&p, root);
-	if (r < 0)
-		return r;
-	r = oci_get_artifact_type(&p, root, "", &idx->artifact_type);
+	r = parse_head(&p, root, true, &idx->media_type, &idx->artifact_type);
 	if (r < 0)
 		return r;
 	r = parse_descriptors(&p, root, "manifests", &idx->manifests, &idx->n_manifests);

@@ -19,5 +19,17 @@ int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret);
  */
 int layer_reader_fail(struct kiln_ctx *ctx, struct kiln_layer_reader *lr, int r);
 
+/* -EBADMSG, naming the image, unless its config has a diff_id for each layer. */
+int layer_check_image(struct kiln_ctx *ctx, const struct kiln_image *img);
+
+/*
+ * Read the layers of @img in order, bottom first: @apply gets each one's
+ * tar stream; a layer's digest and diff_id are checked after it. Errors
+ * name the layer (its position, 1-based, and digest).
+ */
+int layer_apply_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
+		      int (*apply)(void *userdata, size_t i, struct kiln_tar_reader *tar),
+		      void *userdata);
+
 /* The OCI layout's marker file, as containerd requires it. */
 #define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"

@@ -381,3 +381,45 @@ int layer_reader_fail(struct kiln_ctx *ctx, struct kiln_layer_reader *lr, int r)
 	kiln_error(ctx, r, "%s", why);
 	return r;
 }
+
+int layer_check_image(struct kiln_ctx *ctx, const struct kiln_image *img)
+{
+	const struct kiln_manifest *m = img->manifest;
+
+	if (img->config->n_diff_ids != m->n_layers)
+		return kiln_error(ctx, EBADMSG,
+				  "image %s: %zu layers, but its config lists %zu "
+				  "diff_ids",
+				  img->manifest_desc.digest.s, m->n_layers,
+				  img->config->n_diff_ids);
+	return 0;
+}
+
+int layer_apply_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
+		      int (*apply)(void *userdata, size_t i, struct kiln_tar_reader *tar),
+		      void *userdata)
+{
+	const struct kiln_manifest *m = img->manifest;
+	int r;
+
+	r = layer_check_image(ctx, img);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < m->n_layers; i++) {
+		_cleanup_(kiln_layer_reader_freep) struct kiln_layer_reader *lr = NULL;
+
+		r = kiln_layer_reader_open(ctx, s, &m->layers[i], &img->config->diff_ids[i], &lr);
+		if (r < 0)
+			return r;
+		r = apply(userdata, i, kiln_layer_reader_tar(lr));
+		if (r < 0)
+			r = layer_reader_fail(ctx, lr, r);
+		else
+			r = kiln_layer_reader_finish(lr, NULL);
+		if (r < 0) {
+			kiln_error_prefix(ctx, "layer %zu (%s)", i + 1, m->layers[i].digest.s);
+			return r;
+		}
+	}
+	return 0;
+}

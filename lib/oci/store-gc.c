@@ -253,12 +253,7 @@ int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 		return kiln_error(ctx, r, "cannot lock %s/%s: %s", s->path, STORE_GC_LOCK,
 				  strerror(r));
 	}
-	lock = store_lock_index(ctx, s);
-	if (lock < 0) {
-		r = lock;
-		goto out;
-	}
-	r = store_read_index(ctx, s, &idx);
+	r = store_lock_read_index(ctx, s, &lock, &idx);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < idx->n_manifests && r >= 0; i++) {

@@ -34,6 +34,13 @@ int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s);
 /* index.json, parsed; errors name the file. */
 int store_read_index(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_index **ret);
 
+/*
+ * Lock index.json and read it, for a change: the lock fd (close it to
+ * unlock) and the index, or -errno with neither.
+ */
+int store_lock_read_index(struct kiln_ctx *ctx, struct kiln_store *s, int *ret_lock,
+			  struct kiln_index **ret);
+
 /* Replace index.json (atomically: temp file, fsync, rename). Hold the index lock. */
 int store_write_index(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_index *idx);
 

@@ -51,6 +51,22 @@ int store_write_index(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 	return 0;
 }
 
+int store_lock_read_index(struct kiln_ctx *ctx, struct kiln_store *s, int *ret_lock,
+			  struct kiln_index **ret)
+{
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	lock = store_lock_index(ctx, s);
+	if (lock < 0)
+		return lock;
+	r = store_read_index(ctx, s, ret);
+	if (r < 0)
+		return r;
+	*ret_lock = TAKE_FD(lock);
+	return 0;
+}
+
 int kiln_store_read_index(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_index **ret)
 {
 	return store_read_index(ctx, s, ret);
@@ -171,10 +187,7 @@ int kiln_store_set_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char *n
 	if (r < 0)
 		return r;
 
-	lock = store_lock_index(ctx, s);
-	if (lock < 0)
-		return lock;
-	r = store_read_index(ctx, s, &idx);
+	r = store_lock_read_index(ctx, s, &lock, &idx);
 	if (r < 0)
 		return r;
 	/* moving a ref: drop its old entry (any spelling of the same name) */
@@ -228,10 +241,7 @@ int kiln_store_remove_ref(struct kiln_ctx *ctx, struct kiln_store *s, const char
 	bool found = false;
 	int r;
 
-	lock = store_lock_index(ctx, s);
-	if (lock < 0)
-		return lock;
-	r = store_read_index(ctx, s, &idx);
+	r = store_lock_read_index(ctx, s, &lock, &idx);
 	if (r < 0)
 		return r;
 	for (size_t i = idx->n_manifests; i-- > 0;) {

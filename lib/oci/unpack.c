@@ -667,41 +667,31 @@ int kiln_unpacker_finish(struct kiln_unpacker *u)
 	return 0;
 }
 
+static int unpack_layer(void *userdata, size_t i, struct kiln_tar_reader *tar)
+{
+	(void)i;
+	return kiln_unpacker_apply(userdata, tar);
+}
+
 int kiln_unpack_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
 		      const char *dir, const struct kiln_unpack_options *o)
 {
 	_cleanup_(kiln_unpacker_freep) struct kiln_unpacker *u = NULL;
-	const struct kiln_manifest *m = img->manifest;
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (img->config->n_diff_ids != m->n_layers)
-		return kiln_error(ctx, EBADMSG,
-				  "image %s: %zu layers, but its config lists %zu "
-				  "diff_ids",
-				  img->manifest_desc.digest.s, m->n_layers,
-				  img->config->n_diff_ids);
+	/* before the directory is touched, though layer_apply_image() checks too */
+	r = layer_check_image(ctx, img);
+	if (r < 0)
+		return r;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_error(ctx, errno, "cannot open directory \"%s\": %m", dir);
 	r = kiln_unpacker_new(ctx, fd, o, &u);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < m->n_layers; i++) {
-		_cleanup_(kiln_layer_reader_freep) struct kiln_layer_reader *lr = NULL;
-
-		r = kiln_layer_reader_open(ctx, s, &m->layers[i], &img->config->diff_ids[i], &lr);
-		if (r < 0)
-			return r;
-		r = kiln_unpacker_apply(u, kiln_layer_reader_tar(lr));
-		if (r < 0)
-			r = layer_reader_fail(ctx, lr, r);
-		else
-			r = kiln_layer_reader_finish(lr, NULL);
-		if (r < 0) {
-			kiln_error_prefix(ctx, "layer %zu (%s)", i + 1, m->layers[i].digest.s);
-			return r;
-		}
-	}
+	r = layer_apply_image(ctx, s, img, unpack_layer, u);
+	if (r < 0)
+		return r;
 	return kiln_unpacker_finish(u);
 }
