@@ -80,29 +80,23 @@ int cmd_cat(int argc, char **argv)
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
 	_cleanup_(kiln_fs_freep) struct kiln_fs *fs = NULL;
 	const struct kiln_fs_node *n;
-	struct tree_args t = { 0 };
 	const char *ref, *path;
 	bool failed = false;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (argc - optind != 2)
 		return cli_usage("cat: expected REF PATH: run 'kiln cat --help'");
 	ref = argv[optind];
 	path = argv[optind + 1];
-	if (platform_arg && kiln_platform_parse(cli_ctx, platform_arg, &platform) < 0) {
-		cli_fail(-EINVAL, "cat: --platform");
-		return EXIT_USAGE;
-	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "cat");
-	r = kiln_store_load_image(cli_ctx, s, ref, platform_arg ? &platform : NULL, &img);
-	if (r >= 0)
-		r = kiln_fs_load_image(cli_ctx, s, img, &fs);
+	r = cli_parse_platform("cat", platform_arg, &platform);
+	if (r == EXIT_OK)
+		r = cli_open_image("cat", ref, platform_arg ? &platform : NULL, &s, &img);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_fs_load_image(cli_ctx, s, img, &fs);
 	if (r < 0)
 		return cli_fail(r, "cat %s", ref);
 	r = kiln_fs_lookup(cli_ctx, fs, path, true, &n);

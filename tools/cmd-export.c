@@ -104,12 +104,10 @@ int cmd_export(int argc, char **argv)
 	};
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
-	struct tree_args t = { 0 };
 	const char *ref;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind != argc - 1)
@@ -117,13 +115,11 @@ int cmd_export(int argc, char **argv)
 	if (!a.output)
 		return cli_usage("export: where to? -o FILE");
 	ref = argv[optind];
-	if (a.platform && kiln_platform_parse(cli_ctx, a.platform, &platform) < 0) {
-		cli_fail(-EINVAL, "export: --platform");
-		return EXIT_USAGE;
-	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "export");
+	r = cli_parse_platform("export", a.platform, &platform);
+	if (r == EXIT_OK)
+		r = cli_open_store("export", &s);
+	if (r != EXIT_OK)
+		return r;
 	r = kiln_archive_export(cli_ctx, s, ref, a.platform ? &platform : NULL, a.format, a.output);
 	if (r < 0)
 		return cli_fail(r, "export %s", ref);

@@ -237,15 +237,12 @@ int cmd_import(int argc, char **argv)
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *name = NULL;
-	struct tree_args t = { 0 };
 	const char *src;
 	struct stat st;
 	bool json;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	json = t.json;
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		goto out;
 	if (optind != argc - 1) {
@@ -253,11 +250,9 @@ int cmd_import(int argc, char **argv)
 		goto out;
 	}
 	src = argv[optind];
-	if (a.platform && kiln_platform_parse(cli_ctx, a.platform, &platform) < 0) {
-		cli_fail(-EINVAL, "import: --platform");
-		r = EXIT_USAGE;
+	r = cli_parse_platform("import", a.platform, &platform);
+	if (r != EXIT_OK)
 		goto out;
-	}
 	if (stat(src, &st) < 0) {
 		r = cli_fail(-errno, "import '%s'", src);
 		goto out;
@@ -276,11 +271,9 @@ int cmd_import(int argc, char **argv)
 			      src);
 		goto out;
 	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0) {
-		r = cli_fail(r, "import");
+	r = cli_open_store("import", &s);
+	if (r != EXIT_OK)
 		goto out;
-	}
 	if (S_ISDIR(st.st_mode)) {
 		struct kiln_image_options io = {
 			.platform = a.platform ? &platform : NULL,

@@ -374,14 +374,11 @@ int cmd_inspect(int argc, char **argv)
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(target_release) struct target t = { 0 };
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
-	struct tree_args ta = { 0 };
 	const char *ref;
 	bool json;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &ta);
-	json = ta.json;
-	tree_args_release(&ta);
+	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (argc - optind != 1)
@@ -398,9 +395,9 @@ int cmd_inspect(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "inspect");
+	r = cli_open_store("inspect", &s);
+	if (r != EXIT_OK)
+		return r;
 	r = load_target(s, ref, a.platform ? &platform : NULL, &t);
 	if (r < 0)
 		return cli_fail(r, "inspect %s", ref);

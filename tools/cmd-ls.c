@@ -374,30 +374,23 @@ int cmd_ls(int argc, char **argv)
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
 	_cleanup_(kiln_fs_freep) struct kiln_fs *fs = NULL;
-	struct tree_args t = { 0 };
 	const char *ref, *path;
 	bool json;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	json = t.json;
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind >= argc || argc - optind > 2)
 		return cli_usage("ls: expected REF [PATH]: run 'kiln ls --help'");
 	ref = argv[optind];
 	path = optind + 1 < argc ? argv[optind + 1] : "/";
-	if (a.platform && kiln_platform_parse(cli_ctx, a.platform, &platform) < 0) {
-		cli_fail(-EINVAL, "ls: --platform");
-		return EXIT_USAGE;
-	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "ls");
-	r = kiln_store_load_image(cli_ctx, s, ref, a.platform ? &platform : NULL, &img);
-	if (r >= 0)
-		r = kiln_fs_load_image(cli_ctx, s, img, &fs);
+	r = cli_parse_platform("ls", a.platform, &platform);
+	if (r == EXIT_OK)
+		r = cli_open_image("ls", ref, a.platform ? &platform : NULL, &s, &img);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_fs_load_image(cli_ctx, s, img, &fs);
 	if (r < 0)
 		return cli_fail(r, "ls %s", ref);
 	r = list(&a, json, fs, path);

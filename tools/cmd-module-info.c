@@ -771,13 +771,10 @@ int cmd_module_info(int argc, char **argv)
 		.userdata = &a,
 	};
 	_cleanup_(path_list_release) struct path_list paths = { 0 };
-	struct tree_args t = { 0 };
 	int r, status = EXIT_OK;
 	bool json;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	json = t.json;
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind >= argc)

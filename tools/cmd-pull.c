@@ -11,15 +11,12 @@
 #include "transfer-progress.h"
 
 enum {
-	OPT_INSECURE = OPT_FIRST_COMMAND_OPTION,
-	OPT_AUTHFILE,
-	OPT_PULL_PLATFORM,
+	OPT_PULL_PLATFORM = OPT_FIRST_TRANSFER_OPTION,
 };
 
 struct pull_args {
-	struct kiln_registry_options reg;
+	struct transfer_args t;
 	const char *platform;
-	bool quiet;
 };
 
 static int help(void)
@@ -60,27 +57,13 @@ static int help(void)
 static int on_option(int c, const char *arg, void *userdata)
 {
 	struct pull_args *a = userdata;
-	char *end;
-	unsigned long n;
+	int r;
 
+	if (transfer_option(&a->t, c, arg, &r))
+		return r;
 	switch (c) {
-	case OPT_INSECURE:
-		a->reg.insecure = true;
-		return CLI_CONTINUE;
-	case OPT_AUTHFILE:
-		a->reg.auth_file = arg;
-		return CLI_CONTINUE;
 	case OPT_PULL_PLATFORM:
 		a->platform = arg;
-		return CLI_CONTINUE;
-	case 'j':
-		n = strtoul(arg, &end, 10);
-		if (!*arg || *end || n == 0 || n > 32)
-			return cli_usage("--jobs '%s': expected a number from 1 to 32", arg);
-		a->reg.jobs = (unsigned)n;
-		return CLI_CONTINUE;
-	case 'q':
-		a->quiet = true;
 		return CLI_CONTINUE;
 	default:
 		return cli_usage("pull: run 'kiln pull --help' for usage");
@@ -94,12 +77,7 @@ static void print_json(const struct kiln_pull_result *res)
 
 	json_init(&w, &sb);
 	json_begin_object(&w);
-	json_kv_string(&w, "reference", res->reference);
-	json_kv_string(&w, "name", res->name);
-	json_kv_string(&w, "digest", res->desc.digest.s);
-	json_kv_string(&w, "mediaType", res->desc.media_type);
-	json_key(&w, "size");
-	json_uint(&w, res->desc.size);
+	transfer_json_image(&w, res->reference, res->name, &res->desc);
 	json_kv_string(&w, "manifest", res->manifest.digest.s);
 	json_key(&w, "blobs");
 	json_begin_object(&w);
@@ -118,10 +96,7 @@ int cmd_pull(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "platform", required_argument, NULL, OPT_PULL_PLATFORM },
-		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "authfile", required_argument, NULL, OPT_AUTHFILE },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
+		TRANSFER_OPTIONS,
 		{},
 	};
 	struct pull_args a = { 0 };
@@ -130,7 +105,7 @@ int cmd_pull(int argc, char **argv)
 		.no_tree = true,
 		.help = help,
 		.extra = options,
-		.short_options = "j:q",
+		.short_options = TRANSFER_SHORT_OPTIONS,
 		.on_option = on_option,
 		.userdata = &a,
 	};
@@ -155,17 +130,15 @@ int cmd_pull(int argc, char **argv)
 		if (r < 0)
 			return cli_fail(r, "invalid --platform '%s'", a.platform);
 	}
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "cannot open the store");
+	r = cli_open_store("cannot open the store", &s);
+	if (r != EXIT_OK)
+		return r;
 
-	transfer_progress_init(&tp, "pulling", a.quiet);
-	a.reg.on_event = transfer_progress_event;
-	a.reg.userdata = &tp;
-	r = kiln_registry_pull(cli_ctx, s, &src, a.platform ? &platform : NULL, &a.reg, &res);
+	transfer_progress_start(&tp, "pulling", &a.t);
+	r = kiln_registry_pull(cli_ctx, s, &src, a.platform ? &platform : NULL, &a.t.reg, &res);
 	if (r < 0)
 		return cli_fail(r, "cannot pull '%s'", argv[optind]);
-	if (!a.quiet)
+	if (!a.t.quiet)
 		fprintf(stderr,
 			"kiln: pulled %s: %u blobs downloaded (%.1f MiB), %u already there\n",
 			res.name, res.blobs_downloaded, progress_mib(res.bytes_downloaded),

@@ -16,14 +16,11 @@
 #define OUT_DIR "_out"
 
 enum {
-	OPT_INSECURE = OPT_FIRST_COMMAND_OPTION,
-	OPT_AUTHFILE,
-	OPT_NO_RECORD,
+	OPT_NO_RECORD = OPT_FIRST_TRANSFER_OPTION,
 };
 
 struct push_args {
-	struct kiln_registry_options reg;
-	bool quiet;
+	struct transfer_args t;
 	bool no_record;
 };
 
@@ -71,35 +68,16 @@ static int help(void)
 	return EXIT_OK;
 }
 
-static int parse_jobs(const char *arg, unsigned *ret)
-{
-	char *end;
-	unsigned long n = strtoul(arg, &end, 10);
-
-	if (!*arg || *end || n == 0 || n > 32)
-		return cli_usage("--jobs '%s': expected a number from 1 to 32", arg);
-	*ret = (unsigned)n;
-	return CLI_CONTINUE;
-}
-
 static int on_option(int c, const char *arg, void *userdata)
 {
 	struct push_args *a = userdata;
+	int r;
 
+	if (transfer_option(&a->t, c, arg, &r))
+		return r;
 	switch (c) {
-	case OPT_INSECURE:
-		a->reg.insecure = true;
-		return CLI_CONTINUE;
-	case OPT_AUTHFILE:
-		a->reg.auth_file = arg;
-		return CLI_CONTINUE;
 	case OPT_NO_RECORD:
 		a->no_record = true;
-		return CLI_CONTINUE;
-	case 'j':
-		return parse_jobs(arg, &a->reg.jobs);
-	case 'q':
-		a->quiet = true;
 		return CLI_CONTINUE;
 	default:
 		return cli_usage("push: run 'kiln push --help' for usage");
@@ -113,12 +91,7 @@ static void print_json(const struct kiln_push_result *res)
 
 	json_init(&w, &sb);
 	json_begin_object(&w);
-	json_kv_string(&w, "reference", res->reference);
-	json_kv_string(&w, "name", res->name);
-	json_kv_string(&w, "digest", res->desc.digest.s);
-	json_kv_string(&w, "mediaType", res->desc.media_type);
-	json_key(&w, "size");
-	json_uint(&w, res->desc.size);
+	transfer_json_image(&w, res->reference, res->name, &res->desc);
 	json_key(&w, "blobs");
 	json_begin_object(&w);
 	json_key(&w, "existing");
@@ -168,10 +141,7 @@ static int resolve_source(struct kiln_store *s, const char *src, const char *des
 int cmd_push(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "authfile", required_argument, NULL, OPT_AUTHFILE },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
+		TRANSFER_OPTIONS,
 		{ "no-record", no_argument, NULL, OPT_NO_RECORD },
 		{},
 	};
@@ -181,7 +151,7 @@ int cmd_push(int argc, char **argv)
 		.no_tree = true,
 		.help = help,
 		.extra = options,
-		.short_options = "j:q",
+		.short_options = TRANSFER_SHORT_OPTIONS,
 		.on_option = on_option,
 		.userdata = &a,
 	};
@@ -205,20 +175,18 @@ int cmd_push(int argc, char **argv)
 	dest_name = kiln_ref_name(&dest);
 	if (!dest_name)
 		return cli_fail(-ENOMEM, "push");
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "cannot open the store");
+	r = cli_open_store("cannot open the store", &s);
+	if (r != EXIT_OK)
+		return r;
 	r = resolve_source(s, argv[optind], dest_name, &src);
 	if (r != EXIT_OK)
 		return r;
 
-	transfer_progress_init(&tp, "pushing", a.quiet);
-	a.reg.on_event = transfer_progress_event;
-	a.reg.userdata = &tp;
-	r = kiln_registry_push(cli_ctx, s, &src, &dest, &a.reg, &res);
+	transfer_progress_start(&tp, "pushing", &a.t);
+	r = kiln_registry_push(cli_ctx, s, &src, &dest, &a.t.reg, &res);
 	if (r < 0)
 		return cli_fail(r, "cannot push '%s' to %s", argv[optind], dest_name);
-	if (!a.quiet)
+	if (!a.t.quiet)
 		fprintf(
 		    stderr,
 		    "kiln: pushed %s: %u blobs uploaded (%.1f MiB), %u mounted, %u already there\n",

@@ -36,15 +36,6 @@ static void main_help(void)
 	       "Run 'kiln store SUBCOMMAND --help' for its options.\n");
 }
 
-static int open_store(const char *what, struct kiln_store **ret)
-{
-	int r = kiln_store_open(cli_ctx, NULL, ret);
-
-	if (r < 0)
-		return cli_fail(r, "store %s", what);
-	return EXIT_OK;
-}
-
 /* ---- ls ---- */
 
 static int ls_help(void)
@@ -79,20 +70,17 @@ static int store_ls(int argc, char **argv)
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
-	struct tree_args a = { 0 };
 	struct json_writer w;
 	size_t width = 4;
 	bool json;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &a);
-	json = a.json;
-	tree_args_release(&a);
+	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind < argc)
 		return cli_usage("store ls: unexpected argument '%s'", argv[optind]);
-	r = open_store("ls", &s);
+	r = cli_open_store("store ls", &s);
 	if (r != EXIT_OK)
 		return r;
 	r = kiln_store_read_index(cli_ctx, s, &idx);
@@ -211,19 +199,16 @@ static int store_gc(int argc, char **argv)
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	struct kiln_gc_options opts;
 	struct kiln_gc_stats st = { 0 };
-	struct tree_args a = { 0 };
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &a);
-	g.json = a.json;
-	tree_args_release(&a);
+	r = cli_parse_plain(argc, argv, &o, &g.json);
 	if (r != CLI_CONTINUE)
 		goto out;
 	if (optind < argc) {
 		r = cli_usage("store gc: unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	r = open_store("gc", &s);
+	r = cli_open_store("store gc", &s);
 	if (r != EXIT_OK)
 		goto out;
 	if (g.json) {
@@ -280,16 +265,14 @@ static int store_rm(int argc, char **argv)
 {
 	const struct cli_options o = { .name = "store rm", .no_tree = true, .help = rm_help };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
-	struct tree_args a = { 0 };
 	int r, ret = EXIT_OK;
 
-	r = cli_parse_options(argc, argv, &o, &a);
-	tree_args_release(&a);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind >= argc)
 		return cli_usage("store rm: no name given: run 'kiln store rm --help'");
-	r = open_store("rm", &s);
+	r = cli_open_store("store rm", &s);
 	if (r != EXIT_OK)
 		return r;
 	for (int i = optind; i < argc; i++) {
@@ -345,16 +328,14 @@ static int store_path(int argc, char **argv)
 {
 	const struct cli_options o = { .name = "store path", .no_tree = true, .help = path_help };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
-	struct tree_args a = { 0 };
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &a);
-	tree_args_release(&a);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (optind < argc)
 		return cli_usage("store path: unexpected argument '%s'", argv[optind]);
-	r = open_store("path", &s);
+	r = cli_open_store("store path", &s);
 	if (r != EXIT_OK)
 		return r;
 	printf("%s\n", kiln_store_path(s));

@@ -35,11 +35,9 @@ int cmd_tag(int argc, char **argv)
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
 	_cleanup_(kiln_ref_release) struct kiln_ref dest = { 0 };
 	_cleanup_free_ char *name = NULL;
-	struct tree_args a = { 0 };
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &a);
-	tree_args_release(&a);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (argc - optind != 2)
@@ -54,9 +52,9 @@ int cmd_tag(int argc, char **argv)
 	name = kiln_ref_name(&dest);
 	if (!name)
 		return cli_fail(-ENOMEM, "tag");
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "tag");
+	r = cli_open_store("tag", &s);
+	if (r != EXIT_OK)
+		return r;
 	r = kiln_store_resolve(cli_ctx, s, argv[optind], &d);
 	if (r < 0)
 		return cli_fail(r, "tag");

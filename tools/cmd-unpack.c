@@ -131,13 +131,11 @@ int cmd_unpack(int argc, char **argv)
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
 	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	struct kiln_unpack_options uo = { 0 };
-	struct tree_args t = { 0 };
 	const char *ref;
 	size_t len;
 	int r;
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	tree_args_release(&t);
+	r = cli_parse_plain(argc, argv, &o, NULL);
 	if (r != CLI_CONTINUE)
 		return r;
 	if (argc - optind != 2)
@@ -148,19 +146,15 @@ int cmd_unpack(int argc, char **argv)
 		return cli_fail(-ENOMEM, "unpack");
 	for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
 		dir[len - 1] = '\0';
-	if (a.platform && kiln_platform_parse(cli_ctx, a.platform, &platform) < 0) {
-		cli_fail(-EINVAL, "unpack: --platform");
-		return EXIT_USAGE;
-	}
+	r = cli_parse_platform("unpack", a.platform, &platform);
+	if (r != EXIT_OK)
+		return r;
 	r = check_target(dir);
 	if (r != 0)
 		return r;
-	r = kiln_store_open(cli_ctx, NULL, &s);
-	if (r < 0)
-		return cli_fail(r, "unpack");
-	r = kiln_store_load_image(cli_ctx, s, ref, a.platform ? &platform : NULL, &img);
-	if (r < 0)
-		return cli_fail(r, "unpack %s", ref);
+	r = cli_open_image("unpack", ref, a.platform ? &platform : NULL, &s, &img);
+	if (r != EXIT_OK)
+		return r;
 
 	if (asprintf(&tmp, "%s.kiln-unpack-XXXXXX", dir) < 0) {
 		tmp = NULL;

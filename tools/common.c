@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kiln/oci.h>
+
 #include "kiln.h"
 
 struct kiln_ctx *cli_ctx;
@@ -182,5 +184,49 @@ int cli_write_stdout(const char *s, size_t len)
 		fprintf(stderr, "kiln: cannot write to standard output: %m\n");
 		return EXIT_FAILURE_;
 	}
+	return EXIT_OK;
+}
+
+int cli_parse_plain(int argc, char **argv, const struct cli_options *o, bool *ret_json)
+{
+	struct tree_args a = { 0 };
+	int r;
+
+	r = cli_parse_options(argc, argv, o, &a);
+	if (ret_json)
+		*ret_json = a.json;
+	tree_args_release(&a);
+	return r;
+}
+
+int cli_parse_platform(const char *cmd, const char *arg, struct kiln_platform *ret)
+{
+	if (arg && kiln_platform_parse(cli_ctx, arg, ret) < 0) {
+		cli_fail(-EINVAL, "%s: --platform", cmd);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int cli_open_store(const char *what, struct kiln_store **ret)
+{
+	int r = kiln_store_open(cli_ctx, NULL, ret);
+
+	return r < 0 ? cli_fail(r, "%s", what) : EXIT_OK;
+}
+
+int cli_open_image(const char *cmd, const char *ref, const struct kiln_platform *platform,
+		   struct kiln_store **ret_store, struct kiln_image **ret_image)
+{
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	int r;
+
+	r = cli_open_store(cmd, &s);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_store_load_image(cli_ctx, s, ref, platform, ret_image);
+	if (r < 0)
+		return cli_fail(r, "%s %s", cmd, ref);
+	*ret_store = TAKE_PTR(s);
 	return EXIT_OK;
 }

@@ -74,6 +74,33 @@ struct cli_options {
  */
 int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a);
 
+/*
+ * cli_parse_options() for a command that reads no package tree: the shared
+ * options are dropped but --json, stored in *@ret_json (may be NULL).
+ */
+int cli_parse_plain(int argc, char **argv, const struct cli_options *o, bool *ret_json);
+
+struct kiln_platform;
+struct kiln_store;
+struct kiln_image;
+
+/*
+ * Parse @cmd's --platform @arg (NULL: none given, *@ret untouched).
+ * EXIT_OK, or EXIT_USAGE after printing "kiln: @cmd: --platform: <why>".
+ */
+int cli_parse_platform(const char *cmd, const char *arg, struct kiln_platform *ret);
+
+/* Open kiln's store; EXIT_OK, or EXIT_FAILURE_ after printing "kiln: @what: <why>". */
+int cli_open_store(const char *what, struct kiln_store **ret);
+
+/*
+ * Open the store and load image @ref of it for @platform (NULL: the
+ * store's choice) for @cmd; EXIT_OK, or EXIT_FAILURE_ after printing
+ * "kiln: @cmd [@ref]: <why>".
+ */
+int cli_open_image(const char *cmd, const char *ref, const struct kiln_platform *platform,
+		   struct kiln_store **ret_store, struct kiln_image **ret_image);
+
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);
 

@@ -2,18 +2,87 @@
 #pragma once
 
 /*
- * Progress lines on stderr for kiln push and kiln pull: one line per blob,
+ * What kiln push and kiln pull share: their registry options, the start
+ * of their JSON result, and progress lines on stderr: one line per blob,
  * retries as they happen, and for transfers that last, the running total
  * every two seconds. Header-only: two commands share it, nothing else.
  */
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <kiln/registry.h>
 
+#include "json.h"
 #include "kiln.h"
+
+enum {
+	OPT_INSECURE = OPT_FIRST_COMMAND_OPTION,
+	OPT_AUTHFILE,
+	OPT_FIRST_TRANSFER_OPTION,
+};
+
+/* The long options push and pull share, for the start of their option tables */
+/* clang-format off */
+#define TRANSFER_OPTIONS						\
+	{ "insecure", no_argument, NULL, OPT_INSECURE },		\
+	{ "authfile", required_argument, NULL, OPT_AUTHFILE },		\
+	{ "jobs", required_argument, NULL, 'j' },			\
+	{ "quiet", no_argument, NULL, 'q' }
+/* clang-format on */
+
+#define TRANSFER_SHORT_OPTIONS "j:q"
+
+struct transfer_args {
+	struct kiln_registry_options reg;
+	bool quiet;
+};
+
+/*
+ * One of TRANSFER_OPTIONS: true with CLI_CONTINUE or an exit code in *@ret
+ * when @c is one of them, false when it is not.
+ */
+static inline bool transfer_option(struct transfer_args *a, int c, const char *arg, int *ret)
+{
+	char *end;
+	unsigned long n;
+
+	*ret = CLI_CONTINUE;
+	switch (c) {
+	case OPT_INSECURE:
+		a->reg.insecure = true;
+		return true;
+	case OPT_AUTHFILE:
+		a->reg.auth_file = arg;
+		return true;
+	case 'j':
+		n = strtoul(arg, &end, 10);
+		if (!*arg || *end || n == 0 || n > 32)
+			*ret = cli_usage("--jobs '%s': expected a number from 1 to 32", arg);
+		else
+			a->reg.jobs = (unsigned)n;
+		return true;
+	case 'q':
+		a->quiet = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The fields a push's and a pull's JSON result begin with. */
+static inline void transfer_json_image(struct json_writer *w, const char *reference,
+				       const char *name, const struct kiln_descriptor *desc)
+{
+	json_kv_string(w, "reference", reference);
+	json_kv_string(w, "name", name);
+	json_kv_string(w, "digest", desc->digest.s);
+	json_kv_string(w, "mediaType", desc->media_type);
+	json_key(w, "size");
+	json_uint(w, desc->size);
+}
 
 #define PROGRESS_EVERY_NS 2000000000LL
 
@@ -87,4 +156,13 @@ static inline void transfer_progress_event(void *userdata, const struct kiln_tra
 	default:
 		break;
 	}
+}
+
+/* Progress of @a's transfer to stderr, as @verb ("pushing"). */
+static inline void transfer_progress_start(struct transfer_progress *tp, const char *verb,
+					   struct transfer_args *a)
+{
+	transfer_progress_init(tp, verb, a->quiet);
+	a->reg.on_event = transfer_progress_event;
+	a->reg.userdata = tp;
 }
