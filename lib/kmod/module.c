@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 
 #include "elf-reader.h"
+#include "fileio.h"
 #include "log.h"
+#include "module-file.h"
 
 struct kiln_module {
 	char *path;
@@ -278,6 +280,18 @@ static int module_read(struct kiln_ctx *ctx, struct kiln_module *m, const char *
 	if (r < 0)
 		return kiln_error(ctx, r, "%s", strerror(-r));
 	return module_set_data(ctx, m, buf, len);
+}
+
+int kmod_read_file(struct kiln_ctx *ctx, const char *path, char **ret, size_t *ret_len)
+{
+	int r = read_file_at(AT_FDCWD, path, KILN_MODULE_MAX_SIZE, ret, ret_len);
+
+	if (r == -EFBIG)
+		return kiln_error(ctx, r, "larger than %zu MiB: not a kernel module",
+				  KILN_MODULE_MAX_SIZE >> 20);
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot read it: %s", strerror(-r));
+	return 0;
 }
 
 int kiln_module_open(struct kiln_ctx *ctx, const char *path, struct kiln_module **ret)

@@ -26,6 +26,7 @@
 #include "cert.h"
 #include "fileio.h"
 #include "log.h"
+#include "module-file.h"
 
 struct kiln_signer {
 	EVP_PKEY *key;
@@ -471,12 +472,9 @@ int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, con
 	if (!S_ISREG(st.st_mode))
 		return kiln_error(ctx, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "not a regular file");
 
-	r = read_file_at(AT_FDCWD, path, KILN_MODULE_MAX_SIZE, &data, &len);
-	if (r == -EFBIG)
-		return kiln_error(ctx, r, "larger than %zu MiB: not a kernel module",
-				  KILN_MODULE_MAX_SIZE >> 20);
+	r = kmod_read_file(ctx, path, &data, &len);
 	if (r < 0)
-		return kiln_error(ctx, r, "cannot read it: %s", strerror(-r));
+		return r;
 	r = kiln_module_sign_mem(ctx, s, (const uint8_t *)data, len, flags, &out, &out_len,
 				 ret_info);
 	if (r < 0)

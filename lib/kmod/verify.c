@@ -29,8 +29,8 @@
 #include <kiln/module.h>
 
 #include "cert.h"
-#include "fileio.h"
 #include "log.h"
+#include "module-file.h"
 #include "strbuf.h"
 
 /* The kernel's ASN.1 decoder refuses anything longer (asn1_ber_decoder()). */
@@ -543,12 +543,9 @@ int kiln_verify_file(struct kiln_ctx *ctx, const struct kiln_verifier *v, const 
 	size_t len, plain_len;
 	int r;
 
-	r = read_file_at(AT_FDCWD, path, KILN_MODULE_MAX_SIZE, &data, &len);
-	if (r == -EFBIG)
-		return kiln_error(ctx, r, "larger than %zu MiB: not a kernel module",
-				  KILN_MODULE_MAX_SIZE >> 20);
+	r = kmod_read_file(ctx, path, &data, &len);
 	if (r < 0)
-		return kiln_error(ctx, r, "cannot read it: %s", strerror(-r));
+		return r;
 	c = kiln_compression_detect((const uint8_t *)data, len);
 	if (c == KILN_COMPRESSION_NONE)
 		return kiln_verify_mem(ctx, v, (const uint8_t *)data, len, ret);
