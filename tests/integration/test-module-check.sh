@@ -8,6 +8,7 @@
 # are built against each with scripts/build-test-modules.sh, then checked
 # against the signing copy.
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib-keys.sh"
 
 headers=${KILN_HEADERS:-$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)}
 build_mods=$SRCDIR/scripts/build-test-modules.sh
@@ -80,26 +81,8 @@ set_release() {
 # genkey NAME BITS: NAME.pem (key and certificate) and NAME.x509 (DER), as certs/Makefile makes
 # them from certs/default_x509.genkey
 genkey() {
-	cat >"$w/$1.genkey" <<EOF
-[ req ]
-default_bits = $2
-distinguished_name = req_distinguished_name
-prompt = no
-string_mask = utf8only
-x509_extensions = myexts
-
-[ req_distinguished_name ]
-CN = kiln test $1 kernel key
-
-[ myexts ]
-basicConstraints=critical,CA:FALSE
-keyUsage=digitalSignature
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
-	openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 -config "$w/$1.genkey" \
-		-outform PEM -out "$w/$1.pem" -keyout "$w/$1.pem" 2>/dev/null &&
-		openssl x509 -in "$w/$1.pem" -outform DER -out "$w/$1.x509"
+	kernel_key "$w/$1.genkey" "$w/$1.pem" "$w/$1.x509" sha512 "CN = kiln test $1 kernel key" \
+		-newkey "rsa:$2"
 }
 
 # sign KEYNAME FILE...: with kiln module sign, or the kernel's sign-file while that is missing

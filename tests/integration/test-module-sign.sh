@@ -4,6 +4,7 @@
 # Debian's headers), compared byte for byte with the kernel's own sign-file,
 # with keys made by openssl as the kernel's certs/Makefile makes them.
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib-keys.sh"
 
 sign_file=${SIGN_FILE:-/usr/lib/linux-kbuild-6.1/scripts/sign-file}
 mods=${KILN_TEST_MODULES:-}
@@ -33,34 +34,14 @@ expect_out() {
 
 # genkey BITS|ec NAME: NAME.pem (key and certificate, as signing_key.pem) and NAME.der
 genkey() {
-	cat >"$w/$2.genkey" <<EOF
-[ req ]
-default_bits = 2048
-distinguished_name = req_distinguished_name
-prompt = no
-string_mask = utf8only
-x509_extensions = myexts
-
-[ req_distinguished_name ]
-O = kiln tests
-CN = kiln test $2
-
-[ myexts ]
-basicConstraints=critical,CA:FALSE
-keyUsage=digitalSignature
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
+	local name=$2
 	if [ "$1" = ec ]; then
-		set -- "$2" -newkey ec -pkeyopt ec_paramgen_curve:secp384r1
+		set -- -newkey ec -pkeyopt ec_paramgen_curve:secp384r1
 	else
-		set -- "$2" -newkey "rsa:$1"
+		set -- -newkey "rsa:$1"
 	fi
-	local name=$1
-	shift
-	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$w/$name.genkey" \
-		-outform PEM -out "$w/$name.pem" -keyout "$w/$name.pem" "$@" 2>/dev/null &&
-		openssl x509 -in "$w/$name.pem" -outform DER -out "$w/$name.der"
+	kernel_key "$w/$name.genkey" "$w/$name.pem" "$w/$name.der" sha256 \
+		"$(printf 'O = kiln tests\nCN = kiln test %s' "$name")" "$@"
 }
 
 # be32 N: N as four big-endian bytes (struct module_signature's sig_len)
