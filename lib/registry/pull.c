@@ -26,27 +26,18 @@ struct pull {
 	struct kiln_ctx *ctx;
 	struct kiln_store *s;
 	const struct kiln_ref *src;
-	struct reg_client *c;
-	struct reg_workers w;
-	struct reg_events ev;
-	char *scope;
-	struct reg_blob *blobs;
-	size_t n_blobs, alloc_blobs;
+	struct reg_transfer t;
 	struct fetched chain[INDEX_DEPTH_MAX + 1]; /* what the ref names first, the manifest last */
 	size_t n_chain;
 };
 
 static void pull_release(struct pull *p)
 {
-	reg_blobs_free(p->blobs, p->n_blobs);
 	for (size_t i = 0; i < p->n_chain; i++) {
 		free(p->chain[i].json);
 		free(p->chain[i].media_type);
 	}
-	free(p->scope);
-	reg_workers_release(&p->w);
-	reg_client_free(p->c);
-	reg_events_destroy(&p->ev);
+	reg_transfer_release(&p->t);
 }
 
 void kiln_pull_result_release(struct kiln_pull_result *r)
@@ -65,13 +56,13 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL, *mt = NULL;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
-	struct reg_conn *conn = p->w.main;
+	struct reg_conn *conn = p->t.w.main;
 	struct kiln_digest d;
 	int r;
 
-	r = reg_url(p->c, p->src->path, "manifests", ref, &url);
+	r = reg_url(p->t.c, p->src->path, "manifests", ref, &url);
 	if (r < 0 || asprintf(&what, "GET manifest %s/%s%s%s", p->src->domain, p->src->path,
 			      strncmp(ref, "sha256:", 7) == 0 ? "@" : ":", ref) < 0)
 		return -ENOMEM;
@@ -218,11 +209,11 @@ static int sink_write(void *userdata, long status, const void *data, size_t len)
 static int download(struct pull *p, struct reg_conn *conn, struct reg_blob *b)
 {
 	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	struct sink k = { .p = p, .conn = conn, .b = b };
 	int r;
 
-	r = reg_url(p->c, p->src->path, "blobs", b->digest.s, &url);
+	r = reg_url(p->t.c, p->src->path, "blobs", b->digest.s, &url);
 	if (r < 0 || asprintf(&what, "GET blob %s", b->digest.s) < 0)
 		return -ENOMEM;
 	r = kiln_blob_writer_new(conn->ctx, p->s, &k.w);
@@ -249,7 +240,7 @@ static int download(struct pull *p, struct reg_conn *conn, struct reg_blob *b)
 						 .follow_redirects = true,
 						 .retry = true,
 						 .progress = &b->moved,
-						 .cancel = &p->w.failed },
+						 .cancel = &p->t.w.failed },
 			     &resp);
 		if (r == -EFBIG) {
 			r = kiln_error(conn->ctx, EBADMSG,
@@ -315,21 +306,17 @@ static int add_blob(struct pull *p, const struct kiln_descriptor *d)
 	uint64_t size;
 	int r;
 
-	for (size_t i = 0; i < p->n_blobs; i++)
-		if (streq(p->blobs[i].digest.s, d->digest.s))
-			return 0;
-	r = kiln_store_has_blob(p->s, &d->digest, &size);
-	if (r < 0)
-		return kiln_error(p->ctx, r, "cannot look up blob %s in the store: %s", d->digest.s,
-				  strerror(-r));
-	if (r > 0 && size == d->size) {
-		reg_event_blob(&p->ev, KILN_BLOB_PRESENT, &d->digest, d->size, NULL);
+	r = reg_transfer_lookup(&p->t, p->ctx, p->s, d, &size);
+	if (r <= 0)
+		return r;
+	if (r == 2 && size == d->size) {
+		reg_event_blob(&p->t.ev, KILN_BLOB_PRESENT, &d->digest, d->size, NULL);
 		return 0;
 	}
-	if (GROW(p->blobs, p->alloc_blobs, p->n_blobs + 1) < 0)
-		return -ENOMEM;
-	p->blobs[p->n_blobs++] = (struct reg_blob){ .digest = d->digest, .size = d->size };
-	atomic_fetch_add(&p->ev.bytes_total, d->size);
+	r = reg_transfer_add(&p->t, d);
+	if (r < 0)
+		return r;
+	atomic_fetch_add(&p->t.ev.bytes_total, d->size);
 	return 0;
 }
 
@@ -348,7 +335,7 @@ static int store_chain(struct pull *p)
 		if (!streq(got.s, f->digest.s))
 			return kiln_error(p->ctx, EIO, "the store kept manifest %s as %s",
 					  f->digest.s, got.s);
-		reg_event_manifest(&p->ev, &f->digest, f->len);
+		reg_event_manifest(&p->t.ev, &f->digest, f->len);
 	}
 	return 0;
 }
@@ -374,8 +361,8 @@ static int make_result(struct pull *p, unsigned present, struct kiln_pull_result
 	res->manifest.digest = man->digest;
 	res->manifest.size = man->len;
 	res->blobs_present = present;
-	res->blobs_downloaded = (unsigned)p->n_blobs;
-	res->bytes_downloaded = atomic_load(&p->ev.bytes_done);
+	res->blobs_downloaded = (unsigned)p->t.n_blobs;
+	res->bytes_downloaded = atomic_load(&p->t.ev.bytes_done);
 	return 0;
 }
 
@@ -392,11 +379,8 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 	unsigned present;
 	int r;
 
-	reg_events_init(&p.ev, o);
-	p.scope = reg_scope(src->path, "pull");
-	if (!p.scope)
-		return -ENOMEM;
-	r = reg_connect(ctx, src->domain, src->path, o, &p.ev, &p.c, &p.w);
+	reg_transfer_init(&p.t, o);
+	r = reg_transfer_connect(&p.t, ctx, src->domain, src->path, "pull", o);
 	if (r < 0)
 		return r;
 	r = resolve(&p, platform);
@@ -414,10 +398,10 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 		r = add_blob(&p, &m->layers[i]);
 	if (r < 0)
 		return r;
-	present = atomic_load(&p.ev.blobs_done);
-	p.ev.blobs_total = (unsigned)p.n_blobs + present;
+	present = atomic_load(&p.t.ev.blobs_done);
+	p.t.ev.blobs_total = (unsigned)p.t.n_blobs + present;
 
-	r = reg_transfer_blobs(ctx, &p.w, &p.ev, p.blobs, p.n_blobs, pull_one, &p);
+	r = reg_transfer_blobs(&p.t, ctx, pull_one, &p);
 	if (r < 0)
 		return r;
 	r = store_chain(&p);
@@ -430,11 +414,11 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 		kiln_pull_result_release(&res);
 		return r;
 	}
-	digests = calloc(p.n_blobs + 1, sizeof(*digests));
+	digests = calloc(p.t.n_blobs + 1, sizeof(*digests));
 	if (digests && reg_sources_load(s, src->domain, &known) >= 0) {
-		for (size_t i = 0; i < p.n_blobs; i++)
-			digests[i] = &p.blobs[i].digest;
-		reg_sources_add(s, known, src->domain, src->path, digests, p.n_blobs);
+		for (size_t i = 0; i < p.t.n_blobs; i++)
+			digests[i] = &p.t.blobs[i].digest;
+		reg_sources_add(s, known, src->domain, src->path, digests, p.t.n_blobs);
 	}
 	*ret = res;
 	return 0;

@@ -29,13 +29,8 @@ struct push {
 	struct kiln_ctx *ctx;
 	struct kiln_store *s;
 	const struct kiln_ref *dest;
-	struct reg_client *c;
-	struct reg_workers w;
+	struct reg_transfer t;
 	struct reg_sources *sources;
-	struct reg_events ev;
-	char *scope; /* "repository:<dest>:pull,push" */
-	struct reg_blob *blobs;
-	size_t n_blobs, alloc_blobs;
 	struct push_manifest *manifests; /* children first, the pushed image last */
 	size_t n_manifests, alloc_manifests;
 	struct kiln_digest *remote; /* index children that must already be in the destination */
@@ -44,18 +39,14 @@ struct push {
 
 static void push_release(struct push *p)
 {
-	reg_blobs_free(p->blobs, p->n_blobs);
 	for (size_t i = 0; i < p->n_manifests; i++) {
 		free(p->manifests[i].media_type);
 		free(p->manifests[i].json);
 	}
 	free(p->manifests);
 	free(p->remote);
-	free(p->scope);
 	reg_sources_free(p->sources);
-	reg_workers_release(&p->w);
-	reg_client_free(p->c);
-	reg_events_destroy(&p->ev);
+	reg_transfer_release(&p->t);
 }
 
 void kiln_push_result_release(struct kiln_push_result *r)
@@ -73,16 +64,12 @@ static int add_blob(struct push *p, const struct kiln_descriptor *d, const char 
 	uint64_t size;
 	int r;
 
-	for (size_t i = 0; i < p->n_blobs; i++)
-		if (streq(p->blobs[i].digest.s, d->digest.s))
-			return 0;
-	r = kiln_store_has_blob(p->s, &d->digest, &size);
-	if (r < 0)
-		return kiln_error(p->ctx, r, "cannot look up blob %s in the store: %s", d->digest.s,
-				  strerror(-r));
-	if (r == 0 && d->n_urls > 0)
+	r = reg_transfer_lookup(&p->t, p->ctx, p->s, d, &size);
+	if (r <= 0)
+		return r;
+	if (r == 1 && d->n_urls > 0)
 		return 0; /* a foreign layer: it is fetched from its URLs, never pushed */
-	if (r == 0)
+	if (r == 1)
 		return kiln_error(p->ctx, ENOENT,
 				  "blob %s of manifest %s is not in the store: the image is "
 				  "incomplete (pull or build it again)",
@@ -91,10 +78,7 @@ static int add_blob(struct push *p, const struct kiln_descriptor *d, const char 
 		return kiln_error(p->ctx, EBADMSG,
 				  "blob %s is %ju bytes in the store but manifest %s says %ju",
 				  d->digest.s, (uintmax_t)size, owner, (uintmax_t)d->size);
-	if (GROW(p->blobs, p->alloc_blobs, p->n_blobs + 1) < 0)
-		return -ENOMEM;
-	p->blobs[p->n_blobs++] = (struct reg_blob){ .digest = d->digest, .size = d->size };
-	return 0;
+	return reg_transfer_add(&p->t, d);
 }
 
 static int add_manifest(struct push *p, const struct kiln_descriptor *d, const char *mt,
@@ -195,10 +179,10 @@ static int start_upload(struct push *p, struct reg_conn *conn, struct reg_blob *
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	int r;
 
-	r = reg_url(p->c, p->dest->path, "blobs/uploads/", NULL, &url);
+	r = reg_url(p->t.c, p->dest->path, "blobs/uploads/", NULL, &url);
 	if (r < 0 || asprintf(&what, "start upload of blob %s", b->digest.s) < 0)
 		return -ENOMEM;
 	r = reg_call(conn,
@@ -208,7 +192,7 @@ static int start_upload(struct push *p, struct reg_conn *conn, struct reg_blob *
 					 .scopes = scopes,
 					 .max_body = 65536,
 					 .retry = true,
-					 .cancel = &p->w.failed },
+					 .cancel = &p->t.w.failed },
 		     &resp);
 	if (r < 0)
 		return r;
@@ -217,7 +201,7 @@ static int start_upload(struct push *p, struct reg_conn *conn, struct reg_blob *
 	r = kiln_registry_url_resolve(url, resp.location, NULL, NULL, ret);
 	if (r < 0)
 		return kiln_error(conn->ctx, EPROTO, "%s: %s sent an unusable Location", what,
-				  p->c->domain);
+				  p->t.c->domain);
 	return 0;
 }
 
@@ -247,7 +231,7 @@ static bool upload_transient(int r, const struct http_response *resp)
 static int upload_status(struct push *p, struct reg_conn *conn, char **location, uint64_t *offset)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	unsigned long long a, z;
 	char *loc;
 	int r;
@@ -259,7 +243,7 @@ static int upload_status(struct push *p, struct reg_conn *conn, char **location,
 					 .scopes = scopes,
 					 .max_body = 65536,
 					 .retry = true,
-					 .cancel = &p->w.failed },
+					 .cancel = &p->t.w.failed },
 		     &resp);
 	if (r < 0)
 		return r;
@@ -285,7 +269,7 @@ static int upload_status(struct push *p, struct reg_conn *conn, char **location,
 static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b, int fd,
 		       char **location)
 {
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	uint64_t offset = 0;
 	unsigned failures = 0;
 	int r;
@@ -313,7 +297,7 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 						 .content_type = "application/octet-stream",
 						 .max_body = 65536,
 						 .progress = &b->moved,
-						 .cancel = &p->w.failed },
+						 .cancel = &p->t.w.failed },
 			     &resp);
 		if (r == 0 && resp.status == 202) {
 			/* the newest Location holds the session's state; without one, the old stays
@@ -371,10 +355,10 @@ static int head_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, 
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	int r;
 
-	r = reg_url(p->c, p->dest->path, "blobs", b->digest.s, &url);
+	r = reg_url(p->t.c, p->dest->path, "blobs", b->digest.s, &url);
 	if (r < 0 || asprintf(&what, "HEAD blob %s", b->digest.s) < 0)
 		return -ENOMEM;
 	r = reg_call(conn,
@@ -383,7 +367,7 @@ static int head_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, 
 					 .url = url,
 					 .scopes = scopes,
 					 .retry = true,
-					 .cancel = &p->w.failed },
+					 .cancel = &p->t.w.failed },
 		     &resp);
 	if (r < 0)
 		return r;
@@ -401,7 +385,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 {
 	_cleanup_free_ char *location = location_in, *what = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	bool checked_local = false, corrupted = false;
 	unsigned delay_ms = 0;
 	int r = 0;
@@ -427,7 +411,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 				    "%s: %s said %u times that the bytes it got do not "
 				    "match the digest, and the store's copy does: "
 				    "something on the way corrupts uploads",
-				    what, p->c->domain, UPLOAD_ATTEMPTS);
+				    what, p->t.c->domain, UPLOAD_ATTEMPTS);
 			if (attempt >= UPLOAD_ATTEMPTS)
 				return r;
 			/* the error names the blob already */
@@ -475,7 +459,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 					.content_type = "application/octet-stream",
 					.max_body = 65536,
 					.progress = &b->moved,
-					.cancel = &p->w.failed },
+					.cancel = &p->t.w.failed },
 		    &resp);
 		if (r == 0 && resp.status == 201)
 			return check_digest(conn, what, &resp, &b->digest);
@@ -512,11 +496,11 @@ static int mount_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b,
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *base = NULL, *u1 = NULL, *url = NULL, *from_scope = NULL;
-	const char *scopes[] = { p->scope, NULL, NULL };
+	const char *scopes[] = { p->t.scope, NULL, NULL };
 	int r;
 
 	from_scope = reg_scope(b->mount_from, "pull");
-	if (!from_scope || reg_url(p->c, p->dest->path, "blobs/uploads/", NULL, &base) < 0)
+	if (!from_scope || reg_url(p->t.c, p->dest->path, "blobs/uploads/", NULL, &base) < 0)
 		return -ENOMEM;
 	scopes[1] = from_scope;
 	r = kiln_registry_url_resolve(base, NULL, "mount", b->digest.s, &u1);
@@ -531,7 +515,7 @@ static int mount_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b,
 					 .scopes = scopes,
 					 .max_body = 65536,
 					 .retry = true,
-					 .cancel = &p->w.failed },
+					 .cancel = &p->t.w.failed },
 		     &resp);
 	if (r == -ECANCELED)
 		return r;
@@ -570,7 +554,7 @@ static int push_one(void *userdata, struct reg_conn *conn, struct reg_blob *b)
 			return 0;
 		}
 	}
-	atomic_fetch_add(&p->ev.bytes_total, b->size);
+	atomic_fetch_add(&p->t.ev.bytes_total, b->size);
 	r = upload_blob(p, conn, b, location);
 	if (r < 0)
 		return r;
@@ -585,12 +569,12 @@ static int head_manifest(struct push *p, const char *ref, char **ret)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->scope, NULL };
+	const char *scopes[] = { p->t.scope, NULL };
 	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
-	struct reg_conn *conn = p->w.main;
+	struct reg_conn *conn = p->t.w.main;
 	int r;
 
-	r = reg_url(p->c, p->dest->path, "manifests", ref, &url);
+	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
 	if (r < 0 || asprintf(&what, "HEAD manifest %s:%s", p->dest->path, ref) < 0)
 		return -ENOMEM;
 	r = reg_call(conn,
@@ -616,11 +600,11 @@ static int put_manifest(struct push *p, const struct push_manifest *m, const cha
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->scope, NULL };
-	struct reg_conn *conn = p->w.main;
+	const char *scopes[] = { p->t.scope, NULL };
+	struct reg_conn *conn = p->t.w.main;
 	int r;
 
-	r = reg_url(p->c, p->dest->path, "manifests", ref, &url);
+	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
 	if (r < 0 || asprintf(&what, "PUT manifest %s:%s", p->dest->path, ref) < 0)
 		return -ENOMEM;
 	r = reg_call(conn,
@@ -642,7 +626,7 @@ static int put_manifest(struct push *p, const struct push_manifest *m, const cha
 	r = check_digest(conn, what, &resp, &m->digest);
 	if (r < 0)
 		return r;
-	reg_event_manifest(&p->ev, &m->digest, m->size);
+	reg_event_manifest(&p->t.ev, &m->digest, m->size);
 	return 0;
 }
 
@@ -709,27 +693,27 @@ static int make_result(struct push *p, const struct kiln_descriptor *src,
 	res->desc.media_type = strdup(top->media_type);
 	if (!res->desc.media_type)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_blobs; i++) {
-		if (p->blobs[i].action == KILN_BLOB_EXISTS)
+	for (size_t i = 0; i < p->t.n_blobs; i++) {
+		if (p->t.blobs[i].action == KILN_BLOB_EXISTS)
 			res->blobs_existing++;
-		else if (p->blobs[i].action == KILN_BLOB_MOUNTED)
+		else if (p->t.blobs[i].action == KILN_BLOB_MOUNTED)
 			res->blobs_mounted++;
 		else
 			res->blobs_uploaded++;
 	}
-	res->bytes_uploaded = atomic_load(&p->ev.bytes_done);
+	res->bytes_uploaded = atomic_load(&p->t.ev.bytes_done);
 	return 0;
 }
 
 static void remember(struct push *p)
 {
-	_cleanup_free_ const struct kiln_digest **v = calloc(p->n_blobs + 1, sizeof(*v));
+	_cleanup_free_ const struct kiln_digest **v = calloc(p->t.n_blobs + 1, sizeof(*v));
 
 	if (!v)
 		return;
-	for (size_t i = 0; i < p->n_blobs; i++)
-		v[i] = &p->blobs[i].digest;
-	reg_sources_add(p->s, p->sources, p->dest->domain, p->dest->path, v, p->n_blobs);
+	for (size_t i = 0; i < p->t.n_blobs; i++)
+		v[i] = &p->t.blobs[i].digest;
+	reg_sources_add(p->s, p->sources, p->dest->domain, p->dest->path, v, p->t.n_blobs);
 }
 
 int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
@@ -740,7 +724,7 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 	struct kiln_push_result res = { 0 };
 	int r;
 
-	reg_events_init(&p.ev, o);
+	reg_transfer_init(&p.t, o);
 	if (dest->digest && !streq(dest->digest, src->digest.s))
 		return kiln_error(ctx, EINVAL,
 				  "the destination names digest %s but the image is %s: give a "
@@ -749,10 +733,7 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 	r = plan_image(&p, src, 0);
 	if (r < 0)
 		return r;
-	p.scope = reg_scope(dest->path, "pull,push");
-	if (!p.scope)
-		return -ENOMEM;
-	r = reg_connect(ctx, dest->domain, dest->path, o, &p.ev, &p.c, &p.w);
+	r = reg_transfer_connect(&p.t, ctx, dest->domain, dest->path, "pull,push", o);
 	if (r < 0)
 		return r;
 	r = check_remote_children(&p);
@@ -761,11 +742,12 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 	r = reg_sources_load(s, dest->domain, &p.sources);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < p.n_blobs; i++)
-		p.blobs[i].mount_from = reg_sources_find(p.sources, &p.blobs[i].digest, dest->path);
-	p.ev.blobs_total = (unsigned)p.n_blobs;
+	for (size_t i = 0; i < p.t.n_blobs; i++)
+		p.t.blobs[i].mount_from =
+		    reg_sources_find(p.sources, &p.t.blobs[i].digest, dest->path);
+	p.t.ev.blobs_total = (unsigned)p.t.n_blobs;
 
-	r = reg_transfer_blobs(ctx, &p.w, &p.ev, p.blobs, p.n_blobs, push_one, &p);
+	r = reg_transfer_blobs(&p.t, ctx, push_one, &p);
 	if (r < 0)
 		return r;
 	remember(&p);

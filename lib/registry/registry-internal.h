@@ -228,14 +228,6 @@ void reg_workers_release(struct reg_workers *w);
 /* A worker failed with @r: keep its message in *@ret_error and stop the others. */
 void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error);
 
-/*
- * Make the client for @domain/@repo, its connections (@jobs workers) and
- * ping it, notices going to @ev. On failure nothing is left to release.
- */
-int reg_connect(struct kiln_ctx *ctx, const char *domain, const char *repo,
-		const struct kiln_registry_options *o, struct reg_events *ev,
-		struct reg_client **ret_client, struct reg_workers *ret_workers);
-
 /* One blob of a push or pull, as the worker threads see it. */
 struct reg_blob {
 	struct kiln_digest digest;
@@ -247,16 +239,46 @@ struct reg_blob {
 	char *error;
 };
 
-void reg_blobs_free(struct reg_blob *blobs, size_t n);
+/* What a push and a pull hold alike: the registry, its connections, events, blobs. */
+struct reg_transfer {
+	struct reg_client *c;
+	struct reg_workers w;
+	struct reg_events ev;
+	char *scope; /* "repository:<repo>:pull[,push]" */
+	struct reg_blob *blobs;
+	size_t n_blobs, alloc_blobs;
+};
+
+/* Ready for events to @o (the registry is not spoken to yet). */
+void reg_transfer_init(struct reg_transfer *t, const struct kiln_registry_options *o);
+void reg_transfer_release(struct reg_transfer *t);
 
 /*
- * Run @one for each of @blobs on @w's worker connections; @one sets the
- * blob's action. Progress and a blob event for each blob done go to @ev.
- * The first failure stops the rest; it is returned, with its message, on
- * @ctx.
+ * Make the client for @domain/@repo with a token scope of @actions
+ * ("pull", "pull,push"), its connections (@o's jobs) and ping it. On
+ * failure @t holds what it held before plus what its release frees.
  */
-int reg_transfer_blobs(struct kiln_ctx *ctx, struct reg_workers *w, struct reg_events *ev,
-		       struct reg_blob *blobs, size_t n,
+int reg_transfer_connect(struct reg_transfer *t, struct kiln_ctx *ctx, const char *domain,
+			 const char *repo, const char *actions,
+			 const struct kiln_registry_options *o);
+
+/*
+ * Where @d stands: 0 among @t's blobs already, 1 not in @s, 2 in @s with
+ * *@ret_size its size there. -errno, with the error on @ctx, when the store
+ * cannot be asked.
+ */
+int reg_transfer_lookup(struct reg_transfer *t, struct kiln_ctx *ctx, struct kiln_store *s,
+			const struct kiln_descriptor *d, uint64_t *ret_size);
+/* Append @d to @t's blobs. */
+int reg_transfer_add(struct reg_transfer *t, const struct kiln_descriptor *d);
+
+/*
+ * Run @one for each of @t's blobs on the worker connections; @one sets the
+ * blob's action. Progress and a blob event for each blob done go to @t's
+ * events. The first failure stops the rest; it is returned, with its
+ * message, on @ctx.
+ */
+int reg_transfer_blobs(struct reg_transfer *t, struct kiln_ctx *ctx,
 		       int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b),
 		       void *userdata);
 

@@ -62,94 +62,121 @@ void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char 
 	kiln_ctx_clear_error(conn->ctx);
 }
 
-int reg_connect(struct kiln_ctx *ctx, const char *domain, const char *repo,
-		const struct kiln_registry_options *o, struct reg_events *ev,
-		struct reg_client **ret_client, struct reg_workers *ret_workers)
+void reg_transfer_init(struct reg_transfer *t, const struct kiln_registry_options *o)
 {
-	_cleanup_(reg_client_freep) struct reg_client *c = NULL;
-	struct reg_workers w;
+	*t = (struct reg_transfer){ 0 };
+	reg_events_init(&t->ev, o);
+}
+
+void reg_transfer_release(struct reg_transfer *t)
+{
+	for (size_t i = 0; i < t->n_blobs; i++)
+		free(t->blobs[i].error);
+	free(t->blobs);
+	free(t->scope);
+	reg_workers_release(&t->w);
+	reg_client_free(t->c);
+	reg_events_destroy(&t->ev);
+}
+
+int reg_transfer_connect(struct reg_transfer *t, struct kiln_ctx *ctx, const char *domain,
+			 const char *repo, const char *actions,
+			 const struct kiln_registry_options *o)
+{
 	int r;
 
-	r = reg_client_new(ctx, domain, repo, o, &c);
+	t->scope = reg_scope(repo, actions);
+	if (!t->scope)
+		return -ENOMEM;
+	r = reg_client_new(ctx, domain, repo, o, &t->c);
 	if (r < 0)
 		return r;
-	c->events = ev;
-	r = reg_workers_init(&w, c, ctx, o->jobs);
-	if (r >= 0)
-		r = reg_ping(w.main);
-	if (r < 0) {
-		reg_workers_release(&w);
+	t->c->events = &t->ev;
+	r = reg_workers_init(&t->w, t->c, ctx, o->jobs);
+	if (r < 0)
 		return r;
-	}
-	*ret_client = TAKE_PTR(c);
-	*ret_workers = w;
+	return reg_ping(t->w.main);
+}
+
+int reg_transfer_lookup(struct reg_transfer *t, struct kiln_ctx *ctx, struct kiln_store *s,
+			const struct kiln_descriptor *d, uint64_t *ret_size)
+{
+	uint64_t size;
+	int r;
+
+	for (size_t i = 0; i < t->n_blobs; i++)
+		if (streq(t->blobs[i].digest.s, d->digest.s))
+			return 0;
+	r = kiln_store_has_blob(s, &d->digest, &size);
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot look up blob %s in the store: %s", d->digest.s,
+				  strerror(-r));
+	if (r == 0)
+		return 1;
+	*ret_size = size;
+	return 2;
+}
+
+int reg_transfer_add(struct reg_transfer *t, const struct kiln_descriptor *d)
+{
+	if (GROW(t->blobs, t->alloc_blobs, t->n_blobs + 1) < 0)
+		return -ENOMEM;
+	t->blobs[t->n_blobs++] = (struct reg_blob){ .digest = d->digest, .size = d->size };
 	return 0;
 }
 
 /* ---- blobs in parallel ---- */
 
-void reg_blobs_free(struct reg_blob *blobs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(blobs[i].error);
-	free(blobs);
-}
-
 struct transfer {
-	struct reg_workers *w;
-	struct reg_events *ev;
-	struct reg_blob *blobs;
-	size_t n;
+	struct reg_transfer *t;
 	int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b);
 	void *userdata;
 };
 
 static void transfer_worker(size_t i, unsigned worker, void *userdata)
 {
-	struct transfer *t = userdata;
-	struct reg_blob *b = &t->blobs[i];
-	struct reg_conn *conn = t->w->conns[worker];
+	struct transfer *x = userdata;
+	struct reg_blob *b = &x->t->blobs[i];
+	struct reg_conn *conn = x->t->w.conns[worker];
 
-	if (atomic_load(&t->w->failed)) {
+	if (atomic_load(&x->t->w.failed)) {
 		b->r = -ECANCELED;
 		return;
 	}
-	b->r = t->one(t->userdata, conn, b);
+	b->r = x->one(x->userdata, conn, b);
 	if (b->r < 0) {
-		reg_workers_fail(t->w, conn, b->r, &b->error);
+		reg_workers_fail(&x->t->w, conn, b->r, &b->error);
 		return;
 	}
-	reg_event_blob(t->ev, b->action, &b->digest, b->size,
+	reg_event_blob(&x->t->ev, b->action, &b->digest, b->size,
 		       b->action == KILN_BLOB_MOUNTED ? b->mount_from : NULL);
 }
 
 static void transfer_progress(size_t done, size_t n, void *userdata)
 {
-	struct transfer *t = userdata;
+	struct reg_transfer *t = ((struct transfer *)userdata)->t;
 	uint64_t sum = 0;
 
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n_blobs; i++)
 		sum += atomic_load(&t->blobs[i].moved);
-	atomic_store(&t->ev->bytes_done, sum);
+	atomic_store(&t->ev.bytes_done, sum);
 	if (done < n)
-		reg_event_progress(t->ev);
+		reg_event_progress(&t->ev);
 }
 
-int reg_transfer_blobs(struct kiln_ctx *ctx, struct reg_workers *w, struct reg_events *ev,
-		       struct reg_blob *blobs, size_t n,
+int reg_transfer_blobs(struct reg_transfer *t, struct kiln_ctx *ctx,
 		       int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b),
 		       void *userdata)
 {
-	struct transfer t = {
-		.w = w, .ev = ev, .blobs = blobs, .n = n, .one = one, .userdata = userdata
-	};
+	struct transfer x = { .t = t, .one = one, .userdata = userdata };
 
-	kiln_parallel_for(n, w->n, transfer_worker, transfer_progress, &t);
+	kiln_parallel_for(t->n_blobs, t->w.n, transfer_worker, transfer_progress, &x);
 	/* a cancelled blob only says another failed first: report that one */
-	for (size_t i = 0; i < n; i++)
-		if (blobs[i].r < 0 && blobs[i].r != -ECANCELED)
-			return kiln_error(ctx, blobs[i].r, "%s",
-					  blobs[i].error ? blobs[i].error : strerror(-blobs[i].r));
+	for (size_t i = 0; i < t->n_blobs; i++)
+		if (t->blobs[i].r < 0 && t->blobs[i].r != -ECANCELED)
+			return kiln_error(ctx, t->blobs[i].r, "%s",
+					  t->blobs[i].error ? t->blobs[i].error
+							    : strerror(-t->blobs[i].r));
 	return 0;
 }
 
