@@ -253,6 +253,19 @@ static bool scheme_is(const struct kiln_auth_challenge *c, const char *s)
 	return c->scheme && strcasecmp(c->scheme, s) == 0;
 }
 
+/* A challenge just parsed: kept when it is the first Bearer or Basic one, else dropped. */
+static void keep_challenge(struct kiln_auth_challenge *cur, struct kiln_auth_challenge *bearer,
+			   struct kiln_auth_challenge *basic)
+{
+	if (scheme_is(cur, "Bearer") && !bearer->scheme)
+		*bearer = *cur;
+	else if (scheme_is(cur, "Basic") && !basic->scheme)
+		*basic = *cur;
+	else
+		kiln_auth_challenge_release(cur);
+	*cur = (struct kiln_auth_challenge){ 0 };
+}
+
 int kiln_auth_challenge_parse(const char *header, struct kiln_auth_challenge *ret)
 {
 	struct kiln_auth_challenge cur = { 0 }, bearer = { 0 }, basic = { 0 };
@@ -298,13 +311,7 @@ int kiln_auth_challenge_parse(const char *header, struct kiln_auth_challenge *re
 			continue;
 		}
 		/* a token not followed by '=' starts the next challenge */
-		if (scheme_is(&cur, "Bearer") && !bearer.scheme)
-			bearer = cur;
-		else if (scheme_is(&cur, "Basic") && !basic.scheme)
-			basic = cur;
-		else
-			kiln_auth_challenge_release(&cur);
-		cur = (struct kiln_auth_challenge){ 0 };
+		keep_challenge(&cur, &bearer, &basic);
 		cur.scheme = strndup(tok, len);
 		if (!cur.scheme) {
 			r = -ENOMEM;
@@ -312,32 +319,20 @@ int kiln_auth_challenge_parse(const char *header, struct kiln_auth_challenge *re
 		}
 		any = true;
 	}
-	if (scheme_is(&cur, "Bearer") && !bearer.scheme)
-		bearer = cur;
-	else if (scheme_is(&cur, "Basic") && !basic.scheme)
-		basic = cur;
-	else
-		kiln_auth_challenge_release(&cur);
-	cur = (struct kiln_auth_challenge){ 0 };
+	keep_challenge(&cur, &bearer, &basic);
 
-	if (bearer.scheme) {
-		free(bearer.scheme);
-		bearer.scheme = strdup("Bearer");
-		if (!bearer.scheme) {
+	if (bearer.scheme || basic.scheme) {
+		struct kiln_auth_challenge *pick = bearer.scheme ? &bearer : &basic;
+
+		/* the scheme's name in its canonical case */
+		free(pick->scheme);
+		pick->scheme = strdup(pick == &bearer ? "Bearer" : "Basic");
+		if (!pick->scheme) {
 			r = -ENOMEM;
 			goto out;
 		}
-		*ret = bearer;
-		bearer = (struct kiln_auth_challenge){ 0 };
-	} else if (basic.scheme) {
-		free(basic.scheme);
-		basic.scheme = strdup("Basic");
-		if (!basic.scheme) {
-			r = -ENOMEM;
-			goto out;
-		}
-		*ret = basic;
-		basic = (struct kiln_auth_challenge){ 0 };
+		*ret = *pick;
+		*pick = (struct kiln_auth_challenge){ 0 };
 	} else {
 		r = any ? -EOPNOTSUPP : -EBADMSG;
 	}
