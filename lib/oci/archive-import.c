@@ -402,6 +402,30 @@ static int config_platform(const struct kiln_image_config *c, struct kiln_platfo
 	return 0;
 }
 
+/*
+ * Name the image @d imported from @a: @ref_name, else the name the archive
+ * gives it (@own), canonical; -EINVAL saying @why_none when there is neither.
+ */
+static int name_import(struct kiln_ctx *ctx, struct kiln_store *s, const struct archive *a,
+		       const char *ref_name, const char *own, const char *why_none,
+		       const struct kiln_descriptor *d, char **ret_name)
+{
+	_cleanup_free_ char *name = NULL;
+	int r;
+
+	if (!ref_name && !own)
+		return kiln_error(ctx, EINVAL, "\"%s\" names no image (%s): give it a name",
+				  a->path, why_none);
+	r = layer_canonical_name(ctx, ref_name ? ref_name : own, &name);
+	if (r < 0)
+		return r;
+	r = kiln_store_set_ref(ctx, s, name, d);
+	if (r < 0)
+		return r;
+	*ret_name = TAKE_PTR(name);
+	return 0;
+}
+
 /* ---- docker-archive ------------------------------------------------------------- */
 
 static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
@@ -517,15 +541,7 @@ static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct arch
 	if (!desc.media_type)
 		return -ENOMEM;
 
-	if (!ref_name && !tag)
-		return kiln_error(ctx, EINVAL,
-				  "\"%s\" names no image (RepoTags is empty): give "
-				  "it a name",
-				  a->path);
-	r = layer_canonical_name(ctx, ref_name ? ref_name : tag, &name);
-	if (r < 0)
-		return r;
-	r = kiln_store_set_ref(ctx, s, name, &desc);
+	r = name_import(ctx, s, a, ref_name, tag, "RepoTags is empty", &desc, &name);
 	if (r < 0)
 		return r;
 	*ret = desc;
@@ -718,15 +734,7 @@ static int import_oci(struct kiln_ctx *ctx, struct kiln_store *s, struct archive
 	if (!own)
 		own =
 		    kiln_annotation_get(d->annotations, d->n_annotations, KILN_ANNOTATION_REF_NAME);
-	if (!ref_name && !own)
-		return kiln_error(ctx, EINVAL,
-				  "\"%s\" names no image (no ref.name annotation): "
-				  "give it a name",
-				  a->path);
-	r = layer_canonical_name(ctx, ref_name ? ref_name : own, &name);
-	if (r < 0)
-		return r;
-	r = kiln_store_set_ref(ctx, s, name, d);
+	r = name_import(ctx, s, a, ref_name, own, "no ref.name annotation", d, &name);
 	if (r < 0)
 		return r;
 	r = kiln_descriptor_copy(d, ret);
