@@ -227,13 +227,26 @@ static bool upload_transient(int r, const struct http_response *resp)
 	return r == 0 && (resp->status == 429 || resp->status >= 500);
 }
 
+/* An upload session's new Location, @sent, resolved against the old one in *@location. */
+static int follow_location(char **location, const char *sent)
+{
+	char *loc;
+	int r;
+
+	r = kiln_registry_url_resolve(*location, sent, NULL, NULL, &loc);
+	if (r < 0)
+		return r;
+	free(*location);
+	*location = loc;
+	return 0;
+}
+
 /* Upload status (GET <location>): where to go on from, or -errno if the session is gone. */
 static int upload_status(struct push *p, struct reg_conn *conn, char **location, uint64_t *offset)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	const char *scopes[] = { p->t.scope, NULL };
 	unsigned long long a, z;
-	char *loc;
 	int r;
 
 	r = reg_call(conn,
@@ -250,13 +263,8 @@ static int upload_status(struct push *p, struct reg_conn *conn, char **location,
 	if (resp.status != 204 || !resp.range || sscanf(resp.range, "%llu-%llu", &a, &z) != 2 ||
 	    a != 0)
 		return -ESTALE;
-	if (resp.location) {
-		r = kiln_registry_url_resolve(*location, resp.location, NULL, NULL, &loc);
-		if (r < 0)
-			return -ESTALE;
-		free(*location);
-		*location = loc;
-	}
+	if (resp.location && follow_location(location, resp.location) < 0)
+		return -ESTALE;
 	*offset = z + 1;
 	return 0;
 }
@@ -278,7 +286,7 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		_cleanup_(http_response_release) struct http_response resp = { .content_length =
 										   -1 };
 		uint64_t len = b->size - offset < CHUNK_SIZE ? b->size - offset : CHUNK_SIZE;
-		char range[64], *loc;
+		char range[64];
 		const char *headers[] = { range, NULL };
 		uint64_t before = atomic_load(&b->moved);
 
@@ -302,16 +310,10 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		if (r == 0 && resp.status == 202) {
 			/* the newest Location holds the session's state; without one, the old stays
 			 */
-			if (resp.location) {
-				r = kiln_registry_url_resolve(*location, resp.location, NULL, NULL,
-							      &loc);
-				if (r < 0)
-					return kiln_error(conn->ctx, EPROTO,
-							  "upload of blob %s: unusable Location",
-							  b->digest.s);
-				free(*location);
-				*location = loc;
-			}
+			if (resp.location && follow_location(location, resp.location) < 0)
+				return kiln_error(conn->ctx, EPROTO,
+						  "upload of blob %s: unusable Location",
+						  b->digest.s);
 			offset += len;
 			continue;
 		}
