@@ -568,6 +568,52 @@ int kiln_index_parse(struct kiln_ctx *ctx, const char *json, size_t len, struct 
 	return 0;
 }
 
+/* The fields a manifest and an index begin with, in the order the spec's examples use. */
+static void write_head(struct json_writer *w, const char *media_type, const char *artifact_type)
+{
+	json_begin_object(w);
+	json_key(w, "schemaVersion");
+	json_int(w, 2);
+	if (media_type)
+		json_kv_string(w, "mediaType", media_type);
+	if (artifact_type)
+		json_kv_string(w, "artifactType", artifact_type);
+}
+
+/* "@key": [descriptors], written even when empty: both arrays are required. */
+static int write_descriptors(struct json_writer *w, const char *key,
+			     const struct kiln_descriptor *d, size_t n)
+{
+	int r;
+
+	json_key(w, key);
+	json_begin_array(w);
+	for (size_t i = 0; i < n; i++) {
+		r = oci_write_descriptor(w, &d[i]);
+		if (r < 0)
+			return r;
+	}
+	json_end_array(w);
+	return 0;
+}
+
+/* The fields a manifest and an index end with, and the end of the object. */
+static int write_tail(struct json_writer *w, const struct kiln_descriptor *subject,
+		      const struct kiln_annotation *annotations, size_t n_annotations)
+{
+	int r;
+
+	if (subject) {
+		json_key(w, "subject");
+		r = oci_write_descriptor(w, subject);
+		if (r < 0)
+			return r;
+	}
+	oci_write_annotations(w, "annotations", annotations, n_annotations);
+	json_end_object(w);
+	return 0;
+}
+
 int kiln_manifest_to_json(const struct kiln_manifest *m, char **ret, size_t *ret_len)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
@@ -575,34 +621,15 @@ int kiln_manifest_to_json(const struct kiln_manifest *m, char **ret, size_t *ret
 	int r;
 
 	json_init_compact(&w, &sb);
-	json_begin_object(&w);
-	json_key(&w, "schemaVersion");
-	json_int(&w, 2);
-	if (m->media_type)
-		json_kv_string(&w, "mediaType", m->media_type);
-	if (m->artifact_type)
-		json_kv_string(&w, "artifactType", m->artifact_type);
+	write_head(&w, m->media_type, m->artifact_type);
 	json_key(&w, "config");
 	r = oci_write_descriptor(&w, &m->config);
+	if (r >= 0)
+		r = write_descriptors(&w, "layers", m->layers, m->n_layers);
+	if (r >= 0)
+		r = write_tail(&w, m->subject, m->annotations, m->n_annotations);
 	if (r < 0)
 		return r;
-	/* required, even when empty */
-	json_key(&w, "layers");
-	json_begin_array(&w);
-	for (size_t i = 0; i < m->n_layers; i++) {
-		r = oci_write_descriptor(&w, &m->layers[i]);
-		if (r < 0)
-			return r;
-	}
-	json_end_array(&w);
-	if (m->subject) {
-		json_key(&w, "subject");
-		r = oci_write_descriptor(&w, m->subject);
-		if (r < 0)
-			return r;
-	}
-	oci_write_annotations(&w, "annotations", m->annotations, m->n_annotations);
-	json_end_object(&w);
 	return oci_json_finish(&w, &sb, ret, ret_len);
 }
 
@@ -613,28 +640,11 @@ int kiln_index_to_json(const struct kiln_index *i, char **ret, size_t *ret_len)
 	int r;
 
 	json_init_compact(&w, &sb);
-	json_begin_object(&w);
-	json_key(&w, "schemaVersion");
-	json_int(&w, 2);
-	if (i->media_type)
-		json_kv_string(&w, "mediaType", i->media_type);
-	if (i->artifact_type)
-		json_kv_string(&w, "artifactType", i->artifact_type);
-	json_key(&w, "manifests");
-	json_begin_array(&w);
-	for (size_t k = 0; k < i->n_manifests; k++) {
-		r = oci_write_descriptor(&w, &i->manifests[k]);
-		if (r < 0)
-			return r;
-	}
-	json_end_array(&w);
-	if (i->subject) {
-		json_key(&w, "subject");
-		r = oci_write_descriptor(&w, i->subject);
-		if (r < 0)
-			return r;
-	}
-	oci_write_annotations(&w, "annotations", i->annotations, i->n_annotations);
-	json_end_object(&w);
+	write_head(&w, i->media_type, i->artifact_type);
+	r = write_descriptors(&w, "manifests", i->manifests, i->n_manifests);
+	if (r >= 0)
+		r = write_tail(&w, i->subject, i->annotations, i->n_annotations);
+	if (r < 0)
+		return r;
 	return oci_json_finish(&w, &sb, ret, ret_len);
 }
