@@ -67,3 +67,11 @@ find_corpus() {
 	done
 	return 1
 }
+
+# flip_byte FILE OFFSET: invert every bit of one byte in place, so the file
+# is sure to change (writing a fixed byte is a no-op when it was there already)
+flip_byte() {
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}

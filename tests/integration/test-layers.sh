@@ -341,7 +341,7 @@ layer=$(KILN_CACHE_DIR="$out/corrupt-cache" "$KILN" inspect --json kiln/test:v1 
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"][7:])')
 blob=$out/corrupt-cache/store/blobs/sha256/$layer
 chmod u+w "$blob"
-printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$blob" 100
 KILN_CACHE_DIR="$out/corrupt-cache" expect_fail "a corrupt layer is refused by ls" 1 \
 	'corrupt|does not match' "$KILN" ls -R kiln/test:v1
 KILN_CACHE_DIR="$out/corrupt-cache" expect_fail "a corrupt layer is refused by export" 1 \

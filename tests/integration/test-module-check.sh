@@ -165,7 +165,7 @@ expect_out "signed by another key, --sig-enforce: rejected" 1 \
 # one byte of the body changed after signing: fatal even without enforcement
 mkdir -p "$w/flipped"
 cp "$m/kiln_plain.ko" "$w/flipped/"
-printf 'X' | dd of="$w/flipped/kiln_plain.ko" bs=1 seek=200 conv=notrunc 2>/dev/null
+flip_byte "$w/flipped/kiln_plain.ko" 200
 expect_out "a signature that does not match the bytes: would not load" 1 \
 	"init_module\(\) fails with EKEYREJECTED" \
 	"$KILN" module check --kernel-build "$kb" "$w/flipped/kiln_plain.ko"

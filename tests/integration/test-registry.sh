@@ -344,7 +344,7 @@ printf '[]\n' >"$tmp/rules.json"
 mkdir -p "$tmp/bad/store"
 python3 "$here/make-image.py" "$tmp/bad/store" bad:v1 200K >/dev/null
 layer=$(find "$tmp/bad/store/blobs/sha256" -size +100k)
-printf 'X' | dd of="$layer" bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip_byte "$layer" 1000
 expect_fail "a corrupt blob in the store is named, not pushed" 1 "in the store .* is corrupt" \
 	env KILN_CACHE_DIR="$tmp/bad" "$KILN" push -q bad:v1 "$R/kiln/bad:v1"
 
