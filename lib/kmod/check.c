@@ -83,10 +83,10 @@ _printf_(2, 3) static char *fmt(struct check_state *st, const char *format, ...)
 
 /*
  * Record a finding of the running check. Takes @message, @says (what the
- * kernel prints) and @todo (each may be NULL, @message only on -ENOMEM).
+ * kernel prints) and @advice (each may be NULL, @message only on -ENOMEM).
  */
 static void finding(struct check_state *st, enum kiln_check_status status, const char *subject,
-		    char *message, char *says, char *todo)
+		    char *message, char *says, char *advice)
 {
 	struct kiln_check_result *r = st->r;
 	struct kiln_check_finding *f;
@@ -104,7 +104,7 @@ static void finding(struct check_state *st, enum kiln_check_status status, const
 		.status = status,
 		.message = message,
 		.kernel_says = says,
-		.advice = todo,
+		.advice = advice,
 	};
 	if (subject) {
 		f->subject = strdup(subject);
@@ -116,7 +116,7 @@ static void finding(struct check_state *st, enum kiln_check_status status, const
 oom:
 	free(message);
 	free(says);
-	free(todo);
+	free(advice);
 	st->oom = true;
 }
 
@@ -168,15 +168,15 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 	bool has_crcs = me->syms.has_versions && st->ki->modversions == 1;
 	bool forced = st->ki->force_load == 1;
 	_cleanup_free_ char *diff = NULL;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	st->kind = KILN_CHECK_VERMAGIC;
 	if (!kern) {
 		msg = fmt(st, "the kernel's vermagic is unknown");
-		todo = fmt(st, "give a kernel build tree with its .config (--kernel-build), "
+		advice = fmt(st, "give a kernel build tree with its .config (--kernel-build), "
 			       "the vermagic (--vermagic), or the kernel's /lib/modules/<release> "
 			       "(--modules-dir)");
-		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, todo);
+		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 		return;
 	}
 	if (!mod) {
@@ -184,8 +184,8 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 		msg = fmt(st, "the module has no vermagic");
 		says = forced ? fmt(st, "%s: bad vermagic: kernel tainted.", me->name)
 			      : fmt(st, SAYS_ENOEXEC);
-		todo = fmt(st, "rebuild the module with kbuild against this kernel's tree");
-		finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says, todo);
+		advice = fmt(st, "rebuild the module with kbuild against this kernel's tree");
+		finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
 	if (kiln_vermagic_same(mod, kern, has_crcs)) {
@@ -202,9 +202,9 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 	msg = fmt(st, "vermagic \"%s\" does not match the kernel's \"%s\" (%s)", mod, kern,
 		  diff ? diff : "?");
 	says = fmt(st, "%s: version magic '%s' should be '%s'", me->name, mod, kern);
-	todo = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
+	advice = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
 		   st->ki->release);
-	finding(st, KILN_CHECK_FAIL, NULL, msg, says, todo);
+	finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 }
 
 /* ---- symbols ------------------------------------------------------------- */
@@ -307,7 +307,7 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_symvers_entry *e;
 	const struct kiln_modversion *v;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	if (st->ki->modversions != 1 || !me->syms.has_versions)
 		return;
@@ -329,9 +329,9 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 		      "the module was built against a kernel whose struct module differs",
 		  v->crc, e->crc);
 	says = fmt(st, "%s: disagrees about version of symbol module_layout", me->name);
-	todo = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
+	advice = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
 		   st->ki->release);
-	finding(st, KILN_CHECK_FAIL, "module_layout", msg, says, todo);
+	finding(st, KILN_CHECK_FAIL, "module_layout", msg, says, advice);
 }
 
 /* x86's ignore_undef_symbol() in kernel/module/main.c */
@@ -342,20 +342,20 @@ static bool ignored_undef(uint16_t machine, const char *name)
 
 static void unknown_symbol(struct check_state *st, struct mod_entry *me, const char *name)
 {
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	msg = fmt(st, "%s is exported neither by the kernel (%s) nor by a module given", name,
 		  st->ki->symvers);
 	says = fmt(st, "%s: Unknown symbol %s (err -2)", me->name, name);
 	if (find_version(me->m, name))
-		todo = fmt(st, "it was exported where the module was built (its CRC is in "
+		advice = fmt(st, "it was exported where the module was built (its CRC is in "
 			       "__versions), not here: give the module that exports it (or its "
 			       "Module.symvers with --symvers), or rebuild against this kernel's "
 			       "tree");
 	else
-		todo = fmt(st, "it was undefined at build time too (modpost warned): give the "
+		advice = fmt(st, "it was undefined at build time too (modpost warned): give the "
 			       "module that exports it, or its Module.symvers with --symvers");
-	finding(st, KILN_CHECK_FAIL, name, msg, says, todo);
+	finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
 /* check_version() for one import the kernel has a CRC for. */
@@ -363,7 +363,7 @@ static void check_crc(struct check_state *st, struct mod_entry *me, const char *
 		      const struct provider *p)
 {
 	const struct kiln_modversion *v = find_version(me->m, name);
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	if (!v) {
 		msg = fmt(st, "no CRC for %s in __versions: the kernel warns once, and loads it",
@@ -379,14 +379,14 @@ static void check_crc(struct check_state *st, struct mod_entry *me, const char *
 	says = fmt(st, "%s: disagrees about version of symbol %s\n%s: Unknown symbol %s (err -22)",
 		   me->name, name, me->name, name);
 	if (p->given)
-		todo = fmt(st, "rebuild the module against %s's Module.symvers "
+		advice = fmt(st, "rebuild the module against %s's Module.symvers "
 			       "(KBUILD_EXTRA_SYMBOLS)",
 			   p->owner);
 	else
-		todo = fmt(st, "rebuild the module against this kernel's build tree (release %s): "
+		advice = fmt(st, "rebuild the module against this kernel's build tree (release %s): "
 			       "its Module.symvers has the CRCs the kernel checks",
 			   st->ki->release);
-	finding(st, KILN_CHECK_FAIL, name, msg, says, todo);
+	finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
 /* verify_namespace_is_imported() */
@@ -394,7 +394,7 @@ static void check_namespace(struct check_state *st, struct mod_entry *me, const 
 			    const char *ns)
 {
 	bool allowed = st->ki->allow_missing_ns == 1;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	if (imports_ns(me->m, ns))
 		return;
@@ -407,8 +407,8 @@ static void check_namespace(struct check_state *st, struct mod_entry *me, const 
 		says = fmt(st, "%s: module uses symbol (%s) from namespace %s, "
 			       "but does not import it.\n%s: Unknown symbol %s (err -22)",
 			   me->name, name, ns, me->name, name);
-	todo = fmt(st, "add MODULE_IMPORT_NS(%s) to the module's source", ns);
-	finding(st, allowed ? KILN_CHECK_WARN : KILN_CHECK_FAIL, name, msg, says, todo);
+	advice = fmt(st, "add MODULE_IMPORT_NS(%s) to the module's source", ns);
+	finding(st, allowed ? KILN_CHECK_WARN : KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
 /* resolve_symbol() on one import: found, GPL-only rule, CRC, namespace. */
@@ -416,7 +416,7 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 			 bool gpl_ok)
 {
 	const char *license = kiln_module_get(me->m, "license");
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 	struct provider p;
 	bool found;
 
@@ -433,9 +433,9 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 			      "GPL-compatible",
 			  imp->name, strempty(license));
 		says = fmt(st, "%s: Unknown symbol %s (err -2)", me->name, imp->name);
-		todo = fmt(st, "use a GPL-compatible MODULE_LICENSE(), or stop using %s",
+		advice = fmt(st, "use a GPL-compatible MODULE_LICENSE(), or stop using %s",
 			   imp->name);
-		finding(st, KILN_CHECK_FAIL, imp->name, msg, says, todo);
+		finding(st, KILN_CHECK_FAIL, imp->name, msg, says, advice);
 		return;
 	}
 	if (p.has_crc && st->ki->modversions == 1 && me->syms.has_versions) {
@@ -453,7 +453,7 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 static void check_exports(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_symvers *sv = kiln_kernel_symvers(st->k);
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	for (size_t i = 0; i < me->syms.n_exports; i++) {
 		const char *name = me->syms.exports[i].name, *owner;
@@ -466,8 +466,8 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 			msg = fmt(st, "exports %s, which the kernel itself exports", name);
 			says = fmt(st, "%s: exports duplicate symbol %s (owned by kernel)",
 				   me->name, name);
-			todo = fmt(st, "rename the symbol, or stop exporting it");
-			finding(st, KILN_CHECK_FAIL, name, msg, says, todo);
+			advice = fmt(st, "rename the symbol, or stop exporting it");
+			finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 			continue;
 		}
 		owner = base_name(e->module, &len);
@@ -479,8 +479,8 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 			  name, (int)len, owner);
 		says = fmt(st, "%s: exports duplicate symbol %s (owned by %.*s)", me->name, name,
 			   (int)len, owner);
-		todo = fmt(st, "rename the symbol, or blacklist %.*s", (int)len, owner);
-		finding(st, KILN_CHECK_WARN, name, msg, says, todo);
+		advice = fmt(st, "rename the symbol, or blacklist %.*s", (int)len, owner);
+		finding(st, KILN_CHECK_WARN, name, msg, says, advice);
 	}
 }
 
@@ -489,7 +489,7 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 	bool gpl_ok = license_is_gpl_compatible(kiln_module_get(me->m, "license"));
 	bool forced = st->ki->force_load == 1;
 	const struct kiln_symvers_entry *layout;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 
 	st->kind = KILN_CHECK_SYMBOLS;
 	if (me->syms_error) {
@@ -497,8 +497,8 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 		says = me->syms_error == -ENOEXEC
 			       ? fmt(st, "%s: module has no symbols (stripped?)", me->name)
 			       : NULL;
-		todo = fmt(st, "rebuild the module; strip it with --strip-debug only");
-		finding(st, KILN_CHECK_FAIL, NULL, msg, says, todo);
+		advice = fmt(st, "rebuild the module; strip it with --strip-debug only");
+		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
 	layout = kiln_symvers_find(kiln_kernel_symvers(st->k), "module_layout");
@@ -510,8 +510,8 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 		says = forced ? fmt(st, "%s: %s: kernel tainted.", me->name,
 				    layout ? "module_layout" : me->syms.imports[0].name)
 			      : fmt(st, SAYS_ENOEXEC);
-		todo = fmt(st, "rebuild the module against this kernel's build tree");
-		finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says, todo);
+		advice = fmt(st, "rebuild the module against this kernel's build tree");
+		finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says, advice);
 	}
 	check_module_layout(st, me);
 	for (size_t i = 0; i < me->syms.n_imports; i++)
@@ -526,7 +526,7 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
  * ENOPKG): fatal when signatures are enforced, else a taint.
  */
 static void soft_signature_failure(struct check_state *st, struct mod_entry *me, int kernel_error,
-				   char *msg, char *todo)
+				   char *msg, char *advice)
 {
 	const struct kiln_kernel_info *ki = st->ki;
 	const char *reason = kernel_error == -ENOKEY   ? "module with unavailable key"
@@ -540,13 +540,13 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 		says = fmt(st, "Loading of %s is rejected\n(init_module() fails with EKEYREJECTED: "
 			       "insmod prints \"Key was rejected by service\")",
 			   reason);
-		finding(st, KILN_CHECK_FAIL, NULL, msg, says, todo);
+		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
 	if (ki->lockdown_forced == 1) {
 		says = fmt(st, "Lockdown: insmod: unsigned module loading is restricted; "
 			       "see man kernel_lockdown.7");
-		finding(st, KILN_CHECK_FAIL, NULL, msg, says, todo);
+		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
 	m2 = fmt(st, "%s; it would load, tainting the kernel (E), but is rejected where "
@@ -557,7 +557,7 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 	says = fmt(st, "%s: module verification failed: signature and/or required key missing - "
 		       "tainting kernel",
 		   me->name);
-	finding(st, KILN_CHECK_WARN, NULL, m2, says, todo);
+	finding(st, KILN_CHECK_WARN, NULL, m2, says, advice);
 }
 
 static char *sign_advice(struct check_state *st, bool replace)
@@ -570,7 +570,7 @@ static char *sign_advice(struct check_state *st, bool replace)
 static void check_signature_without_cert(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_modsig *sig;
-	char *msg, *todo;
+	char *msg, *advice;
 	int r;
 
 	r = kiln_module_signature(me->m, &sig);
@@ -586,9 +586,9 @@ static void check_signature_without_cert(struct check_state *st, struct mod_entr
 	} else {
 		msg = fmt(st, "the module is signed, but there is no certificate to verify it "
 			      "against");
-		todo = fmt(st, "give the kernel's signing certificate with --cert, or a build tree "
+		advice = fmt(st, "give the kernel's signing certificate with --cert, or a build tree "
 			       "with certs/signing_key.x509");
-		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, todo);
+		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 	}
 }
 
@@ -613,7 +613,7 @@ static void check_signature(struct check_state *st, struct mod_entry *me)
 	struct kiln_verify_result vr = { 0 };
 	const struct kiln_modsig_desc *d = &vr.desc;
 	const uint8_t *data;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 	size_t len;
 	int r;
 
@@ -649,11 +649,11 @@ static void check_signature(struct check_state *st, struct mod_entry *me)
 		msg = fmt(st, "signed by a key the kernel does not trust: \"%s\" (key %s), not %s",
 			  vr.has_desc ? strempty(d->signer) : "unknown signer",
 			  vr.has_desc ? strempty(d->sig_key) : "?", st->ki->cert);
-		todo = fmt(st, "re-sign it with the kernel's key (kiln module sign --replace "
+		advice = fmt(st, "re-sign it with the kernel's key (kiln module sign --replace "
 			       "--key KEY --cert %s FILE), or enroll the signer's certificate in "
 			       "the kernel's keyring (MOK)",
 			   st->ki->cert);
-		soft_signature_failure(st, me, -ENOKEY, msg, todo);
+		soft_signature_failure(st, me, -ENOKEY, msg, advice);
 		break;
 	case KILN_VERIFY_CORRUPT:
 		if (vr.kernel_error == -ENOPKG) {
@@ -700,7 +700,7 @@ static bool firmware_found(struct check_state *st, const char *name, struct strb
 static void check_firmware(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_modinfo *mi;
-	char *msg, *says, *todo;
+	char *msg, *says, *advice;
 	size_t n;
 
 	st->kind = KILN_CHECK_FIRMWARE;
@@ -726,9 +726,9 @@ static void check_firmware(struct check_state *st, struct mod_entry *me)
 		says = fmt(st, "<driver> <device>: Direct firmware load for %s%s%s "
 			       "failed with error -2",
 			   glob ? "<a name matching " : "", name, glob ? ">" : "");
-		todo = fmt(st, "add it to the extension under /lib/firmware/ (or pass the tree "
+		advice = fmt(st, "add it to the extension under /lib/firmware/ (or pass the tree "
 			       "that has it with --firmware-root)");
-		finding(st, KILN_CHECK_WARN, name, msg, says, todo);
+		finding(st, KILN_CHECK_WARN, name, msg, says, advice);
 	}
 }
 
@@ -776,7 +776,7 @@ static bool is_given(const struct check_state *st, const struct mod_entry *me, c
 static void check_depends(struct check_state *st, struct mod_entry *me)
 {
 	const char *deps = kiln_module_get(me->m, "depends"), *source;
-	char *msg, *todo;
+	char *msg, *advice;
 
 	st->kind = KILN_CHECK_DEPENDS;
 	for (const char *p = deps; p && *p;) {
@@ -802,10 +802,10 @@ static void check_depends(struct check_state *st, struct mod_entry *me)
 			continue;
 		}
 		msg = fmt(st, "depends on %s, which is neither given nor part of the kernel", dep);
-		todo = fmt(st, "give %s.ko too (it must ship in the same extension), or its "
+		advice = fmt(st, "give %s.ko too (it must ship in the same extension), or its "
 			       "Module.symvers with --symvers",
 			   dep);
-		finding(st, KILN_CHECK_FAIL, dep, msg, unresolved_lines(st, me), todo);
+		finding(st, KILN_CHECK_FAIL, dep, msg, unresolved_lines(st, me), advice);
 	}
 }
 

@@ -212,43 +212,43 @@ struct walk {
 static int walk(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *path, const struct walk *w,
 		unsigned layer, struct kiln_fs_node **ret)
 {
-	_cleanup_strbuf_ struct strbuf todo = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf pending = STRBUF_INIT;
 	struct kiln_fs_node *cur = &fs->root;
-	size_t pos = 0, own_from = 0; /* todo[own_from..] is text of @path itself */
+	size_t pos = 0, own_from = 0; /* pending[own_from..] is text of @path itself */
 	unsigned hops = 0;
 	int r;
 
-	if (strbuf_adds(&todo, path) < 0)
+	if (strbuf_adds(&pending, path) < 0)
 		return -ENOMEM;
 	for (;;) {
 		struct kiln_fs_node *child;
 		size_t start, len, next;
 		bool last;
 
-		while (pos < todo.len && todo.buf[pos] == '/')
+		while (pos < pending.len && pending.buf[pos] == '/')
 			pos++;
-		if (pos >= todo.len)
+		if (pos >= pending.len)
 			break;
 		start = pos;
-		while (pos < todo.len && todo.buf[pos] != '/')
+		while (pos < pending.len && pending.buf[pos] != '/')
 			pos++;
 		len = pos - start;
-		for (next = pos; next < todo.len && todo.buf[next] == '/'; next++)
+		for (next = pos; next < pending.len && pending.buf[next] == '/'; next++)
 			;
-		last = next >= todo.len;
+		last = next >= pending.len;
 		if (cur->type != KILN_TAR_DIR)
 			return kiln_error(ctx, ENOTDIR, "\"%s\": \"%.*s\" is not a directory", path,
-					  (int)start, todo.buf);
-		if (len == 1 && todo.buf[start] == '.')
+					  (int)start, pending.buf);
+		if (len == 1 && pending.buf[start] == '.')
 			continue;
-		if (len == 2 && todo.buf[start] == '.' && todo.buf[start + 1] == '.') {
+		if (len == 2 && pending.buf[start] == '.' && pending.buf[start + 1] == '.') {
 			if (cur->parent)
 				cur = cur->parent;
 			continue;
 		}
-		child = child_of(fs, cur, todo.buf + start, len);
+		child = child_of(fs, cur, pending.buf + start, len);
 		if (!child && w->create && start >= own_from) {
-			r = insert_child(ctx, fs, cur, todo.buf + start, len, &child);
+			r = insert_child(ctx, fs, cur, pending.buf + start, len, &child);
 			if (r < 0)
 				return r;
 			child->type = KILN_TAR_DIR;
@@ -272,10 +272,10 @@ static int walk(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *path, cons
 				own_from = next_todo.len + (own_from - pos);
 			else
 				own_from = next_todo.len;
-			if (strbuf_add(&next_todo, todo.buf + pos, todo.len - pos) < 0)
+			if (strbuf_add(&next_todo, pending.buf + pos, pending.len - pos) < 0)
 				return -ENOMEM;
-			strbuf_release(&todo);
-			todo = next_todo;
+			strbuf_release(&pending);
+			pending = next_todo;
 			next_todo = (struct strbuf)STRBUF_INIT;
 			pos = 0;
 			if (child->linkname[0] == '/')
