@@ -259,24 +259,24 @@ static int walk(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *path, cons
 		if (!child)
 			return kiln_error(ctx, ENOENT, "\"%s\": no such file or directory", path);
 		if (child->type == KILN_TAR_SYMLINK && (!last || w->follow_last)) {
-			_cleanup_strbuf_ struct strbuf next_todo = STRBUF_INIT;
+			_cleanup_strbuf_ struct strbuf next_pending = STRBUF_INIT;
 
 			if (++hops > MAX_SYMLINK_HOPS)
 				return kiln_error(ctx, ELOOP, "\"%s\": too many levels of symlinks",
 						  path);
-			if (strbuf_adds(&next_todo, child->linkname) < 0 ||
-			    strbuf_addch(&next_todo, '/') < 0)
+			if (strbuf_adds(&next_pending, child->linkname) < 0 ||
+			    strbuf_addch(&next_pending, '/') < 0)
 				return -ENOMEM;
 			/* what is left of the path after the link is still the caller's text */
 			if (pos < own_from)
-				own_from = next_todo.len + (own_from - pos);
+				own_from = next_pending.len + (own_from - pos);
 			else
-				own_from = next_todo.len;
-			if (strbuf_add(&next_todo, pending.buf + pos, pending.len - pos) < 0)
+				own_from = next_pending.len;
+			if (strbuf_add(&next_pending, pending.buf + pos, pending.len - pos) < 0)
 				return -ENOMEM;
 			strbuf_release(&pending);
-			pending = next_todo;
-			next_todo = (struct strbuf)STRBUF_INIT;
+			pending = next_pending;
+			next_pending = (struct strbuf)STRBUF_INIT;
 			pos = 0;
 			if (child->linkname[0] == '/')
 				cur = &fs->root;
