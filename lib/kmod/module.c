@@ -222,42 +222,11 @@ int kiln_module_open_mem(struct kiln_ctx *ctx, const char *name, const uint8_t *
 }
 
 /*
- * All of @fd, up to KILN_MODULE_MAX_SIZE, into one buffer of @size_hint
- * bytes when that is the file's size. Read rather than mapped: with glibc
- * the buffer of one module is reused for the next, while a mapping costs
- * page faults, and TLB shootdowns on munmap() once several threads read
- * modules (measured: 4,023 Debian modules on 2 cores, 73 ms read, 129 ms
- * mapped).
+ * Read rather than mapped: with glibc the buffer of one module is reused for
+ * the next, while a mapping costs page faults, and TLB shootdowns on
+ * munmap() once several threads read modules (measured: 4,023 Debian
+ * modules on 2 cores, 73 ms read, 129 ms mapped).
  */
-static int read_fd(int fd, size_t size_hint, uint8_t **ret, size_t *ret_len)
-{
-	/* one byte more than the file, so that its end is seen without growing */
-	size_t alloc = size_hint ? size_hint + 1 : 65536, len = 0;
-	_cleanup_free_ uint8_t *buf = malloc(alloc);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == alloc && kiln_grow((void **)&buf, &alloc, len + 1, 1) < 0)
-			return -ENOMEM;
-		n = read(fd, buf + len, alloc - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KILN_MODULE_MAX_SIZE)
-			return -EFBIG;
-	}
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
 static int module_read(struct kiln_ctx *ctx, struct kiln_module *m, const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -273,7 +242,7 @@ static int module_read(struct kiln_ctx *ctx, struct kiln_module *m, const char *
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > KILN_MODULE_MAX_SIZE)
 		return kiln_error(ctx, EFBIG, "%jd bytes, more than a module may have (%zu MiB)",
 				  (intmax_t)st.st_size, KILN_MODULE_MAX_SIZE >> 20);
-	r = read_fd(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, &buf, &len);
+	r = read_fd_all(fd, KILN_MODULE_MAX_SIZE, (char **)&buf, &len);
 	if (r == -EFBIG)
 		return kiln_error(ctx, r, "more than a module may have (%zu MiB)",
 				  KILN_MODULE_MAX_SIZE >> 20);

@@ -22,6 +22,7 @@
 
 #include <kiln/layer.h>
 
+#include "fileio.h"
 #include "json.h"
 #include "layer-internal.h"
 #include "log.h"
@@ -41,19 +42,9 @@ struct out {
 static int out_write(void *userdata, const void *data, size_t len)
 {
 	struct out *o = userdata;
-	const char *p = data;
+	int r = write_all(o->fd, data, len);
 
-	while (len > 0) {
-		ssize_t n = write(o->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return kiln_error(o->ctx, errno, "cannot write \"%s\": %m", o->tmp);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return r < 0 ? kiln_error(o->ctx, r, "cannot write \"%s\": %s", o->tmp, strerror(-r)) : 0;
 }
 
 static int out_open(struct kiln_ctx *ctx, const char *path, struct out *o)

@@ -272,6 +272,7 @@ int kiln_store_read_blob(struct kiln_ctx *ctx, struct kiln_store *s, const struc
 	struct kiln_digest got;
 	struct stat st;
 	size_t len = 0;
+	int r;
 
 	fd = kiln_store_open_blob(s, d);
 	if (fd == -ENOENT)
@@ -287,21 +288,12 @@ int kiln_store_read_blob(struct kiln_ctx *ctx, struct kiln_store *s, const struc
 		return kiln_error(ctx, EFBIG,
 				  "blob %s is %jd bytes, more than the %zu allowed here", d->s,
 				  (intmax_t)st.st_size, max);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return kiln_error(ctx, errno, "cannot read blob %s: %m", d->s);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	r = read_fd_all(fd, max, &buf, &len);
+	if (r == -EFBIG)
+		return kiln_error(ctx, EFBIG, "blob %s grew past the %zu bytes allowed here", d->s,
+				  max);
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot read blob %s: %s", d->s, strerror(-r));
 	kiln_digest_of(buf, len, &got);
 	if (!streq(got.s, d->s)) {
 		remove_corrupt(s, d, fd);
@@ -389,24 +381,17 @@ int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln
 
 int kiln_blob_writer_write(struct kiln_blob_writer *w, const void *data, size_t len)
 {
-	const char *p = data;
+	int r;
 
 	if (w->error < 0)
 		return w->error;
 	if (w->done)
 		return -EINVAL;
 	kiln_hasher_update(w->hasher, data, len);
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return w->error = -errno;
-		p += n;
-		len -= (size_t)n;
-		w->size += (uint64_t)n;
-	}
+	r = write_all(w->fd, data, len);
+	if (r < 0)
+		return w->error = r;
+	w->size += len;
 	return 0;
 }
 

@@ -7,30 +7,30 @@
 #include "fileio.h"
 #include "strbuf.h"
 
-int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
+int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	struct stat st;
 	int r;
 
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
 		return -EFBIG;
-	r = strbuf_reserve(&sb, S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096);
+	/* the file's size and one byte more, so that its end is seen without growing */
+	r = strbuf_reserve(&sb, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
 	if (r < 0)
 		return r;
 	for (;;) {
 		ssize_t n;
 
-		r = strbuf_reserve(&sb, 4096);
-		if (r < 0)
-			return r;
+		if (sb.alloc - sb.len <= 1) {
+			r = strbuf_reserve(&sb, 4096);
+			if (r < 0)
+				return r;
+		}
 		n = read(fd, sb.buf + sb.len, sb.alloc - sb.len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -49,11 +49,38 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t
 	return 0;
 }
 
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	return read_fd_all(fd, max, ret_buf, ret_len);
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *p = data;
+	int r;
 
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
 		tmp = NULL;
@@ -62,28 +89,12 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	return 0;
-fail: {
-	int r = -errno;
-
-	unlink(tmp);
+	r = write_all(fd, data, len);
+	if (r >= 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0))
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
 	return r;
-}
 }
 
 char *path_join(const char *a, const char *b)

@@ -13,6 +13,15 @@
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
 /*
+ * All of @fd from its current offset, as read_file_at() reads a file: capped
+ * at @max bytes (-EFBIG), NUL-terminated, -EISDIR for a directory.
+ */
+int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
+/* Write all @len bytes to @fd, across short writes and EINTR. Returns 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
+
+/*
  * Write @len bytes to @path atomically: a temporary file in the same
  * directory, fsync, rename. @path is either wholly replaced or untouched.
  */
