@@ -63,6 +63,9 @@ static inline const char *kiln_digest_hex(const struct kiln_digest *d)
 	return d->s + 7;
 }
 
+/* The digest of all of @fd from offset 0 (its file offset is not moved). Returns 0 or -errno. */
+int kiln_digest_of_fd(int fd, struct kiln_digest *ret);
+
 /* An incremental sha256. */
 struct kiln_hasher;
 int kiln_hasher_new(struct kiln_hasher **ret);

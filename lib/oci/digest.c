@@ -5,6 +5,7 @@
  * are gigabytes, and hashing is the floor of a push or a pull).
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -12,6 +13,9 @@
 
 #include "log.h"
 #include "strbuf.h"
+
+/* Files are hashed a MiB at a time. */
+#define HASH_BUFFER (1u << 20)
 
 static bool is_lower_hex(char c)
 {
@@ -88,6 +92,35 @@ void kiln_digest_of(const void *data, size_t len, struct kiln_digest *ret)
 	if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL))
 		abort();
 	to_hex(md, ret);
+}
+
+int kiln_digest_of_fd(int fd, struct kiln_digest *ret)
+{
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
+	_cleanup_free_ char *buf = malloc(HASH_BUFFER);
+	off_t off = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = kiln_hasher_new(&h);
+	if (r < 0)
+		return r;
+	for (;;) {
+		/* pread: the caller's file offset is left alone */
+		ssize_t n = pread(fd, buf, HASH_BUFFER, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		kiln_hasher_update(h, buf, (size_t)n);
+		off += n;
+	}
+	kiln_hasher_final(h, ret);
+	return 0;
 }
 
 struct kiln_hasher {

@@ -162,7 +162,7 @@ static int verify_local(struct push *p, struct reg_conn *conn, struct reg_blob *
 	struct kiln_digest got;
 	int r;
 
-	r = reg_hash_fd(fd, &got);
+	r = kiln_digest_of_fd(fd, &got);
 	if (r < 0)
 		return kiln_error(conn->ctx, r, "cannot read blob %s from the store: %s",
 				  b->digest.s, strerror(-r));

@@ -282,9 +282,6 @@ int reg_transfer_blobs(struct reg_transfer *t, struct kiln_ctx *ctx,
 		       int (*one)(void *userdata, struct reg_conn *conn, struct reg_blob *b),
 		       void *userdata);
 
-/* The sha256 of all of @fd from offset 0. */
-int reg_hash_fd(int fd, struct kiln_digest *ret);
-
 /*
  * The media type of a manifest or index: its "mediaType", else @fallback
  * (a descriptor's or a Content-Type, parameters dropped) when that is a

@@ -13,7 +13,6 @@
 #include "parallel.h"
 #include "registry-internal.h"
 
-#define HASH_BUFFER (1u << 20)
 
 /* ---- workers ---- */
 
@@ -246,35 +245,6 @@ void reg_event_notice(struct reg_events *e, const char *message)
 	emit(e, &ev);
 }
 
-/* ---- helpers ---- */
-
-int reg_hash_fd(int fd, struct kiln_digest *ret)
-{
-	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
-	_cleanup_free_ char *buf = malloc(HASH_BUFFER);
-	off_t off = 0;
-	int r;
-
-	if (!buf)
-		return -ENOMEM;
-	r = kiln_hasher_new(&h);
-	if (r < 0)
-		return r;
-	for (;;) {
-		ssize_t n = pread(fd, buf, HASH_BUFFER, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		kiln_hasher_update(h, buf, (size_t)n);
-		off += n;
-	}
-	kiln_hasher_final(h, ret);
-	return 0;
-}
 
 /* @mt without parameters, if it is a manifest or index type kiln handles */
 static char *known_type(const char *mt)
