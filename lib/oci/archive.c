@@ -33,48 +33,37 @@
 
 struct out {
 	struct kiln_ctx *ctx;
-	const char *path;
-	char *tmp;
-	int fd;
+	struct atomic_file file;
 	struct kiln_tar_writer *tw;
 };
 
 static int out_write(void *userdata, const void *data, size_t len)
 {
 	struct out *o = userdata;
-	int r = write_all(o->fd, data, len);
+	int r = write_all(o->file.fd, data, len);
 
-	return r < 0 ? kiln_error(o->ctx, r, "cannot write \"%s\": %s", o->tmp, strerror(-r)) : 0;
+	return r < 0 ? kiln_error(o->ctx, r, "cannot write \"%s\": %s", o->file.tmp, strerror(-r))
+		     : 0;
 }
 
 static int out_open(struct kiln_ctx *ctx, const char *path, struct out *o)
 {
 	int r;
 
-	*o = (struct out){ .ctx = ctx, .path = path, .fd = -1 };
-	if (asprintf(&o->tmp, "%s.tmp.XXXXXX", path) < 0) {
-		o->tmp = NULL;
-		return -ENOMEM;
-	}
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
-	if (o->fd < 0) {
-		r = kiln_error(ctx, errno, "cannot create \"%s\": %m", o->tmp);
-		free(o->tmp);
-		o->tmp = NULL;
-		return r;
-	}
+	*o = (struct out){ .ctx = ctx, .file = { .fd = -1 } };
+	r = atomic_file_open(path, &o->file);
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot create a temporary file beside \"%s\": %s", path,
+				  strerror(-r));
 	return kiln_tar_writer_new(out_write, o, &o->tw);
 }
 
 /* Remove the temporary file unless it was renamed into place. */
 static void out_release(struct out *o)
 {
-	if (o->tmp)
-		unlink(o->tmp);
-	free(o->tmp);
-	closep(&o->fd);
+	atomic_file_release(&o->file);
 	kiln_tar_writer_free(o->tw);
-	*o = (struct out){ .fd = -1 };
+	o->tw = NULL;
 }
 
 static int out_commit(struct out *o)
@@ -84,13 +73,9 @@ static int out_commit(struct out *o)
 	r = kiln_tar_writer_finish(o->ctx, o->tw);
 	if (r < 0)
 		return r;
-	if (fchmod(o->fd, 0644) < 0 || fsync(o->fd) < 0)
-		return kiln_error(o->ctx, errno, "cannot write \"%s\": %m", o->tmp);
-	if (rename(o->tmp, o->path) < 0)
-		return kiln_error(o->ctx, errno, "cannot rename \"%s\" to \"%s\": %m", o->tmp,
-				  o->path);
-	free(o->tmp);
-	o->tmp = NULL;
+	r = atomic_file_commit(&o->file, 0644);
+	if (r < 0)
+		return kiln_error(o->ctx, r, "cannot write \"%s\": %s", o->file.path, strerror(-r));
 	return 0;
 }
 
@@ -601,7 +586,7 @@ int kiln_archive_export(struct kiln_ctx *ctx, struct kiln_store *s, const char *
 			const struct kiln_platform *platform, enum kiln_archive_format format,
 			const char *path)
 {
-	_cleanup_(out_release) struct out o = { .fd = -1 };
+	_cleanup_(out_release) struct out o = { .file = { .fd = -1 } };
 	int r;
 
 	if (format != KILN_ARCHIVE_DOCKER && format != KILN_ARCHIVE_OCI)

@@ -76,25 +76,54 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int atomic_file_open(const char *path, struct atomic_file *ret)
+{
+	struct atomic_file f = { .path = path, .fd = -1 };
+
+	if (asprintf(&f.tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	f.fd = mkostemp(f.tmp, O_CLOEXEC);
+	if (f.fd < 0) {
+		int r = -errno;
+
+		free(f.tmp);
+		return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+int atomic_file_commit(struct atomic_file *f, unsigned mode)
+{
+	if (fchmod(f->fd, mode) < 0 || fsync(f->fd) < 0 || rename(f->tmp, f->path) < 0)
+		return -errno;
+	/* renamed into place: nothing left for atomic_file_release() to remove */
+	free(f->tmp);
+	f->tmp = NULL;
+	return 0;
+}
+
+void atomic_file_release(struct atomic_file *f)
+{
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	f->tmp = NULL;
+	closep(&f->fd);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	int r;
 
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, data, len);
-	if (r >= 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0))
-		r = -errno;
+	r = atomic_file_open(path, &f);
 	if (r < 0)
-		unlink(tmp);
-	return r;
+		return r;
+	r = write_all(f.fd, data, len);
+	if (r < 0)
+		return r;
+	return atomic_file_commit(&f, mode);
 }
 
 char *path_join(const char *a, const char *b)

@@ -22,6 +22,22 @@ int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
 int write_all(int fd, const void *data, size_t len);
 
 /*
+ * A file written in place of @path atomically, as a stream: a temporary file
+ * in the same directory (write to @fd), then atomic_file_commit() sets its
+ * mode, fsyncs it and renames it over @path. Releasing an uncommitted file
+ * removes the temporary one, so @path is either wholly replaced or untouched.
+ */
+struct atomic_file {
+	const char *path; /* not owned */
+	char *tmp;
+	int fd;
+};
+
+int atomic_file_open(const char *path, struct atomic_file *ret);
+int atomic_file_commit(struct atomic_file *f, unsigned mode);
+void atomic_file_release(struct atomic_file *f);
+
+/*
  * Write @len bytes to @path atomically: a temporary file in the same
  * directory, fsync, rename. @path is either wholly replaced or untouched.
  */
