@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "fileio.h"
 #include "json-parse.h"
 #include "log.h"
@@ -184,7 +185,7 @@ static int decode_entry(struct kiln_ctx *ctx, const char *file, const struct jso
 		return kiln_error(ctx, EINVAL, "%s: the entry \"%s\" is not an object", file, qkey);
 	if (!auth || !*auth)
 		return 0; /* an entry without "auth" means anonymous, as in containers/image */
-	if (reg_base64_decode(auth, &plain, &len) < 0)
+	if (base64_decode(auth, &plain, &len) < 0)
 		return kiln_error(ctx, EINVAL,
 				  "%s: the \"auth\" of \"%s\" is not padded base64 of "
 				  "\"user:password\"",

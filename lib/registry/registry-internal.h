@@ -163,10 +163,6 @@ int reg_auth_challenged(struct reg_conn *conn, const struct http_response *resp,
 /* "repository:@repo:@actions" */
 char *reg_scope(const char *repo, const char *actions);
 
-char *reg_base64_encode(const void *data, size_t len);
-/* Strict: padding required, no whitespace. -EINVAL for anything else. */
-int reg_base64_decode(const char *s, char **ret, size_t *ret_len);
-
 void strv_free(char **v);
 DEFINE_FREEP(char *, strv_free)
 size_t strv_length(const char *const *v);
