@@ -11,8 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "json-parse.h"
 #include "base64.h"
+#include "json-parse.h"
 #include "log.h"
 #include "registry-internal.h"
 
@@ -24,46 +24,6 @@
 /* Renew a little early: a token must not expire between the check and the request. */
 #define TOKEN_MARGIN_MS 10000
 #define TOKEN_ATTEMPTS 5
-
-/* ---- string vectors ---- */
-
-void strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
-size_t strv_length(const char *const *v)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-int strv_add_unique(char ***v, const char *s)
-{
-	size_t n = strv_length((const char *const *)*v);
-	char **nv, *copy;
-
-	for (size_t i = 0; i < n; i++)
-		if (streq((*v)[i], s))
-			return 0;
-	copy = strdup(s);
-	if (!copy)
-		return -ENOMEM;
-	nv = realloc(*v, (n + 2) * sizeof(*nv));
-	if (!nv) {
-		free(copy);
-		return -ENOMEM;
-	}
-	nv[n] = copy;
-	nv[n + 1] = NULL;
-	*v = nv;
-	return 1;
-}
 
 char *reg_scope(const char *repo, const char *actions)
 {

@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "strbuf.h"
+#include "strv.h"
 
 /* The six manifest media types a GET asks for: 2.8 answers 404 for a type not accepted. */
 #define REG_ACCEPT_MANIFESTS                                                                \
@@ -163,11 +164,6 @@ int reg_auth_challenged(struct reg_conn *conn, const struct http_response *resp,
 /* "repository:@repo:@actions" */
 char *reg_scope(const char *repo, const char *actions);
 
-void strv_free(char **v);
-DEFINE_FREEP(char *, strv_free)
-size_t strv_length(const char *const *v);
-/* Append a copy of @s to the NULL-terminated *@v unless it is there. */
-int strv_add_unique(char ***v, const char *s);
 
 /* ---- sources.c: where blobs are known to be, for cross-repository mounts ---- */
 
