@@ -9,7 +9,10 @@
  * in a directory, a path through a symlink is resolved as if the image
  * were the root, a directory missing from a layer is made for its
  * children, but never through a symlink whose target is missing (the
- * kernel's mkdir would find the symlink there and fail).
+ * kernel's mkdir would find the symlink there and fail). An entry whose
+ * way in goes through a symlink that leaves the root ("a -> /", "up ->
+ * ../../..") is refused, as unpack.c refuses it; looking paths up for
+ * ls and cat follows such symlinks inside, as the image's own root would.
  *
  * Nodes live in one hash table keyed by (parent, name), and each directory
  * keeps a list of its children. Trees made by hostile layers can be deep
@@ -200,7 +203,79 @@ void kiln_fs_free(struct kiln_fs *fs)
 struct walk {
 	bool follow_last; /* follow a symlink in the last component */
 	bool create; /* make missing directories (never in a symlink's target) */
+	/*
+	 * Applying this entry (clean; a hard link to @link_to, the path walked):
+	 * refuse it when the walk goes through a symlink that leaves the root.
+	 * NULL for lookups, which follow such symlinks inside.
+	 */
+	const char *entry, *link_to;
 };
+
+/*
+ * Whether the symlink text @target, followed from a directory @depth levels
+ * below the root, leaves the root, judged on the text alone (unpack.c
+ * judges the same way, so that ls and unpack refuse the same layers): a
+ * relative target whose ".." climbs above the root at any point, or an
+ * absolute one that is the root itself ("/", "//", "/.", "/usr/.."). The
+ * walk would keep either inside, the root being its own parent, but a
+ * layer that writes through one means the host's root, which is what an
+ * escape attempt looks like and no ordinary image needs. Other absolute
+ * targets ("var/run -> /run") are common in real images and are followed
+ * inside, as a container follows them.
+ */
+bool layer_symlink_leaves_root(const char *target, size_t depth)
+{
+	bool absolute = target[0] == '/';
+
+	if (absolute)
+		depth = 0;
+	for (const char *p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			/* "/.." is "/", as the kernel has it: for those only the end counts */
+			if (depth == 0 && !absolute)
+				return true;
+			if (depth > 0)
+				depth--;
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += len + (p[len] == '/');
+	}
+	return absolute && depth == 0;
+}
+
+/* The refusal of w->entry for going through the symlink @sym, which is in @dir. */
+static int refuse_symlink(struct kiln_ctx *ctx, const struct walk *w,
+			  const struct kiln_fs_node *dir, const struct kiln_fs_node *sym)
+{
+	_cleanup_free_ char *where = kiln_fs_node_path(dir);
+	_cleanup_free_ char *q = quote_for_message(sym->linkname, strlen(sym->linkname), 200);
+	const char *slash = dir->parent ? "/" : "";
+
+	if (!where || !q)
+		return -ENOMEM;
+	/* node paths start with "/"; entries and symlinks are named as in the layer */
+	if (w->link_to)
+		return kiln_error(ctx, EINVAL,
+				  "hard link \"%s\" to \"%s\" goes through symlink \"%s%s%s\" -> "
+				  "\"%s\" which leaves the image root; refusing it",
+				  w->entry, w->link_to, where + 1, slash, sym->name, q);
+	return kiln_error(ctx, EINVAL,
+			  "entry \"%s\" goes through symlink \"%s%s%s\" -> \"%s\" which leaves the "
+			  "image root; refusing it",
+			  w->entry, where + 1, slash, sym->name, q);
+}
+
+static size_t node_depth(const struct kiln_fs_node *n)
+{
+	size_t depth = 0;
+
+	for (; n->parent; n = n->parent)
+		depth++;
+	return depth;
+}
 
 /*
  * Resolve @path from the root as the kernel would with the image as the
@@ -264,6 +339,8 @@ static int walk(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *path, cons
 			if (++hops > MAX_SYMLINK_HOPS)
 				return kiln_error(ctx, ELOOP, "\"%s\": too many levels of symlinks",
 						  path);
+			if (w->entry && layer_symlink_leaves_root(child->linkname, node_depth(cur)))
+				return refuse_symlink(ctx, w, cur, child);
 			if (strbuf_adds(&next_pending, child->linkname) < 0 ||
 			    strbuf_addch(&next_pending, '/') < 0)
 				return -ENOMEM;
@@ -335,10 +412,11 @@ static void apply_opaque(struct kiln_fs *fs, struct kiln_fs_node *dir, unsigned 
 	}
 }
 
+/* @path: the entry, clean; @parent and @base: its directory and its name. */
 static int apply_whiteout(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *path,
 			  const char *parent, const char *base, unsigned layer)
 {
-	struct walk w = { .follow_last = true };
+	struct walk w = { .follow_last = true, .entry = path };
 	struct kiln_fs_node *dir, *victim;
 	const char *name = base + 4;
 	int r;
@@ -373,7 +451,7 @@ static int link_target(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *pat
 		       const char *linkname, unsigned layer, struct kiln_fs_node **ret)
 {
 	_cleanup_free_ char *clean = NULL;
-	struct walk w = { .follow_last = false };
+	struct walk w = { .follow_last = false, .entry = path };
 	struct kiln_fs_node *n;
 	int r;
 
@@ -382,6 +460,7 @@ static int link_target(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *pat
 		kiln_error_prefix(ctx, "hard link \"%s\"", path);
 		return r;
 	}
+	w.link_to = clean;
 	r = walk(ctx, fs, clean, &w, layer, &n);
 	if (r == -ENOENT || r == -ENOTDIR || (r >= 0 && n == &fs->root))
 		return kiln_error(ctx, ENOENT, "hard link \"%s\" to \"%s\": no such file", path,
@@ -398,7 +477,7 @@ static int link_target(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *pat
 static int apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
 		       const struct kiln_tar_entry *e)
 {
-	_cleanup_free_ char *clean = NULL, *linkname = NULL;
+	_cleanup_free_ char *clean = NULL, *parent = NULL, *linkname = NULL;
 	struct kiln_fs_node meta = { 0 }, *dir, *existing, *n;
 	struct walk w = { .follow_last = true, .create = true };
 	const char *base, *slash;
@@ -423,10 +502,12 @@ static int apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
 		if (strncmp(p, ".wh.", 4) == 0)
 			return kiln_error(ctx, EINVAL,
 					  "entry \"%s\": a whiteout used as a directory", clean);
-	if (slash)
-		clean[slash - clean] = '\0';
+	/* @clean stays whole: a refusal names the entry */
+	parent = strndup(clean, slash ? (size_t)(slash - clean) : 0);
+	if (!parent)
+		return -ENOMEM;
 	if (strncmp(base, ".wh.", 4) == 0)
-		return apply_whiteout(ctx, fs, e->path, slash ? clean : "", base, layer);
+		return apply_whiteout(ctx, fs, clean, parent, base, layer);
 
 	meta.type = e->type;
 	meta.mode = e->mode & 07777;
@@ -448,7 +529,8 @@ static int apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
 	}
 
 	/* @w creates missing parents; the new entry itself is made below */
-	r = walk(ctx, fs, slash ? clean : "", &w, layer, &dir);
+	w.entry = clean;
+	r = walk(ctx, fs, parent, &w, layer, &dir);
 	if (r < 0)
 		return r;
 	if (dir->type != KILN_TAR_DIR)
@@ -459,7 +541,7 @@ static int apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
 	if (e->type == KILN_TAR_LINK) {
 		struct kiln_fs_node *target = NULL;
 
-		r = link_target(ctx, fs, e->path, e->linkname, layer, &target);
+		r = link_target(ctx, fs, clean, e->linkname, layer, &target);
 		if (r < 0)
 			return r;
 		if (target == existing)

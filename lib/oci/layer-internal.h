@@ -33,3 +33,12 @@ int layer_apply_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 
 /* The OCI layout's marker file, as containerd requires it. */
 #define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+
+/*
+ * Whether the symlink text @target, followed from a directory @depth levels
+ * below an image's root, leaves the root: a relative target whose ".."
+ * climbs above it at any point, or an absolute one that is the root itself
+ * ("/", "//", "/.", "/usr/.."). Unpacking and the flattened view refuse
+ * entries written through one alike (lib/oci/fs.c).
+ */
+bool layer_symlink_leaves_root(const char *target, size_t depth);

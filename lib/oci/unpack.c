@@ -4,11 +4,16 @@
  *
  * Every path goes through openat2(RESOLVE_IN_ROOT): symlinks already in the
  * tree are followed as the container would follow them, with the target
- * directory as "/", so "a -> /" then "a/etc/passwd" writes the tree's own
- * etc/passwd and ".." stops at the top. Only the parent directory of an
+ * directory as "/", so "var/run -> /run" then "var/run/x" writes the tree's
+ * own run/x and ".." stops at the top. Only the parent directory of an
  * entry is resolved that way; the entry's own name is then handled with
  * *at() calls that never follow it (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), so
  * replacing a symlink replaces the symlink, not what it points to.
+ *
+ * On top of that, an entry whose way in goes through a symlink that leaves
+ * the root ("a -> /", "up -> ../../..") is refused: see check_symlinks().
+ * The refusal is a judgement on the layer; what keeps writes inside, even
+ * against a tree that changes meanwhile, is still RESOLVE_IN_ROOT.
  *
  * Layers are applied as containerd applies them: a whiteout removes what
  * is there, an opaque marker removes what lower layers put in its
@@ -18,6 +23,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +33,7 @@
 
 #include <kiln/layer.h>
 
+#include "fileio.h"
 #include "layer-internal.h"
 #include "log.h"
 #include "strbuf.h"
@@ -69,6 +76,7 @@ struct kiln_unpacker {
 };
 
 #define COPY_BUF (128u << 10)
+#define MAX_SYMLINK_HOPS 40 /* the kernel's */
 
 int kiln_unpacker_new(struct kiln_ctx *ctx, int dirfd, const struct kiln_unpack_options *o,
 		      struct kiln_unpacker **ret)
@@ -173,11 +181,12 @@ static bool made_this_layer(struct kiln_unpacker *u, const struct stat *st)
 
 /* ---- paths ------------------------------------------------------------------ */
 
-static int open_in_root(struct kiln_unpacker *u, const char *path, int flags)
+/* @path resolved from the root with RESOLVE_IN_ROOT | @resolve. */
+static int open_in_root_with(struct kiln_unpacker *u, const char *path, int flags, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_IN_ROOT | resolve,
 	};
 	long fd;
 
@@ -185,6 +194,11 @@ static int open_in_root(struct kiln_unpacker *u, const char *path, int flags)
 		fd = syscall(SYS_openat2, u->root, path[0] ? path : ".", &how, sizeof(how));
 	} while (fd < 0 && errno == EAGAIN);
 	return fd < 0 ? -errno : (int)fd;
+}
+
+static int open_in_root(struct kiln_unpacker *u, const char *path, int flags)
+{
+	return open_in_root_with(u, path, flags, RESOLVE_NO_MAGICLINKS);
 }
 
 /*
@@ -248,36 +262,6 @@ static int open_dir(struct kiln_unpacker *u, const char *path, bool create, int 
 	}
 }
 
-/* Remove @name in @dirfd and everything under it; symlinks are removed, never followed. */
-static int remove_tree_at(int at, const char *name)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
-
-	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (r >= 0 && (de = readdir(d)))
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			r = remove_tree_at(dirfd(d), de->d_name);
-	closedir(d);
-	if (r < 0)
-		return r;
-	return unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* ---- entries ------------------------------------------------------------------ */
 
 static int fail_entry(struct kiln_unpacker *u, int err, const char *path, const char *what)
 {
@@ -285,6 +269,135 @@ static int fail_entry(struct kiln_unpacker *u, int err, const char *path, const 
 		return err;
 	return kiln_error(u->ctx, err, "entry \"%s\": %s: %s", path, what, strerror(-err));
 }
+
+/* ---- symlinks that leave the root ------------------------------------------------- */
+
+
+/* The refusal: the entry (a hard link's target @link_to too), the symlink @sym and its target. */
+static int refuse_symlink(struct kiln_ctx *ctx, const char *entry, const char *link_to,
+			  const char *sym, const char *target)
+{
+	_cleanup_free_ char *q = quote_for_message(target, strlen(target), 200);
+
+	if (!q)
+		return -ENOMEM;
+	if (link_to)
+		return kiln_error(ctx, EINVAL,
+				  "hard link \"%s\" to \"%s\" goes through symlink \"%s\" -> "
+				  "\"%s\" which leaves the image root; refusing it",
+				  entry, link_to, sym, q);
+	return kiln_error(ctx, EINVAL,
+			  "entry \"%s\" goes through symlink \"%s\" -> \"%s\" which leaves the "
+			  "image root; refusing it",
+			  entry, sym, q);
+}
+
+/* Replace *@fd by @next (closing the old one); -errno when @next is. */
+static int move_to(int *fd, int next)
+{
+	if (next < 0)
+		return -errno;
+	close(*fd);
+	*fd = next;
+	return 0;
+}
+
+/*
+ * Refuse the entry @entry (clean) if the way to its directory, or to the
+ * directory of @link_to when it is a hard link (clean too), goes through a
+ * symlink that leaves the root (layer_symlink_leaves_root()). The tree is read as
+ * openat2(RESOLVE_IN_ROOT) would resolve that directory, one component at a
+ * time and never following anything, so that every symlink on the way is
+ * seen, those met in other symlinks' targets too. Where the kernel would
+ * fail (a component missing or not a directory, too many symlinks) the
+ * check stops and says nothing: open_dir() reports that.
+ */
+static int check_symlinks(struct kiln_unpacker *u, const char *entry, const char *link_to)
+{
+	const char *path = link_to ? link_to : entry, *slash = strrchr(path, '/');
+	_cleanup_strbuf_ struct strbuf pending = STRBUF_INIT, where = STRBUF_INIT;
+	_cleanup_close_ int fd = -1;
+	char target[PATH_MAX];
+	size_t pos = 0, depth = 0; /* @where: the path of @fd, @depth deep */
+	unsigned hops = 0;
+
+	if (!slash)
+		return 0;
+	if (strbuf_add(&pending, path, (size_t)(slash - path)) < 0)
+		return -ENOMEM;
+	/* most directories are reached through no symlink at all, which one call tells */
+	fd = open_in_root_with(u, pending.buf, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd >= 0)
+		return 0;
+	fd = openat(u->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_entry(u, -errno, entry, "cannot open the directory unpacked into");
+	while (pos < pending.len) {
+		_cleanup_strbuf_ struct strbuf next = STRBUF_INIT;
+		char *name = pending.buf + pos;
+		size_t len = strcspn(name, "/");
+		struct stat st;
+		ssize_t n;
+		int r;
+
+		pos += len + (name[len] == '/');
+		name[len] = '\0';
+		if (len == 0 || streq(name, ".") || (streq(name, "..") && depth == 0))
+			continue;
+		if (streq(name, "..")) {
+			if (move_to(&fd, openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+				return 0;
+			where.len = --depth ? (size_t)(strrchr(where.buf, '/') - where.buf) : 0;
+			where.buf[where.len] = '\0';
+			continue;
+		}
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		if (S_ISDIR(st.st_mode)) {
+			if (move_to(&fd, openat(fd, name,
+						O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				return 0;
+			if (depth++ > 0 && strbuf_addch(&where, '/') < 0)
+				return -ENOMEM;
+			if (strbuf_adds(&where, name) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (!S_ISLNK(st.st_mode) || ++hops > MAX_SYMLINK_HOPS)
+			return 0;
+		n = readlinkat(fd, name, target, sizeof(target) - 1);
+		if (n < 0)
+			return 0;
+		target[n] = '\0';
+		if (layer_symlink_leaves_root(target, depth)) {
+			const char *sep = depth ? "/" : "";
+			_cleanup_free_ char *sym = NULL;
+
+			if (asprintf(&sym, "%s%s%s", strbuf_str(&where), sep, name) < 0)
+				return -ENOMEM;
+			return refuse_symlink(u->ctx, entry, link_to, sym, target);
+		}
+		/* what is left of the path is now resolved from the symlink's target */
+		if (strbuf_adds(&next, target) < 0 || strbuf_addch(&next, '/') < 0 ||
+		    strbuf_adds(&next, pending.buf + pos) < 0)
+			return -ENOMEM;
+		strbuf_release(&pending);
+		pending = next;
+		next = (struct strbuf)STRBUF_INIT;
+		pos = 0;
+		if (target[0] == '/') {
+			r = move_to(&fd, openat(u->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+			if (r < 0)
+				return fail_entry(u, r, entry,
+						  "cannot open the directory unpacked into");
+			depth = 0;
+			strbuf_reset(&where);
+		}
+	}
+	return 0;
+}
+
+/* ---- entries ------------------------------------------------------------------ */
 
 static void set_owner(struct kiln_unpacker *u, int fd, const char *name, const char *path,
 		      const struct kiln_tar_entry *e)
@@ -431,6 +544,9 @@ static int make_link(struct kiln_unpacker *u, int pfd, const char *base, const c
 		kiln_error_prefix(u->ctx, "hard link \"%s\"", path);
 		return r;
 	}
+	r = check_symlinks(u, path, target);
+	if (r < 0)
+		return r;
 	slash = strrchr(target, '/');
 	tname = slash ? slash + 1 : target;
 	if (slash)
@@ -579,6 +695,9 @@ static int apply_entry(struct kiln_unpacker *u, const struct kiln_tar_entry *e,
 		if (strncmp(p, ".wh.", 4) == 0)
 			return kiln_error(u->ctx, EINVAL,
 					  "entry \"%s\": a whiteout used as a directory", clean);
+	r = check_symlinks(u, clean, NULL);
+	if (r < 0)
+		return r;
 	if (slash)
 		*slash = '\0';
 	parent = slash ? clean : "";

@@ -654,48 +654,137 @@ TEST(refuses_traversal_and_absolute_paths)
 	expect_refused("hard link to a directory", &t, 1, "directory");
 }
 
-TEST(symlinks_cannot_lead_out)
+/* One layer: the symlink @link -> @target, then the entry @path (a file, or a hard link to @to). */
+static void symlink_then(struct strbuf *t, const char *link, const char *target, const char *path,
+			 const char *to)
 {
+	t->len = 0;
+	raw_file(t, link, '2', NULL, target);
+	raw_file(t, path, to ? '1' : '0', to ? NULL : "evil", to);
+	raw_end(t);
+}
+
+TEST(symlinks_that_leave_the_root_are_refused)
+{
+	_cleanup_(strbufs_release) struct strbuf l[2] = { STRBUF_INIT, STRBUF_INIT };
+	static const char *const roots[] = { "//", "/.", "/./", "/usr/..", "/../.." };
+
+	symlink_then(&l[0], "a", "/", "a/etc/passwd", NULL);
+	expect_refused("a -> /", l, 1,
+		       "entry \"a/etc/passwd\" goes through symlink \"a\" -> \"/\" which leaves "
+		       "the image root; refusing it");
+	symlink_then(&l[0], "up", "../../..", "up/escaped", NULL);
+	expect_refused("up -> ../../..", l, 1,
+		       "entry \"up/escaped\" goes through symlink \"up\" -> \"../../..\" which "
+		       "leaves the image root; refusing it");
+	for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+		symlink_then(&l[0], "a", roots[i], "a/x", NULL);
+		expect_refused("the root spelled otherwise", l, 1, "which leaves the image root");
+	}
+	/* counted from the symlink's own directory: two levels down, three ".." climb out */
+	symlink_then(&l[0], "d/e/up", "../../../etc", "d/e/up/x", NULL);
+	expect_refused("climbing from deeper", l, 1, "symlink \"d/e/up\" -> \"../../../etc\"");
+	/* climbing out and back in is still climbing out */
+	symlink_then(&l[0], "up", "../etc", "up/x", NULL);
+	expect_refused("out and back in", l, 1, "symlink \"up\" -> \"../etc\"");
+	/* met in another symlink's target, and named where it really is */
+	l[0].len = 0;
+	raw_file(&l[0], "d/a", '2', NULL, "/");
+	raw_file(&l[0], "x", '2', NULL, "d/a/etc");
+	raw_file(&l[0], "x/passwd", '0', "evil", NULL);
+	raw_end(&l[0]);
+	expect_refused("nested", l, 1, "entry \"x/passwd\" goes through symlink \"d/a\" -> \"/\"");
+	/* the symlink from a lower layer */
+	symlink_then(&l[0], "a", "/", "ok", NULL);
+	l[1].len = 0;
+	raw_file(&l[1], "a/etc/passwd", '0', "evil", NULL);
+	raw_end(&l[1]);
+	expect_refused("a lower layer's symlink", l, 2, "symlink \"a\" -> \"/\"");
+	/* a hard link's target, and a whiteout, go the same way */
+	symlink_then(&l[0], "a", "/", "h", "a/etc/passwd");
+	expect_refused("hard link", l, 1,
+		       "hard link \"h\" to \"a/etc/passwd\" goes through symlink \"a\" -> \"/\" "
+		       "which leaves the image root; refusing it");
+	symlink_then(&l[0], "up", "../..", "up/.wh.etc", NULL);
+	expect_refused("whiteout", l, 1, "entry \"up/.wh.etc\" goes through symlink \"up\"");
+}
+
+TEST(symlinks_that_stay_inside_are_followed)
+{
+	/* where each file of the second layer lands, and what it holds */
+	static const struct {
+		const char *path, *data;
+	} landed[] = {
+		{ "run/x", "run" }, /* var/run -> /run */
+		{ "usr/lib/libc.so", "libc" }, /* lib -> usr/lib */
+		{ "srv/y", "srv" }, /* d/e/top -> ../../srv */
+		{ "z", "z" }, /* d/back -> .. */
+		{ "opt/o", "o" }, /* old -> /../opt: "/.." is "/" */
+		{ "h", "run" }, /* a hard link to var/run/x */
+		{ "pw", "replaced, not followed" }, /* pw -> /etc/passwd */
+	};
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_(strbufs_release) struct strbuf l[2] = { STRBUF_INIT, STRBUF_INIT };
 	_cleanup_free_ char *top = temp_dir();
-	_cleanup_free_ char *passwd = strdup(read_text("/etc/passwd"));
+	_cleanup_free_ char *passwd = strdup(read_text("/etc/passwd")), *found = NULL;
+	const struct kiln_fs_node *n;
 	struct kiln_fs *fs = NULL;
 	struct stat before, after;
 	char root[512], p[600];
 
 	ASSERT_OK(stat("/etc/passwd", &before));
+	/* absolute symlinks as Debian has them, and relative ones that stay inside */
+	raw_file(&l[0], "opt/", '5', NULL, NULL);
+	raw_file(&l[0], "run/", '5', NULL, NULL);
+	raw_file(&l[0], "srv/", '5', NULL, NULL);
+	raw_file(&l[0], "usr/lib/", '5', NULL, NULL);
+	raw_file(&l[0], "var/run", '2', NULL, "/run");
+	raw_file(&l[0], "lib", '2', NULL, "usr/lib");
+	raw_file(&l[0], "d/e/top", '2', NULL, "../../srv");
+	raw_file(&l[0], "d/back", '2', NULL, "..");
+	raw_file(&l[0], "old", '2', NULL, "/../opt");
+	raw_file(&l[0], "pw", '2', NULL, "/etc/passwd");
+	/* symlinks that leave the root are only data while nothing goes through them */
 	raw_file(&l[0], "a", '2', NULL, "/");
 	raw_file(&l[0], "up", '2', NULL, "../../..");
-	raw_file(&l[0], "pw", '2', NULL, "/etc/passwd");
+	raw_file(&l[0], "etc/passwd", '0', "root:x:0:0::/:/bin/sh\n", NULL);
 	raw_end(&l[0]);
-	raw_file(&l[1], "a/etc/passwd", '0', "root:x:0:0::/:/bin/sh\n", NULL);
-	raw_file(&l[1], "up/escaped", '0', "x", NULL);
-	raw_file(&l[1], "h", '1', NULL, "a/etc/passwd");
+	raw_file(&l[1], "var/run/x", '0', "run", NULL);
+	raw_file(&l[1], "lib/libc.so", '0', "libc", NULL);
+	raw_file(&l[1], "d/e/top/y", '0', "srv", NULL);
+	raw_file(&l[1], "d/back/z", '0', "z", NULL);
+	raw_file(&l[1], "old/o", '0', "o", NULL);
+	raw_file(&l[1], "h", '1', NULL, "var/run/x");
 	raw_file(&l[1], "pw", '0', "replaced, not followed", NULL);
+	/* a hard link to a symlink that leaves the root links the symlink itself */
+	raw_file(&l[1], "a-too", '1', NULL, "a");
 	raw_end(&l[1]);
 
 	snprintf(root, sizeof(root), "%s/root", top);
 	ASSERT_OK(mkdir(root, 0755));
 	ASSERT_OK(unpack(ctx, l, 2, root, false));
-	/* everything landed inside, as if the root were "/" */
-	snprintf(p, sizeof(p), "%s/etc/passwd", root);
-	ASSERT_STREQ(read_text(p), "root:x:0:0::/:/bin/sh\n");
-	ASSERT_TRUE(exists(root, "escaped"));
-	ASSERT_TRUE(exists(root, "h"));
-	snprintf(p, sizeof(p), "%s/pw", root);
-	ASSERT_STREQ(read_text(p), "replaced, not followed");
+	ASSERT_OK(flatten(ctx, l, 2, &fs));
+	for (size_t i = 0; i < ELEMENTSOF(landed); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, landed[i].path);
+		ASSERT_STREQ(read_text(p), landed[i].data);
+		snprintf(p, sizeof(p), "/%s", landed[i].path);
+		ASSERT_TRUE(fs_has(ctx, fs, p));
+	}
+	snprintf(p, sizeof(p), "%s/a-too", root);
+	ASSERT_OK(lstat(p, &after));
+	ASSERT_TRUE(S_ISLNK(after.st_mode));
 	run("test \"$(ls -A %s)\" = root", top);
 	ASSERT_OK(stat("/etc/passwd", &after));
 	ASSERT_EQ(before.st_nlink, after.st_nlink);
 	ASSERT_EQ(before.st_mtime, after.st_mtime);
 	ASSERT_STREQ(read_text("/etc/passwd"), passwd);
 
-	/* the flattened view agrees */
-	ASSERT_OK(flatten(ctx, l, 2, &fs));
-	ASSERT_TRUE(fs_has(ctx, fs, "/etc/passwd"));
-	ASSERT_TRUE(fs_has(ctx, fs, "/escaped"));
-	ASSERT_TRUE(fs_has(ctx, fs, "/a/etc/passwd"));
+	/* looking paths up follows every symlink inside, those that leave the root too */
+	ASSERT_TRUE(fs_has(ctx, fs, "/var/run/x"));
+	ASSERT_TRUE(fs_has(ctx, fs, "/up/a/etc/passwd"));
+	ASSERT_OK(kiln_fs_lookup(ctx, fs, "/a/etc/passwd", true, &n));
+	found = kiln_fs_node_path(n);
+	ASSERT_STREQ(found, "/etc/passwd");
 	kiln_fs_free(fs);
 	run("rm -rf %s", top);
 }
