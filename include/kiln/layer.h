@@ -236,6 +236,7 @@ struct kiln_image_options {
 	const struct kiln_annotation *labels; /* config.Labels */
 	size_t n_labels;
 	struct kiln_layer_options layer; /* layer.tree.mtime is taken from @created */
+	const char *created_by; /* the history entry; NULL: "kiln import" */
 };
 
 /*
@@ -248,6 +249,11 @@ struct kiln_image_options {
 int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *dir,
 			const char *ref_name, const struct kiln_image_options *o,
 			struct kiln_descriptor *ret);
+
+/* kiln_image_from_dir() for the tree under the directory @dirfd. */
+int kiln_image_from_dirfd(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
+			  const char *ref_name, const struct kiln_image_options *o,
+			  struct kiln_descriptor *ret);
 
 /*
  * A layer blob of the store, read as a tar: blob -> sha256 -> decompressor
@@ -278,7 +284,10 @@ void kiln_layer_reader_free(struct kiln_layer_reader *lr);
  * through a symlink is resolved as if the image were the root, as
  * unpacking does. Layer entries are refused on the same grounds as when
  * unpacking (absolute, "..", over KILN_TAR_PATH_MAX, a whiteout in a parent
- * path, a hard link to nothing or to a directory, unknown types).
+ * path, a hard link to nothing or to a directory, unknown types, a way to
+ * the entry or to a hard link's target through a symlink that leaves the
+ * root). Looking a path up (kiln_fs_lookup()) follows every symlink inside
+ * the image, those that leave the root too, as a container would.
  */
 struct kiln_fs;
 struct kiln_fs_node;
@@ -349,13 +358,19 @@ struct kiln_unpack_options {
  * Apply layers in order to a directory. Every path is resolved with
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from the directory, so
  * a symlink in the tree (which may point anywhere: it is only data) is
- * followed as if the directory were the root, and nothing outside it is
- * ever written, removed or linked to. Regular files are written to a
- * temporary name and renamed into place. Owners are applied when running
- * as root (else files belong to the caller), modes always, directory
- * modes and times last, deepest first, so that a read-only directory does
- * not stop its own unpacking. Extended attributes that cannot be set are
- * warned about once per layer.
+ * followed as if the directory were the root ("var/run -> /run" then
+ * "var/run/x" writes DIR/run/x), and nothing outside it is ever written,
+ * removed or linked to. An entry (a whiteout too) whose directory, or a
+ * hard link whose target's directory, is reached through a symlink that
+ * leaves the root is refused (-EINVAL, naming the entry, the symlink and
+ * its target): a relative symlink whose ".." climbs above the root,
+ * counted from the symlink's own directory ("up -> ../../.."), or an
+ * absolute one to the root itself ("a -> /", "//", "/."). Regular files
+ * are written to a temporary name and renamed into place. Owners are
+ * applied when running as root (else files belong to the caller), modes
+ * always, directory modes and times last, deepest first, so that a
+ * read-only directory does not stop its own unpacking. Extended
+ * attributes that cannot be set are warned about once per layer.
  */
 struct kiln_unpacker;
 int kiln_unpacker_new(struct kiln_ctx *ctx, int dirfd, const struct kiln_unpack_options *o,

@@ -131,10 +131,20 @@ int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *
 			const char *ref_name, const struct kiln_image_options *o,
 			struct kiln_descriptor *ret)
 {
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open directory \"%s\": %m", dir);
+	return kiln_image_from_dirfd(ctx, s, fd, ref_name, o, ret);
+}
+
+int kiln_image_from_dirfd(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
+			  const char *ref_name, const struct kiln_image_options *o,
+			  struct kiln_descriptor *ret)
+{
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor layer = { 0 };
 	_cleanup_(kiln_platform_release) struct kiln_platform host = { 0 };
 	_cleanup_free_ char *name = NULL, *config_json = NULL, *manifest_json = NULL;
-	_cleanup_close_ int fd = -1;
 	const struct kiln_platform *p = o->platform;
 	struct kiln_layer_options lo = o->layer;
 	struct kiln_digest diff_id, config_digest, manifest_digest;
@@ -157,18 +167,15 @@ int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *
 	r = format_time(ctx, o->created, created);
 	if (r < 0)
 		return r;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return kiln_error(ctx, errno, "cannot open directory \"%s\": %m", dir);
 	lo.tree.mtime = o->created;
-	r = kiln_layer_from_dir(ctx, s, fd, &lo, &layer, &diff_id);
+	r = kiln_layer_from_dir(ctx, s, dirfd, &lo, &layer, &diff_id);
 	if (r < 0)
 		return r;
 
 	{
 		struct kiln_history history = {
 			.created = created,
-			.created_by = (char *)"kiln import",
+			.created_by = (char *)(o->created_by ? o->created_by : "kiln import"),
 		};
 		struct kiln_image_config c = {
 			.architecture = p->architecture,

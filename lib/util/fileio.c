@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "fileio.h"
+#include "strv.h"
 #include "strbuf.h"
 
 int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
@@ -138,4 +143,178 @@ char *path_join(const char *a, const char *b)
 	if (asprintf(&s, "%.*s%s%s", (int)la, a, la && a[la - 1] == '/' ? "" : "/", b) < 0)
 		return NULL;
 	return s;
+}
+
+int remove_tree_at(int at, const char *name)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(at, name, 0700, 0) == 0)
+		fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (r >= 0 && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			r = remove_tree_at(dirfd(d), de->d_name);
+	closedir(d);
+	if (r < 0)
+		return r;
+	return unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int openat_in_root(int root, const char *path, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int open_dir_in_root(int root, const char *path, bool create, int *ret_fd)
+{
+	_cleanup_free_ char *prefix = malloc(strlen(path) + 2);
+	_cleanup_close_ int fd = -1;
+	const char *p = path;
+	size_t len = 0;
+
+	if (!prefix)
+		return -ENOMEM;
+	fd = openat_in_root(root, ".", O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	while (*p) {
+		size_t n;
+		int nfd;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		prefix[len++] = '/';
+		memcpy(prefix + len, p, n);
+		len += n;
+		prefix[len] = '\0';
+		nfd = openat_in_root(root, prefix, O_RDONLY | O_DIRECTORY, 0);
+		if (nfd == -ENOENT && create) {
+			_cleanup_free_ char *name = strndup(p, n);
+
+			if (!name)
+				return -ENOMEM;
+			if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			nfd = openat_in_root(root, prefix, O_RDONLY | O_DIRECTORY, 0);
+		}
+		if (nfd < 0)
+			return nfd;
+		close(fd);
+		fd = nfd;
+		p += n;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int copy_fd_data(int in, int out)
+{
+	char buf[128 * 1024];
+	off_t off = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(in, &off, out, NULL, SIZE_MAX >> 2, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+	}
+	if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -errno;
+	/* no in-kernel copy between these files: through user space, from where it stopped */
+	for (;;) {
+		int r;
+
+		n = pread(in, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		r = write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		off += n;
+	}
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dir_names(int dirfd, char ***ret)
+{
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	struct dirent *de;
+	int fd = dup(dirfd), r = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (kiln_grow((void **)&names, &alloc, n + 2, sizeof(*names)) < 0 ||
+		    !(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		names[++n] = NULL;
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	closedir(d);
+	if (r < 0) {
+		strv_free(names);
+		return r;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), compare_names);
+	else if (!(names = calloc(1, sizeof(*names))))
+		return -ENOMEM;
+	*ret = names;
+	return (int)n;
 }

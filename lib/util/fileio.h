@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -45,3 +46,37 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 
 /* Join two path pieces with exactly one '/'; NULL on -ENOMEM. */
 char *path_join(const char *a, const char *b);
+
+/*
+ * Remove @name in @at and everything under it. Symlinks are removed, never
+ * followed; a directory without search permission (overlayfs leaves its
+ * work/work so) is given it first. A missing @name is not an error.
+ */
+int remove_tree_at(int at, const char *name);
+
+/*
+ * Open the directory @path below the directory @root as if @root were "/"
+ * (a leading "/" in @path is allowed): every component is resolved with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a symlink in the
+ * tree, whatever it points to, cannot lead out of it. With @create,
+ * missing directories are made (mode 0755). A ".." component is -EINVAL.
+ * *@ret_fd gets an O_RDONLY|O_DIRECTORY|O_CLOEXEC descriptor.
+ */
+int open_dir_in_root(int root, const char *path, bool create, int *ret_fd);
+
+/* openat2(@root, @path, @flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): an fd or -errno. */
+int openat_in_root(int root, const char *path, int flags, unsigned mode);
+
+/*
+ * Copy all of @in, from its start (whatever its offset), to @out at its
+ * current offset: in the kernel (copy_file_range) where the two file
+ * systems allow it, else through a buffer. Returns 0 or -errno.
+ */
+int copy_fd_data(int in, int out);
+
+/*
+ * The names in the directory @dirfd (its offset is not moved), "." and ".."
+ * left out, sorted bytewise, as a NULL-terminated string vector (free with
+ * strv_free()). Returns the count, or -errno.
+ */
+int dir_names(int dirfd, char ***ret);
