@@ -66,6 +66,12 @@ struct kiln_step {
 	struct kiln_env *env; /* sorted by name, as bldr sets it */
 	size_t n_env;
 	struct kiln_strv cache_paths;
+	/*
+	 * kiln's extension of the format: ids of build secrets (`kiln build
+	 * --secret id=ID,src=PATH`) mounted read-only at /run/secrets/<id> for
+	 * this step's instructions only. bldr ignores the key.
+	 */
+	struct kiln_strv secrets;
 	struct kiln_strv prepare;
 	struct kiln_strv build;
 	struct kiln_strv install;
@@ -193,6 +199,9 @@ const struct kiln_tmpl *kiln_tree_templates(const struct kiln_tree *tree,
 
 /* The platform the tree was rendered for, such as "linux/amd64". */
 const char *kiln_tree_platform(const struct kiln_tree *tree);
+
+/* The tree's root directory, as given to kiln_tree_load(). */
+const char *kiln_tree_root(const struct kiln_tree *tree);
 
 void kiln_tree_stats(const struct kiln_tree *tree, struct kiln_tree_stats *ret);
 

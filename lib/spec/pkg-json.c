@@ -64,6 +64,9 @@ static void step(struct json_writer *w, const struct kiln_step *s)
 		json_kv_string(w, s->env[i].name, s->env[i].value);
 	json_end_object(w);
 	strv(w, "cachePaths", &s->cache_paths);
+	/* kiln's own key: written only when used, so that dumps of bldr trees stay bldr's */
+	if (s->secrets.n > 0)
+		strv(w, "secrets", &s->secrets);
 	strv(w, "prepare", &s->prepare);
 	strv(w, "build", &s->build);
 	strv(w, "install", &s->install);

@@ -83,6 +83,7 @@ static void step_release(struct kiln_step *s)
 	}
 	free(s->env);
 	strv_release(&s->cache_paths);
+	strv_release(&s->secrets);
 	strv_release(&s->prepare);
 	strv_release(&s->build);
 	strv_release(&s->install);
@@ -590,6 +591,7 @@ static int parse_step(struct pkg_parser *pp, const struct yaml_node *n, void *el
 		FIELD_FN("sources", parse_sources),
 		FIELD_FN("env", parse_env),
 		FIELD("cachePaths", FIELD_STRV, struct kiln_step, cache_paths),
+		FIELD("secrets", FIELD_STRV, struct kiln_step, secrets),
 		FIELD("prepare", FIELD_STRV, struct kiln_step, prepare),
 		FIELD("build", FIELD_STRV, struct kiln_step, build),
 		FIELD("install", FIELD_STRV, struct kiln_step, install),

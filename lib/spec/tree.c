@@ -672,6 +672,11 @@ const char *kiln_tree_platform(const struct kiln_tree *tree)
 	return tree->platform;
 }
 
+const char *kiln_tree_root(const struct kiln_tree *tree)
+{
+	return tree->root;
+}
+
 void kiln_tree_stats(const struct kiln_tree *tree, struct kiln_tree_stats *ret)
 {
 	*ret = tree->stats;
