@@ -9,7 +9,10 @@
 #     throw-away key, and answer "will it load?" before anything ships;
 #  3. lay out the system extension (manifest.yaml rendered from the tree,
 #     rootfs/ with the module and its firmware), make it an image, look
-#     inside it, export it, and push it to a registry on loopback.
+#     inside it, export it, and push it to a registry on loopback;
+#  4. kiln build examples/hello (its base a busybox image imported from a
+#     directory) into an extension-shaped image, push it, export it, and
+#     build it again from the cache.
 # Everything goes to _out/; the image store is _out/cache/store.
 set -eu
 
@@ -122,5 +125,28 @@ until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.
 done
 step "kiln push $ref 127.0.0.1:$port/kiln/kiln-demo:$version"
 "$kiln" push "$ref" "127.0.0.1:$port/kiln/kiln-demo:$version"
+# 4. kiln build: examples/hello, over a busybox image made from a directory
+bb=$demo/busybox-root
+rm -rf "$bb"
+mkdir -p "$bb/bin"
+cp /bin/busybox "$bb/bin/"
+for app in $(/bin/busybox --list); do
+	[ -e "$bb/bin/$app" ] || ln -s busybox "$bb/bin/$app"
+done
+step "kiln import _out/demo/busybox-root --tag localhost/kiln/busybox:demo"
+"$kiln" import "$bb" --tag localhost/kiln/busybox:demo
+step "kiln -C examples/hello build hello-ext --push --registry 127.0.0.1:$port --username kiln -o _out/hello-ext"
+rm -rf "$out/hello-ext"
+"$kiln" -C examples/hello build --progress plain hello-ext --tag "$version" \
+	--push --registry "127.0.0.1:$port" --username kiln -o "$out/hello-ext"
+step "again: every stage comes from the cache"
+"$kiln" -C examples/hello build --progress plain hello-ext --tag "$version"
+step "kiln ls -R hello-ext:$version"
+"$kiln" ls -R "hello-ext:$version"
+step "the extension's program, run from the exported tree"
+"$out/hello-ext/rootfs/usr/bin/hello"
+step "kiln cache ls"
+"$kiln" cache ls
+
 step "_out/images.json"
 cat "$out/images.json"

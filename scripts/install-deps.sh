@@ -33,6 +33,7 @@ PACKAGES="
 	apache2-utils
 	skopeo
 	umoci
+	busybox-static
 "
 
 missing=""

@@ -3,11 +3,7 @@
 
 #include "kiln.h"
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *help;
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
 	{ "info", cmd_module_info, "what a module says about itself (modinfo, and more)" },
 	{ "sign", cmd_module_sign, "sign modules as the kernel's sign-file does" },
 	{ "verify", cmd_module_verify, "verify module signatures as the kernel does" },
@@ -26,19 +22,5 @@ static void help(void)
 
 int cmd_module(int argc, char **argv)
 {
-	if (argc < 2) {
-		help();
-		return EXIT_USAGE;
-	}
-	if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-		help();
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(subcommands); i++)
-		if (streq(argv[1], subcommands[i].name)) {
-			/* a fresh getopt scan over the subcommand's own arguments */
-			optind = 0;
-			return subcommands[i].run(argc - 1, argv + 1);
-		}
-	return cli_usage("module: unknown subcommand '%s': run 'kiln module --help'", argv[1]);
+	return cli_run_subcommand("module", argc, argv, subcommands, ELEMENTSOF(subcommands), help);
 }

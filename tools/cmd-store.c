@@ -344,28 +344,13 @@ static int store_path(int argc, char **argv)
 
 int cmd_store(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(int argc, char **argv);
-	} subcommands[] = {
+	static const struct cli_subcommand subcommands[] = {
 		{ "ls", store_ls },
 		{ "gc", store_gc },
 		{ "rm", store_rm },
 		{ "path", store_path },
 	};
 
-	if (argc < 2) {
-		main_help();
-		return EXIT_USAGE;
-	}
-	if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-		main_help();
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(subcommands); i++)
-		if (streq(argv[1], subcommands[i].name)) {
-			optind = 0;
-			return subcommands[i].run(argc - 1, argv + 1);
-		}
-	return cli_usage("store: unknown subcommand '%s': run 'kiln store --help'", argv[1]);
+	return cli_run_subcommand("store", argc, argv, subcommands, ELEMENTSOF(subcommands),
+				  main_help);
 }

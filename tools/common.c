@@ -230,3 +230,23 @@ int cli_open_image(const char *cmd, const char *ref, const struct kiln_platform 
 	*ret_store = TAKE_PTR(s);
 	return EXIT_OK;
 }
+
+int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_subcommand *subs,
+		       size_t n, void (*help)(void))
+{
+	if (argc < 2) {
+		help();
+		return EXIT_USAGE;
+	}
+	if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+		help();
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (streq(argv[1], subs[i].name)) {
+			/* a fresh getopt scan over the subcommand's own arguments */
+			optind = 0;
+			return subs[i].run(argc - 1, argv + 1);
+		}
+	return cli_usage("%s: unknown subcommand '%s': run 'kiln %s --help'", cmd, argv[1], cmd);
+}

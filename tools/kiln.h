@@ -113,6 +113,21 @@ int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree *
 int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
 		    bool skip_graph_ignore, const struct kiln_pkg ***ret, size_t *ret_n);
 
+/* A subcommand of a command such as `kiln store`. */
+struct cli_subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help; /* one line, for a command's --help that lists them; may be NULL */
+};
+
+/*
+ * Run the subcommand argv[1] of @cmd with the arguments after it (a fresh
+ * getopt scan), or print @help: EXIT_OK for --help, EXIT_USAGE without a
+ * subcommand; an unknown one is a usage error.
+ */
+int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_subcommand *subs,
+		       size_t n, void (*help)(void));
+
 /* Print "kiln: @what: <the context's error, or strerror(-r)>" and return EXIT_FAILURE_. */
 int cli_fail(int r, const char *what, ...) _printf_(2, 3);
 
@@ -137,6 +152,9 @@ int cmd_cat(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_ext(int argc, char **argv);
 
 /* kiln module SUBCOMMAND: one file each */
 int cmd_module_info(int argc, char **argv);

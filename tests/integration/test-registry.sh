@@ -11,6 +11,7 @@
 set -u
 
 . "$SRCDIR/tests/integration/tap.sh"
+. "$SRCDIR/tests/integration/lib-registry.sh"
 here=$SRCDIR/tests/integration
 
 for tool in docker-registry skopeo python3 htpasswd openssl; do
@@ -37,49 +38,6 @@ unset XDG_CONFIG_HOME XDG_CACHE_HOME DOCKER_CONFIG REGISTRY_AUTH_FILE
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$KILN_CACHE_DIR/store"
 cd "$tmp" || exit 1
 store=$KILN_CACHE_DIR/store
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# http_status URL [HEADER]: the status of a GET (000 when nothing answers)
-http_status() {
-	python3 - "$@" <<'EOF'
-import sys, urllib.error, urllib.request
-h = dict([sys.argv[2].split(": ", 1)]) if len(sys.argv) > 2 else {}
-try:
-    print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers=h), timeout=10).status)
-except urllib.error.HTTPError as e:
-    print(e.code)
-except Exception:
-    print("000")
-EOF
-}
-
-# wait until something answers HTTP on port @1 (any status)
-wait_http() {
-	for _ in $(seq 100); do
-		[ "$(http_status "http://127.0.0.1:$1/")" != 000 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# start_registry NAME PORT [AUTH_YAML]: a registry with its own storage and log
-start_registry() {
-	local d=$tmp/$1
-	mkdir -p "$d/data"
-	cat >"$d/config.yml" <<EOF
-version: 0.1
-log: {level: info, accesslog: {disabled: false}}
-storage: {filesystem: {rootdirectory: $d/data}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$2}
-${3:-}
-EOF
-	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
-	pids+=($!)
-	wait_http "$2"
-}
 
 # every blob of kiln's store hashes to its name
 store_is_sound() {

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The build engine: `kiln build` runs the stages of a package tree in
+ * namespace sandboxes, caches their outputs by content, and runs
+ * independent stages in parallel.
+ *
+ * A stage's root filesystem is its dependencies merged in order (an
+ * overlay of read-only snapshots, later ones on top), its package
+ * directory at /pkg, and its steps run as `<shell> -c "set -eou
+ * pipefail\n<instruction>"` with /tmp/build as working directory. Its
+ * output is what finalize copies out, stored as a one-layer image. The
+ * image's digest, with everything else the stage reads, keys the next
+ * stage's cache entry.
+ *
+ * Everything lives under kiln's cache directory:
+ *   store/            the OCI image layout; stage outputs are refs
+ *                     kiln.local/stage/<name>:<cache key>
+ *   snapshots/<key>/  a dependency's files, unpacked once, used as an
+ *                     overlay lower layer by every stage that merges it
+ *   sources/<sha512>  verified downloads
+ *   cachepaths/<id>/  the persistent directories of `cachePaths`
+ *   work/<stage>-*    a running stage's overlay and build directory
+ *                     (removed after it, or by the next run if kiln died)
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kiln/kiln.h>
+#include <kiln/oci.h>
+#include <kiln/spec.h>
+
+/* A build secret: --secret id=ID,src=PATH. */
+struct kiln_build_secret {
+	const char *id;
+	const char *path;
+};
+
+enum kiln_build_event_kind {
+	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
+	KILN_BUILD_STAGE_START,
+	KILN_BUILD_STAGE_STEP, /* a new instruction started */
+	KILN_BUILD_STAGE_DONE,
+	KILN_BUILD_STAGE_FAILED,
+	KILN_BUILD_STAGE_SKIPPED, /* a dependency failed */
+	KILN_BUILD_FETCH, /* source download progress */
+};
+
+struct kiln_build_event {
+	enum kiln_build_event_kind kind;
+	const char *stage;
+	unsigned
+	    step; /* counting from 1; 0 before the steps (dependencies, /pkg) or after (finalize) */
+	const char *phase; /* "prepare", "build", "install", "test", "sources", "finalize", ... */
+	const char *instruction; /* STEP and FAILED: the instruction's text, or NULL */
+	const char *log_path; /* the stage's full log */
+	const char *digest; /* DONE and CACHED: "sha256:..." of the output manifest */
+	const char *error; /* FAILED: what went wrong, one line */
+	const char *log_tail; /* FAILED: the last lines of the log (up to 50), or NULL */
+	double seconds; /* DONE and FAILED: time spent on the stage */
+	uint64_t done; /* FETCH: bytes so far */
+	int64_t total; /* FETCH: bytes in all, -1 if unknown */
+	const char *url; /* FETCH */
+};
+
+struct kiln_build_options {
+	unsigned jobs; /* stages run at once; 0: one per CPU */
+	bool no_cache; /* run every stage, do not look at the stage cache (still writes it) */
+	bool keep_going; /* after a failure, build every stage that does not depend on it */
+	int64_t source_date_epoch; /* mtimes of outputs and the images' "created" */
+	const struct kiln_build_secret *secrets;
+	size_t n_secrets;
+	const char *log_dir; /* where <stage>.log files go (created); NULL: none kept */
+	const char *cache_dir; /* NULL: kiln_cache_dir() */
+	/*
+	 * Pull image dependencies missing from the store from their registry
+	 * (plain HTTP only for loopback registries or with @insecure).
+	 */
+	bool pull;
+	bool insecure;
+	/* called from any thread, serialized by the engine; may be NULL */
+	void (*on_event)(void *userdata, const struct kiln_build_event *ev);
+	void *userdata;
+};
+
+/* What a target became. */
+struct kiln_build_target {
+	char *name; /* the package */
+	struct kiln_digest digest; /* its output image's manifest */
+	uint64_t size; /* of the manifest */
+	bool cached; /* no stage of the target's own ran: it was in the cache */
+};
+
+struct kiln_build_stats {
+	unsigned stages; /* stages the targets need */
+	unsigned built; /* stages that ran */
+	unsigned cached; /* cache hits */
+	unsigned failed;
+	unsigned skipped; /* not run because a dependency failed */
+};
+
+/**
+ * kiln_build_prepare() - make the process able to build
+ *
+ * Puts the process in its own mount namespace (and a user namespace when
+ * not root) so that the overlays it mounts are its own and go away with it.
+ * Must be called while the process has one thread, before kiln_build().
+ */
+int kiln_build_prepare(struct kiln_ctx *ctx);
+
+/**
+ * kiln_build() - build @targets of @tree
+ * @s: the store that holds image dependencies and receives stage outputs
+ * @ret: one entry per target, in the order given; free with
+ *       kiln_build_targets_free() (@n_targets entries)
+ * @ret_stats: may be NULL; filled on failure too
+ *
+ * Returns 0 when every stage was built or found, -errno otherwise with the
+ * first failure on @ctx (with --keep-going, after the rest was built).
+ */
+int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
+	       const char *const *targets, size_t n_targets, const struct kiln_build_options *o,
+	       struct kiln_build_target **ret, struct kiln_build_stats *ret_stats);
+
+void kiln_build_targets_free(struct kiln_build_target *t, size_t n);
+
+/* The ref a stage output is kept under in the store: "kiln.local/stage/<name>:<key hex>". */
+#define KILN_STAGE_REF_PREFIX "kiln.local/stage/"
+
+/* ---- the cache (lib/build/cache.c) ---- */
+
+struct kiln_cache_entry {
+	char *stage; /* the package name */
+	char *key; /* 64 hex digits */
+	struct kiln_digest digest; /* the output manifest */
+	uint64_t size; /* bytes of its layers */
+	int64_t created; /* when the entry was written (seconds since the epoch), -1 unknown */
+};
+
+/* The stage cache's entries, sorted by stage then key. */
+int kiln_cache_list(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_cache_entry **ret,
+		    size_t *ret_n);
+void kiln_cache_entries_free(struct kiln_cache_entry *e, size_t n);
+
+struct kiln_cache_usage {
+	uint64_t stages; /* bytes of stage output layers */
+	unsigned n_stages;
+	uint64_t snapshots; /* bytes of unpacked dependency snapshots */
+	unsigned n_snapshots;
+	uint64_t sources;
+	unsigned n_sources;
+	uint64_t cache_paths;
+	unsigned n_cache_paths;
+	uint64_t work; /* leftovers of stages that were killed */
+};
+
+int kiln_cache_usage(struct kiln_ctx *ctx, struct kiln_store *s, const char *cache_dir,
+		     struct kiln_cache_usage *ret);
+
+struct kiln_cache_prune_options {
+	bool all; /* everything below, and the cachePaths too */
+	int64_t older_than; /* seconds: stage entries not written within; 0: all */
+	bool dry_run;
+};
+
+/*
+ * Remove stage cache entries (their refs; kiln_store_gc() then frees the
+ * blobs), every snapshot (they are made again from the store when needed),
+ * and what killed builds left in work/. Sources and cachePaths stay unless
+ * @all. *@ret gets what was (or would be) freed.
+ */
+int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cache_dir,
+		     const struct kiln_cache_prune_options *o, struct kiln_cache_usage *ret);

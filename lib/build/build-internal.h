@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the parts of lib/build share: the build (options, tree, store and
+ * the cache directory's layout) and its stages.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <kiln/build.h>
+#include <kiln/layer.h>
+
+#include "strbuf.h"
+
+enum stage_state {
+	STAGE_PENDING,
+	STAGE_RUNNING,
+	STAGE_DONE,
+	STAGE_FAILED,
+	STAGE_SKIPPED,
+};
+
+/* A file of a package directory as the stage sees it at /pkg. */
+struct pkg_file {
+	char *path; /* relative to the package directory */
+	char type; /* KILN_TAR_REG, _DIR or _SYMLINK */
+	unsigned mode; /* 07777 */
+	struct kiln_digest digest; /* of the contents (the link target for a symlink) */
+	const struct kiln_tmpl *tmpl; /* rendered from a template: write its text */
+};
+
+/* A dependency resolved to an image in the store. */
+struct stage_input {
+	const struct kiln_dep *dep; /* NULL for the alpine base of variant alpine */
+	struct stage *stage; /* the stage that makes it, for stage dependencies */
+	const char *image; /* the reference, for image dependencies */
+	struct kiln_digest digest; /* the manifest */
+	const char *from, *to;
+};
+
+struct stage {
+	const struct kiln_pkg *pkg;
+	enum stage_state state;
+	struct stage **deps; /* the stages this one merges (directly or as runtime closure) */
+	size_t n_deps;
+	struct stage_input *inputs; /* in merge order, base first */
+	size_t n_inputs;
+	struct pkg_file *files;
+	size_t n_files;
+	char key[65]; /* the cache key, hex */
+	struct kiln_digest digest; /* the output manifest, once DONE */
+	uint64_t size;
+	bool cached;
+	char *error; /* FAILED: the message */
+	int err;
+	char *log_path; /* the stage's log, once it ran */
+	char *log_tail; /* FAILED: the end of the log */
+	char *instruction; /* FAILED: the instruction that failed, if one did */
+	unsigned failed_step;
+	const char *failed_phase;
+};
+
+struct build {
+	struct kiln_ctx *ctx; /* the caller's: only the scheduler thread uses it */
+	struct kiln_store *store;
+	const struct kiln_tree *tree;
+	const struct kiln_build_options *o;
+	char *cache_dir;
+	char *work_dir; /* <cache>/work */
+	char *snapshot_dir; /* <cache>/snapshots */
+	char *cache_paths_dir; /* <cache>/cachepaths */
+	struct kiln_platform platform;
+	bool userns; /* running in a user namespace: overlay takes "userxattr" */
+
+	struct kiln_digest *secret_digests; /* one per o->secrets */
+
+	struct stage *stages;
+	size_t n_stages;
+
+	pthread_mutex_t lock; /* stages' states, the event callback */
+	pthread_cond_t changed;
+	atomic_bool cancel; /* a stage failed without --keep-going: stop the others */
+	pthread_mutex_t log_lock; /* the caller's context, for workers' warnings */
+};
+
+/* Report an event to the caller's callback, serialized. */
+void build_event(struct build *b, const struct kiln_build_event *ev);
+
+/* ---- key.c ---- */
+
+/* List the files the stage sees at /pkg, with their digests. */
+int stage_list_files(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
+void stage_release_files(struct stage *st);
+
+/* The variables of bldr's levels 1 to 3, the only ones a step's environment gets; NULL-ended. */
+extern const char *const stage_builtin_env[];
+
+/* The stage's cache key, from everything it reads; its inputs must be resolved. */
+int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
+/* ---- snapshot.c ---- */
+
+/*
+ * The directory holding the files @in contributes to a stage (its image,
+ * @in->from copied to @in->to), made once from the store and kept under
+ * <cache>/snapshots/. *@ret gets its path.
+ */
+int snapshot_get(struct kiln_ctx *ctx, struct build *b, const struct stage_input *in, char **ret);
+
+/* ---- workdir.c ---- */
+
+/*
+ * A new working directory under <cache>/work, named after @name, locked
+ * for as long as *@ret_lock_fd stays open: a directory without a lock
+ * holder is what a killed kiln left, and build_clean_work() removes it.
+ */
+int workdir_new(struct kiln_ctx *ctx, const char *work_dir, const char *name, char **ret_path,
+		int *ret_lock_fd);
+
+/*
+ * Hold the cache: builds share it, prune needs it alone (-EBUSY while a
+ * build runs). The lock lasts as long as *@ret_fd stays open.
+ */
+int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int *ret_fd);
+
+/* Bytes under @name in @at as du counts them, symlinks not followed; 0 if it is missing. */
+uint64_t disk_usage_at(int at, const char *name);
+
+/* Remove every unlocked directory in @work_dir; the bytes freed go to *@ret_bytes (may be NULL). */
+int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint64_t *ret_bytes);
+
+/* ---- stage.c ---- */
+
+/* Run the stage: its output becomes st->digest. The error is left on @ctx. */
+int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);

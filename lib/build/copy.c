@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tree copies between root filesystems, for finalize and for dependencies
+ * copied from one path to another. Every path the user gave is resolved
+ * inside its root; below that, entries are opened one name at a time with
+ * O_NOFOLLOW, so a symlink in the copied tree is copied, never followed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "fileio.h"
+#include "log.h"
+#include "strbuf.h"
+
+struct copier {
+	struct kiln_ctx *ctx;
+	const char *what;
+	struct strbuf
+	    path; /* the entry being copied, relative to the copy's source, for messages */
+	unsigned skipped_devices;
+};
+
+static void copier_release(struct copier *c)
+{
+	strbuf_release(&c->path);
+}
+
+static int copy_failed(struct copier *c, int err, const char *doing)
+{
+	return kiln_error(c->ctx, err, "%s: cannot %s \"%s\": %s", c->what, doing,
+			  strbuf_str(&c->path), strerror(err));
+}
+
+static int copy_dir_contents(struct copier *c, int sfd, int dfd);
+
+/* Copy the entry @sname of @sdir (described by @st) to @name in @ddir. */
+static int copy_entry(struct copier *c, int sdir, const char *sname, const struct stat *st,
+		      int ddir, const char *name)
+{
+	size_t mark = c->path.len;
+	struct stat dst;
+	int r = 0;
+
+	if (mark > 0)
+		strbuf_addch(&c->path, '/');
+	strbuf_adds(&c->path, sname);
+
+	/* later wins: anything in the way goes, but a directory merges into a directory */
+	if (fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(S_ISDIR(st->st_mode) && S_ISDIR(dst.st_mode))) {
+		r = remove_tree_at(ddir, name);
+		if (r < 0) {
+			r = copy_failed(c, -r, "replace");
+			goto out;
+		}
+	}
+
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR: {
+		_cleanup_close_ int s = -1, d = -1;
+
+		if (mkdirat(ddir, name, 0700) < 0 && errno != EEXIST) {
+			r = copy_failed(c, errno, "make directory");
+			break;
+		}
+		s = openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s < 0 || d < 0) {
+			r = copy_failed(c, errno, "open directory");
+			break;
+		}
+		r = copy_dir_contents(c, s, d);
+		if (r >= 0 && fchmod(d, st->st_mode & 07777) < 0)
+			r = copy_failed(c, errno, "set the mode of");
+		break;
+	}
+	case S_IFREG: {
+		_cleanup_close_ int s = -1, d = -1;
+
+		s = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (s < 0) {
+			r = copy_failed(c, errno, "read");
+			break;
+		}
+		d = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (d < 0) {
+			r = copy_failed(c, errno, "create");
+			break;
+		}
+		r = copy_fd_data(s, d);
+		if (r < 0)
+			r = copy_failed(c, -r, "copy");
+		else if (fchmod(d, st->st_mode & 07777) < 0)
+			r = copy_failed(c, errno, "set the mode of");
+		break;
+	}
+	case S_IFLNK: {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(sdir, sname, target, sizeof(target) - 1);
+
+		if (n < 0) {
+			r = copy_failed(c, errno, "read symlink");
+			break;
+		}
+		target[n] = '\0';
+		if (symlinkat(target, ddir, name) < 0)
+			r = copy_failed(c, errno, "make symlink");
+		break;
+	}
+	case S_IFIFO:
+		if (mkfifoat(ddir, name, st->st_mode & 07777) < 0)
+			r = copy_failed(c, errno, "make fifo");
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (mknodat(ddir, name, st->st_mode, st->st_rdev) < 0) {
+			if (errno != EPERM)
+				r = copy_failed(c, errno, "make device");
+			else if (c->skipped_devices++ == 0)
+				kiln_warn_at(c->ctx, NULL, 0, 0,
+					     "%s: device \"%s\" not copied: making devices is not "
+					     "allowed here",
+					     c->what, strbuf_str(&c->path));
+		}
+		break;
+	default:
+		kiln_warn_at(c->ctx, NULL, 0, 0, "%s: socket \"%s\" not copied", c->what,
+			     strbuf_str(&c->path));
+		break;
+	}
+out:
+	c->path.len = mark;
+	c->path.buf[mark] = '\0';
+	return r;
+}
+
+static int copy_dir_contents(struct copier *c, int sfd, int dfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = dup(sfd);
+	if (fd < 0)
+		return copy_failed(c, errno, "read directory");
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return copy_failed(c, errno, "read directory");
+	}
+	while (r >= 0 && (errno = 0, de = readdir(d))) {
+		struct stat st;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = copy_failed(c, errno, "stat");
+			break;
+		}
+		r = copy_entry(c, sfd, de->d_name, &st, dfd, de->d_name);
+	}
+	if (r >= 0 && errno != 0)
+		r = copy_failed(c, errno, "read directory");
+	closedir(d);
+	return r;
+}
+
+/* The last component of @path ("" for the root); trailing slashes do not count. */
+static char *last_component(const char *path, char **ret_parent)
+{
+	size_t len = strlen(path), start;
+
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	start = len;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	*ret_parent = strndup(path, start);
+	return strndup(path + start, len - start);
+}
+
+int copy_in_root(struct kiln_ctx *ctx, const char *what, int src_root, const char *from,
+		 int dst_root, const char *to)
+{
+	_cleanup_(copier_release) struct copier c = { .ctx = ctx, .what = what };
+	_cleanup_free_ char *src_parent = NULL, *src_name = NULL;
+	_cleanup_free_ char *dst_parent = NULL, *dst_name = NULL;
+	_cleanup_close_ int src = -1, sdir = -1, ddir = -1;
+	size_t to_len = strlen(to);
+	struct stat st;
+	int r;
+
+	strbuf_adds(&c.path, from);
+	src = openat_in_root(src_root, from, O_PATH, 0);
+	if (src < 0)
+		return kiln_error(ctx, -src, "%s: cannot find \"%s\" in the stage: %s", what, from,
+				  strerror(-src));
+	if (fstat(src, &st) < 0)
+		return kiln_error(ctx, errno, "%s: cannot stat \"%s\": %m", what, from);
+
+	if (S_ISDIR(st.st_mode)) {
+		_cleanup_close_ int s = openat_in_root(src_root, from, O_RDONLY | O_DIRECTORY, 0);
+
+		if (s < 0)
+			return kiln_error(ctx, -s, "%s: cannot open \"%s\": %s", what, from,
+					  strerror(-s));
+		r = open_dir_in_root(dst_root, to, true, &ddir);
+		if (r < 0)
+			return kiln_error(ctx, -r,
+					  "%s: cannot make directory \"%s\" in the output: %s",
+					  what, to, strerror(-r));
+		strbuf_reset(&c.path);
+		strbuf_adds(&c.path, from);
+		return copy_dir_contents(&c, s, ddir);
+	}
+
+	/* a file: into @to when it is a directory, else as @to */
+	src_name = last_component(from, &src_parent);
+	if (!src_name || !src_parent)
+		return -ENOMEM;
+	r = open_dir_in_root(src_root, src_parent, false, &sdir);
+	if (r < 0)
+		return kiln_error(ctx, -r, "%s: cannot open \"%s\": %s", what, src_parent,
+				  strerror(-r));
+	if (fstatat(sdir, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kiln_error(ctx, errno, "%s: cannot stat \"%s\": %m", what, from);
+	if ((to_len > 0 && to[to_len - 1] == '/') ||
+	    open_dir_in_root(dst_root, to, false, &ddir) >= 0) {
+		if (ddir < 0) {
+			r = open_dir_in_root(dst_root, to, true, &ddir);
+			if (r < 0)
+				return kiln_error(ctx, -r, "%s: cannot make directory \"%s\": %s",
+						  what, to, strerror(-r));
+		}
+		dst_name = strdup(src_name);
+	} else {
+		dst_name = last_component(to, &dst_parent);
+		if (!dst_name || !dst_parent)
+			return -ENOMEM;
+		r = open_dir_in_root(dst_root, dst_parent, true, &ddir);
+		if (r < 0)
+			return kiln_error(ctx, -r, "%s: cannot make directory \"%s\": %s", what,
+					  dst_parent, strerror(-r));
+	}
+	if (!dst_name)
+		return -ENOMEM;
+	strbuf_reset(&c.path);
+	strbuf_adds(&c.path, src_parent);
+	if (c.path.len > 0 && c.path.buf[c.path.len - 1] == '/')
+		c.path.buf[--c.path.len] = '\0';
+	return copy_entry(&c, sdir, src_name, &st, ddir, dst_name);
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A stage's cache key: sha256 over a canonical text of everything the
+ * stage reads. That is its rendered definition (as `kiln dump` writes it,
+ * so sources' hashes, env and instructions are in), the files it sees at
+ * /pkg, the output digest of every image it merges, the digests of the
+ * secrets its steps mount (never their bytes), the platform and
+ * SOURCE_DATE_EPOCH. Two runs with equal keys would do the same work, so
+ * a key found in the store is a stage that need not run.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build-internal.h"
+#include "fileio.h"
+#include "json.h"
+#include "log.h"
+#include "pkg-json.h"
+#include "strv.h"
+
+/* Bumped when what a stage does with the same inputs changes. */
+#define STAGE_KEY_VERSION "kiln-stage-v1"
+
+static void pkg_file_release(struct pkg_file *f)
+{
+	free(f->path);
+}
+
+static int add_file(struct stage *st, size_t *alloc, const char *path, char type, unsigned mode,
+		    const struct kiln_digest *digest, const struct kiln_tmpl *tmpl)
+{
+	struct pkg_file *f;
+
+	/* a rendered template takes the place of a file of its name */
+	for (size_t i = 0; i < st->n_files; i++)
+		if (streq(st->files[i].path, path)) {
+			st->files[i].type = type;
+			st->files[i].mode = mode;
+			st->files[i].digest = *digest;
+			st->files[i].tmpl = tmpl;
+			return 0;
+		}
+	if (kiln_grow((void **)&st->files, alloc, st->n_files + 1, sizeof(*st->files)) < 0)
+		return -ENOMEM;
+	f = &st->files[st->n_files];
+	*f = (struct pkg_file){ .type = type, .mode = mode, .digest = *digest, .tmpl = tmpl };
+	f->path = strdup(path);
+	if (!f->path)
+		return -ENOMEM;
+	st->n_files++;
+	return 0;
+}
+
+/* bldr's context filter: dot files, pkg.yaml, vars.yaml and the top _out/ are not copied. */
+static bool skipped(const char *name, bool top)
+{
+	size_t len = strlen(name);
+
+	return name[0] == '.' || streq(name, "pkg.yaml") || streq(name, "vars.yaml") ||
+	       (top && streq(name, "_out")) || (len > 5 && streq(name + len - 5, ".tmpl"));
+}
+
+static int walk(struct kiln_ctx *ctx, struct stage *st, size_t *alloc, int dirfd, const char *dir,
+		const char *rel)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	int r = dir_names(dirfd, &names);
+
+	if (r < 0)
+		return kiln_error(ctx, -r, "cannot read package directory \"%s/%s\": %s", dir, rel,
+				  strerror(-r));
+	r = 0;
+	for (size_t i = 0; names[i] && r >= 0; i++) {
+		if (skipped(names[i], !*rel))
+			continue;
+		_cleanup_free_ char *path = *rel ? path_join(rel, names[i]) : strdup(names[i]);
+		struct kiln_digest digest;
+		struct stat sb;
+
+		if (!path) {
+			r = -ENOMEM;
+			break;
+		}
+		if (fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = kiln_error(ctx, errno, "cannot stat \"%s/%s\": %m", dir, path);
+			break;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			_cleanup_close_ int sub = openat(
+			    dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				r = kiln_error(ctx, errno, "cannot open \"%s/%s\": %m", dir, path);
+				break;
+			}
+			kiln_digest_of("", 0, &digest);
+			r = add_file(st, alloc, path, KILN_TAR_DIR, sb.st_mode & 07777, &digest,
+				     NULL);
+			if (r >= 0)
+				r = walk(ctx, st, alloc, sub, dir, path);
+		} else if (S_ISREG(sb.st_mode)) {
+			_cleanup_close_ int f =
+			    openat(dirfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (f < 0 || (r = kiln_digest_of_fd(f, &digest)) < 0) {
+				r = kiln_error(ctx, f < 0 ? errno : -r, "cannot read \"%s/%s\": %s",
+					       dir, path, strerror(f < 0 ? errno : -r));
+				break;
+			}
+			r = add_file(st, alloc, path, KILN_TAR_REG, sb.st_mode & 07777, &digest,
+				     NULL);
+		} else if (S_ISLNK(sb.st_mode)) {
+			char target[4096];
+			ssize_t len = readlinkat(dirfd, names[i], target, sizeof(target));
+
+			if (len < 0 || (size_t)len >= sizeof(target)) {
+				r = kiln_error(ctx, len < 0 ? errno : ENAMETOOLONG,
+					       "cannot read symlink \"%s/%s\"", dir, path);
+				break;
+			}
+			kiln_digest_of(target, (size_t)len, &digest);
+			r = add_file(st, alloc, path, KILN_TAR_SYMLINK, 0777, &digest, NULL);
+		} else {
+			kiln_warn_at(
+			    ctx, NULL, 0, 0,
+			    "\"%s/%s\" is not a file, directory or symlink: not copied to /pkg",
+			    dir, path);
+		}
+	}
+	return r;
+}
+
+static int compare_files(const void *a, const void *b)
+{
+	return strcmp(((const struct pkg_file *)a)->path, ((const struct pkg_file *)b)->path);
+}
+
+int stage_list_files(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_free_ char *dir = path_join(kiln_tree_root(b->tree), st->pkg->dir);
+	_cleanup_close_ int fd = -1;
+	const struct kiln_tmpl *tmpls;
+	size_t alloc = 0, n_tmpls;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open package directory \"%s\": %m", dir);
+	r = walk(ctx, st, &alloc, fd, dir, "");
+	if (r < 0)
+		return r;
+	tmpls = kiln_tree_templates(b->tree, st->pkg, &n_tmpls);
+	for (size_t i = 0; i < n_tmpls; i++) {
+		struct kiln_digest digest;
+
+		kiln_digest_of(tmpls[i].text, tmpls[i].len, &digest);
+		r = add_file(st, &alloc, tmpls[i].path, KILN_TAR_REG, 0644, &digest, &tmpls[i]);
+		if (r < 0)
+			return r;
+	}
+	qsort(st->files, st->n_files, sizeof(*st->files), compare_files);
+	return 0;
+}
+
+void stage_release_files(struct stage *st)
+{
+	for (size_t i = 0; i < st->n_files; i++)
+		pkg_file_release(&st->files[i]);
+	free(st->files);
+	st->files = NULL;
+	st->n_files = 0;
+}
+
+const char *const stage_builtin_env[] = {
+	"BUILD",   "CFLAGS", "CXXFLAGS", "HOST", "LDFLAGS", "PATH",
+	"SYSROOT", "TARGET", "VENDOR",	 "ARCH", NULL,
+};
+
+/* Whether some step of the stage mounts secret @id. */
+static bool uses_secret(const struct kiln_pkg *pkg, const char *id)
+{
+	for (size_t i = 0; i < pkg->n_steps; i++)
+		for (size_t j = 0; j < pkg->steps[i].secrets.n; j++)
+			if (streq(pkg->steps[i].secrets.v[j], id))
+				return true;
+	return false;
+}
+
+int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_(strbuf_release) struct strbuf text = { 0 };
+	_cleanup_(strbuf_release) struct strbuf json = { 0 };
+	struct json_writer w;
+	struct kiln_digest d;
+	int r = 0;
+
+	(void)ctx;
+	json_init_compact(&w, &json);
+	kiln_pkg_write_json(&w, st->pkg);
+
+	r |= strbuf_addf(&text, "%s\nplatform %s\nepoch %lld\npkg %s\n", STAGE_KEY_VERSION,
+			 kiln_tree_platform(b->tree), (long long)b->o->source_date_epoch,
+			 strbuf_str(&json));
+	for (size_t i = 0; stage_builtin_env[i]; i++)
+		r |= strbuf_addf(&text, "env %s=%s\n", stage_builtin_env[i],
+				 strempty(kiln_tree_var(b->tree, st->pkg, stage_builtin_env[i])));
+	for (size_t i = 0; i < st->n_files; i++) {
+		const struct pkg_file *f = &st->files[i];
+
+		r |= strbuf_addf(&text, "file %c %04o %s %s\n", f->type, f->mode, f->digest.s,
+				 f->path);
+	}
+	for (size_t i = 0; i < st->n_inputs; i++) {
+		const struct stage_input *in = &st->inputs[i];
+
+		r |= strbuf_addf(&text, "input %s %s %s %s\n", in->digest.s, in->from, in->to,
+				 in->stage ? in->stage->pkg->name : in->image);
+	}
+	for (size_t i = 0; i < b->o->n_secrets; i++)
+		if (uses_secret(st->pkg, b->o->secrets[i].id))
+			r |= strbuf_addf(&text, "secret %s %s\n", b->o->secrets[i].id,
+					 b->secret_digests[i].s);
+	if (r < 0)
+		return -ENOMEM;
+	kiln_digest_of(text.buf, text.len, &d);
+	memcpy(st->key, kiln_digest_hex(&d), 64);
+	st->key[64] = '\0';
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The build sandbox: one build instruction run as the pid 1 of fresh mount,
+ * pid, uts, ipc, cgroup (and, without network, net) namespaces, on a stage's
+ * overlay as its root. No external runtime: clone(), mounts and pivot_root()
+ * done here. Internal to lib/build.
+ *
+ * Order of use: sandbox_enter() once at start-up, while the process is still
+ * single-threaded; then, from any thread, sandbox_mount_overlay() for a
+ * stage's root, sandbox_run() for each step, sandbox_umount() at the end.
+ */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kiln/kiln.h>
+
+/*
+ * Put kiln in its own mount namespace with / made recursively private, so
+ * that the overlays kiln mounts are invisible to the host and vanish with
+ * the process. When not root, first a user namespace that maps the caller's
+ * uid and gid to 0 (one-line maps, setgroups denied). The result is checked
+ * with a real (detached) mount, so that a namespace without capabilities
+ * (AppArmor's restriction of unprivileged user namespaces) fails here.
+ *
+ * Must be called before any thread exists: a user namespace cannot be
+ * entered by a multi-threaded process, and a mount namespace would apply to
+ * the calling thread only. Later calls do nothing and return the first
+ * result (and its message). *@ret_userns (may be NULL) tells whether a user
+ * namespace was made: overlays then need "userxattr". Returns 0 or -errno.
+ */
+int sandbox_enter(struct kiln_ctx *ctx, bool *ret_userns);
+
+/*
+ * Mount an overlay at @target (an existing directory). @lowers[0] is the TOP
+ * layer; at least one lower is required (-EINVAL otherwise). @upper and
+ * @work both set give a writable overlay; both NULL a read-only one, which
+ * for a single lower is a read-only recursive bind mount of it instead.
+ * Layers are passed one "lowerdir+" each through fsopen()/fsconfig() (up to
+ * 500 layers; paths over 255 bytes as O_PATH fds, which needs Linux 6.13),
+ * else, on kernels without that, as one "lowerdir=a:b" mount(2) option
+ * string (which must fit one page). @userxattr adds "userxattr", required in
+ * a user namespace. The kernel's own reason is part of the error message.
+ * Returns 0 or -errno.
+ */
+int sandbox_mount_overlay(struct kiln_ctx *ctx, const char *target, const char *const *lowers,
+			  size_t n_lowers, const char *upper, const char *work, bool userxattr);
+
+/* Detach the mount at @target (umount2 MNT_DETACH). Returns 0 or -errno. */
+int sandbox_umount(struct kiln_ctx *ctx, const char *target);
+
+/* A bind mount into the sandbox. */
+struct sandbox_mount {
+	const char *source; /* absolute host path (in kiln's namespace): directory or file */
+	/* absolute path inside the root, e.g. "/tmp/build", "/run/secrets/key" */
+	const char *target;
+	bool read_only; /* recursively read-only */
+};
+
+/* What to run, and in what. */
+struct sandbox_spec {
+	/* absolute, a mount point in kiln's namespace (the stage's overlay); becomes / */
+	const char *root;
+	/* argv[0]: an absolute path inside the root, executed without PATH search */
+	char *const *argv;
+	/* the whole environment; nothing of kiln's own is passed; NULL: empty */
+	char *const *envp;
+	/* absolute, inside the root; made if missing (after the mounts); NULL: / */
+	const char *cwd;
+	const char *hostname; /* NULL: "kiln" */
+	bool network; /* true: share kiln's network namespace; false: a new one with only lo, up */
+	/*
+	 * Bind mounts, made after /proc, /dev, /tmp and /run, in this order.
+	 * Missing targets are created (directories, and an empty file as the
+	 * last component when the source is not a directory), resolved inside
+	 * the root: a symbolic link in the root cannot point them outside it.
+	 */
+	const struct sandbox_mount *mounts;
+	size_t n_mounts;
+	int output_fd; /* the command's stdout and stderr; stdin is /dev/null */
+	/*
+	 * May be NULL. When it becomes true (polled every 100 ms), the whole
+	 * sandbox is killed and sandbox_run() returns -ECANCELED.
+	 */
+	const atomic_bool *cancel;
+};
+
+/*
+ * Run @spec->argv in a new sandbox and wait for it. *@ret_status gets the
+ * command's exit code 0..255, or 128+N when signal N killed it. The sandbox
+ * ends when the command does: processes it left behind are killed. If kiln
+ * dies, the sandbox dies with it, so the calling thread must be the one that
+ * waits (it is: this call blocks).
+ *
+ * The command runs as root (kiln's uid 0, or the one of its user namespace)
+ * with at most Docker's default capabilities (0xa80425fb: chown, setuid,
+ * mknod and the like, but no CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_TIME...)
+ * in all its sets and its bounding set, none ambient, and no_new_privs set.
+ * As runc does, /proc/sys, sysrq-trigger, irq, bus and fs are read-only and
+ * kcore, keys, timer_list and the like are empty, where the kernel has them.
+ *
+ * Returns 0 when the command ran (whatever its exit status); -errno when the
+ * sandbox could not be set up or the command could not be started, with
+ * the step and the path on @ctx. A command missing from the root gives
+ * -ENOENT with a message that says so. Not root: sandbox_enter() first.
+ */
+int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_status);
+
+/* ---- internal to sandbox.c and sandbox-mount.c ---- */
+
+/*
+ * Async-signal-safe: attach a recursive bind mount of @source at @tpath
+ * relative to @tfd ("" for @tfd itself), read-only throughout when @ro. No
+ * locked flag of the source has to be repeated. Returns 0 or -errno.
+ */
+int sandbox_bind_tree(const char *source, int tfd, const char *tpath, bool ro);

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private key material in an extension's files. An extension is public: a
+ * key in it (the kernel build's signing_key.pem most of all) is a leaked
+ * key. PEM blocks are found anywhere in a file, fast enough for many MB of
+ * firmware; DER is only tried on small files that start like one.
+ */
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include <kiln/ext.h>
+
+#include "macro.h"
+
+#define PEM_TAIL "PRIVATE KEY-----"
+#define PEM_BEGIN "-----BEGIN "
+#define PEM_LABEL_MAX 32 /* "ENCRYPTED ", "OPENSSH ", "RSA ": short words */
+#define PEM_BLOCK_MAX (1u << 20) /* how far the END line may be */
+#define DER_MAX (64u * 1024)
+
+static const struct {
+	const char *label; /* what comes before "PRIVATE KEY" */
+	const char *what;
+} pem_kinds[] = {
+	{ "", "a PEM private key (PKCS#8)" },
+	{ "ENCRYPTED ", "an encrypted PEM private key (PKCS#8)" },
+	{ "RSA ", "a PEM RSA private key" },
+	{ "EC ", "a PEM EC private key" },
+	{ "DSA ", "a PEM DSA private key" },
+	{ "OPENSSH ", "an OpenSSH private key" },
+};
+
+static bool is_base64(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=';
+}
+
+static const unsigned char *next_line(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *nl = memchr(p, '\n', end - p);
+
+	return nl ? nl + 1 : end;
+}
+
+/*
+ * Whether a real PEM block follows its BEGIN line (ending at @p): lines of
+ * base64, RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") and blank lines up to
+ * "-----END <label>PRIVATE KEY-----". A program that merely names the
+ * marker in its strings has no such block after it.
+ */
+static bool pem_body_follows(const unsigned char *p, const unsigned char *end, const char *label,
+			     size_t label_len)
+{
+	const unsigned char *limit = end - p > PEM_BLOCK_MAX ? p + PEM_BLOCK_MAX : end;
+	size_t n_base64 = 0;
+
+	if (p >= limit || (*p != '\n' && *p != '\r'))
+		return false;
+	p = next_line(p, limit);
+	while (p < limit) {
+		const unsigned char *eol = next_line(p, limit), *q = p;
+		size_t n = 0;
+
+		if ((size_t)(limit - p) >= strlen("-----END ") && memcmp(p, "-----END ", 9) == 0) {
+			q = p + 9;
+			return n_base64 >= 4 &&
+			       (size_t)(limit - q) >= label_len + strlen(PEM_TAIL) &&
+			       memcmp(q, label, label_len) == 0 &&
+			       memcmp(q + label_len, PEM_TAIL, strlen(PEM_TAIL)) == 0;
+		}
+		if (memchr(p, ':', eol - p)) {
+			/* a header line; its value may continue on indented lines */
+		} else {
+			for (; q < eol && *q != '\n' && *q != '\r'; q++) {
+				if (!is_base64(*q))
+					return false;
+				n++;
+			}
+			n_base64 += n;
+		}
+		p = eol;
+	}
+	return false;
+}
+
+static bool is_label_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ';
+}
+
+/* The label of the "-----BEGIN <label>PRIVATE KEY-----" line @hit ends, or NULL. */
+static const unsigned char *find_begin(const unsigned char *data, const unsigned char *hit)
+{
+	const size_t n = strlen(PEM_BEGIN);
+
+	for (const unsigned char *label = hit;; label--) {
+		if ((size_t)(label - data) >= n && memcmp(label - n, PEM_BEGIN, n) == 0)
+			return label;
+		if (label == data || hit - label >= PEM_LABEL_MAX || !is_label_char(label[-1]))
+			return NULL;
+	}
+}
+
+static const char *find_pem_key(const unsigned char *data, size_t len)
+{
+	const unsigned char *end = data + len, *p = data;
+
+	while (p < end) {
+		const unsigned char *hit = memmem(p, end - p, PEM_TAIL, strlen(PEM_TAIL));
+		const unsigned char *label;
+
+		if (!hit)
+			return NULL;
+		p = hit + strlen(PEM_TAIL);
+
+		label = find_begin(data, hit);
+		if (!label)
+			continue;
+
+		if (!pem_body_follows(p, end, (const char *)label, hit - label))
+			continue;
+		for (size_t i = 0; i < ELEMENTSOF(pem_kinds); i++)
+			if (strlen(pem_kinds[i].label) == (size_t)(hit - label) &&
+			    memcmp(pem_kinds[i].label, label, hit - label) == 0)
+				return pem_kinds[i].what;
+		return "a PEM private key";
+	}
+	return NULL;
+}
+
+/* An EncryptedPrivateKeyInfo: encrypted with a password-based scheme. */
+static bool is_encrypted_pkcs8(const unsigned char *data, size_t len)
+{
+	const unsigned char *p = data;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid = NULL;
+	X509_SIG *sig;
+	bool found = false;
+
+	sig = d2i_X509_SIG(NULL, &p, (long)len);
+	if (!sig)
+		return false;
+	/* the whole file, so that a longer structure that starts alike does not count */
+	if ((size_t)(p - data) == len) {
+		X509_SIG_get0(sig, &alg, NULL);
+		X509_ALGOR_get0(&oid, NULL, NULL, alg);
+		switch (OBJ_obj2nid(oid)) {
+		case NID_pbes2:
+		case NID_pbeWithMD2AndDES_CBC:
+		case NID_pbeWithMD5AndDES_CBC:
+		case NID_pbeWithSHA1AndDES_CBC:
+		case NID_pbe_WithSHA1And128BitRC4:
+		case NID_pbe_WithSHA1And40BitRC4:
+		case NID_pbe_WithSHA1And3_Key_TripleDES_CBC:
+		case NID_pbe_WithSHA1And2_Key_TripleDES_CBC:
+		case NID_pbe_WithSHA1And128BitRC2_CBC:
+		case NID_pbe_WithSHA1And40BitRC2_CBC:
+			found = true;
+			break;
+		default:
+			break;
+		}
+	}
+	X509_SIG_free(sig);
+	return found;
+}
+
+static const char *find_der_key(const unsigned char *data, size_t len)
+{
+	const unsigned char *p = data;
+	const char *what = NULL;
+	EVP_PKEY *pkey;
+
+	/* an ASN.1 SEQUENCE; a key file is small */
+	if (len < 2 || len >= DER_MAX || data[0] != 0x30)
+		return NULL;
+
+	pkey = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	if (pkey) {
+		what = "a DER private key";
+		EVP_PKEY_free(pkey);
+	} else if (is_encrypted_pkcs8(data, len)) {
+		what = "an encrypted DER private key (PKCS#8)";
+	}
+	/* failed attempts leave errors behind that are nobody's business */
+	ERR_clear_error();
+	return what;
+}
+
+int kiln_ext_find_private_key(const char *name, const void *data, size_t len, const char **ret_what)
+{
+	const char *base = name ? strrchr(name, '/') : NULL;
+	const char *what;
+
+	base = base ? base + 1 : name;
+	if (base && streq(base, "signing_key.pem"))
+		what = "the kernel build's module signing key (signing_key.pem)";
+	else if (!data || len == 0)
+		return 0;
+	else if (!(what = find_pem_key(data, len)) && !(what = find_der_key(data, len)))
+		return 0;
+
+	if (ret_what)
+		*ret_what = what;
+	return 1;
+}

@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kiln build: run a tree's stages, print each target's image reference,
+ * record it in _out/images.json, and optionally export or push it.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kiln/build.h>
+#include <kiln/layer.h>
+#include <kiln/oci.h>
+#include <kiln/registry.h>
+
+#include "fileio.h"
+#include "json.h"
+#include "kiln.h"
+#include "strbuf.h"
+
+enum {
+	OPT_NO_CACHE = OPT_FIRST_COMMAND_OPTION,
+	OPT_KEEP_GOING,
+	OPT_SECRET,
+	OPT_PROGRESS,
+	OPT_TAG,
+	OPT_PUSH,
+	OPT_REGISTRY,
+	OPT_USERNAME,
+	OPT_INSECURE,
+	OPT_NO_PULL,
+};
+
+enum progress_mode {
+	PROGRESS_AUTO,
+	PROGRESS_TTY,
+	PROGRESS_PLAIN,
+	PROGRESS_QUIET,
+};
+
+struct build_args {
+	unsigned jobs;
+	bool no_cache, keep_going, push, insecure, no_pull;
+	struct kiln_build_secret *secrets;
+	size_t n_secrets;
+	enum progress_mode progress;
+	const char *output;
+	const char *tag;
+	const char *registry;
+	const char *username;
+};
+
+static int help(void)
+{
+	printf("Usage: kiln build [OPTIONS] TARGET...\n"
+	       "\n"
+	       "Build packages of the tree, with their dependencies, in namespace sandboxes:\n"
+	       "no Docker, no daemon. Each stage's root is its dependencies merged in order\n"
+	       "(stage outputs and images from the store), its package directory at /pkg\n"
+	       "(*.tmpl rendered), and its steps run as '<shell> -c \"set -eou pipefail\n"
+	       "...\"' in /tmp/build with only bldr's variables in the environment and no\n"
+	       "network unless the step says 'network: default' or 'host' (kiln then shares\n"
+	       "the host's network). Sources are downloaded once and checked against both\n"
+	       "hashes before anything runs. Finalize's copies become the stage's image.\n"
+	       "\n"
+	       "A stage whose inputs (definition, /pkg files, dependencies' digests, source\n"
+	       "hashes, platform, secrets' digests) are unchanged is taken from the cache\n"
+	       "and not run. Each target's image is tagged TARGET:TAG in the store, printed\n"
+	       "as TARGET:TAG@sha256:..., and recorded in _out/images.json of the tree.\n"
+	       "Stage logs are kept in _out/logs/STAGE.log.\n"
+	       "\n"
+	       "Options:\n" TREE_OPTIONS_HELP
+	       "  -j, --jobs N           stages run at once (default: the number of CPUs)\n"
+	       "      --no-cache         run every stage, even when it is in the cache\n"
+	       "      --keep-going       after a failure, build what does not depend on it\n"
+	       "      --secret id=ID,src=PATH\n"
+	       "                         a file mounted read-only at /run/secrets/ID into the\n"
+	       "                         steps that list ID under 'secrets:' (kiln's extension\n"
+	       "                         of the format); only its sha256 enters the cache key\n"
+	       "      --progress MODE    tty (a live line per running stage), plain\n"
+	       "                         (timestamped lines) or quiet; default: tty on a\n"
+	       "                         terminal, else plain\n"
+	       "  -o, --output DIR       export the target's files to DIR (with several\n"
+	       "                         targets, to DIR/TARGET)\n"
+	       "      --tag TAG          the tag of the targets' images (default: 'git\n"
+	       "                         describe --tags --always --dirty' of the tree, else\n"
+	       "                         latest)\n"
+	       "      --push             push each target to REGISTRY/USERNAME/TARGET:TAG\n"
+	       "      --registry HOST    the registry to push to (with --push)\n"
+	       "      --username NAME    the namespace in the registry (with --push)\n"
+	       "      --insecure         plain HTTP and unverified TLS for any registry\n"
+	       "      --no-pull          do not pull image dependencies missing from the store\n"
+	       "\n"
+	       "SOURCE_DATE_EPOCH (outputs' mtimes and the images' creation time) is\n"
+	       "--build-arg SOURCE_DATE_EPOCH=N, else the SOURCE_DATE_EPOCH environment\n"
+	       "variable, else 0.\n"
+	       "\n"
+	       "Exit status: 0 built, 1 failure, 2 usage error.\n");
+	return EXIT_OK;
+}
+
+static int parse_secret(struct build_args *a, const char *arg)
+{
+	const char *id = NULL, *src = NULL;
+	char *copy = strdup(arg), *save = NULL;
+	struct kiln_build_secret *s;
+
+	if (!copy)
+		return cli_fail(-ENOMEM, "build");
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "id=", 3) == 0)
+			id = tok + 3;
+		else if (strncmp(tok, "src=", 4) == 0)
+			src = tok + 4;
+		else if (strncmp(tok, "source=", 7) == 0)
+			src = tok + 7;
+		else
+			return cli_usage(
+			    "build: --secret '%s': unknown field '%s' (use id=ID,src=PATH)", arg,
+			    tok);
+	}
+	if (!id || !*id || !src || !*src)
+		return cli_usage("build: --secret '%s': expected id=ID,src=PATH", arg);
+	if (strchr(id, '/') || streq(id, ".") || streq(id, ".."))
+		return cli_usage("build: --secret '%s': the id names a file in /run/secrets", arg);
+	s = reallocarray(a->secrets, a->n_secrets + 1, sizeof(*a->secrets));
+	if (!s)
+		return cli_fail(-ENOMEM, "build");
+	a->secrets = s;
+	a->secrets[a->n_secrets++] = (struct kiln_build_secret){ .id = id, .path = src };
+	return CLI_CONTINUE; /* @copy lives as long as the process: the secrets point into it */
+}
+
+static int on_option(int c, const char *arg, void *userdata)
+{
+	struct build_args *a = userdata;
+	char *end;
+
+	switch (c) {
+	case 'j': {
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*end || n == 0 || n > 1024)
+			return cli_usage(
+			    "build: --jobs: expected a number from 1 to 1024, not '%s'", arg);
+		a->jobs = (unsigned)n;
+		return CLI_CONTINUE;
+	}
+	case OPT_NO_CACHE:
+		a->no_cache = true;
+		return CLI_CONTINUE;
+	case OPT_KEEP_GOING:
+		a->keep_going = true;
+		return CLI_CONTINUE;
+	case OPT_SECRET:
+		return parse_secret(a, arg);
+	case OPT_PROGRESS:
+		if (streq(arg, "tty"))
+			a->progress = PROGRESS_TTY;
+		else if (streq(arg, "plain"))
+			a->progress = PROGRESS_PLAIN;
+		else if (streq(arg, "quiet"))
+			a->progress = PROGRESS_QUIET;
+		else
+			return cli_usage(
+			    "build: --progress: expected tty, plain or quiet, not '%s'", arg);
+		return CLI_CONTINUE;
+	case 'o':
+		a->output = arg;
+		return CLI_CONTINUE;
+	case OPT_TAG:
+		a->tag = arg;
+		return CLI_CONTINUE;
+	case OPT_PUSH:
+		a->push = true;
+		return CLI_CONTINUE;
+	case OPT_REGISTRY:
+		a->registry = arg;
+		return CLI_CONTINUE;
+	case OPT_USERNAME:
+		a->username = arg;
+		return CLI_CONTINUE;
+	case OPT_INSECURE:
+		a->insecure = true;
+		return CLI_CONTINUE;
+	case OPT_NO_PULL:
+		a->no_pull = true;
+		return CLI_CONTINUE;
+	default:
+		return cli_usage("build: run 'kiln build --help' for usage");
+	}
+}
+
+/* ---- progress ------------------------------------------------------------------ */
+
+#define MAX_LIVE 64
+
+struct live {
+	char stage[128];
+	char what[160];
+	double start;
+};
+
+struct progress {
+	enum progress_mode mode;
+	pthread_mutex_t lock;
+	double start;
+	struct live live[MAX_LIVE];
+	size_t n_live;
+	size_t drawn; /* live lines on the screen now */
+	bool stop;
+	pthread_t ticker;
+	bool ticking;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void erase_live(struct progress *p)
+{
+	for (; p->drawn > 0; p->drawn--)
+		fputs("\033[1A\033[2K", stderr);
+}
+
+static void draw_live(struct progress *p)
+{
+	double t = now();
+
+	for (size_t i = 0; i < p->n_live; i++)
+		fprintf(stderr, "\033[2K  %-24s %6.1fs  %.*s\n", p->live[i].stage,
+			t - p->live[i].start, 100, p->live[i].what);
+	p->drawn = p->n_live;
+	fflush(stderr);
+}
+
+/* A permanent line: above the live ones on a terminal, timestamped otherwise. */
+static void say(struct progress *p, const char *fmt, ...) _printf_(2, 3);
+static void say(struct progress *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->mode == PROGRESS_TTY)
+		erase_live(p);
+	else
+		fprintf(stderr, "[%7.1fs] ", now() - p->start);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (p->mode == PROGRESS_TTY)
+		draw_live(p);
+	fflush(stderr);
+}
+
+static struct live *find_live(struct progress *p, const char *stage, bool add)
+{
+	for (size_t i = 0; i < p->n_live; i++)
+		if (streq(p->live[i].stage, stage))
+			return &p->live[i];
+	if (!add || p->n_live == MAX_LIVE)
+		return NULL;
+	struct live *l = &p->live[p->n_live++];
+	snprintf(l->stage, sizeof(l->stage), "%s", stage);
+	l->what[0] = '\0';
+	l->start = now();
+	return l;
+}
+
+static void drop_live(struct progress *p, const char *stage)
+{
+	struct live *l = find_live(p, stage, false);
+
+	if (l) {
+		*l = p->live[--p->n_live];
+	}
+}
+
+/* The first line of an instruction, for a progress line. */
+static void first_line(char *buf, size_t size, const char *text)
+{
+	size_t n = strcspn(text, "\n");
+
+	snprintf(buf, size, "%.*s%s", (int)n, text, text[n] ? " ..." : "");
+}
+
+static void on_event(void *userdata, const struct kiln_build_event *ev)
+{
+	struct progress *p = userdata;
+	char line[160] = "";
+
+	pthread_mutex_lock(&p->lock);
+	switch (ev->kind) {
+	case KILN_BUILD_STAGE_CACHED:
+		if (p->mode != PROGRESS_QUIET)
+			say(p, "%s: cached %s", ev->stage, ev->digest);
+		break;
+	case KILN_BUILD_STAGE_START:
+		if (p->mode == PROGRESS_TTY)
+			find_live(p, ev->stage, true);
+		else if (p->mode == PROGRESS_PLAIN)
+			say(p, "%s: started", ev->stage);
+		break;
+	case KILN_BUILD_STAGE_STEP: {
+		struct live *l;
+
+		if (ev->instruction)
+			first_line(line, sizeof(line), ev->instruction);
+		if (p->mode == PROGRESS_PLAIN) {
+			if (ev->step)
+				say(p, "%s: step %u %s: %s", ev->stage, ev->step, ev->phase, line);
+			else
+				say(p, "%s: %s%s%s", ev->stage, ev->phase, *line ? " " : "", line);
+		} else if (p->mode == PROGRESS_TTY && (l = find_live(p, ev->stage, true))) {
+			if (ev->step)
+				snprintf(l->what, sizeof(l->what), "step %u %s: %s", ev->step,
+					 ev->phase, line);
+			else
+				snprintf(l->what, sizeof(l->what), "%s %s", ev->phase, line);
+			erase_live(p);
+			draw_live(p);
+		}
+		break;
+	}
+	case KILN_BUILD_STAGE_DONE:
+		drop_live(p, ev->stage);
+		if (p->mode != PROGRESS_QUIET)
+			say(p, "%s: built in %.1fs, %s", ev->stage, ev->seconds, ev->digest);
+		break;
+	case KILN_BUILD_STAGE_FAILED:
+		drop_live(p, ev->stage);
+		if (p->mode == PROGRESS_TTY)
+			erase_live(p);
+		fprintf(stderr, "kiln: stage %s failed", ev->stage);
+		if (ev->step)
+			fprintf(stderr, " at step %u", ev->step);
+		if (ev->phase)
+			fprintf(stderr, " (%s)", ev->phase);
+		fprintf(stderr, ": %s\n", ev->error);
+		if (ev->instruction)
+			fprintf(stderr, "kiln: the instruction was:\n%s\n", ev->instruction);
+		if (ev->log_tail && *ev->log_tail)
+			fprintf(stderr, "kiln: the end of %s:\n%s\n", ev->log_path, ev->log_tail);
+		else if (ev->log_path)
+			fprintf(stderr, "kiln: the full log is %s\n", ev->log_path);
+		if (p->mode == PROGRESS_TTY)
+			draw_live(p);
+		break;
+	case KILN_BUILD_STAGE_SKIPPED:
+		drop_live(p, ev->stage);
+		if (p->mode != PROGRESS_QUIET)
+			say(p, "%s: not built: a stage it needs failed", ev->stage);
+		break;
+	case KILN_BUILD_FETCH:
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *tick(void *userdata)
+{
+	struct progress *p = userdata;
+
+	for (;;) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 500 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&p->lock);
+		if (p->stop) {
+			erase_live(p);
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		erase_live(p);
+		draw_live(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* ---- naming, exporting, pushing --------------------------------------------------- */
+
+/* `git describe` of the tree, as bldr's Makefiles tag images; NULL when it is not a git tree. */
+static char *git_describe(const char *root)
+{
+	_cleanup_free_ char *cmd = NULL;
+	char buf[256];
+	FILE *f;
+	size_t n;
+	int status;
+
+	if (asprintf(&cmd, "git -C '%s' describe --tags --always --dirty 2>/dev/null", root) < 0)
+		return NULL;
+	if (strchr(root, '\''))
+		return NULL;
+	f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	status = pclose(f);
+	if (status != 0 || n == 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] ? strdup(buf) : NULL;
+}
+
+static int export_target(struct kiln_store *s, const struct kiln_build_target *t, const char *dir)
+{
+	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+	struct kiln_unpack_options uo = { .devices = geteuid() == 0 };
+	int r;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return cli_fail(-errno, "cannot make output directory '%s'", dir);
+	r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
+	if (r >= 0)
+		r = kiln_unpack_image(cli_ctx, s, img, dir, &uo);
+	if (r < 0)
+		return cli_fail(r, "cannot export %s to '%s'", t->name, dir);
+	return EXIT_OK;
+}
+
+static int push_target(struct kiln_store *s, const struct build_args *a,
+		       const struct kiln_build_target *t, const char *tag, const char *out_dir,
+		       char **ret_reference)
+{
+	_cleanup_(kiln_push_result_release) struct kiln_push_result res = { 0 };
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
+	_cleanup_(kiln_ref_release) struct kiln_ref dest = { 0 };
+	_cleanup_free_ char *name = NULL;
+	struct kiln_registry_options ro = { .insecure = a->insecure };
+	int r;
+
+	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0)
+		return cli_fail(-ENOMEM, "build");
+	r = kiln_ref_parse(cli_ctx, name, &dest);
+	if (r < 0)
+		return cli_fail(r, "cannot push %s", t->name);
+	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
+	if (r >= 0)
+		r = kiln_registry_push(cli_ctx, s, &d, &dest, &ro, &res);
+	if (r < 0)
+		return cli_fail(r, "cannot push %s to %s", t->name, name);
+	r = kiln_images_json_record(cli_ctx, out_dir, res.name, res.reference, &res.desc);
+	if (r < 0)
+		return cli_fail(r, "pushed, but cannot record it in %s/images.json", out_dir);
+	*ret_reference = strdup(res.reference);
+	return *ret_reference ? EXIT_OK : cli_fail(-ENOMEM, "build");
+}
+
+/* Tag the target TARGET:TAG in the store and record it; *@ret_reference: TARGET:TAG@sha256:... */
+static int name_target(struct kiln_store *s, const struct kiln_build_target *t, const char *tag,
+		       const char *out_dir, char **ret_reference)
+{
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
+	_cleanup_(kiln_ref_release) struct kiln_ref ref = { 0 };
+	_cleanup_free_ char *short_name = NULL, *name = NULL, *reference = NULL;
+	int r;
+
+	if (asprintf(&short_name, "%s:%s", t->name, tag) < 0)
+		return cli_fail(-ENOMEM, "build");
+	r = kiln_ref_parse(cli_ctx, short_name, &ref);
+	if (r < 0)
+		return cli_fail(r, "cannot name the image of %s", t->name);
+	name = kiln_ref_name(&ref);
+	if (!name || asprintf(&reference, "%s@%s", short_name, t->digest.s) < 0)
+		return cli_fail(-ENOMEM, "build");
+	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
+	if (r >= 0)
+		r = kiln_store_set_ref(cli_ctx, s, name, &d);
+	if (r < 0)
+		return cli_fail(r, "cannot tag the image of %s as %s", t->name, short_name);
+	r = kiln_images_json_record(cli_ctx, out_dir, short_name, reference, &d);
+	if (r < 0)
+		return cli_fail(r, "cannot record %s in %s/images.json", short_name, out_dir);
+	*ret_reference = TAKE_PTR(reference);
+	return EXIT_OK;
+}
+
+static int64_t source_date_epoch(const struct tree_args *t)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+
+	for (size_t i = 0; i < t->n_build_args; i++)
+		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
+			v = t->build_args[i] + 18;
+	return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
+		{ "secret", required_argument, NULL, OPT_SECRET },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "push", no_argument, NULL, OPT_PUSH },
+		{ "registry", required_argument, NULL, OPT_REGISTRY },
+		{ "username", required_argument, NULL, OPT_USERNAME },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
+		{},
+	};
+	struct build_args a = { 0 };
+	struct cli_options o = {
+		.name = "build",
+		.help = help,
+		.extra = options,
+		.short_options = "j:o:",
+		.on_option = on_option,
+		.userdata = &a,
+	};
+	_cleanup_(tree_args_release) struct tree_args t = { 0 };
+	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	_cleanup_free_ char *tag = NULL, *out_dir = NULL, *log_dir = NULL;
+	_cleanup_free_ const char **targets = NULL;
+	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
+	struct kiln_build_target *built = NULL;
+	struct kiln_build_stats stats;
+	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct json_writer w;
+	size_t n_targets;
+	int r, ret = EXIT_OK;
+
+	r = cli_parse_options(argc, argv, &o, &t);
+	if (r != CLI_CONTINUE)
+		return r;
+	n_targets = t.n_targets + (size_t)(argc - optind);
+	if (n_targets == 0)
+		return cli_usage("build: expected at least one TARGET: run 'kiln build --help'");
+	if (a.push && (!a.registry || !a.username))
+		return cli_usage("build: --push needs --registry HOST and --username NAME");
+	targets = calloc(n_targets, sizeof(*targets));
+	if (!targets)
+		return cli_fail(-ENOMEM, "build");
+	for (size_t i = 0; i < t.n_targets; i++)
+		targets[i] = t.targets[i];
+	for (int i = optind; i < argc; i++)
+		targets[t.n_targets + (size_t)(i - optind)] = argv[i];
+
+	/* before any thread exists: the sandbox's namespaces are entered once, by the process */
+	r = kiln_build_prepare(cli_ctx);
+	if (r < 0)
+		return cli_fail(r, "build: cannot set up the sandbox");
+
+	r = cli_load_tree(&t, false, &tree);
+	if (r < 0)
+		return cli_fail(r, "build: cannot load the tree");
+	r = cli_open_store("build: cannot open the store", &s);
+	if (r != EXIT_OK)
+		return r;
+	out_dir = path_join(cli_root, "_out");
+	log_dir = path_join(cli_root, "_out/logs");
+	tag = a.tag ? strdup(a.tag) : git_describe(cli_root);
+	if (!tag)
+		tag = strdup("latest");
+	if (!out_dir || !log_dir || !tag)
+		return cli_fail(-ENOMEM, "build");
+	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST)
+		return cli_fail(-errno, "build: cannot make '%s'", out_dir);
+
+	p.mode = a.progress;
+	if (p.mode == PROGRESS_AUTO)
+		p.mode = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_PLAIN;
+	p.start = now();
+	if (p.mode == PROGRESS_TTY)
+		p.ticking = pthread_create(&p.ticker, NULL, tick, &p) == 0;
+
+	{
+		struct kiln_build_options bo = {
+			.jobs = a.jobs,
+			.no_cache = a.no_cache,
+			.keep_going = a.keep_going,
+			.source_date_epoch = source_date_epoch(&t),
+			.secrets = a.secrets,
+			.n_secrets = a.n_secrets,
+			.log_dir = log_dir,
+			.pull = !a.no_pull,
+			.insecure = a.insecure,
+			.on_event = on_event,
+			.userdata = &p,
+		};
+
+		r = kiln_build(cli_ctx, s, tree, targets, n_targets, &bo, &built, &stats);
+	}
+	if (p.ticking) {
+		pthread_mutex_lock(&p.lock);
+		p.stop = true;
+		pthread_mutex_unlock(&p.lock);
+		pthread_join(p.ticker, NULL);
+	}
+	if (r < 0) {
+		if (stats.failed + stats.skipped > 0)
+			fprintf(stderr, "kiln: build: %u of %u stages failed, %u not built\n",
+				stats.failed, stats.stages, stats.skipped);
+		return cli_fail(r, "build");
+	}
+	if (p.mode != PROGRESS_QUIET)
+		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats.stages,
+			stats.built, stats.cached, now() - p.start);
+
+	json_init(&w, &json);
+	json_begin_array(&w);
+	for (size_t i = 0; i < n_targets && ret == EXIT_OK; i++) {
+		_cleanup_free_ char *reference = NULL, *pushed = NULL;
+
+		ret = name_target(s, &built[i], tag, out_dir, &reference);
+		if (ret == EXIT_OK && a.push)
+			ret = push_target(s, &a, &built[i], tag, out_dir, &pushed);
+		if (ret == EXIT_OK && a.output) {
+			_cleanup_free_ char *dir =
+			    n_targets == 1 ? strdup(a.output) : path_join(a.output, built[i].name);
+
+			if (n_targets > 1 && mkdir(a.output, 0755) < 0 && errno != EEXIST)
+				ret =
+				    cli_fail(-errno, "cannot make output directory '%s'", a.output);
+			else
+				ret = dir ? export_target(s, &built[i], dir)
+					  : cli_fail(-ENOMEM, "build");
+		}
+		if (ret != EXIT_OK)
+			break;
+		if (t.json) {
+			json_begin_object(&w);
+			json_kv_string(&w, "name", built[i].name);
+			json_kv_string(&w, "reference", reference);
+			json_kv_string(&w, "digest", built[i].digest.s);
+			json_key(&w, "cached");
+			json_bool(&w, built[i].cached);
+			if (pushed)
+				json_kv_string(&w, "pushed", pushed);
+			json_end_object(&w);
+		} else {
+			printf("%s\n", pushed ? pushed : reference);
+		}
+	}
+	json_end_array(&w);
+	if (ret == EXIT_OK && t.json) {
+		strbuf_addch(&json, '\n');
+		ret = cli_write_stdout(strbuf_str(&json), json.len);
+	}
+	fflush(stdout);
+	kiln_build_targets_free(built, n_targets);
+	return ret;
+}
