@@ -178,6 +178,8 @@ cp "$out/stderr" "$work/failing.err"
 check "the failure shows the end of the log" grep -q 'line one of the failing instruction' "$work/failing.err"
 check "the instruction is printed" grep -qx 'exit 7' "$work/failing.err"
 expect_fail "a missing target is named" 1 'nosuch' kb nosuch
+expect_fail "variant alpine without an alpine image says which image and what to do" 1 \
+	'variant alpine.*needs image "docker.io/library/alpine:3.21".*kiln pull' kb --no-pull alpine-stage
 
 # ---- system extensions are validated as they are built ----
 
