@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,13 +232,28 @@ static void erase_live(struct progress *p)
 		fputs("\033[1A\033[2K", stderr);
 }
 
+/* The terminal's width: a live line must not wrap, or erasing it would erase too little. */
+static int terminal_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
 static void draw_live(struct progress *p)
 {
+	int width = terminal_width();
 	double t = now();
 
-	for (size_t i = 0; i < p->n_live; i++)
-		fprintf(stderr, "\033[2K  %-24s %6.1fs  %.*s\n", p->live[i].stage,
-			t - p->live[i].start, 100, p->live[i].what);
+	for (size_t i = 0; i < p->n_live; i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "  %-24s %6.1fs  %s", p->live[i].stage,
+			 t - p->live[i].start, p->live[i].what);
+		fprintf(stderr, "\033[2K%.*s\n", width - 1, line);
+	}
 	p->drawn = p->n_live;
 	fflush(stderr);
 }
