@@ -126,7 +126,7 @@ static int parse_secret(struct build_args *a, const char *arg)
 	}
 	if (!id || !*id || !src || !*src)
 		return cli_usage("build: --secret '%s': expected id=ID,src=PATH", arg);
-	if (strchr(id, '/') || streq(id, ".") || streq(id, ".."))
+	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
 		return cli_usage("build: --secret '%s': the id names a file in /run/secrets", arg);
 	s = reallocarray(a->secrets, a->n_secrets + 1, sizeof(*a->secrets));
 	if (!s)

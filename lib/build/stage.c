@@ -11,6 +11,7 @@
  * each sandbox gets a private copy of that mount as its "/".
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,55 +399,73 @@ static char *cache_path_dir(struct run *r, const char *path)
 	return dir;
 }
 
+/* Whether a secret id names a file in /run/secrets, and nothing beyond it. */
+static bool secret_id_is_valid(const char *id)
+{
+	return *id && !strchr(id, '/') && !streq(id, ".") && !streq(id, "..") &&
+	       strlen(id) <= NAME_MAX;
+}
+
+/* The bind mounts of a step: /tmp/build, its cachePaths and its secrets. */
+static int step_mounts(struct run *r, const struct kiln_step *step, const char *build_dir,
+		       struct sandbox_mount *mounts, char **owned, size_t *ret_n)
+{
+	size_t n = 0;
+
+	mounts[n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
+	for (size_t i = 0; step && i < step->cache_paths.n; i++) {
+		owned[n] = cache_path_dir(r, step->cache_paths.v[i]);
+		if (!owned[n])
+			return kiln_error(r->ctx, errno ? errno : ENOMEM,
+					  "cannot make the cache directory for cachePaths \"%s\"",
+					  step->cache_paths.v[i]);
+		mounts[n] =
+		    (struct sandbox_mount){ .source = owned[n], .target = step->cache_paths.v[i] };
+		n++;
+	}
+	for (size_t i = 0; step && i < step->secrets.n; i++) {
+		const char *id = step->secrets.v[i], *src = secret_path(r, id);
+
+		if (!secret_id_is_valid(id))
+			return kiln_error_at(
+			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
+			    "secret id \"%s\" must name a file in /run/secrets", id);
+		if (!src)
+			return kiln_error_at(
+			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
+			    "step %u uses secret \"%s\", which was not given: pass "
+			    "--secret id=%s,src=PATH",
+			    r->step, id, id);
+		if (asprintf(&owned[n], "/run/secrets/%s", id) < 0) {
+			owned[n] = NULL;
+			return -ENOMEM;
+		}
+		mounts[n] =
+		    (struct sandbox_mount){ .source = src, .target = owned[n], .read_only = true };
+		n++;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 static int run_one(struct run *r, const struct kiln_step *step, const char *build_dir,
 		   const char *shell, const char *text)
 {
-	_cleanup_free_ struct sandbox_mount *mounts = NULL;
+	size_t max = 1 + (step ? step->cache_paths.n + step->secrets.n : 0), n = 0;
+	_cleanup_free_ struct sandbox_mount *mounts = calloc(max, sizeof(*mounts));
+	/* the paths made for the mounts; owned[0] stays NULL (the build directory is the run's) */
+	_cleanup_free_ char **owned = calloc(max, sizeof(*owned));
 	_cleanup_free_ char *script = NULL;
-	char **cache_dirs = NULL;
-	size_t n = 0, n_cache = step ? step->cache_paths.n : 0;
 	int status = 0, ret;
 
+	if (!mounts || !owned)
+		return -ENOMEM;
 	if (asprintf(&script, "set -eou pipefail\n%s", text) < 0) {
 		script = NULL;
 		return -ENOMEM;
 	}
-	mounts = calloc(1 + n_cache + (step ? step->secrets.n : 0), sizeof(*mounts));
-	cache_dirs = calloc(n_cache + 1, sizeof(*cache_dirs));
-	if (!mounts || !cache_dirs) {
-		free(cache_dirs);
-		return -ENOMEM;
-	}
-	mounts[n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
-	for (size_t i = 0; i < n_cache; i++) {
-		cache_dirs[i] = cache_path_dir(r, step->cache_paths.v[i]);
-		if (!cache_dirs[i]) {
-			ret = kiln_error(r->ctx, errno ? errno : ENOMEM,
-					 "cannot make the cache directory for cachePaths \"%s\"",
-					 step->cache_paths.v[i]);
-			goto out;
-		}
-		mounts[n++] = (struct sandbox_mount){ .source = cache_dirs[i],
-						      .target = step->cache_paths.v[i] };
-	}
-	for (size_t i = 0; step && i < step->secrets.n; i++) {
-		_cleanup_free_ char *target = NULL;
-		const char *src = secret_path(r, step->secrets.v[i]);
-
-		if (!src) {
-			ret = kiln_error_at(r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
-					    "step %u uses secret \"%s\", which was not given: pass "
-					    "--secret id=%s,src=PATH",
-					    r->step, step->secrets.v[i], step->secrets.v[i]);
-			goto out;
-		}
-		mounts[n++] = (struct sandbox_mount){ .source = src, .read_only = true };
-	}
-
-	{
-		/* secret targets: "/run/secrets/<id>", kept alive for the call */
-		char targets[16][320];
-		size_t first = 1 + n_cache;
+	ret = step_mounts(r, step, build_dir, mounts, owned, &n);
+	if (ret >= 0) {
 		char *const argv[] = { (char *)shell, (char *)"-c", script, NULL };
 		struct sandbox_spec spec = {
 			.root = r->root,
@@ -461,31 +480,19 @@ static int run_one(struct run *r, const struct kiln_step *step, const char *buil
 			.cancel = &r->b->cancel,
 		};
 
-		if (n - first > ELEMENTSOF(targets)) {
-			ret = kiln_error(r->ctx, E2BIG, "step %u mounts more than %zu secrets",
-					 r->step, ELEMENTSOF(targets));
-			goto out;
-		}
-		for (size_t i = first; i < n; i++) {
-			snprintf(targets[i - first], sizeof(targets[0]), "/run/secrets/%s",
-				 step->secrets.v[i - first]);
-			mounts[i].target = targets[i - first];
-		}
 		report(r, text);
 		log_line(r, "#### %s: step %u, %s: %s\n", r->st->pkg->name, r->step, r->phase,
 			 text);
 		ret = sandbox_run(r->ctx, &spec, &status);
 	}
+	for (size_t i = 1; i < max; i++)
+		free(owned[i]);
 	if (ret >= 0 && status != 0)
 		ret = kiln_error(r->ctx, EIO, "the instruction exited with status %d", status);
 	if (ret < 0) {
 		free(r->st->instruction);
 		r->st->instruction = strdup(text);
 	}
-out:
-	for (size_t i = 0; i < n_cache; i++)
-		free(cache_dirs[i]);
-	free(cache_dirs);
 	return ret;
 }
 
@@ -704,8 +711,12 @@ static int finalize(struct run *r)
 				return ret;
 		}
 	}
-	if (out) {
-		ret = validate_extension(r, out);
+	{
+		/* the direct case has no path of its own: the fd's is as good */
+		char fd_path[64];
+
+		snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", out_fd);
+		ret = validate_extension(r, out ? out : fd_path);
 		if (ret < 0)
 			return ret;
 	}

@@ -177,6 +177,10 @@ expect_fail "a failing instruction names the stage, the step and the instruction
 cp "$out/stderr" "$work/failing.err"
 check "the failure shows the end of the log" grep -q 'line one of the failing instruction' "$work/failing.err"
 check "the instruction is printed" grep -qx 'exit 7' "$work/failing.err"
+expect_fail "with --keep-going a failure does not stop the stages that do not need it" 1 \
+	'stage failing failed' kb --keep-going -j 1 --build-arg NONCE=$RANDOM$RANDOM failing true-stage
+cp "$out/stderr" "$work/keep-going.err"
+check "the other target was built" grep -q 'true-stage: built' "$work/keep-going.err"
 expect_fail "a missing target is named" 1 'nosuch' kb nosuch
 expect_fail "variant alpine without an alpine image says which image and what to do" 1 \
 	'variant alpine.*needs image "docker.io/library/alpine:3.21".*kiln pull' kb --no-pull alpine-stage

@@ -128,6 +128,15 @@ if [ -n "$headers" ] && [ -f "$headers/Module.symvers" ] && [ -n "$mods" ] && [ 
 	expect_fail "a module outside /usr/lib/modules is refused" 1 'outside /usr/lib/modules' \
 		ev "$w/mod-outside"
 
+	# ---- the kernel as an image, as the kernel-build stage makes it: its tree at /src ----
+	mkdir -p "$w/kbimg"
+	cp -al "$kb" "$w/kbimg/src"
+	check "import a kernel-build image" "$KILN" import "$w/kbimg" --tag kiln-test/kernel-build:1
+	check "--kernel-build takes it as a reference" \
+		ev "$w/mod-good" --kernel-build kiln-test/kernel-build:1
+	expect_fail "and refuses a module signed by another key against it" 1 'kiln_fw.ko: signature' \
+		ev "$w/mod-other-key" --kernel-build kiln-test/kernel-build:1
+
 	# ---- images and tars: what ships ----
 	check "import the good extension as an image" "$KILN" import "$w/mod-good" --tag kiln-test/ext:good
 	check "an image validates as its directory did" \
