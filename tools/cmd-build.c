@@ -46,7 +46,8 @@ enum progress_mode {
 struct build_args {
 	unsigned jobs;
 	bool no_cache, keep_going, push, insecure, no_pull;
-	struct kiln_build_secret *secrets;
+	struct kiln_build_secret *secrets; /* point into @secret_args */
+	char **secret_args; /* copies of the --secret arguments, cut at their commas */
 	size_t n_secrets;
 	enum progress_mode progress;
 	const char *output;
@@ -107,7 +108,8 @@ static int help(void)
 static int parse_secret(struct build_args *a, const char *arg)
 {
 	const char *id = NULL, *src = NULL;
-	char *copy = strdup(arg), *save = NULL;
+	_cleanup_free_ char *copy = strdup(arg);
+	char *save = NULL, **copies;
 	struct kiln_build_secret *s;
 
 	if (!copy)
@@ -129,11 +131,24 @@ static int parse_secret(struct build_args *a, const char *arg)
 	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
 		return cli_usage("build: --secret '%s': the id names a file in /run/secrets", arg);
 	s = reallocarray(a->secrets, a->n_secrets + 1, sizeof(*a->secrets));
-	if (!s)
+	if (s)
+		a->secrets = s;
+	copies = reallocarray(a->secret_args, a->n_secrets + 1, sizeof(*a->secret_args));
+	if (copies)
+		a->secret_args = copies;
+	if (!s || !copies)
 		return cli_fail(-ENOMEM, "build");
-	a->secrets = s;
-	a->secrets[a->n_secrets++] = (struct kiln_build_secret){ .id = id, .path = src };
-	return CLI_CONTINUE; /* @copy lives as long as the process: the secrets point into it */
+	a->secrets[a->n_secrets] = (struct kiln_build_secret){ .id = id, .path = src };
+	a->secret_args[a->n_secrets++] = TAKE_PTR(copy);
+	return CLI_CONTINUE;
+}
+
+static void build_args_release(struct build_args *a)
+{
+	for (size_t i = 0; i < a->n_secrets; i++)
+		free(a->secret_args[i]);
+	free(a->secret_args);
+	free(a->secrets);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -528,7 +543,7 @@ int cmd_build(int argc, char **argv)
 		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
 		{},
 	};
-	struct build_args a = { 0 };
+	_cleanup_(build_args_release) struct build_args a = { 0 };
 	struct cli_options o = {
 		.name = "build",
 		.help = help,

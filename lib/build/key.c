@@ -163,7 +163,8 @@ int stage_list_files(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 		if (r < 0)
 			return r;
 	}
-	qsort(st->files, st->n_files, sizeof(*st->files), compare_files);
+	if (st->n_files > 1)
+		qsort(st->files, st->n_files, sizeof(*st->files), compare_files);
 	return 0;
 }
 

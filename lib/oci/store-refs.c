@@ -287,7 +287,8 @@ int kiln_store_list_refs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret
 		}
 		n++;
 	}
-	qsort(v, n, sizeof(*v), cmp_strp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_strp);
 	/* index.json written by other tools may name two entries alike */
 	for (size_t i = 1; i < n;) {
 		if (streq(v[i], v[i - 1])) {

@@ -542,7 +542,8 @@ static int parse_env(struct pkg_parser *pp, const struct yaml_node *n, void *obj
 		if (r < 0)
 			return r;
 	}
-	qsort(s->env, s->n_env, sizeof(*s->env), env_cmp);
+	if (s->n_env > 1)
+		qsort(s->env, s->n_env, sizeof(*s->env), env_cmp);
 	return 0;
 }
 

@@ -579,10 +579,12 @@ int kiln_tree_load(struct kiln_ctx *ctx, const char *root, const struct kiln_tre
 	if (r < 0)
 		return r;
 
-	qsort(tree->pkgs, tree->n_pkgs, sizeof(*tree->pkgs), cmp_tree_pkg);
+	if (tree->n_pkgs > 1)
+		qsort(tree->pkgs, tree->n_pkgs, sizeof(*tree->pkgs), cmp_tree_pkg);
 	for (size_t i = 0; i < tree->n_pkgs; i++)
-		qsort(tree->pkgs[i].tmpls, tree->pkgs[i].n_tmpls, sizeof(struct kiln_tmpl),
-		      cmp_tmpl);
+		if (tree->pkgs[i].n_tmpls > 1)
+			qsort(tree->pkgs[i].tmpls, tree->pkgs[i].n_tmpls, sizeof(struct kiln_tmpl),
+			      cmp_tmpl);
 	r = check_unique_names(&l);
 	if (r < 0)
 		return r;
