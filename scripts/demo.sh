@@ -98,6 +98,9 @@ version=$("$kiln" -C examples/extensions eval -t kiln-demo '{{ .VERSION }}')
 ref=localhost/kiln/kiln-demo:$version
 step "kiln import _out/demo/extension --tag $ref"
 "$kiln" import "$ext" --tag "$ref"
+step "kiln ext validate $ref --kernel-build $kdir --cert ... --talos-version v1.12.0"
+"$kiln" ext validate "$ref" --kernel-build "$kdir" --cert "$demo/keys/signing_key.x509" \
+	--talos-version v1.12.0
 step "kiln ls -R $ref"
 "$kiln" ls -R "$ref"
 step "kiln cat $ref /manifest.yaml"
@@ -141,10 +144,12 @@ rm -rf "$out/hello-ext"
 	--push --registry "127.0.0.1:$port" --username kiln -o "$out/hello-ext"
 step "again: every stage comes from the cache"
 "$kiln" -C examples/hello build --progress plain hello-ext --tag "$version"
+step "kiln ext info hello-ext:$version"
+"$kiln" ext info "hello-ext:$version"
 step "kiln ls -R hello-ext:$version"
 "$kiln" ls -R "hello-ext:$version"
 step "the extension's program, run from the exported tree"
-"$out/hello-ext/rootfs/usr/bin/hello"
+"$out/hello-ext/rootfs/usr/local/bin/hello"
 step "kiln cache ls"
 "$kiln" cache ls
 

@@ -27,6 +27,7 @@ enum {
 	OPT_INSECURE,
 	OPT_NO_PULL,
 	OPT_DIR,
+	OPT_CERT,
 };
 
 struct ext_args {
@@ -35,6 +36,7 @@ struct ext_args {
 	const char *base;
 	const char *platform;
 	const char *dir;
+	const char *cert;
 	bool insecure, no_pull;
 };
 
@@ -77,6 +79,9 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_DIR:
 		a->dir = arg;
 		return CLI_CONTINUE;
+	case OPT_CERT:
+		a->cert = arg;
+		return CLI_CONTINUE;
 	default:
 		return cli_usage("ext: run 'kiln ext --help' for usage");
 	}
@@ -110,6 +115,8 @@ static int validate_help(void)
 	       "      --kernel-build DIR|REF the target kernel: a kernel build tree (or\n"
 	       "                             linux-headers tree with certs/signing_key.x509),\n"
 	       "                             or an image holding one at /src (kernel-build)\n"
+	       "      --cert CERT            the kernel's module signing certificate, when the\n"
+	       "                             tree has none in certs/signing_key.x509\n"
 	       "      --base DIR|REF         the files the extension lands on, for firmware\n"
 	       "      --platform P           the platform of images (default: the host's)\n"
 	       "      --insecure             plain HTTP and unverified TLS for any registry\n"
@@ -125,6 +132,7 @@ static const struct option ext_options[] = {
 	{ "talos-version", required_argument, NULL, OPT_TALOS_VERSION },
 	{ "kernel-build", required_argument, NULL, OPT_KERNEL_BUILD },
 	{ "base", required_argument, NULL, OPT_BASE },
+	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "platform", required_argument, NULL, OPT_EXT_PLATFORM },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "no-pull", no_argument, NULL, OPT_NO_PULL },
@@ -189,7 +197,7 @@ static int load_kernel(struct kiln_store *s, const struct ext_args *a,
 		       struct kiln_kernel **ret)
 {
 	_cleanup_free_ char *src = NULL;
-	struct kiln_kernel_options ko = { 0 };
+	struct kiln_kernel_options ko = { .cert = a->cert };
 	struct stat st;
 	int r;
 
@@ -333,7 +341,7 @@ static int ext_info(int argc, char **argv)
 		.name = "ext info",
 		.no_tree = true,
 		.help = info_help,
-		.extra = ext_options + 3, /* --platform, --insecure, --no-pull */
+		.extra = ext_options + 4, /* --platform, --insecure, --no-pull */
 		.on_option = on_option,
 		.userdata = &a,
 	};

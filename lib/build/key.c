@@ -22,7 +22,7 @@
 #include "strv.h"
 
 /* Bumped when what a stage does with the same inputs changes. */
-#define STAGE_KEY_VERSION "kiln-stage-v1"
+#define STAGE_KEY_VERSION "kiln-stage-v2"
 
 static void pkg_file_release(struct pkg_file *f)
 {

@@ -195,6 +195,12 @@ expect_fail "a bad extension fails its build, naming the file and what to do" 1 
 	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext
 check "and never reaches the store" bash -c "! \"$KILN\" cache ls | grep -q '^bad-ext '"
 
+# examples/hello, as make demo builds it: it must stay a valid extension
+cp -r "$SRCDIR/examples/hello" "$work/hello"
+"$KILN" import "$rootfs" --tag localhost/kiln/busybox:demo >/dev/null 2>&1
+check "examples/hello builds" "$KILN" -C "$work/hello" build --progress quiet --tag demo hello-ext
+check "into a valid extension" "$KILN" ext validate hello-ext:demo --talos-version v1.12.0
+
 # ---- SIGKILL in the middle of a stage ----
 
 # kiln itself in the background, not a shell function around it: the kill must reach kiln
