@@ -22,6 +22,7 @@
 
 #include <kiln/oci.h>
 
+#include "curl-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "sources.h"
@@ -29,24 +30,12 @@
 
 #define FETCH_TRIES 3
 #define BACKOFF_MS 500u
-#define CONNECT_TIMEOUT_SECONDS 30L
-/* A server that sends nothing for this long is gone: the try fails and may be repeated. */
-#define STALL_SECONDS 60L
 #define MAX_REDIRECTS 10L
-#define RECV_BUFFER_SIZE (256L << 10)
 #define PROGRESS_INTERVAL_NS 250000000LL
 #define READ_CHUNK (1u << 20)
 #define QUOTE_MAX 200
 /* A temporary nobody holds and nobody wrote for this long was left by a killed kiln. */
 #define STALE_TMP_SECONDS (60 * 60)
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init_once(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void curl_easy_cleanupp(CURL **c)
 {
@@ -237,26 +226,16 @@ static int http_get(struct download *d, CURL *curl, long *status, CURLcode *code
 	errbuf[0] = '\0';
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, d->url);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	kiln_curl_set_defaults(curl, errbuf, d->o->tls_verify);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
 	/* stop at the status line of an error: a 404 page may be large */
 	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, d->o->tls_verify ? 1L : 0L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, d->o->tls_verify ? 2L : 0L);
 
 	c = curl_easy_perform(curl);
 	*code = c;
@@ -302,8 +281,7 @@ static int fetch_http(struct download *d)
 	CURLcode code = CURLE_OK;
 	int r;
 
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_result != CURLE_OK)
+	if (kiln_curl_global_init() < 0)
 		return kiln_error(d->ctx, ENOMEM, "source \"%s\": cannot initialize libcurl",
 				  d->qurl);
 	curl = curl_easy_init();

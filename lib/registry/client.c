@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "curl-util.h"
 #include "json-parse.h"
 #include "log.h"
 #include "registry-internal.h"
@@ -79,7 +80,7 @@ int reg_client_new(struct kiln_ctx *ctx, const char *domain, const char *repo,
 	_cleanup_(reg_client_freep) struct reg_client *c = NULL;
 	int r;
 
-	if (http_global_init() < 0)
+	if (kiln_curl_global_init() < 0)
 		return kiln_error(ctx, ENOMEM, "cannot initialize libcurl");
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -10,31 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "curl-util.h"
 #include "http.h"
 #include "macro.h"
 
 /* Error bodies are kept for their message, never for their bulk. */
 #define ERROR_BODY_MAX (64u << 10)
 /* Big buffers: fewer syscalls and callbacks for layers of hundreds of MiB. */
-#define RECV_BUFFER_SIZE (256L << 10)
 #define SEND_BUFFER_SIZE (512L << 10)
-/* A registry that sends nothing for this long is gone: the exchange fails and may be retried. */
-#define STALL_SECONDS 60L
-#define CONNECT_TIMEOUT_SECONDS 30L
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_result;
-
-static void global_init_once(void)
-{
-	global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-int http_global_init(void)
-{
-	pthread_once(&global_once, global_init_once);
-	return global_result == CURLE_OK ? 0 : -ENOMEM;
-}
 
 void http_response_release(struct http_response *r)
 {
@@ -320,21 +303,11 @@ int http_perform(CURL *curl, const struct http_request *req, struct http_respons
 
 	/* reset keeps the connection cache: the next exchange reuses the socket */
 	curl_easy_reset(curl);
+	kiln_curl_set_defaults(curl, resp->curl_error, req->tls_verify);
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, resp->curl_error);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req->tls_verify ? 1L : 0L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req->tls_verify ? 2L : 0L);
 	if (req->follow_redirects) {
 		/* libcurl keeps our Authorization header off other hosts (no UNRESTRICTED_AUTH) */
 		curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);

@@ -83,6 +83,3 @@ int http_perform(CURL *curl, const struct http_request *req, struct http_respons
 
 /* True for transport failures worth another try: resets, timeouts, cut transfers. */
 bool http_error_is_transient(CURLcode c);
-
-/* Initialize libcurl once per process (thread-safe); 0 or -ENOMEM. */
-int http_global_init(void);
