@@ -170,6 +170,15 @@ check "its bytes are in no blob of the store" \
 expect_fail "a step asking for a secret that was not given fails clearly" 1 \
 	'secret "signing-key".*--secret id=signing-key' kb secret
 
+# ---- what persists: env across steps, cachePaths across builds ----
+
+check "a stage with cachePaths builds" kb --no-cache persist
+check "a step's env reaches later steps" \
+	bash -c "\"$KILN\" cat persist:latest /env-from-step-1 | grep -qx 'set in step 1'"
+check "and builds again" kb --no-cache persist
+check "its cachePaths directory kept what the first build wrote" \
+	bash -c "\"$KILN\" cat persist:latest /runs | grep -qx 2"
+
 # ---- failures ----
 
 expect_fail "a failing instruction names the stage, the step and the instruction" 1 \
