@@ -41,9 +41,10 @@ static void print_help(void)
 {
 	printf("Usage: kiln [-C DIR] [--verbose] COMMAND [ARGS]...\n"
 	       "\n"
-	       "Read bldr package trees, sign and pre-flight check kernel modules, and\n"
-	       "work with OCI images and registries: the pieces of a custom Talos Linux\n"
-	       "module's path, with no Docker and no daemon.\n"
+	       "Read and build bldr package trees, sign and pre-flight check kernel\n"
+	       "modules, validate Talos system extensions, and work with OCI images and\n"
+	       "registries: the pieces of a custom Talos Linux module's path, with no\n"
+	       "Docker and no daemon.\n"
 	       "\n"
 	       "Commands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
