@@ -86,8 +86,8 @@ static int help(void)
 	       "      --progress MODE    tty (a live line per running stage), plain\n"
 	       "                         (timestamped lines) or quiet; default: tty on a\n"
 	       "                         terminal, else plain\n"
-	       "  -o, --output DIR       export the target's files to DIR (with several\n"
-	       "                         targets, to DIR/TARGET)\n"
+	       "  -o, --output DIR       export the target's files to DIR, replacing what\n"
+	       "                         it held (with several targets, to DIR/TARGET)\n"
 	       "      --tag TAG          the tag of the targets' images (default: 'git\n"
 	       "                         describe --tags --always --dirty' of the tree, else\n"
 	       "                         latest)\n"
@@ -446,14 +446,18 @@ static char *git_describe(const char *root)
 static int export_target(struct kiln_store *s, const struct kiln_build_target *t, const char *dir)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
 	struct kiln_unpack_options uo = { .devices = geteuid() == 0 };
 	int r;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return cli_fail(-errno, "cannot make output directory '%s'", dir);
-	r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
+	/* unpacked beside it, then swapped in whole: DIR is the old export or the new one */
+	r = atomic_dir_open(dir, &out);
 	if (r >= 0)
-		r = kiln_unpack_image(cli_ctx, s, img, dir, &uo);
+		r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
+	if (r >= 0)
+		r = kiln_unpack_image(cli_ctx, s, img, out.tmp, &uo);
+	if (r >= 0)
+		r = atomic_dir_commit(&out, 0755, true);
 	if (r < 0)
 		return cli_fail(r, "cannot export %s to '%s'", t->name, dir);
 	return EXIT_OK;

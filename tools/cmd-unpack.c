@@ -4,13 +4,13 @@
  * temporary directory beside DIR and renamed into place, so that DIR is
  * either the whole image or not there.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <kiln/layer.h>
 
+#include "fileio.h"
 #include "kiln.h"
 #include "log.h"
 
@@ -77,15 +77,6 @@ static int on_option(int c, const char *arg, void *userdata)
 	}
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 /* 0 if @dir can be replaced by a rename: absent, or an empty directory. */
 static int check_target(const char *dir)
 {
@@ -129,7 +120,8 @@ int cmd_unpack(int argc, char **argv)
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
 	struct kiln_unpack_options uo = { 0 };
 	const char *ref;
 	size_t len;
@@ -156,21 +148,14 @@ int cmd_unpack(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 
-	if (asprintf(&tmp, "%s.kiln-unpack-XXXXXX", dir) < 0) {
-		tmp = NULL;
-		return cli_fail(-ENOMEM, "unpack");
-	}
-	if (!mkdtemp(tmp))
-		return cli_fail(-errno, "unpack: cannot create a directory beside '%s'", dir);
+	r = atomic_dir_open(dir, &out);
+	if (r < 0)
+		return cli_fail(r, "unpack: cannot create a directory beside '%s'", dir);
 	uo.devices = a.devices;
-	r = kiln_unpack_image(cli_ctx, s, img, tmp, &uo);
-	if (r >= 0 && chmod(tmp, 0755) < 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, dir) < 0)
-		r = -errno;
-	if (r < 0) {
-		nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	r = kiln_unpack_image(cli_ctx, s, img, out.tmp, &uo);
+	if (r >= 0)
+		r = atomic_dir_commit(&out, 0755, false);
+	if (r < 0)
 		return cli_fail(r, "unpack %s into '%s'", ref, dir);
-	}
 	return EXIT_OK;
 }

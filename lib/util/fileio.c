@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
@@ -115,6 +116,47 @@ void atomic_file_release(struct atomic_file *f)
 	free(f->tmp);
 	f->tmp = NULL;
 	closep(&f->fd);
+}
+
+int atomic_dir_open(const char *path, struct atomic_dir *ret)
+{
+	struct atomic_dir d = { .path = path };
+
+	if (asprintf(&d.tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	if (!mkdtemp(d.tmp)) {
+		int r = -errno;
+
+		free(d.tmp);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int atomic_dir_commit(struct atomic_dir *d, unsigned mode, bool replace)
+{
+	if (chmod(d->tmp, mode) < 0)
+		return -errno;
+	if (rename(d->tmp, d->path) < 0) {
+		if (!replace || (errno != ENOTEMPTY && errno != EEXIST))
+			return -errno;
+		/* the old directory goes where the new one was, and then away */
+		if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->path, RENAME_EXCHANGE) < 0)
+			return -errno;
+		(void)remove_tree_at(AT_FDCWD, d->tmp);
+	}
+	free(d->tmp);
+	d->tmp = NULL;
+	return 0;
+}
+
+void atomic_dir_release(struct atomic_dir *d)
+{
+	if (d->tmp)
+		(void)remove_tree_at(AT_FDCWD, d->tmp);
+	free(d->tmp);
+	d->tmp = NULL;
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)

@@ -39,6 +39,23 @@ int atomic_file_commit(struct atomic_file *f, unsigned mode);
 void atomic_file_release(struct atomic_file *f);
 
 /*
+ * A directory made in place of @path atomically: filled under a temporary
+ * name beside it (atomic_dir_open(): @tmp, mode 0700), then
+ * atomic_dir_commit() gives it @mode and renames it over @path, which must
+ * be absent or an empty directory, unless @replace: then a directory there
+ * is swapped out (RENAME_EXCHANGE) and removed. Releasing an uncommitted
+ * one removes it, so @path is either whole or untouched.
+ */
+struct atomic_dir {
+	const char *path; /* not owned */
+	char *tmp;
+};
+
+int atomic_dir_open(const char *path, struct atomic_dir *ret);
+int atomic_dir_commit(struct atomic_dir *d, unsigned mode, bool replace);
+void atomic_dir_release(struct atomic_dir *d);
+
+/*
  * Write @len bytes to @path atomically: a temporary file in the same
  * directory, fsync, rename. @path is either wholly replaced or untouched.
  */
