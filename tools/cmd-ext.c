@@ -191,6 +191,41 @@ static void report_json(struct json_writer *w, const char *name, const struct ki
 	json_end_object(w);
 }
 
+/*
+ * What validate and info do after their options: take the one operand,
+ * the platform, the store, and open the extension (*@io is kept for the
+ * other images a command opens). EXIT_OK, or the exit code after printing.
+ */
+static int open_input(const char *cmd, int argc, char **argv, const struct ext_args *a,
+		      struct kiln_platform *platform, struct kiln_ext_input_options *io,
+		      struct kiln_store **ret_store, struct kiln_ext_input **ret)
+{
+	_cleanup_free_ char *what = NULL;
+	int r;
+
+	if (argc - optind != 1)
+		return cli_usage("%s: expected one DIR, TAR or REF: run 'kiln %s --help'", cmd,
+				 cmd);
+	r = cli_parse_platform(cmd, a->platform, platform);
+	if (r != EXIT_OK)
+		return r;
+	*io = (struct kiln_ext_input_options){ .platform = a->platform ? platform : NULL,
+					       .pull = !a->no_pull,
+					       .insecure = a->insecure,
+					       .metadata = true };
+	if (asprintf(&what, "%s: cannot open the store", cmd) < 0)
+		return cli_fail(-ENOMEM, "%s", cmd);
+	r = cli_open_store(what, ret_store);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_ext_input_open(cli_ctx, *ret_store, argv[optind], io, ret);
+	if (r < 0)
+		return cli_fail(r, "%s %s", cmd, argv[optind]);
+	/* the kernel tree and the base are only read from */
+	io->metadata = false;
+	return EXIT_OK;
+}
+
 /* A kernel to check against: a build tree, or an image with one at /src (or at its root). */
 static int load_kernel(struct kiln_store *s, const struct ext_args *a,
 		       const struct kiln_ext_input_options *io, struct kiln_ext_input **ret_in,
@@ -242,22 +277,11 @@ static int ext_validate(int argc, char **argv)
 	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
-	if (argc - optind != 1)
-		return cli_usage(
-		    "ext validate: expected one DIR, TAR or REF: run 'kiln ext validate "
-		    "--help'");
-	r = cli_parse_platform("ext validate", a.platform, &platform);
+	if (a.cert && !a.kernel_build)
+		return cli_usage("ext validate: --cert goes with --kernel-build");
+	r = open_input("ext validate", argc, argv, &a, &platform, &io, &s, &in);
 	if (r != EXIT_OK)
 		return r;
-	io = (struct kiln_ext_input_options){ .platform = a.platform ? &platform : NULL,
-					      .pull = !a.no_pull,
-					      .insecure = a.insecure };
-	r = cli_open_store("ext validate: cannot open the store", &s);
-	if (r != EXIT_OK)
-		return r;
-	r = kiln_ext_input_open(cli_ctx, s, argv[optind], &io, &in);
-	if (r < 0)
-		return cli_fail(r, "ext validate %s", argv[optind]);
 	if (a.kernel_build) {
 		r = load_kernel(s, &a, &io, &kin, &kernel);
 		if (r != EXIT_OK)
@@ -350,7 +374,7 @@ static int ext_info(int argc, char **argv)
 	_cleanup_(kiln_ext_input_freep) struct kiln_ext_input *in = NULL;
 	_cleanup_(kiln_ext_report_freep) struct kiln_ext_report *rep = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
-	struct kiln_ext_input_options io;
+	struct kiln_ext_input_options io = { 0 };
 	struct kiln_ext_validate_options vo = { 0 };
 	const struct kiln_ext_manifest *m;
 	bool json;
@@ -359,23 +383,11 @@ static int ext_info(int argc, char **argv)
 	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		return r;
-	if (argc - optind != 1)
-		return cli_usage(
-		    "ext info: expected one DIR, TAR or REF: run 'kiln ext info --help'");
-	r = cli_parse_platform("ext info", a.platform, &platform);
+	r = open_input("ext info", argc, argv, &a, &platform, &io, &s, &in);
 	if (r != EXIT_OK)
 		return r;
-	io = (struct kiln_ext_input_options){ .platform = a.platform ? &platform : NULL,
-					      .pull = !a.no_pull,
-					      .insecure = a.insecure };
-	r = cli_open_store("ext info: cannot open the store", &s);
-	if (r != EXIT_OK)
-		return r;
-	r = kiln_ext_input_open(cli_ctx, s, argv[optind], &io, &in);
-	if (r >= 0) {
-		vo.owners_advisory = in->kind == KILN_EXT_INPUT_DIR;
-		r = kiln_ext_validate_dir(cli_ctx, in->dir, in->meta, &vo, &rep);
-	}
+	vo.owners_advisory = in->kind == KILN_EXT_INPUT_DIR;
+	r = kiln_ext_validate_dir(cli_ctx, in->dir, in->meta, &vo, &rep);
 	if (r < 0)
 		return cli_fail(r, "ext info %s", argv[optind]);
 	if (json) {
@@ -542,7 +554,8 @@ static int ext_new(int argc, char **argv)
 		.on_option = on_option,
 		.userdata = &a,
 	};
-	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
+	_cleanup_free_ char *dir = NULL;
 	const char *name;
 	int r;
 
@@ -557,7 +570,7 @@ static int ext_new(int argc, char **argv)
 				 "'-', '_' and '.')",
 				 name);
 	dir = a.dir ? strdup(a.dir) : path_join(cli_root, name);
-	if (!dir || asprintf(&tmp, "%s.kiln-new-XXXXXX", dir) < 0)
+	if (!dir)
 		return cli_fail(-ENOMEM, "ext new");
 	if (access(dir, F_OK) == 0)
 		return cli_fail(-EEXIST, "ext new: '%s' exists: choose another --dir", dir);
@@ -570,16 +583,15 @@ static int ext_new(int argc, char **argv)
 			return cli_fail(r, "ext new: cannot make the parents of '%s'", dir);
 	}
 	/* made beside it and renamed: a half-written scaffold is never left under its name */
-	if (!mkdtemp(tmp))
-		return cli_fail(-errno, "ext new: cannot make a directory beside '%s'", dir);
-	chmod(tmp, 0755);
-	r = write_scaffold(tmp, name);
-	if (r == EXIT_OK && rename(tmp, dir) < 0)
-		r = cli_fail(-errno, "ext new: cannot move the scaffold to '%s'", dir);
-	if (r != EXIT_OK) {
-		remove_tree_at(AT_FDCWD, tmp);
+	r = atomic_dir_open(dir, &out);
+	if (r < 0)
+		return cli_fail(r, "ext new: cannot make a directory beside '%s'", dir);
+	r = write_scaffold(out.tmp, name);
+	if (r != EXIT_OK)
 		return r;
-	}
+	r = atomic_dir_commit(&out, 0755, false);
+	if (r < 0)
+		return cli_fail(r, "ext new: cannot move the scaffold to '%s'", dir);
 	printf("%s\n", dir);
 	fprintf(stderr,
 		"kiln: made %s: edit manifest.yaml.tmpl (author, description) and pkg.yaml, then "

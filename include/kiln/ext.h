@@ -204,7 +204,7 @@ struct kiln_ext_input {
 	enum kiln_ext_input_kind kind;
 	char *name; /* the directory, file or reference */
 	char *dir; /* where the files are */
-	struct kiln_fs *meta; /* tar and image: the flattened view; NULL for a directory */
+	struct kiln_fs *meta; /* a tar, or an image with metadata: the flattened view; else NULL */
 	char *tmp; /* a temporary directory, removed with the input */
 };
 
@@ -212,6 +212,12 @@ struct kiln_ext_input_options {
 	const struct kiln_platform *platform; /* images: NULL for the host's */
 	bool pull; /* an image missing from the store is pulled */
 	bool insecure;
+	/*
+	 * Images: also load the flattened view (what ships: modes and owners),
+	 * which reads every layer a second time; a kernel tree or a base whose
+	 * files are only read needs none.
+	 */
+	bool metadata;
 };
 
 /*

@@ -117,7 +117,8 @@ static int open_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *re
 	}
 	if (r < 0)
 		return r;
-	r = kiln_fs_load_image(ctx, s, img, &in->meta);
+	if (o->metadata)
+		r = kiln_fs_load_image(ctx, s, img, &in->meta);
 	if (r >= 0)
 		r = make_tmp(ctx, in);
 	if (r >= 0)
