@@ -477,20 +477,12 @@ static int check_modules(struct validator *v)
 			 * not load */
 			if (f->status < KILN_CHECK_WARN)
 				continue;
-			/* in an extension, firmware belongs under /usr/lib/firmware, the allowed
-			 * prefix */
-			const char *advice = f->kind == KILN_CHECK_FIRMWARE
-						 ? "add it to the extension under "
-						   "/usr/lib/firmware/, or pass the base image "
-						   "that has it with --base"
-						 : f->advice;
-
 			r = problem(
 			    v, f->status < KILN_CHECK_FAIL && f->kind != KILN_CHECK_FIRMWARE, path,
 			    "%s%s%s: %s%s%s%s%s%s", kiln_check_kind_name(f->kind),
 			    f->subject ? " " : "", strempty(f->subject), f->message,
 			    f->kernel_says ? " (the kernel says: " : "", strempty(f->kernel_says),
-			    f->kernel_says ? ")" : "", advice ? "; " : "", strempty(advice));
+			    f->kernel_says ? ")" : "", f->advice ? "; " : "", strempty(f->advice));
 		}
 	}
 out:

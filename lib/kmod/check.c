@@ -156,8 +156,8 @@ static char *vermagic_diff(const char *mod, const char *kern)
 		}
 	}
 	if (rm != rk || strncmp(mod, kern, rm) != 0)
-		strbuf_addf(&sb, "%sreleases differ: %.*s and %.*s", sb.len ? "; " : "",
-			    (int)rm, mod, (int)rk, kern);
+		strbuf_addf(&sb, "%sreleases differ: %.*s and %.*s", sb.len ? "; " : "", (int)rm,
+			    mod, (int)rk, kern);
 	return strbuf_detach(&sb, NULL);
 }
 
@@ -173,9 +173,10 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 	st->kind = KILN_CHECK_VERMAGIC;
 	if (!kern) {
 		msg = fmt(st, "the kernel's vermagic is unknown");
-		advice = fmt(st, "give a kernel build tree with its .config (--kernel-build), "
-			       "the vermagic (--vermagic), or the kernel's /lib/modules/<release> "
-			       "(--modules-dir)");
+		advice =
+		    fmt(st, "give a kernel build tree with its .config (--kernel-build), "
+			    "the vermagic (--vermagic), or the kernel's /lib/modules/<release> "
+			    "(--modules-dir)");
 		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 		return;
 	}
@@ -191,9 +192,10 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 	if (kiln_vermagic_same(mod, kern, has_crcs)) {
 		if (kiln_vermagic_same(mod, kern, false))
 			return;
-		msg = fmt(st, "built for release %.*s, the kernel is %s: the kernel ignores "
-			      "the release because the module has symbol versions "
-			      "(CONFIG_MODVERSIONS); the symbol CRCs decide",
+		msg = fmt(st,
+			  "built for release %.*s, the kernel is %s: the kernel ignores "
+			  "the release because the module has symbol versions "
+			  "(CONFIG_MODVERSIONS); the symbol CRCs decide",
 			  (int)strcspn(mod, " "), mod, st->ki->release);
 		finding(st, KILN_CHECK_NOTE, NULL, msg, NULL, NULL);
 		return;
@@ -203,7 +205,7 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 		  diff ? diff : "?");
 	says = fmt(st, "%s: version magic '%s' should be '%s'", me->name, mod, kern);
 	advice = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
-		   st->ki->release);
+		     st->ki->release);
 	finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 }
 
@@ -213,7 +215,7 @@ static void check_vermagic(struct check_state *st, struct mod_entry *me)
 static bool license_is_gpl_compatible(const char *l)
 {
 	static const char *const gpl[] = {
-		"GPL",	      "GPL v2",	      "GPL and additional rights",
+		"GPL",		"GPL v2",	"GPL and additional rights",
 		"Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL",
 	};
 
@@ -325,12 +327,13 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 	}
 	if (v->crc == e->crc)
 		return;
-	msg = fmt(st, "module_layout CRC 0x%08" PRIx64 " differs from the kernel's 0x%08x: "
-		      "the module was built against a kernel whose struct module differs",
+	msg = fmt(st,
+		  "module_layout CRC 0x%08" PRIx64 " differs from the kernel's 0x%08x: "
+		  "the module was built against a kernel whose struct module differs",
 		  v->crc, e->crc);
 	says = fmt(st, "%s: disagrees about version of symbol module_layout", me->name);
 	advice = fmt(st, "rebuild the module against this kernel's build tree (release %s)",
-		   st->ki->release);
+		     st->ki->release);
 	finding(st, KILN_CHECK_FAIL, "module_layout", msg, says, advice);
 }
 
@@ -349,12 +352,12 @@ static void unknown_symbol(struct check_state *st, struct mod_entry *me, const c
 	says = fmt(st, "%s: Unknown symbol %s (err -2)", me->name, name);
 	if (find_version(me->m, name))
 		advice = fmt(st, "it was exported where the module was built (its CRC is in "
-			       "__versions), not here: give the module that exports it (or its "
-			       "Module.symvers with --symvers), or rebuild against this kernel's "
-			       "tree");
+				 "__versions), not here: give the module that exports it (or its "
+				 "Module.symvers with --symvers), or rebuild against this kernel's "
+				 "tree");
 	else
 		advice = fmt(st, "it was undefined at build time too (modpost warned): give the "
-			       "module that exports it, or its Module.symvers with --symvers");
+				 "module that exports it, or its Module.symvers with --symvers");
 	finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
@@ -379,13 +382,15 @@ static void check_crc(struct check_state *st, struct mod_entry *me, const char *
 	says = fmt(st, "%s: disagrees about version of symbol %s\n%s: Unknown symbol %s (err -22)",
 		   me->name, name, me->name, name);
 	if (p->given)
-		advice = fmt(st, "rebuild the module against %s's Module.symvers "
-			       "(KBUILD_EXTRA_SYMBOLS)",
-			   p->owner);
+		advice = fmt(st,
+			     "rebuild the module against %s's Module.symvers "
+			     "(KBUILD_EXTRA_SYMBOLS)",
+			     p->owner);
 	else
-		advice = fmt(st, "rebuild the module against this kernel's build tree (release %s): "
-			       "its Module.symvers has the CRCs the kernel checks",
-			   st->ki->release);
+		advice = fmt(st,
+			     "rebuild the module against this kernel's build tree (release %s): "
+			     "its Module.symvers has the CRCs the kernel checks",
+			     st->ki->release);
 	finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
@@ -400,12 +405,14 @@ static void check_namespace(struct check_state *st, struct mod_entry *me, const 
 		return;
 	msg = fmt(st, "%s is in namespace %s, which the module does not import", name, ns);
 	if (allowed)
-		says = fmt(st, "%s: module uses symbol (%s) from namespace %s, "
-			       "but does not import it.",
+		says = fmt(st,
+			   "%s: module uses symbol (%s) from namespace %s, "
+			   "but does not import it.",
 			   me->name, name, ns);
 	else
-		says = fmt(st, "%s: module uses symbol (%s) from namespace %s, "
-			       "but does not import it.\n%s: Unknown symbol %s (err -22)",
+		says = fmt(st,
+			   "%s: module uses symbol (%s) from namespace %s, "
+			   "but does not import it.\n%s: Unknown symbol %s (err -22)",
 			   me->name, name, ns, me->name, name);
 	advice = fmt(st, "add MODULE_IMPORT_NS(%s) to the module's source", ns);
 	finding(st, allowed ? KILN_CHECK_WARN : KILN_CHECK_FAIL, name, msg, says, advice);
@@ -429,12 +436,13 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 			unknown_symbol(st, me, imp->name);
 			return;
 		}
-		msg = fmt(st, "%s is EXPORT_SYMBOL_GPL, and the module's license \"%s\" is not "
-			      "GPL-compatible",
+		msg = fmt(st,
+			  "%s is EXPORT_SYMBOL_GPL, and the module's license \"%s\" is not "
+			  "GPL-compatible",
 			  imp->name, strempty(license));
 		says = fmt(st, "%s: Unknown symbol %s (err -2)", me->name, imp->name);
-		advice = fmt(st, "use a GPL-compatible MODULE_LICENSE(), or stop using %s",
-			   imp->name);
+		advice =
+		    fmt(st, "use a GPL-compatible MODULE_LICENSE(), or stop using %s", imp->name);
 		finding(st, KILN_CHECK_FAIL, imp->name, msg, says, advice);
 		return;
 	}
@@ -474,8 +482,9 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 		/* a module of the same name replaces the in-tree one (updates/ wins) */
 		if (strlen(me->norm) == len && strncmp(me->norm, owner, len) == 0)
 			continue;
-		msg = fmt(st, "exports %s, as the in-tree module %.*s does: it fails to load while "
-			      "that one is loaded",
+		msg = fmt(st,
+			  "exports %s, as the in-tree module %.*s does: it fails to load while "
+			  "that one is loaded",
 			  name, (int)len, owner);
 		says = fmt(st, "%s: exports duplicate symbol %s (owned by %.*s)", me->name, name,
 			   (int)len, owner);
@@ -495,8 +504,8 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 	if (me->syms_error) {
 		msg = fmt(st, "cannot read the module's symbol table: %s", me->syms_reason);
 		says = me->syms_error == -ENOEXEC
-			       ? fmt(st, "%s: module has no symbols (stripped?)", me->name)
-			       : NULL;
+			   ? fmt(st, "%s: module has no symbols (stripped?)", me->name)
+			   : NULL;
 		advice = fmt(st, "rebuild the module; strip it with --strip-debug only");
 		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
@@ -504,8 +513,9 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 	layout = kiln_symvers_find(kiln_kernel_symvers(st->k), "module_layout");
 	if (st->ki->modversions == 1 && !me->syms.has_versions && (layout || me->syms.n_imports)) {
 		/* check_version() with no __versions at all: try_to_force_load() */
-		msg = fmt(st, "the module has no symbol versions (__versions), and the kernel "
-			      "checks them (CONFIG_MODVERSIONS)%s",
+		msg = fmt(st,
+			  "the module has no symbol versions (__versions), and the kernel "
+			  "checks them (CONFIG_MODVERSIONS)%s",
 			  forced ? ": it takes it as a forced load, tainting itself (F)" : "");
 		says = forced ? fmt(st, "%s: %s: kernel tainted.", me->name,
 				    layout ? "module_layout" : me->syms.imports[0].name)
@@ -537,8 +547,9 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 	char *says, *m2;
 
 	if (enforced) {
-		says = fmt(st, "Loading of %s is rejected\n(init_module() fails with EKEYREJECTED: "
-			       "insmod prints \"Key was rejected by service\")",
+		says = fmt(st,
+			   "Loading of %s is rejected\n(init_module() fails with EKEYREJECTED: "
+			   "insmod prints \"Key was rejected by service\")",
 			   reason);
 		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
@@ -549,13 +560,15 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
-	m2 = fmt(st, "%s; it would load, tainting the kernel (E), but is rejected where "
-		     "signatures are enforced (module.sig_enforce=1%s)",
+	m2 = fmt(st,
+		 "%s; it would load, tainting the kernel (E), but is rejected where "
+		 "signatures are enforced (module.sig_enforce=1%s)",
 		 strempty(msg),
 		 ki->lockdown_secure_boot == 1 ? ", or lockdown under UEFI Secure Boot" : "");
 	free(msg);
-	says = fmt(st, "%s: module verification failed: signature and/or required key missing - "
-		       "tainting kernel",
+	says = fmt(st,
+		   "%s: module verification failed: signature and/or required key missing - "
+		   "tainting kernel",
 		   me->name);
 	finding(st, KILN_CHECK_WARN, NULL, m2, says, advice);
 }
@@ -586,8 +599,9 @@ static void check_signature_without_cert(struct check_state *st, struct mod_entr
 	} else {
 		msg = fmt(st, "the module is signed, but there is no certificate to verify it "
 			      "against");
-		advice = fmt(st, "give the kernel's signing certificate with --cert, or a build tree "
-			       "with certs/signing_key.x509");
+		advice =
+		    fmt(st, "give the kernel's signing certificate with --cert, or a build tree "
+			    "with certs/signing_key.x509");
 		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 	}
 }
@@ -649,16 +663,18 @@ static void check_signature(struct check_state *st, struct mod_entry *me)
 		msg = fmt(st, "signed by a key the kernel does not trust: \"%s\" (key %s), not %s",
 			  vr.has_desc ? strempty(d->signer) : "unknown signer",
 			  vr.has_desc ? strempty(d->sig_key) : "?", st->ki->cert);
-		advice = fmt(st, "re-sign it with the kernel's key (kiln module sign --replace "
-			       "--key KEY --cert %s FILE), or enroll the signer's certificate in "
-			       "the kernel's keyring (MOK)",
-			   st->ki->cert);
+		advice = fmt(st,
+			     "re-sign it with the kernel's key (kiln module sign --replace "
+			     "--key KEY --cert %s FILE), or enroll the signer's certificate in "
+			     "the kernel's keyring (MOK)",
+			     st->ki->cert);
 		soft_signature_failure(st, me, -ENOKEY, msg, advice);
 		break;
 	case KILN_VERIFY_CORRUPT:
 		if (vr.kernel_error == -ENOPKG) {
-			msg = fmt(st, "the signature uses an algorithm the kernel does not "
-				      "support: %s",
+			msg = fmt(st,
+				  "the signature uses an algorithm the kernel does not "
+				  "support: %s",
 				  strempty(vr.reason));
 			soft_signature_failure(st, me, -ENOPKG, msg, sign_advice(st, true));
 			break;
@@ -714,20 +730,26 @@ static void check_firmware(struct check_state *st, struct mod_entry *me)
 			continue;
 		/* the module loads; it is the driver's probe that fails without it */
 		if (st->o->n_firmware_roots)
-			msg = fmt(st, "%s on the kernel's firmware search path under %s: "
-				      "the module loads, but its probe fails",
+			msg = fmt(st,
+				  "%s on the kernel's firmware search path under %s: "
+				  "the module loads, but its probe fails",
 				  glob ? "no file matches the pattern" : "not found",
 				  strbuf_str(&roots));
 		else
-			msg = fmt(st, "%s: no --firmware-root given to look in; the module "
-				      "loads, but its probe fails without it",
+			msg = fmt(st,
+				  "%s: no --firmware-root given to look in; the module "
+				  "loads, but its probe fails without it",
 				  glob ? "no file matching the pattern found" : "not found");
 		/* dev_warn(): the driver's and the device's names come first */
-		says = fmt(st, "<driver> <device>: Direct firmware load for %s%s%s "
-			       "failed with error -2",
+		says = fmt(st,
+			   "<driver> <device>: Direct firmware load for %s%s%s "
+			   "failed with error -2",
 			   glob ? "<a name matching " : "", name, glob ? ">" : "");
-		advice = fmt(st, "add it to the extension under /lib/firmware/ (or pass the tree "
-			       "that has it with --firmware-root)");
+		/* /usr/lib/firmware: the kernel finds it there through merged /usr, and it is
+		 * the only firmware path a Talos extension may hold */
+		advice = fmt(st, "add it to the extension under /usr/lib/firmware/, or give the "
+				 "tree that has it as a firmware root (kiln module check "
+				 "--firmware-root, kiln ext validate --base)");
 		finding(st, KILN_CHECK_WARN, name, msg, says, advice);
 	}
 }
@@ -795,16 +817,18 @@ static void check_depends(struct check_state *st, struct mod_entry *me)
 		    streq(source, "Module.symvers"))
 			continue;
 		if (source) {
-			msg = fmt(st, "depends on %s, an external module listed in %s: "
-				      "it must ship too",
+			msg = fmt(st,
+				  "depends on %s, an external module listed in %s: "
+				  "it must ship too",
 				  dep, source);
 			finding(st, KILN_CHECK_NOTE, dep, msg, NULL, NULL);
 			continue;
 		}
 		msg = fmt(st, "depends on %s, which is neither given nor part of the kernel", dep);
-		advice = fmt(st, "give %s.ko too (it must ship in the same extension), or its "
-			       "Module.symvers with --symvers",
-			   dep);
+		advice = fmt(st,
+			     "give %s.ko too (it must ship in the same extension), or its "
+			     "Module.symvers with --symvers",
+			     dep);
 		finding(st, KILN_CHECK_FAIL, dep, msg, unresolved_lines(st, me), advice);
 	}
 }
