@@ -34,6 +34,10 @@ PACKAGES="
 	skopeo
 	umoci
 	busybox-static
+	mmdebstrap
+	libsquashfs-dev
+	squashfs-tools
+	cpio
 "
 
 missing=""

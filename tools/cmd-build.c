@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "kiln.h"
+#include "module-report.h"
 #include "strbuf.h"
 
 enum {
@@ -34,6 +35,7 @@ enum {
 	OPT_USERNAME,
 	OPT_INSECURE,
 	OPT_NO_PULL,
+	OPT_ALLOW_PRIVATE_KEY,
 };
 
 enum progress_mode {
@@ -45,7 +47,7 @@ enum progress_mode {
 
 struct build_args {
 	unsigned jobs;
-	bool no_cache, keep_going, push, insecure, no_pull;
+	bool no_cache, keep_going, push, insecure, no_pull, allow_private_key;
 	struct kiln_build_secret *secrets; /* point into @secret_args */
 	char **secret_args; /* copies of the --secret arguments, cut at their commas */
 	size_t n_secrets;
@@ -75,6 +77,14 @@ static int help(void)
 	       "as TARGET:TAG@sha256:..., and recorded in _out/images.json of the tree.\n"
 	       "Stage logs are kept in _out/logs/STAGE.log.\n"
 	       "\n"
+	       "Kernel modules (*.ko, *.ko.xz, *.ko.zst) in a stage's output are checked as\n"
+	       "'kiln module check' checks them, signatures enforced as on Talos, against\n"
+	       "the kernel build tree of the nearest dependency that holds one (at its\n"
+	       "/src, as kernel-build has it, or at its top), else against a kernel\n"
+	       "image's /usr/lib/modules/RELEASE: one that would not load fails the stage.\n"
+	       "Missing firmware is a warning. The summary lists each module with its\n"
+	       "signer, vermagic and verdict; --json gives them per target.\n"
+	       "\n"
 	       "Options:\n" TREE_OPTIONS_HELP
 	       "  -j, --jobs N           stages run at once (default: the number of CPUs)\n"
 	       "      --no-cache         run every stage, even when it is in the cache\n"
@@ -94,6 +104,10 @@ static int help(void)
 	       "      --push             push each target to REGISTRY/USERNAME/TARGET:TAG\n"
 	       "      --registry HOST    the registry to push to (with --push)\n"
 	       "      --username NAME    the namespace in the registry (with --push)\n"
+	       "      --allow-private-key\n"
+	       "                         push a target whose image holds a private key (with\n"
+	       "                         --push; without it the push is refused, naming the\n"
+	       "                         layer and the file: see kiln push --help)\n"
 	       "      --insecure         plain HTTP and unverified TLS for any registry\n"
 	       "      --no-pull          do not pull image dependencies missing from the store\n"
 	       "\n"
@@ -206,6 +220,9 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_NO_PULL:
 		a->no_pull = true;
 		return CLI_CONTINUE;
+	case OPT_ALLOW_PRIVATE_KEY:
+		a->allow_private_key = true;
+		return CLI_CONTINUE;
 	default:
 		return cli_usage("build: run 'kiln build --help' for usage");
 	}
@@ -231,6 +248,7 @@ struct progress {
 	bool stop;
 	pthread_t ticker;
 	bool ticking;
+	struct build_summary *modules; /* of the stages built or found */
 };
 
 static double now(void)
@@ -333,6 +351,7 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 	case KILN_BUILD_STAGE_CACHED:
 		if (p->mode != PROGRESS_QUIET)
 			say(p, "%s: cached %s", ev->stage, ev->digest);
+		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_START:
 		if (p->mode == PROGRESS_TTY)
@@ -365,6 +384,7 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 		drop_live(p, ev->stage);
 		if (p->mode != PROGRESS_QUIET)
 			say(p, "%s: built in %.1fs, %s", ev->stage, ev->seconds, ev->digest);
+		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_FAILED:
 		drop_live(p, ev->stage);
@@ -378,7 +398,9 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 		fprintf(stderr, ": %s\n", ev->error);
 		if (ev->instruction)
 			fprintf(stderr, "kiln: the instruction was:\n%s\n", ev->instruction);
-		if (ev->log_tail && *ev->log_tail)
+		/* refused modules: their findings say more than the end of the log */
+		if (build_modules_print_refused(stderr, ev->modules, ev->n_modules) == 0 &&
+		    ev->log_tail && *ev->log_tail)
 			fprintf(stderr, "kiln: the end of %s:\n%s\n", ev->log_path, ev->log_tail);
 		else if (ev->log_path)
 			fprintf(stderr, "kiln: the full log is %s\n", ev->log_path);
@@ -470,18 +492,23 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 	_cleanup_(kiln_push_result_release) struct kiln_push_result res = { 0 };
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
 	_cleanup_(kiln_ref_release) struct kiln_ref dest = { 0 };
-	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *name = NULL, *short_name = NULL;
 	struct kiln_registry_options ro = { .insecure = a->insecure };
 	int r;
 
-	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0)
+	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0 ||
+	    asprintf(&short_name, "%s:%s", t->name, tag) < 0)
 		return cli_fail(-ENOMEM, "build");
 	r = kiln_ref_parse(cli_ctx, name, &dest);
 	if (r < 0)
 		return cli_fail(r, "cannot push %s", t->name);
 	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
-	if (r >= 0)
-		r = kiln_registry_push(cli_ctx, s, &d, &dest, &ro, &res);
+	if (r < 0)
+		return cli_fail(r, "cannot push %s to %s", t->name, name);
+	r = cli_check_private_keys(s, &d, short_name, a->allow_private_key);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_registry_push(cli_ctx, s, &d, &dest, &ro, &res);
 	if (r < 0)
 		return cli_fail(r, "cannot push %s to %s", t->name, name);
 	r = kiln_images_json_record(cli_ctx, out_dir, res.name, res.reference, &res.desc);
@@ -545,6 +572,7 @@ int cmd_build(int argc, char **argv)
 		{ "username", required_argument, NULL, OPT_USERNAME },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
+		{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
 		{},
 	};
 	_cleanup_(build_args_release) struct build_args a = { 0 };
@@ -564,7 +592,8 @@ int cmd_build(int argc, char **argv)
 	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
 	struct kiln_build_target *built = NULL;
 	struct kiln_build_stats stats;
-	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
+	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER, .modules = &modules };
 	struct json_writer w;
 	size_t n_targets;
 	int r, ret = EXIT_OK;
@@ -637,14 +666,18 @@ int cmd_build(int argc, char **argv)
 		pthread_join(p.ticker, NULL);
 	}
 	if (r < 0) {
+		if (p.mode != PROGRESS_QUIET)
+			build_summary_print(&modules, stderr);
 		if (stats.failed + stats.skipped > 0)
 			fprintf(stderr, "kiln: build: %u of %u stages failed, %u not built\n",
 				stats.failed, stats.stages, stats.skipped);
 		return cli_fail(r, "build");
 	}
-	if (p.mode != PROGRESS_QUIET)
+	if (p.mode != PROGRESS_QUIET) {
 		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats.stages,
 			stats.built, stats.cached, now() - p.start);
+		build_summary_print(&modules, stderr);
+	}
 
 	json_init(&w, &json);
 	json_begin_array(&w);
@@ -676,6 +709,8 @@ int cmd_build(int argc, char **argv)
 			json_bool(&w, built[i].cached);
 			if (pushed)
 				json_kv_string(&w, "pushed", pushed);
+			json_key(&w, "modules");
+			build_modules_json(&w, built[i].modules, built[i].n_modules);
 			json_end_object(&w);
 		} else {
 			printf("%s\n", pushed ? pushed : reference);

@@ -231,21 +231,21 @@ static int load_kernel(struct kiln_store *s, const struct ext_args *a,
 		       const struct kiln_ext_input_options *io, struct kiln_ext_input **ret_in,
 		       struct kiln_kernel **ret)
 {
-	_cleanup_free_ char *src = NULL;
+	_cleanup_free_ char *tree = NULL;
 	struct kiln_kernel_options ko = { .cert = a->cert };
-	struct stat st;
+	const char *sub = ".";
 	int r;
 
 	r = kiln_ext_input_open(cli_ctx, s, a->kernel_build, io, ret_in);
+	if (r >= 0 && (*ret_in)->kind != KILN_EXT_INPUT_DIR)
+		r = kiln_kernel_build_find(cli_ctx, (*ret_in)->dir, &sub);
 	if (r < 0)
 		return cli_fail(r, "ext validate: --kernel-build %s", a->kernel_build);
-	src = path_join((*ret_in)->dir, "src");
-	if (!src)
+	/* without a tree in the image, its top is loaded: the error says what it lacks */
+	tree = path_join((*ret_in)->dir, sub);
+	if (!tree)
 		return cli_fail(-ENOMEM, "ext validate");
-	ko.build_dir =
-	    (*ret_in)->kind != KILN_EXT_INPUT_DIR && stat(src, &st) == 0 && S_ISDIR(st.st_mode)
-		? src
-		: (*ret_in)->dir;
+	ko.build_dir = streq(sub, ".") ? (*ret_in)->dir : tree;
 	r = kiln_kernel_load(cli_ctx, &ko, ret);
 	if (r < 0)
 		return cli_fail(r, "ext validate: --kernel-build %s", a->kernel_build);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kiln import FILE|DIR: an image into the store, from a directory (made
- * into one deterministic layer) or from an archive (docker-archive or
- * oci-archive), named with --tag.
+ * kiln import FILE|DIR|-: an image into the store, from a directory (made
+ * into one deterministic layer), or from a tar in a file or on standard
+ * input: an archive (docker-archive or oci-archive) or the tar of a root
+ * filesystem (made into one layer holding its entries), named with --tag.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <kiln/layer.h>
 
@@ -29,6 +32,7 @@ struct import_args {
 	const char *platform;
 	const char *format;
 	enum kiln_layer_compression compression;
+	bool compression_set;
 	bool owner_set;
 	uint32_t uid, gid;
 	bool no_xattrs;
@@ -39,9 +43,10 @@ struct import_args {
 
 static int help(void)
 {
-	printf("Usage: kiln import [OPTIONS] FILE|DIR --tag REF\n"
+	printf("Usage: kiln import [OPTIONS] FILE|DIR|- --tag REF\n"
 	       "\n"
-	       "Make an image in the local store.\n"
+	       "Make an image in the local store from a directory, or from a tar in FILE or\n"
+	       "on standard input (-).\n"
 	       "\n"
 	       "A directory becomes a one-layer image. The layer is a deterministic tar of\n"
 	       "the tree under DIR (DIR itself is not an entry): entries sorted bytewise,\n"
@@ -54,27 +59,48 @@ static int help(void)
 	       "tree with the same options again gives the same digests. A tree that\n"
 	       "changes while it is read is an error.\n"
 	       "\n"
-	       "A file is an archive, told apart by its content: a docker-archive (what\n"
-	       "docker save, skopeo's docker-archive: and 'kiln export' write; its\n"
-	       "manifest.json must list one image, and every layer must match the\n"
-	       "config's diff_id; layers are stored as found, tar, gzip or zstd, xz\n"
-	       "decompressed) or an oci-archive (a tar of an OCI image layout; the one\n"
-	       "image of its index.json, or the one for --platform, with every blob\n"
-	       "verified). Compressed archives must be decompressed first.\n"
+	       "A tar is one of three kinds, told apart by its members (or named with\n"
+	       "--format):\n"
+	       "  docker-archive  what docker save, skopeo's docker-archive: and 'kiln\n"
+	       "                  export' write: it has manifest.json, which must list one\n"
+	       "                  image; every layer must match the config's diff_id; layers\n"
+	       "                  are stored as found (tar, gzip or zstd; xz decompressed)\n"
+	       "  oci-archive     a tar of an OCI image layout (index.json and oci-layout):\n"
+	       "                  the one image of its index.json, or the one for\n"
+	       "                  --platform, every blob verified\n"
+	       "  rootfs          any other tar: a root filesystem, as docker import takes\n"
+	       "                  it (mmdebstrap ... - | kiln import - --tag REF). It becomes\n"
+	       "                  a one-layer image whose layer holds the tar's entries as\n"
+	       "                  they are: paths, owners, modes (setuid too), mtimes, hard\n"
+	       "                  and symbolic links, fifos, devices and extended attributes\n"
+	       "                  (PAX SCHILY.xattr); user and group names, atime and ctime\n"
+	       "                  are not kept. Entries are written again in the tar form\n"
+	       "                  kiln writes, so the same entries give the same digests.\n"
+	       "                  Every entry is checked as a layer's are: an absolute path,\n"
+	       "                  a \"..\" component, a way through a symlink that leaves the\n"
+	       "                  root, a hard link to nothing or an unknown type is refused,\n"
+	       "                  naming the entry and its byte offset, and nothing is\n"
+	       "                  stored. The config is made as for a directory.\n"
+	       "A tar may be gzip-, zstd- or xz-compressed. Archives are read by offset, so\n"
+	       "standard input and compressed files are first copied, decompressed, to an\n"
+	       "unnamed temporary file in the store (it takes the tar's size in disk space,\n"
+	       "and is gone when kiln ends); with --format rootfs a tar is read once, as it\n"
+	       "comes, without that copy.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -t, --tag REF          the name to give the image (for an archive, its own\n"
 	       "                         name by default: RepoTags[0] or the index entry's\n"
 	       "                         name)\n"
-	       "      --platform P       a directory: the image's platform, os/arch[/variant]\n"
-	       "                         (default: this machine's); an archive: the image to\n"
-	       "                         take from it\n"
-	       "      --compression C    a directory: gzip (default), zstd or none\n"
-	       "      --label KEY=VALUE  a directory: a config label (repeatable), such as\n"
-	       "                         org.opencontainers.image.source=URL\n"
+	       "      --platform P       a directory or rootfs: the image's platform,\n"
+	       "                         os/arch[/variant] (default: this machine's); an\n"
+	       "                         archive: the image to take from it\n"
+	       "      --compression C    a directory or rootfs: the layer's compression, gzip\n"
+	       "                         (default), zstd or none\n"
+	       "      --label KEY=VALUE  a directory or rootfs: a config label (repeatable),\n"
+	       "                         such as org.opencontainers.image.source=URL\n"
 	       "      --owner UID:GID    a directory: the owner of every entry (default 0:0)\n"
 	       "      --no-xattrs        a directory: leave extended attributes out\n"
-	       "      --format F         an archive: docker-archive or oci-archive, not\n"
+	       "      --format F         a tar: docker-archive, oci-archive or rootfs, not\n"
 	       "                         guessed\n"
 	       "      --json             print {\"name\", \"digest\", \"mediaType\", \"size\"}\n"
 	       "  -h, --help             show this help\n"
@@ -119,6 +145,7 @@ static int on_option(int c, const char *arg, void *userdata)
 			a->compression = KILN_LAYER_TAR;
 		else
 			return cli_usage("import: --compression '%s': use gzip, zstd or none", arg);
+		a->compression_set = true;
 		return CLI_CONTINUE;
 	case OPT_LABEL: {
 		const char *eq = strchr(arg, '=');
@@ -147,9 +174,12 @@ static int on_option(int c, const char *arg, void *userdata)
 		a->no_xattrs = true;
 		return CLI_CONTINUE;
 	case OPT_FORMAT:
-		if (!streq(arg, "docker-archive") && !streq(arg, "oci-archive"))
-			return cli_usage("import: --format '%s': use docker-archive or oci-archive",
-					 arg);
+		if (!streq(arg, "docker-archive") && !streq(arg, "oci-archive") &&
+		    !streq(arg, "rootfs"))
+			return cli_usage(
+			    "import: --format '%s': use docker-archive, oci-archive or "
+			    "rootfs",
+			    arg);
 		a->format = arg;
 		return CLI_CONTINUE;
 	default:
@@ -202,6 +232,57 @@ static int print_result(const struct kiln_descriptor *d, const char *name, bool 
 	return cli_write_stdout(sb.buf, sb.len);
 }
 
+/* "a docker-archive", "an oci-archive": what a tar turned out to be, for messages. */
+static const char *kind_name(enum kiln_archive_format f)
+{
+	return f == KILN_ARCHIVE_DOCKER ? "a docker-archive" : "an oci-archive";
+}
+
+/* A tar from @src (a file, or "-": standard input): an archive or a root filesystem. */
+static int import_tar(const struct import_args *a, struct kiln_store *s, const char *src,
+		      const struct kiln_image_options *io, struct kiln_descriptor *ret,
+		      char **ret_name)
+{
+	_cleanup_(kiln_tar_input_freep) struct kiln_tar_input *in = NULL;
+	_cleanup_close_ int fd = -1;
+	bool std_in = streq(src, "-");
+	enum kiln_archive_format f = KILN_ARCHIVE_AUTO, kind;
+	_cleanup_free_ char *where = NULL;
+	int r;
+
+	if (a->format)
+		f = streq(a->format, "docker-archive") ? KILN_ARCHIVE_DOCKER
+		    : streq(a->format, "oci-archive")  ? KILN_ARCHIVE_OCI
+						       : KILN_ARCHIVE_ROOTFS;
+	if (std_in)
+		where = strdup("import from standard input");
+	else if (asprintf(&where, "import '%s'", src) < 0)
+		where = NULL;
+	if (!where)
+		return cli_fail(-ENOMEM, "import");
+	if (std_in && isatty(STDIN_FILENO))
+		return cli_usage("import: standard input is a terminal: pipe a tar into 'kiln "
+				 "import -'");
+	if (!std_in && (fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return cli_fail(-errno, "%s", where);
+	r = kiln_tar_input_open(cli_ctx, s, std_in ? STDIN_FILENO : fd, std_in ? NULL : src, f,
+				&in);
+	if (r < 0)
+		return cli_fail(r, "%s", where);
+	kind = kiln_tar_input_format(in);
+	if (kind != KILN_ARCHIVE_ROOTFS && (a->n_labels || a->compression_set))
+		return cli_usage("import: --label and --compression are for a directory or a "
+				 "rootfs tar, and %s is %s",
+				 std_in ? "standard input" : src, kind_name(kind));
+	if (kind == KILN_ARCHIVE_ROOTFS && !a->tag)
+		return cli_usage("import: %s is a rootfs tar, which needs a name: --tag REF",
+				 std_in ? "standard input" : src);
+	r = kiln_tar_input_import(cli_ctx, s, in, a->tag, io, ret, ret_name);
+	if (r < 0)
+		return cli_fail(r, "%s", where);
+	return EXIT_OK;
+}
+
 static void labels_free(struct import_args *a)
 {
 	for (size_t i = 0; i < a->n_labels; i++) {
@@ -238,56 +319,61 @@ int cmd_import(int argc, char **argv)
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *name = NULL;
 	const char *src;
+	struct kiln_image_options io = { 0 };
 	struct stat st;
-	bool json;
+	bool json, dir;
 	int r;
 
 	r = cli_parse_plain(argc, argv, &o, &json);
 	if (r != CLI_CONTINUE)
 		goto out;
 	if (optind != argc - 1) {
-		r = cli_usage("import: expected one FILE or DIR: run 'kiln import --help'");
+		r = cli_usage("import: expected one FILE, DIR or -: run 'kiln import --help'");
 		goto out;
 	}
+	io = (struct kiln_image_options){
+		.platform = a.platform ? &platform : NULL,
+		.labels = a.labels,
+		.n_labels = a.n_labels,
+		.layer = {
+			.tree = { .uid = a.uid, .gid = a.gid, .xattrs = !a.no_xattrs },
+			.compression = a.compression,
+		},
+	};
 	src = argv[optind];
 	r = cli_parse_platform("import", a.platform, &platform);
 	if (r != EXIT_OK)
 		goto out;
-	if (stat(src, &st) < 0) {
+	if (!streq(src, "-") && stat(src, &st) < 0) {
 		r = cli_fail(-errno, "import '%s'", src);
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode) && !a.tag) {
+	dir = !streq(src, "-") && S_ISDIR(st.st_mode);
+	if (dir && !a.tag) {
 		r = cli_usage("import: a directory needs a name: --tag REF");
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode) && a.format) {
-		r = cli_usage("import: --format is for archives, and '%s' is a directory", src);
+	if (dir && a.format) {
+		r = cli_usage("import: --format is for tars, and '%s' is a directory", src);
 		goto out;
 	}
-	if (!S_ISDIR(st.st_mode) && (a.n_labels || a.owner_set || a.no_xattrs)) {
-		r = cli_usage("import: --label, --owner and --no-xattrs are for directories, and "
-			      "'%s' is an archive",
+	if (!dir && (a.owner_set || a.no_xattrs)) {
+		r = cli_usage("import: --owner and --no-xattrs are for directories, and '%s' is "
+			      "not one: a tar's entries keep their owners and extended attributes",
 			      src);
 		goto out;
 	}
+	r = source_date_epoch(&io.created);
+	if (r != 0)
+		goto out;
 	r = cli_open_store("import", &s);
 	if (r != EXIT_OK)
 		goto out;
-	if (S_ISDIR(st.st_mode)) {
-		struct kiln_image_options io = {
-			.platform = a.platform ? &platform : NULL,
-			.labels = a.labels,
-			.n_labels = a.n_labels,
-			.layer = {
-				.tree = { .uid = a.uid, .gid = a.gid, .xattrs = !a.no_xattrs },
-				.compression = a.compression,
-			},
-		};
-
-		r = source_date_epoch(&io.created);
-		if (r != 0)
+	if (!dir) {
+		r = import_tar(&a, s, src, &io, &d, &name);
+		if (r != EXIT_OK)
 			goto out;
+	} else {
 		r = kiln_image_from_dir(cli_ctx, s, src, a.tag, &io, &d);
 		if (r >= 0) {
 			_cleanup_(kiln_ref_release) struct kiln_ref ref = { 0 };
@@ -296,17 +382,10 @@ int cmd_import(int argc, char **argv)
 			if (r >= 0 && !(name = kiln_ref_name(&ref)))
 				r = -ENOMEM;
 		}
-	} else {
-		enum kiln_archive_format f = !a.format			      ? KILN_ARCHIVE_AUTO
-					     : streq(a.format, "oci-archive") ? KILN_ARCHIVE_OCI
-									      : KILN_ARCHIVE_DOCKER;
-
-		r = kiln_archive_import(cli_ctx, s, src, f, a.tag, a.platform ? &platform : NULL,
-					&d, &name);
-	}
-	if (r < 0) {
-		r = cli_fail(r, "import '%s'", src);
-		goto out;
+		if (r < 0) {
+			r = cli_fail(r, "import '%s'", src);
+			goto out;
+		}
 	}
 	r = print_result(&d, name, json);
 out:

@@ -13,6 +13,7 @@
 
 #include "json.h"
 #include "kiln.h"
+#include "module-report.h"
 
 enum {
 	OPT_SYMVERS = OPT_FIRST_COMMAND_OPTION,
@@ -156,33 +157,10 @@ static const char *summary(enum kiln_check_status s)
 	}
 }
 
-/* "  prefix" before each line of @text. */
-static void add_lines(struct strbuf *sb, const char *prefix, const char *text)
-{
-	while (*text) {
-		size_t len = strcspn(text, "\n");
-
-		strbuf_addf(sb, "%s%.*s\n", prefix, (int)len, text);
-		text += len + (text[len] == '\n');
-	}
-}
-
 static void write_text(struct strbuf *sb, const struct kiln_check_result *r)
 {
 	strbuf_addf(sb, "%s: %s\n", r->path, summary(r->status));
-	for (size_t i = 0; i < r->n_findings; i++) {
-		const struct kiln_check_finding *f = &r->findings[i];
-
-		strbuf_addf(sb, "  %s: %s: ", kiln_check_status_name(f->status),
-			    kiln_check_kind_name(f->kind));
-		if (f->subject)
-			strbuf_addf(sb, "%s: ", f->subject);
-		strbuf_addf(sb, "%s\n", f->message);
-		if (f->kernel_says)
-			add_lines(sb, "      kernel: ", f->kernel_says);
-		if (f->advice)
-			strbuf_addf(sb, "      to do: %s\n", f->advice);
-	}
+	cli_check_findings_text(sb, r, KILN_CHECK_OK, "  ", NULL, NULL);
 }
 
 static void write_json(struct json_writer *w, const struct kiln_check_result *r)
@@ -190,42 +168,7 @@ static void write_json(struct json_writer *w, const struct kiln_check_result *r)
 	json_begin_object(w);
 	json_kv_string(w, "path", r->path);
 	json_kv_string(w, "name", r->name);
-	json_key(w, "loads");
-	json_bool(w, kiln_check_loads(r));
-	json_kv_string(w, "status", kiln_check_status_name(r->status));
-	json_key(w, "checks");
-	json_begin_array(w);
-	for (int k = 0; k < KILN_CHECK_KIND_MAX; k++) {
-		json_begin_object(w);
-		json_kv_string(w, "check", kiln_check_kind_name(k));
-		json_kv_string(w, "status", kiln_check_status_name(r->checks[k]));
-		json_key(w, "findings");
-		json_begin_array(w);
-		for (size_t i = 0; i < r->n_findings; i++) {
-			const struct kiln_check_finding *f = &r->findings[i];
-
-			if ((int)f->kind != k)
-				continue;
-			json_begin_object(w);
-			json_kv_string(w, "status", kiln_check_status_name(f->status));
-			json_kv_string(w, "subject", f->subject);
-			json_kv_string(w, "message", f->message);
-			json_key(w, "kernel_says");
-			json_begin_array(w);
-			for (const char *t = f->kernel_says; t && *t;) {
-				size_t len = strcspn(t, "\n");
-
-				json_string_len(w, t, len);
-				t += len + (t[len] == '\n');
-			}
-			json_end_array(w);
-			json_kv_string(w, "advice", f->advice);
-			json_end_object(w);
-		}
-		json_end_array(w);
-		json_end_object(w);
-	}
-	json_end_array(w);
+	cli_check_json_members(w, r);
 	json_end_object(w);
 }
 

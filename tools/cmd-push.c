@@ -17,11 +17,13 @@
 
 enum {
 	OPT_NO_RECORD = OPT_FIRST_TRANSFER_OPTION,
+	OPT_ALLOW_PRIVATE_KEY,
 };
 
 struct push_args {
 	struct transfer_args t;
 	bool no_record;
+	bool allow_private_key;
 };
 
 static int help(void)
@@ -43,6 +45,15 @@ static int help(void)
 	       "connections. An index is pushed after its manifests, and the tag is set last:\n"
 	       "a push that fails leaves the tag where it was.\n"
 	       "\n"
+	       "Nothing is sent when the image holds a private key: every regular file of\n"
+	       "every layer (of every manifest of an index) is looked at first, in the layer\n"
+	       "blobs themselves, since a key that a later layer deletes still ships in the\n"
+	       "layer that added it. Keys are PEM private key blocks (PKCS#8, encrypted, RSA,\n"
+	       "EC, DSA, OpenSSH), DER private keys and files named signing_key.pem. The\n"
+	       "error names the layer and the file; --allow-private-key pushes anyway,\n"
+	       "with a warning naming each. Layers found clean are remembered in the store\n"
+	       "and not read again.\n"
+	       "\n"
 	       "On success the full reference, HOST/REPO:TAG@sha256:..., is printed on\n"
 	       "standard output and recorded in " OUT_DIR "/images.json in the current\n"
 	       "directory: a JSON object keyed by HOST/REPO:TAG, each entry holding\n"
@@ -61,6 +72,8 @@ static int help(void)
 	       "  -j, --jobs N        blobs transferred at once (default 4)\n"
 	       "  -q, --quiet         no progress lines (retries are still reported)\n"
 	       "      --no-record     do not write " OUT_DIR "/images.json\n"
+	       "      --allow-private-key\n"
+	       "                      push an image that holds private keys (warns)\n"
 	       "      --json          print the result as JSON\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
@@ -78,6 +91,9 @@ static int on_option(int c, const char *arg, void *userdata)
 	switch (c) {
 	case OPT_NO_RECORD:
 		a->no_record = true;
+		return CLI_CONTINUE;
+	case OPT_ALLOW_PRIVATE_KEY:
+		a->allow_private_key = true;
 		return CLI_CONTINUE;
 	default:
 		return cli_usage("push: run 'kiln push --help' for usage");
@@ -143,6 +159,7 @@ int cmd_push(int argc, char **argv)
 	static const struct option options[] = {
 		TRANSFER_OPTIONS,
 		{ "no-record", no_argument, NULL, OPT_NO_RECORD },
+		{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
 		{},
 	};
 	struct push_args a = { 0 };
@@ -179,6 +196,9 @@ int cmd_push(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	r = resolve_source(s, argv[optind], dest_name, &src);
+	if (r != EXIT_OK)
+		return r;
+	r = cli_check_private_keys(s, &src, argv[optind], a.allow_private_key);
 	if (r != EXIT_OK)
 		return r;
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kiln/ext.h>
 #include <kiln/oci.h>
 
 #include "kiln.h"
@@ -249,4 +250,67 @@ int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_
 			return subs[i].run(argc - 1, argv + 1);
 		}
 	return cli_usage("%s: unknown subcommand '%s': run 'kiln %s --help'", cmd, argv[1], cmd);
+}
+
+/* Where a key is and what it is: "layer 1 (sha256:...) of linux/arm64: PATH holds WHAT". */
+static void print_key_finding(const struct kiln_ext_key_finding *f)
+{
+	fprintf(stderr, "layer %u (%s)%s%s: %s holds %s", f->layer + 1, f->layer_digest.s,
+		f->platform ? " of " : "", strempty(f->platform), f->path, f->what);
+	if (f->hidden)
+		fprintf(stderr, ", which a later layer deletes but this layer's blob still ships");
+}
+
+/* At most this many keys are named in warnings; the rest are counted. */
+#define KEYS_WARNED_MAX 10
+
+int cli_check_private_keys(struct kiln_store *s, const struct kiln_descriptor *d, const char *name,
+			   bool allow)
+{
+	_cleanup_(kiln_ext_key_report_release) struct kiln_ext_key_report rep = { 0 };
+	const struct kiln_ext_key_finding *f;
+	size_t n;
+	int r;
+
+	r = kiln_ext_find_image_private_keys(cli_ctx, s, d, &rep);
+	/* what kiln reads but does not support (a sparse file, bzip2) may be pushed unchecked */
+	if (r < 0 && !allow)
+		return cli_fail(r, "cannot push %s: cannot check it for private keys%s", name,
+				r == -EOPNOTSUPP ? " (--allow-private-key pushes it unchecked)"
+						 : "");
+	if (r < 0) {
+		fprintf(stderr,
+			"kiln: warning: pushing %s unchecked (--allow-private-key): cannot "
+			"check it for private keys: %s\n",
+			name, kiln_ctx_error(cli_ctx) ? kiln_ctx_error(cli_ctx) : strerror(-r));
+		kiln_ctx_clear_error(cli_ctx);
+		return EXIT_OK;
+	}
+	n = rep.n_findings;
+	if (n == 0)
+		return EXIT_OK;
+	f = &rep.findings[0];
+	if (!allow) {
+		fprintf(stderr, "kiln: refusing to push %s: ", name);
+		print_key_finding(f);
+		if (n > 1)
+			fprintf(stderr, ", and %zu more file%s hold%s private keys", n - 1,
+				n > 2 ? "s" : "", n > 2 ? "" : "s");
+		fprintf(stderr,
+			"; private keys must never leave this machine: remove %s, or pass "
+			"--allow-private-key\n",
+			n > 1	    ? "them from the layers that add them"
+			: f->hidden ? "it from the layer that adds it"
+				    : "it from the image");
+		return EXIT_FAILURE_;
+	}
+	for (size_t i = 0; i < n && i < KEYS_WARNED_MAX; i++) {
+		fprintf(stderr, "kiln: warning: pushing %s with a private key: ", name);
+		print_key_finding(&rep.findings[i]);
+		fputc('\n', stderr);
+	}
+	if (n > KEYS_WARNED_MAX)
+		fprintf(stderr, "kiln: warning: and %zu more files with private keys\n",
+			n - KEYS_WARNED_MAX);
+	return EXIT_OK;
 }

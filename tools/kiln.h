@@ -101,6 +101,18 @@ int cli_open_store(const char *what, struct kiln_store **ret);
 int cli_open_image(const char *cmd, const char *ref, const struct kiln_platform *platform,
 		   struct kiln_store **ret_store, struct kiln_image **ret_image);
 
+struct kiln_descriptor;
+
+/*
+ * Before pushing @d (the image @name names, for messages): look for private
+ * keys in every layer of it. A key is an error naming the first one (layer,
+ * file, what it is) and counting the rest, EXIT_FAILURE_; with @allow each
+ * is a warning and the push may go on (EXIT_OK), as it may when there are
+ * none.
+ */
+int cli_check_private_keys(struct kiln_store *s, const struct kiln_descriptor *d, const char *name,
+			   bool allow);
+
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);
 

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include <kiln/kiln.h>
+#include <kiln/module.h>
 #include <kiln/oci.h>
 #include <kiln/spec.h>
 
@@ -38,6 +39,53 @@ struct kiln_build_secret {
 	const char *id;
 	const char *path;
 };
+
+/*
+ * A kernel module (*.ko, *.ko.xz, *.ko.zst) in a stage's output, and what
+ * the kernel it was built against makes of it: after a stage runs, each is
+ * checked as `kiln module check` checks (vermagic, symbols and their CRCs,
+ * signature, firmware, depends), with signatures enforced as Talos enforces
+ * them, against the kernel build tree of the nearest dependency that holds
+ * one (at its /src, as siderolabs' kernel-build has it, or at its top), else
+ * against the modules directory of the nearest that holds a kernel's
+ * (siderolabs' kernel image: symbols and signers cannot be checked then,
+ * that modules are signed can). When none does, the module is only
+ * described. A module that would not load fails the stage; missing firmware
+ * is a warning (another package may ship it).
+ */
+struct kiln_build_module {
+	char *path; /* in the output: "usr/lib/modules/6.12.118-kiln/extras/kiln_demo.ko" */
+	char *name; /* as the kernel calls it; NULL when the file could not be read */
+	char *vermagic; /* NULL when it has none */
+	bool has_signature; /* a signature is appended; signer and sig_hash when it parses: */
+	char *signer; /* the signer's name, as kmod's modinfo gives it */
+	char *sig_hash; /* the signature's digest, "sha512" */
+	/* the <release> of the lib/modules/<release>/ it is installed in, or NULL */
+	char *installed_release;
+	char *error; /* the file is no module kiln can read, and why; NULL: it is */
+	/*
+	 * @checked: judged against the kernel of dependency @kernel (a stage's
+	 * name or an image reference) at @kernel_dir in the stage: a build tree
+	 * ("/src", "/") when @kernel_is_tree, else its modules directory
+	 * ("/usr/lib/modules/<release>"); for release @kernel_release (the
+	 * strings are NULL when not checked). @check holds the verdict:
+	 * check.path is @path, and paths in its findings are as the stage sees
+	 * them. A module installed for another release than @kernel_release
+	 * fails vermagic: modprobe would never find it.
+	 */
+	bool checked;
+	bool kernel_is_tree;
+	char *kernel, *kernel_dir, *kernel_release;
+	struct kiln_check_result check;
+};
+
+/* The module would load (with or without warnings), or was not judged. */
+static inline bool kiln_build_module_loads(const struct kiln_build_module *m)
+{
+	return !m->checked || kiln_check_loads(&m->check);
+}
+
+void kiln_build_modules_free(struct kiln_build_module *m, size_t n);
 
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
@@ -64,6 +112,13 @@ struct kiln_build_event {
 	uint64_t done; /* FETCH: bytes so far */
 	int64_t total; /* FETCH: bytes in all, -1 if unknown */
 	const char *url; /* FETCH */
+	/*
+	 * DONE and CACHED: the kernel modules of the output (a cache hit reports
+	 * what was recorded when the stage was built); FAILED: those of the
+	 * output that was refused, when the modules failed the stage.
+	 */
+	const struct kiln_build_module *modules;
+	size_t n_modules;
 };
 
 struct kiln_build_options {
@@ -92,6 +147,8 @@ struct kiln_build_target {
 	struct kiln_digest digest; /* its output image's manifest */
 	uint64_t size; /* of the manifest */
 	bool cached; /* no stage of the target's own ran: it was in the cache */
+	struct kiln_build_module *modules; /* the kernel modules of its output */
+	size_t n_modules;
 };
 
 struct kiln_build_stats {

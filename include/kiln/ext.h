@@ -16,6 +16,7 @@
 
 #include <kiln/kiln.h>
 #include <kiln/module.h>
+#include <kiln/oci.h>
 
 /* ---- manifest.yaml (lib/ext/manifest.c) ---- */
 
@@ -117,6 +118,52 @@ int kiln_ext_check_entry(struct kiln_ctx *ctx, const struct kiln_ext_entry *e);
  */
 int kiln_ext_find_private_key(const char *name, const void *data, size_t len,
 			      const char **ret_what);
+
+/* ---- private keys in an image (lib/ext/image-keys.c) ---- */
+
+/* A file of a layer that holds private key material. */
+struct kiln_ext_key_finding {
+	struct kiln_digest manifest; /* the manifest whose layer it is (the first, if shared) */
+	char *platform; /* that manifest's platform in an index ("linux/arm64"); NULL otherwise */
+	unsigned layer; /* the layer's position in the manifest, base first, from 0 */
+	struct kiln_digest layer_digest;
+	char *path; /* in the layer, without "./" or a leading "/": "src/certs/signing_key.pem" */
+	const char *what; /* kiln_ext_find_private_key()'s words: "a PEM private key (PKCS#8)" */
+	/* a later layer deletes or replaces it: not in the flattened view, in the blob still */
+	bool hidden;
+};
+
+struct kiln_ext_key_report {
+	struct kiln_ext_key_finding *findings; /* in manifest, layer and archive order */
+	size_t n_findings;
+	unsigned n_layers; /* layer blobs read, each once however many manifests share it */
+	unsigned n_layers_clean; /* not read: found clean before (kiln-key-scan in the store) */
+	uint64_t n_files; /* regular files looked at */
+};
+
+/* Free what @r holds and zero it; NULL is allowed. */
+void kiln_ext_key_report_release(struct kiln_ext_key_report *r);
+
+/*
+ * Look for private keys (kiln_ext_find_private_key()) in what pushing @d
+ * would send: every regular file of every layer of the manifest @d, or of
+ * every manifest of the index @d that is in @s (nested indexes too; those
+ * missing are already in the destination, or the push fails). Layers are
+ * read from their blobs, not from the flattened view: a key deleted by a
+ * whiteout in a later layer still ships in the blob of the layer that added
+ * it. Each blob is streamed once through the tar reader and verified (digest
+ * and size); files are read in bounded windows, and a file whose name tells
+ * is not read. Layers that are not tars (an artifact's blobs) are looked at
+ * as one file each, named by their "org.opencontainers.image.title"
+ * annotation or their digest; foreign layers missing from @s are skipped, as
+ * a push skips them. A layer found clean is remembered in @s (a layer is its
+ * digest) and not read again by this version of the detector. Findings go
+ * into *@ret; the return value is -errno only when the image could not be
+ * read.
+ */
+int kiln_ext_find_image_private_keys(struct kiln_ctx *ctx, struct kiln_store *s,
+				     const struct kiln_descriptor *d,
+				     struct kiln_ext_key_report *ret);
 
 /*
  * Lint a udev rules file as udevd reads it: comments and blank lines,

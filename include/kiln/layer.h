@@ -72,6 +72,22 @@ void kiln_zip_free(struct kiln_zip *z);
 struct kiln_unzip;
 int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret);
 enum kiln_layer_compression kiln_unzip_format(const struct kiln_unzip *z);
+
+/*
+ * As kiln_unzip_new(), for one compressed member with other data after it
+ * (the segments of a Linux initramfs): the stream ends with the first gzip
+ * member, zstd frame or xz stream, and whatever follows is left alone.
+ * Input that is none of the three is -EINVAL.
+ */
+int kiln_unzip_new_member(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata,
+			  struct kiln_unzip **ret);
+
+/*
+ * Once a member reader has returned 0: how many of the bytes it took from
+ * its input lie past the member's end. They are the last ones it took,
+ * from its last call of the input function.
+ */
+size_t kiln_unzip_unconsumed(const struct kiln_unzip *z);
 /* A kiln_read_fn: pass the kiln_unzip as userdata. */
 ssize_t kiln_unzip_read(void *z, void *buf, size_t len);
 void kiln_unzip_free(struct kiln_unzip *z);
@@ -155,6 +171,12 @@ struct kiln_tar_tree_options {
 	uint32_t uid, gid; /* every entry's owner */
 	/* record extended attributes, but never security.selinux or system.* (host state) */
 	bool xattrs;
+	/*
+	 * NULL, or a relative path ("src", "usr/lib") under which the tree is
+	 * written: its directories first (mode 0755), then every entry as
+	 * PREFIX/NAME, as if the tree had been copied there.
+	 */
+	const char *prefix;
 };
 
 /*
@@ -257,10 +279,11 @@ int kiln_image_from_dirfd(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
 
 /*
  * A layer blob of the store, read as a tar: blob -> sha256 -> decompressor
- * (sniffed) -> sha256 -> tar reader. kiln_layer_reader_finish() reads what
- * is left of the blob and checks its digest and size against @layer, and
- * the uncompressed stream against @diff_id when given (-EBADMSG on a
- * mismatch: the store or the image is corrupt).
+ * (sniffed) -> sha256 (only when @diff_id is given) -> tar reader.
+ * kiln_layer_reader_finish() reads what is left of the blob and checks its
+ * digest and size against @layer, and the uncompressed stream against
+ * @diff_id when given (-EBADMSG on a mismatch: the store or the image is
+ * corrupt).
  */
 struct kiln_layer_reader;
 int kiln_layer_reader_open(struct kiln_ctx *ctx, struct kiln_store *s,
@@ -274,6 +297,19 @@ ssize_t kiln_layer_reader_read_raw(void *lr, void *buf, size_t len);
 /* Drain and verify; *@ret_size (may be NULL) gets the uncompressed size. */
 int kiln_layer_reader_finish(struct kiln_layer_reader *lr, uint64_t *ret_size);
 void kiln_layer_reader_free(struct kiln_layer_reader *lr);
+
+/* Reads one layer's tar stream; 0 or -errno with the reason on the context. */
+typedef int (*kiln_layer_fn)(void *userdata, struct kiln_tar_reader *tar);
+
+/*
+ * The layer blob @layer of the store, read as a tar: @fn gets the tar
+ * stream, then what it left unread is read and the blob verified as
+ * kiln_layer_reader_finish() does. When @fn fails on a blob that is itself
+ * corrupt (its digest, or its compression), that is the error left on the
+ * context: garbage decompressed from it is not what is wrong.
+ */
+int kiln_layer_read(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_descriptor *layer,
+		    const struct kiln_digest *diff_id, kiln_layer_fn fn, void *userdata);
 
 /* ---- the flattened filesystem (lib/oci/fs.c) ----------------------------- */
 
@@ -387,9 +423,11 @@ int kiln_unpack_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 /* ---- archives (lib/oci/archive.c, lib/oci/archive-import.c) --------------- */
 
 enum kiln_archive_format {
-	KILN_ARCHIVE_AUTO, /* import only: oci-archive if it has oci-layout, else docker-archive */
+	/* import only: oci-archive if it has index.json and oci-layout, else docker-archive */
+	KILN_ARCHIVE_AUTO,
 	KILN_ARCHIVE_DOCKER,
 	KILN_ARCHIVE_OCI,
+	KILN_ARCHIVE_ROOTFS, /* import only (kiln_tar_input): the tar of a root filesystem */
 };
 
 /*
@@ -428,6 +466,62 @@ int kiln_archive_import(struct kiln_ctx *ctx, struct kiln_store *s, const char *
 			enum kiln_archive_format format, const char *ref_name,
 			const struct kiln_platform *platform, struct kiln_descriptor *ret,
 			char **ret_name);
+
+/* ---- importing a tar (lib/oci/tar-import.c) ------------------------------- */
+
+/*
+ * A tar to import, from a file or a stream such as standard input
+ * (`kiln import FILE|-`): a docker-archive, an oci-archive, or neither: the
+ * tar of a root filesystem (KILN_ARCHIVE_ROOTFS), as `docker import` takes.
+ * The kind is told by the members as kiln_archive_import() tells it (a tar
+ * with no manifest.json, and no index.json with oci-layout, is a rootfs),
+ * or given as @format. gzip, zstd and xz input is decompressed (bzip2 is
+ * -EOPNOTSUPP). @fd stays the caller's; @path names it in messages (NULL:
+ * "standard input").
+ *
+ * An archive is read by offset (its members name each other in any order,
+ * and docker save writes manifest.json last), so an input that is not a
+ * plain tar file, a pipe or a compressed file, is first spooled,
+ * decompressed, into an unnamed temporary file in the store's tmp/ (it
+ * takes the tar's size in disk space, no memory, and disappears when
+ * closed, whatever happens), its headers read on the way to tell the kind.
+ * A rootfs tar given as one (@format KILN_ARCHIVE_ROOTFS) is never spooled:
+ * it is read once, as it comes.
+ */
+struct kiln_tar_input;
+int kiln_tar_input_open(struct kiln_ctx *ctx, struct kiln_store *s, int fd, const char *path,
+			enum kiln_archive_format format, struct kiln_tar_input **ret);
+
+/* What the input is: KILN_ARCHIVE_DOCKER, KILN_ARCHIVE_OCI or KILN_ARCHIVE_ROOTFS. */
+enum kiln_archive_format kiln_tar_input_format(const struct kiln_tar_input *in);
+
+/*
+ * Import the input (once). An archive as kiln_archive_import() imports it,
+ * @o->platform choosing the image. A rootfs tar becomes a one-layer image
+ * named @ref_name (required), whose config is made as
+ * kiln_image_from_dir() makes it (@o's platform, created, labels), and
+ * whose layer holds the tar's entries as they are: paths, owners, modes,
+ * mtimes, link targets, device numbers and extended attributes (PAX
+ * SCHILY.xattr) as read, rewritten in the form kiln writes every tar
+ * (kiln_tar_writer: what Go's archive/tar reads; user and group names,
+ * atime, ctime and bytes after the archive's end are not kept), compressed
+ * per @o->layer.compression. Every entry is first checked as a layer
+ * entry is when it is applied (kiln_fs_apply(): no absolute path, no "..",
+ * nothing through a symlink that leaves the root, hard links to entries
+ * before them, known types): a refusal names the entry and the byte
+ * offset of its header, and stores nothing. The same entries give the same
+ * digests, whether read from a file or a pipe, compressed or not. *@ret
+ * gets the manifest's descriptor, *@ret_name (may be NULL) the name.
+ */
+int kiln_tar_input_import(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_tar_input *in,
+			  const char *ref_name, const struct kiln_image_options *o,
+			  struct kiln_descriptor *ret, char **ret_name);
+void kiln_tar_input_free(struct kiln_tar_input *in);
+
+static inline void kiln_tar_input_freep(struct kiln_tar_input **in)
+{
+	kiln_tar_input_free(*in);
+}
 
 static inline void kiln_zip_freep(struct kiln_zip **z)
 {

@@ -431,10 +431,36 @@ struct kiln_kernel_info {
 
 /*
  * Describe a kernel from a build tree, or from a release, Module.symvers and
- * certificate. Missing or malformed inputs are errors with the file named.
+ * certificate, or from a release and its modules directory alone (without
+ * Module.symvers the symbols are not checked). Missing or malformed inputs
+ * are errors with the file named.
  */
 int kiln_kernel_load(struct kiln_ctx *ctx, const struct kiln_kernel_options *o,
 		     struct kiln_kernel **ret);
+
+/*
+ * The kernel build tree in @root (a dependency's files, an unpacked image):
+ * @root/src, where siderolabs' kernel-build puts it, else @root itself. A
+ * tree is what kiln_kernel_load() needs at least: Module.symvers and the
+ * release (include/generated/utsrelease.h or include/config/kernel.release);
+ * .config and certs/signing_key.x509 are read when present. Returns 1 with
+ * "src" or "." in *@ret_subdir, 0 when neither is a tree, -errno (on @ctx)
+ * when @root cannot be opened.
+ */
+int kiln_kernel_build_find(struct kiln_ctx *ctx, const char *root, const char **ret_subdir);
+
+/*
+ * The modules directory of the one kernel installed in @root (an image of
+ * a kernel, as siderolabs' kernel package is): {usr/,}lib/modules/<release>/
+ * with modules.dep and modules.builtin, as modules_install leaves it. Returns
+ * 1 with "usr/lib/modules/<release>" in *@ret_subdir, 0 when there is none
+ * (or more than one), -errno (on @ctx) when @root cannot be opened. With
+ * kiln_kernel_options' @release and @modules_dir alone, it describes the
+ * kernel well enough for the vermagic, signature presence, firmware and
+ * depends checks; what the kernel exports is then unknown.
+ */
+int kiln_kernel_modules_find(struct kiln_ctx *ctx, const char *root, char **ret_subdir);
+
 void kiln_kernel_free(struct kiln_kernel *k);
 
 static inline void kiln_kernel_freep(struct kiln_kernel **k)
@@ -517,6 +543,8 @@ int kiln_module_check(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 		      struct kiln_module *const *mods, size_t n, const struct kiln_check_options *o,
 		      struct kiln_check_result **ret);
 void kiln_check_results_free(struct kiln_check_result *r, size_t n);
+/* Free what one result holds (not @r itself, nor its path). */
+void kiln_check_result_release(struct kiln_check_result *r);
 
 /* The module would load (with or without warnings). */
 static inline bool kiln_check_loads(const struct kiln_check_result *r)

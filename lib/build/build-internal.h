@@ -61,6 +61,8 @@ struct stage {
 	char *instruction; /* FAILED: the instruction that failed, if one did */
 	unsigned failed_step;
 	const char *failed_phase;
+	struct kiln_build_module *modules; /* the output's kernel modules, once checked or cached */
+	size_t n_modules;
 };
 
 struct build {
@@ -90,6 +92,17 @@ struct build {
 void build_event(struct build *b, const struct kiln_build_event *ev);
 
 /* ---- key.c ---- */
+
+/*
+ * A step's `secrets:` entry is an id, or an id and "?" for an optional
+ * secret: mounted when --secret gives it, absent otherwise (the step looks
+ * for the file). The id of @entry, newly allocated; *@ret_optional tells
+ * which form it was.
+ */
+char *secret_entry_id(const char *entry, bool *ret_optional);
+
+/* Whether the `secrets:` entry @entry names secret @id, in either form. */
+bool secret_entry_is(const char *entry, const char *id);
 
 /* List the files the stage sees at /pkg, with their digests. */
 int stage_list_files(struct kiln_ctx *ctx, struct build *b, struct stage *st);
@@ -137,3 +150,27 @@ int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint
 
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
+/* ---- modules.c ---- */
+
+/*
+ * Check the kernel modules of the stage's output @out (its files at @prefix
+ * of the image, NULL: at its top) against the kernel of the nearest input
+ * that holds one (a build tree, else a kernel's modules directory), or only
+ * describe them when none does: st->modules gets them, the log their
+ * findings, the cache a record of them. A module the kernel would refuse
+ * fails the stage (-EINVAL, one line on @ctx). @snapshots: the inputs'
+ * snapshots, top (last merged) first.
+ */
+int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *out,
+			const char *prefix, char *const *snapshots, int log_fd);
+
+/* A cache hit: st->modules gets what was recorded when the stage was built. */
+int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
+/* A copy of @n modules @m (NULL for none), for the build's result. */
+int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, size_t n,
+		       struct kiln_build_module **ret);
+
+/* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
+char *stage_modules_record(const char *cache_dir, const char *key);

@@ -213,8 +213,13 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 			st->digest = d.digest;
 			st->size = d.size;
 			st->cached = true;
+			r = stage_load_modules(ctx, b, st);
+			if (r < 0)
+				return r;
 			ev.kind = KILN_BUILD_STAGE_CACHED;
 			ev.digest = st->digest.s;
+			ev.modules = st->modules;
+			ev.n_modules = st->n_modules;
 			build_event(b, &ev);
 			return 0;
 		}
@@ -228,6 +233,8 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 		return r;
 	ev.kind = KILN_BUILD_STAGE_DONE;
 	ev.digest = st->digest.s;
+	ev.modules = st->modules;
+	ev.n_modules = st->n_modules;
 	ev.log_path = st->log_path;
 	ev.seconds = now() - start;
 	build_event(b, &ev);
@@ -318,6 +325,8 @@ static void *worker(void *userdata)
 					.log_path = pick->log_path,
 					.log_tail = pick->log_tail,
 					.seconds = now() - start,
+					.modules = pick->modules,
+					.n_modules = pick->n_modules,
 				};
 
 				pick->state = STAGE_FAILED;
@@ -395,6 +404,7 @@ static void build_release(struct build *b)
 		free(st->log_path);
 		free(st->log_tail);
 		free(st->instruction);
+		kiln_build_modules_free(st->modules, st->n_modules);
 	}
 	free(b->stages);
 	free(b->secret_digests);
@@ -412,8 +422,10 @@ void kiln_build_targets_free(struct kiln_build_target *t, size_t n)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(t[i].name);
+		kiln_build_modules_free(t[i].modules, t[i].n_modules);
+	}
 	free(t);
 }
 
@@ -532,11 +544,14 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 		struct stage *st = find_stage(&b, targets[i]);
 
 		out[i].name = strdup(targets[i]);
-		if (!out[i].name || !st) {
+		r = out[i].name && st
+			? build_modules_copy(ctx, st->modules, st->n_modules, &out[i].modules)
+			: -ENOMEM;
+		if (r < 0) {
 			kiln_build_targets_free(out, n_targets);
-			r = -ENOMEM;
 			goto out;
 		}
+		out[i].n_modules = st->n_modules;
 		out[i].digest = st->digest;
 		out[i].size = st->size;
 		out[i].cached = st->cached;

@@ -248,6 +248,16 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 			break;
 		}
 		r = kiln_store_remove_ref(ctx, s, ref);
+		if (r >= 0) {
+			/* the entry's module verdicts go with it */
+			_cleanup_free_ char *record =
+			    stage_modules_record(cache_dir ? cache_dir : own, e[i].key);
+
+			if (!record)
+				r = -ENOMEM;
+			else if (unlink(record) < 0 && errno != ENOENT)
+				r = kiln_error(ctx, errno, "cannot remove \"%s\": %m", record);
+		}
 	}
 	kiln_cache_entries_free(e, n);
 	if (r < 0)

@@ -182,12 +182,30 @@ const char *const stage_builtin_env[] = {
 	"SYSROOT", "TARGET", "VENDOR",	 "ARCH", NULL,
 };
 
+char *secret_entry_id(const char *entry, bool *ret_optional)
+{
+	size_t len = strlen(entry);
+	bool optional = len > 0 && entry[len - 1] == '?';
+	char *id = strndup(entry, optional ? len - 1 : len);
+
+	if (id)
+		*ret_optional = optional;
+	return id;
+}
+
+bool secret_entry_is(const char *entry, const char *id)
+{
+	size_t len = strlen(id);
+
+	return strncmp(entry, id, len) == 0 && (entry[len] == '\0' || streq(entry + len, "?"));
+}
+
 /* Whether some step of the stage mounts secret @id. */
 static bool uses_secret(const struct kiln_pkg *pkg, const char *id)
 {
 	for (size_t i = 0; i < pkg->n_steps; i++)
 		for (size_t j = 0; j < pkg->steps[i].secrets.n; j++)
-			if (streq(pkg->steps[i].secrets.v[j], id))
+			if (secret_entry_is(pkg->steps[i].secrets.v[j], id))
 				return true;
 	return false;
 }

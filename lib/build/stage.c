@@ -424,12 +424,20 @@ static int step_mounts(struct run *r, const struct kiln_step *step, const char *
 		n++;
 	}
 	for (size_t i = 0; step && i < step->secrets.n; i++) {
-		const char *id = step->secrets.v[i], *src = secret_path(r, id);
+		_cleanup_free_ char *id = NULL;
+		bool optional;
+		const char *src;
 
+		id = secret_entry_id(step->secrets.v[i], &optional);
+		if (!id)
+			return -ENOMEM;
 		if (!secret_id_is_valid(id))
 			return kiln_error_at(
 			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
 			    "secret id \"%s\" must name a file in /run/secrets", id);
+		src = secret_path(r, id);
+		if (!src && optional)
+			continue; /* "ID?": the file is absent, and the step decides */
 		if (!src)
 			return kiln_error_at(
 			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
@@ -665,29 +673,70 @@ static int validate_extension(struct run *r, const char *out)
 			  first->path ? first->path : "/", first->message);
 }
 
+/*
+ * Whether @to is a plain directory path ("/", "/src", "/usr/lib/"): no "."
+ * or ".." in it. *@ret gets it relative and without slashes at either end
+ * ("" for the root).
+ */
+static int finalize_prefix(const char *to, char **ret)
+{
+	_cleanup_free_ char *copy = NULL;
+	size_t len;
+
+	while (*to == '/')
+		to++;
+	copy = strdup(to);
+	if (!copy)
+		return -ENOMEM;
+	len = strlen(copy);
+	while (len > 0 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	for (const char *p = copy; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		p += n;
+		if (*p)
+			p++;
+	}
+	*ret = TAKE_PTR(copy);
+	return 0;
+}
+
 static int finalize(struct run *r)
 {
 	const struct kiln_pkg *pkg = r->st->pkg;
-	_cleanup_free_ char *out = NULL, *ref = NULL, *created_by = NULL;
+	_cleanup_free_ char *out = NULL, *ref = NULL, *created_by = NULL, *prefix = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
 	_cleanup_close_ int out_fd = -1;
 	struct kiln_image_options io = {
 		.platform = &r->b->platform,
 		.created = r->b->o->source_date_epoch,
-		.layer = { .compression = KILN_LAYER_GZIP },
+		/*
+		 * zstd: a kernel tree of 1.6 GB takes 7 s where gzip -6 takes 53 s (gzip
+		 * -1: 19 s), and unpacks 4 times faster; registries, skopeo, containerd
+		 * and go-containerregistry (the Talos imager's) all take it.
+		 */
+		.layer = { .compression = KILN_LAYER_ZSTD },
 	};
 	int ret;
 
 	r->step = 0;
 	r->phase = "finalize";
 	report(r, NULL);
-	if (pkg->n_finalize == 1 && streq(pkg->finalize[0].to, "/")) {
-		/* the common `from: /rootfs, to: /`: the layer is written from the stage directly
+	if (pkg->n_finalize == 1 && finalize_prefix(pkg->finalize[0].to, &prefix) >= 0) {
+		/*
+		 * The common `from: /rootfs, to: /` and `from: /src, to: /src` of one
+		 * directory: the layer is written from the stage directly, under the
+		 * prefix, with no copy of what may be a whole kernel tree.
 		 */
 		const char *path;
 		int at = source_root(r, pkg->finalize[0].from, &path);
 
 		out_fd = openat_in_root(at, path, O_RDONLY | O_DIRECTORY, 0);
+		if (out_fd >= 0 && prefix[0])
+			io.layer.tree.prefix = prefix;
 	}
 	if (out_fd < 0) {
 		out = path_join(r->work, "out");
@@ -716,9 +765,16 @@ static int finalize(struct run *r)
 		char fd_path[64];
 
 		snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", out_fd);
-		ret = validate_extension(r, out ? out : fd_path);
+		/* an output under a prefix has only that directory at its top: not an extension */
+		ret = io.layer.tree.prefix ? 0 : validate_extension(r, out ? out : fd_path);
 		if (ret < 0)
 			return ret;
+		r->phase = "check modules";
+		ret = stage_check_modules(r->ctx, r->b, r->st, out ? out : fd_path,
+					  io.layer.tree.prefix, r->lowers, r->log_fd);
+		if (ret < 0)
+			return ret;
+		r->phase = "finalize";
 	}
 	if (asprintf(&ref, KILN_STAGE_REF_PREFIX "%s:%s", pkg->name, r->st->key) < 0 ||
 	    asprintf(&created_by, "kiln build %s", pkg->name) < 0) {
@@ -791,6 +847,49 @@ static int open_log(struct run *r)
 	return 0;
 }
 
+/*
+ * A stage that runs nothing and finalizes all of its one dependency (bldr's
+ * usual `base` over the tools image) would only copy that image into a new
+ * layer of the same files: its output is the dependency's image itself,
+ * with the owners and layers it has, at no cost.
+ */
+static bool passes_through(const struct stage *st)
+{
+	const struct kiln_pkg *pkg = st->pkg;
+
+	for (size_t i = 0; i < pkg->n_steps; i++) {
+		const struct kiln_step *s = &pkg->steps[i];
+
+		if (s->n_sources > 0 || s->prepare.n > 0 || s->build.n > 0 || s->install.n > 0 ||
+		    s->test.n > 0)
+			return false;
+	}
+	return pkg->n_finalize == 1 && streq(pkg->finalize[0].from, "/") &&
+	       streq(pkg->finalize[0].to, "/") && st->n_inputs == 1 && st->inputs[0].dep &&
+	       streq(st->inputs[0].from, "/") && streq(st->inputs[0].to, "/");
+}
+
+static int pass_through(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+	_cleanup_free_ char *ref = NULL;
+	int r;
+
+	r = kiln_store_load_image(ctx, b->store, st->inputs[0].digest.s, NULL, &img);
+	if (r < 0)
+		return r;
+	if (asprintf(&ref, KILN_STAGE_REF_PREFIX "%s:%s", st->pkg->name, st->key) < 0) {
+		ref = NULL;
+		return -ENOMEM;
+	}
+	r = kiln_store_set_ref(ctx, b->store, ref, &img->manifest_desc);
+	if (r < 0)
+		return r;
+	st->digest = img->manifest_desc.digest;
+	st->size = img->manifest_desc.size;
+	return 0;
+}
+
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	struct run r = {
@@ -804,6 +903,8 @@ int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	};
 	int ret;
 
+	if (passes_through(st))
+		return pass_through(ctx, b, st);
 	ret = workdir_new(ctx, b->work_dir, st->pkg->name, &r.work, &r.lock_fd);
 	if (ret >= 0)
 		ret = open_log(&r);

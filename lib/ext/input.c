@@ -50,16 +50,6 @@ static int make_tmp(struct kiln_ctx *ctx, struct kiln_ext_input *in)
 	return in->dir ? 0 : -ENOMEM;
 }
 
-static ssize_t read_fd(void *userdata, void *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = read(*(int *)userdata, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
-
 /* One pass over the tar file @path: into the view when @fs, else into the unpacker @u. */
 static int tar_pass(struct kiln_ctx *ctx, const char *path, struct kiln_fs *fs,
 		    struct kiln_unpacker *u)
@@ -71,7 +61,7 @@ static int tar_pass(struct kiln_ctx *ctx, const char *path, struct kiln_fs *fs,
 
 	if (fd < 0)
 		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
-	r = kiln_unzip_new(ctx, read_fd, &fd, &z);
+	r = kiln_unzip_new(ctx, read_fd_fn, &fd, &z);
 	if (r >= 0)
 		r = kiln_tar_reader_new(ctx, kiln_unzip_read, z, &tr);
 	if (r >= 0)

@@ -3,9 +3,12 @@
  * Private key material in an extension's files. An extension is public: a
  * key in it (the kernel build's signing_key.pem most of all) is a leaked
  * key. PEM blocks are found anywhere in a file, fast enough for many MB of
- * firmware; DER is only tried on small files that start like one.
+ * firmware; DER is only tried on small files that start like one. A file
+ * read from a stream (a layer's tar) is looked at in windows, so that a
+ * huge one never sits in memory.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -15,6 +18,7 @@
 
 #include <kiln/ext.h>
 
+#include "keys.h"
 #include "macro.h"
 
 #define PEM_TAIL "PRIVATE KEY-----"
@@ -22,6 +26,18 @@
 #define PEM_LABEL_MAX 32 /* "ENCRYPTED ", "OPENSSH ", "RSA ": short words */
 #define PEM_BLOCK_MAX (1u << 20) /* how far the END line may be */
 #define DER_MAX (64u * 1024)
+
+/*
+ * A file streamed in is looked at in windows of WINDOW bytes that overlap by
+ * more than a PEM block can span ("-----BEGIN ", the label, the marker, then
+ * at most PEM_BLOCK_MAX to the end of its END line): every block of the file
+ * lies whole in some window. A window of a larger file is longer than
+ * DER_MAX, so it never passes for a small DER file.
+ */
+#define WINDOW (8u << 20)
+#define WINDOW_OVERLAP (strlen(PEM_BEGIN) + PEM_LABEL_MAX + strlen(PEM_TAIL) + PEM_BLOCK_MAX)
+_Static_assert(PEM_BLOCK_MAX > DER_MAX, "a window could pass for a DER file");
+_Static_assert(WINDOW > 2 * PEM_BLOCK_MAX, "windows would barely move");
 
 static const struct {
 	const char *label; /* what comes before "PRIVATE KEY" */
@@ -209,4 +225,66 @@ int kiln_ext_find_private_key(const char *name, const void *data, size_t len, co
 	if (ret_what)
 		*ret_what = what;
 	return 1;
+}
+
+/* Fill @len bytes of @buf from @in: the count, short only at the end of @in, or -errno. */
+static ssize_t read_full(kiln_read_fn in, void *userdata, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = in(userdata, buf + got, len - got);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int ext_read_private_key(const char *name, uint64_t size, kiln_read_fn in, void *userdata,
+			 struct ext_key_buffer *b, const char **ret_what)
+{
+	size_t len = size < WINDOW ? (size_t)size : WINDOW;
+	uint64_t left;
+	ssize_t n;
+
+	/* the name alone may tell, and then the data need not be read */
+	if (kiln_ext_find_private_key(name, NULL, 0, ret_what) > 0)
+		return 1;
+	if (size == 0)
+		return 0;
+	if (b->size < len) {
+		void *p = realloc(b->data, len);
+
+		if (!p)
+			return -ENOMEM;
+		b->data = p;
+		b->size = len;
+	}
+	n = read_full(in, userdata, b->data, len);
+	if (n < 0)
+		return (int)n;
+	/* a short entry is the tar reader's to report */
+	left = size - (uint64_t)n;
+	len = (size_t)n;
+	for (;;) {
+		size_t step;
+
+		if (kiln_ext_find_private_key(NULL, b->data, len, ret_what) > 0)
+			return 1;
+		if (left == 0 || len < WINDOW)
+			return 0;
+		memmove(b->data, b->data + len - WINDOW_OVERLAP, WINDOW_OVERLAP);
+		step = left < WINDOW - WINDOW_OVERLAP ? (size_t)left : WINDOW - WINDOW_OVERLAP;
+		n = read_full(in, userdata, b->data + WINDOW_OVERLAP, step);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0;
+		left -= (uint64_t)n;
+		len = WINDOW_OVERLAP + (size_t)n;
+	}
 }

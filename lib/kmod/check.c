@@ -457,6 +457,17 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 		check_namespace(st, me, imp->name, p.ns);
 }
 
+/* Whether the @len bytes at @b name module @norm (normalized): '-' and '_' are one. */
+static bool module_name_is(const char *norm, const char *b, size_t len)
+{
+	if (strlen(norm) != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (norm[i] != (b[i] == '-' ? '_' : b[i]))
+			return false;
+	return true;
+}
+
 /* verify_exported_symbols(): an export the kernel already has fails the load. */
 static void check_exports(struct check_state *st, struct mod_entry *me)
 {
@@ -480,7 +491,7 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 		}
 		owner = base_name(e->module, &len);
 		/* a module of the same name replaces the in-tree one (updates/ wins) */
-		if (strlen(me->norm) == len && strncmp(me->norm, owner, len) == 0)
+		if (module_name_is(me->norm, owner, len))
 			continue;
 		msg = fmt(st,
 			  "exports %s, as the in-tree module %.*s does: it fails to load while "
@@ -508,6 +519,13 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 			   : NULL;
 		advice = fmt(st, "rebuild the module; strip it with --strip-debug only");
 		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
+		return;
+	}
+	if (!st->ki->symvers) {
+		msg = fmt(st, "what the kernel exports is unknown: it is known by its modules "
+			      "directory alone, without its Module.symvers");
+		advice = fmt(st, "give the kernel's build tree, or its Module.symvers");
+		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 		return;
 	}
 	layout = kiln_symvers_find(kiln_kernel_symvers(st->k), "module_layout");
@@ -857,20 +875,27 @@ const char *kiln_check_status_name(enum kiln_check_status status)
 	return (unsigned)status < ELEMENTSOF(names) ? names[status] : "?";
 }
 
+void kiln_check_result_release(struct kiln_check_result *r)
+{
+	for (size_t j = 0; j < r->n_findings; j++) {
+		free(r->findings[j].subject);
+		free(r->findings[j].message);
+		free(r->findings[j].kernel_says);
+		free(r->findings[j].advice);
+	}
+	free(r->findings);
+	free(r->name);
+	r->findings = NULL;
+	r->n_findings = 0;
+	r->name = NULL;
+}
+
 void kiln_check_results_free(struct kiln_check_result *r, size_t n)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < r[i].n_findings; j++) {
-			free(r[i].findings[j].subject);
-			free(r[i].findings[j].message);
-			free(r[i].findings[j].kernel_says);
-			free(r[i].findings[j].advice);
-		}
-		free(r[i].findings);
-		free(r[i].name);
-	}
+	for (size_t i = 0; i < n; i++)
+		kiln_check_result_release(&r[i]);
 	free(r);
 }
 

@@ -106,6 +106,10 @@ static int walk(struct kiln_ctx *ctx, struct collect *c, const char *dir, unsign
 	while ((de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
+		/* most of a tree is neither: not kept, not stat()ed (kiln build walks outputs) */
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN &&
+		    !(de->d_type == DT_REG && is_module_name(de->d_name)))
+			continue;
 		if (GROW(names, alloc, n + 1) < 0 || !(names[n] = strdup(de->d_name))) {
 			r = -ENOMEM;
 			goto out;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "strbuf.h"
 #include "strmap.h"
+#include "strv.h"
 
 /* .config, modules.dep and friends; Debian's biggest (modules.dep) is 300 KB. */
 #define TEXT_FILE_MAX ((size_t)64 << 20)
@@ -515,6 +516,78 @@ static int open_dir(struct kiln_ctx *ctx, const char *dir, const char *what)
 	return fd;
 }
 
+/* What kiln_kernel_load() cannot do without: Module.symvers and the release. */
+static bool is_build_tree(int dirfd)
+{
+	return faccessat(dirfd, "Module.symvers", R_OK, 0) == 0 &&
+	       (faccessat(dirfd, "include/generated/utsrelease.h", R_OK, 0) == 0 ||
+		faccessat(dirfd, "include/config/kernel.release", R_OK, 0) == 0);
+}
+
+int kiln_kernel_build_find(struct kiln_ctx *ctx, const char *root, const char **ret_subdir)
+{
+	/* src first: an image with its tree there may hold other files at its top */
+	static const char *const subdirs[] = { "src", "." };
+	_cleanup_close_ int rootfd = open_dir(ctx, root, "directory");
+
+	if (rootfd < 0)
+		return rootfd;
+	for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+		/* the tree's own directory is not followed out of @root */
+		_cleanup_close_ int fd =
+		    openat(rootfd, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0 && is_build_tree(fd)) {
+			*ret_subdir = subdirs[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A kernel's own modules directory: modules_install leaves both, depmod alone no modules.builtin. */
+static bool is_kernel_modules_dir(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd >= 0 && release_ok(name, strlen(name)) &&
+	       faccessat(fd, "modules.dep", R_OK, 0) == 0 &&
+	       faccessat(fd, "modules.builtin", R_OK, 0) == 0;
+}
+
+int kiln_kernel_modules_find(struct kiln_ctx *ctx, const char *root, char **ret_subdir)
+{
+	/* merged /usr first: lib/modules is the same directory through a symlink there */
+	static const char *const bases[] = { "usr/lib/modules", "lib/modules" };
+	_cleanup_close_ int rootfd = open_dir(ctx, root, "directory");
+
+	if (rootfd < 0)
+		return rootfd;
+	for (size_t b = 0; b < ELEMENTSOF(bases); b++) {
+		_cleanup_(strv_freep) char **names = NULL;
+		_cleanup_close_ int fd = -1;
+		const char *found = NULL;
+		size_t n = 0;
+		int r;
+
+		r = open_dir_in_root(rootfd, bases[b], false, &fd);
+		if (r < 0 || dir_names(fd, &names) < 0)
+			continue;
+		for (size_t i = 0; names[i]; i++)
+			if (is_kernel_modules_dir(fd, names[i]) && n++ == 0)
+				found = names[i];
+		if (n == 0)
+			continue;
+		/* two kernels: which one the modules are for is not for kiln to guess */
+		if (n > 1)
+			return 0;
+		if (asprintf(ret_subdir, "%s/%s", bases[b], found) < 0)
+			return -ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
 static int load_symvers(struct kiln_ctx *ctx, struct kiln_kernel *k,
 			const struct kiln_kernel_options *o)
 {
@@ -534,6 +607,9 @@ static int load_symvers(struct kiln_ctx *ctx, struct kiln_kernel *k,
 		if (!k->symvers_path)
 			return -ENOMEM;
 		first_extra = 1;
+	} else if (o->modules_dir) {
+		/* a kernel known by its modules alone: what it exports is unknown */
+		return 0;
 	} else {
 		return kiln_error(ctx, EINVAL, "no Module.symvers: give a kernel build tree or "
 					       "the kernel's Module.symvers");

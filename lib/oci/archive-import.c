@@ -76,8 +76,8 @@ static int seq_skip(void *userdata, uint64_t n)
 	return 0;
 }
 
-/* List the members: names, types, where their data is. */
-static int archive_open(struct kiln_ctx *ctx, const char *path, struct archive *a)
+/* List the members of the tar on @fd (from offset 0): names, types, where their data is. */
+static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct archive *a)
 {
 	_cleanup_(kiln_tar_reader_freep) struct kiln_tar_reader *tr = NULL;
 	const struct kiln_tar_entry *e;
@@ -88,9 +88,12 @@ static int archive_open(struct kiln_ctx *ctx, const char *path, struct archive *
 	int r;
 
 	*a = (struct archive){ .ctx = ctx, .path = path, .fd = -1 };
-	a->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* a descriptor of its own (the archive closes it), read from the start */
+	a->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (a->fd < 0)
-		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
+	if (lseek(a->fd, 0, SEEK_SET) < 0)
+		return kiln_error(ctx, errno, "cannot seek in \"%s\": %m", path);
 	if (fstat(a->fd, &st) < 0)
 		return kiln_error(ctx, errno, "cannot stat \"%s\": %m", path);
 	if (!S_ISREG(st.st_mode))
@@ -745,29 +748,49 @@ static int import_oci(struct kiln_ctx *ctx, struct kiln_store *s, struct archive
 	return 0;
 }
 
+enum kiln_archive_format archive_kind(bool index_json, bool oci_layout, bool manifest_json)
+{
+	if (index_json && oci_layout)
+		return KILN_ARCHIVE_OCI;
+	return manifest_json ? KILN_ARCHIVE_DOCKER : KILN_ARCHIVE_ROOTFS;
+}
+
+int archive_import_fd(struct kiln_ctx *ctx, struct kiln_store *s, int fd, const char *what,
+		      enum kiln_archive_format format, const char *ref_name,
+		      const struct kiln_platform *platform, struct kiln_descriptor *ret,
+		      char **ret_name)
+{
+	_cleanup_(archive_release) struct archive a = { .fd = -1 };
+	int r;
+
+	r = archive_open(ctx, fd, what, &a);
+	if (r < 0)
+		return r;
+	if (format == KILN_ARCHIVE_AUTO)
+		format =
+		    archive_kind(member_named(&a, "index.json"), member_named(&a, "oci-layout"),
+				 member_named(&a, "manifest.json"));
+	switch (format) {
+	case KILN_ARCHIVE_OCI:
+		return import_oci(ctx, s, &a, ref_name, platform, ret, ret_name);
+	case KILN_ARCHIVE_DOCKER:
+		return import_docker(ctx, s, &a, ref_name, platform, ret, ret_name);
+	default:
+		return kiln_error(ctx, EINVAL,
+				  "\"%s\" has no manifest.json (docker-archive) and no "
+				  "index.json and oci-layout (oci-archive)",
+				  what);
+	}
+}
+
 int kiln_archive_import(struct kiln_ctx *ctx, struct kiln_store *s, const char *path,
 			enum kiln_archive_format format, const char *ref_name,
 			const struct kiln_platform *platform, struct kiln_descriptor *ret,
 			char **ret_name)
 {
-	_cleanup_(archive_release) struct archive a = { .fd = -1 };
-	int r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
-	r = archive_open(ctx, path, &a);
-	if (r < 0)
-		return r;
-	if (format == KILN_ARCHIVE_AUTO) {
-		if (member_named(&a, "index.json") && member_named(&a, "oci-layout"))
-			format = KILN_ARCHIVE_OCI;
-		else if (member_named(&a, "manifest.json"))
-			format = KILN_ARCHIVE_DOCKER;
-		else
-			return kiln_error(ctx, EINVAL,
-					  "\"%s\" has no manifest.json (docker-archive) and no "
-					  "index.json and oci-layout (oci-archive)",
-					  path);
-	}
-	if (format == KILN_ARCHIVE_OCI)
-		return import_oci(ctx, s, &a, ref_name, platform, ret, ret_name);
-	return import_docker(ctx, s, &a, ref_name, platform, ret, ret_name);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+	return archive_import_fd(ctx, s, fd, path, format, ref_name, platform, ret, ret_name);
 }

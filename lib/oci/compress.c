@@ -12,7 +12,9 @@
  * Reading is hostile: decoders' memory is capped (zstd's default 128 MiB
  * window limit, 256 MiB for xz), a stream that stops early is an error,
  * and so is anything after the compressed data other than another gzip
- * member or zstd frame.
+ * member or zstd frame. A member reader (kiln_unzip_new_member()) stops at
+ * the end of the first member instead, for formats where other data
+ * follows (the segments of a Linux initramfs).
  */
 #include <lzma.h>
 #include <string.h>
@@ -245,6 +247,7 @@ struct kiln_unzip {
 	lzma_stream lz;
 	bool lz_init;
 	bool member_end; /* a gzip member or a zstd frame just ended */
+	bool single; /* stop at the end of the first member */
 	bool done;
 	int error;
 };
@@ -300,13 +303,15 @@ static int fill(struct kiln_unzip *u)
 	return 0;
 }
 
-int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret)
+static int unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, bool single,
+		     struct kiln_unzip **ret)
 {
 	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = calloc(1, sizeof(*u));
 
 	if (!u)
 		return -ENOMEM;
 	u->ctx = ctx;
+	u->single = single;
 	u->in = in;
 	u->userdata = userdata;
 	u->ibuf = malloc(BUF_SIZE);
@@ -341,17 +346,37 @@ int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct
 		break;
 	case KILN_LAYER_XZ:
 		u->lz = (lzma_stream)LZMA_STREAM_INIT;
-		if (lzma_stream_decoder(&u->lz, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
+		/* concatenated: further streams and stream padding are read as part of it */
+		if (lzma_stream_decoder(&u->lz, XZ_MEMLIMIT, single ? 0 : LZMA_CONCATENATED) !=
+		    LZMA_OK)
 			return -ENOMEM;
 		u->lz_init = true;
 		break;
 	case KILN_LAYER_BZIP2:
 		return kiln_error(ctx, EOPNOTSUPP, "bzip2 layers are not supported: use gzip");
 	default:
+		if (single)
+			return kiln_error(ctx, EINVAL, "not a gzip, zstd or xz stream");
 		break;
 	}
 	*ret = TAKE_PTR(u);
 	return 0;
+}
+
+int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret)
+{
+	return unzip_new(ctx, in, userdata, false, ret);
+}
+
+int kiln_unzip_new_member(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata,
+			  struct kiln_unzip **ret)
+{
+	return unzip_new(ctx, in, userdata, true, ret);
+}
+
+size_t kiln_unzip_unconsumed(const struct kiln_unzip *u)
+{
+	return u->ilen - u->ipos;
 }
 
 static ssize_t read_plain(struct kiln_unzip *u, void *buf, size_t len)
@@ -383,6 +408,11 @@ static ssize_t read_gzip(struct kiln_unzip *u, void *buf, size_t len)
 		size_t produced;
 		int ret, r;
 
+		/* the member is over: what follows is not ours to read */
+		if (u->member_end && u->single) {
+			u->done = true;
+			return 0;
+		}
 		r = fill(u);
 		if (r < 0)
 			return r;
@@ -424,6 +454,11 @@ static ssize_t read_zstd(struct kiln_unzip *u, void *buf, size_t len)
 		size_t ret;
 		int r;
 
+		/* the frame is over and flushed: what follows is not ours to read */
+		if (u->member_end && u->single) {
+			u->done = true;
+			return 0;
+		}
 		r = fill(u);
 		if (r < 0)
 			return r;

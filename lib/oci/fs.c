@@ -474,8 +474,8 @@ static int link_target(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *pat
 	return 0;
 }
 
-static int apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
-		       const struct kiln_tar_entry *e)
+int layer_fs_apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
+			 const struct kiln_tar_entry *e)
 {
 	_cleanup_free_ char *clean = NULL, *parent = NULL, *linkname = NULL;
 	struct kiln_fs_node meta = { 0 }, *dir, *existing, *n;
@@ -581,7 +581,7 @@ int kiln_fs_apply(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer,
 	int r;
 
 	while ((r = kiln_tar_reader_next(tr, &e)) > 0) {
-		r = apply_entry(ctx, fs, layer, kiln_tar_reader_index(tr), e);
+		r = layer_fs_apply_entry(ctx, fs, layer, kiln_tar_reader_index(tr), e);
 		if (r < 0)
 			return r;
 	}

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What layer.c, archive.c and archive-import.c share. Internal to lib/oci. */
+/*
+ * What layer.c, fs.c, archive.c, archive-import.c and tar-import.c share.
+ * Internal to lib/oci.
+ */
 
 #include <kiln/layer.h>
 
@@ -10,6 +13,51 @@
  * spelling of a reference; one with a digest is -EINVAL: a name takes a tag.
  */
 int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret);
+
+/* Writes a layer's entries into @w: 0, or -errno with the reason on the context. */
+typedef int (*layer_fill_fn)(void *userdata, struct kiln_tar_writer *w);
+
+/*
+ * A layer blob made in one pass, in constant memory: the tar @fill writes
+ * -> sha256 (*@ret_diff_id) -> compressor @c at @level -> the store.
+ * *@ret gets the blob's descriptor. Nothing is stored when @fill fails.
+ */
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_compression c,
+		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
+		struct kiln_digest *ret_diff_id);
+
+/*
+ * A one-layer image whose layer is what @fill writes, made and named as
+ * kiln_image_from_dirfd() makes it (o->layer.tree is not used).
+ */
+int layer_make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref_name,
+		     const struct kiln_image_options *o, layer_fill_fn fill, void *userdata,
+		     struct kiln_descriptor *ret);
+
+/*
+ * Apply one entry (@index, counting from 0) of layer @layer to @fs, with
+ * every check kiln_fs_apply() makes; a refusal names the entry.
+ */
+int layer_fs_apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
+			 const struct kiln_tar_entry *e);
+
+/*
+ * The kind of archive whose top-level members include (or not) index.json,
+ * oci-layout and manifest.json: an oci-archive has the first two, a
+ * docker-archive the third (Docker 25 writes all three: it is read as an
+ * oci-archive); a tar with none of them is KILN_ARCHIVE_ROOTFS.
+ */
+enum kiln_archive_format archive_kind(bool index_json, bool oci_layout, bool manifest_json);
+
+/*
+ * kiln_archive_import() of the plain tar on @fd (read by offset from 0;
+ * @fd is not closed), named @what in messages. @format must not be
+ * KILN_ARCHIVE_ROOTFS.
+ */
+int archive_import_fd(struct kiln_ctx *ctx, struct kiln_store *s, int fd, const char *what,
+		      enum kiln_archive_format format, const char *ref_name,
+		      const struct kiln_platform *platform, struct kiln_descriptor *ret,
+		      char **ret_name);
 
 /*
  * Reading layer @lr failed with @r. A corrupt blob decompresses to garbage

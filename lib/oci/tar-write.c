@@ -703,12 +703,53 @@ static int write_file(struct kiln_ctx *ctx, int root, const struct kiln_tar_tree
 	return 0;
 }
 
+/* @name as the archive has it: under o->prefix when there is one. NULL when out of memory. */
+static char *prefixed(const struct kiln_tar_tree_options *o, char *name, struct strbuf *buf)
+{
+	if (!o->prefix)
+		return name;
+	strbuf_reset(buf);
+	if (strbuf_addf(buf, "%s/%s", o->prefix, name) < 0)
+		return NULL;
+	return buf->buf;
+}
+
+/* The directories of o->prefix, each an entry of its own, parents first. */
+static int write_prefix_dirs(struct kiln_ctx *ctx, const struct kiln_tar_tree_options *o,
+			     struct kiln_tar_writer *w)
+{
+	_cleanup_(strbuf_release) struct strbuf dir = { 0 };
+
+	for (const char *p = o->prefix; p && *p;) {
+		size_t len = strcspn(p, "/");
+		struct kiln_tar_entry e = {
+			.type = KILN_TAR_DIR,
+			.mode = 0755,
+			.uid = o->uid,
+			.gid = o->gid,
+			.mtime = o->mtime,
+		};
+		int r;
+
+		if (strbuf_add(&dir, p, len) < 0 || strbuf_addch(&dir, '/') < 0)
+			return -ENOMEM;
+		e.path = dir.buf;
+		r = kiln_tar_writer_add(ctx, w, &e);
+		if (r < 0)
+			return r;
+		p += len;
+		p += strspn(p, "/");
+	}
+	return 0;
+}
+
 int kiln_tar_write_tree(struct kiln_ctx *ctx, int dirfd, const struct kiln_tar_tree_options *o,
 			struct kiln_tar_writer *w)
 {
 	_cleanup_(tree_release) struct tree t = { 0 };
 	_cleanup_free_ size_t *stack = NULL;
 	_cleanup_free_ char *buf = NULL;
+	_cleanup_(strbuf_release) struct strbuf name = { 0 }, link = { 0 };
 	size_t n_stack = 0, stack_alloc = 0;
 	int r;
 
@@ -728,20 +769,27 @@ int kiln_tar_write_tree(struct kiln_ctx *ctx, int dirfd, const struct kiln_tar_t
 	buf = malloc(COPY_BUF);
 	if (!buf)
 		return -ENOMEM;
+	r = write_prefix_dirs(ctx, o, w);
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < t.n; i++) {
 		struct tree_item *it = &t.items[i];
 		struct kiln_tar_entry e = {
-			.path = it->name,
+			.path = prefixed(o, it->name, &name),
 			.mode = it->st.st_mode & 07777,
 			.uid = o->uid,
 			.gid = o->gid,
 			.mtime = o->mtime,
 		};
 
+		if (!e.path)
+			return -ENOMEM;
 		if (it->link_to != SIZE_MAX) {
 			e.type = KILN_TAR_LINK;
-			e.linkname = t.items[it->link_to].name;
+			e.linkname = prefixed(o, t.items[it->link_to].name, &link);
+			if (!e.linkname)
+				return -ENOMEM;
 		} else if (S_ISREG(it->st.st_mode)) {
 			e.type = KILN_TAR_REG;
 			r = write_file(ctx, dirfd, o, w, it, &e, buf);

@@ -761,6 +761,17 @@ int kiln_registry_push(struct kiln_ctx *ctx, struct kiln_store *s,
 		kiln_push_result_release(&res);
 		return r;
 	}
+	/*
+	 * The store now knows what @dest names, as a pull of it would, so that
+	 * `kiln ls DEST` and a build naming DEST see what was pushed, not an
+	 * older pull of the tag. Not a failure of the push if it cannot.
+	 */
+	if (dest->tag && streq(p.manifests[p.n_manifests - 1].digest.s, src->digest.s) &&
+	    kiln_store_set_ref(ctx, s, res.name, src) < 0) {
+		kiln_log(ctx, KILN_LOG_WARNING, "pushed, but cannot name %s in the store: %s",
+			 res.name, strempty(kiln_ctx_error(ctx)));
+		kiln_ctx_clear_error(ctx);
+	}
 	*ret = res;
 	return 0;
 }

@@ -6,13 +6,11 @@
  * then mounts those blobs (POST ?mount=&from=) instead of sending them
  * again. The record is a hint, never the truth: a wrong or lost line costs
  * an upload, never correctness (the registry checks the mount), so it is
- * appended with one write() per batch rather than rewritten atomically, and
- * a damaged line is skipped.
+ * appended to (append_hint_lines()) rather than rewritten atomically, and a
+ * damaged line is skipped.
  */
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #include "fileio.h"
 #include "registry-internal.h"
@@ -104,24 +102,6 @@ const char *reg_sources_find(const struct reg_sources *src, const struct kiln_di
 	return NULL;
 }
 
-/* Keep the newer half of the lines, under the file's lock. */
-static void compact(const char *path, int fd)
-{
-	_cleanup_free_ char *text = NULL;
-	const char *start;
-	size_t len;
-
-	if (flock(fd, LOCK_EX) < 0)
-		return;
-	if (read_file_at(AT_FDCWD, path, 2 * SOURCES_MAX, &text, &len) >= 0 && len > SOURCES_MAX) {
-		start = memchr(text + len / 2, '\n', len - len / 2);
-		if (start)
-			(void)write_file_atomic(path, start + 1, len - (size_t)(start + 1 - text),
-						0644);
-	}
-	flock(fd, LOCK_UN);
-}
-
 static bool known_in(const struct reg_sources *src, const struct kiln_digest *d, const char *repo)
 {
 	for (size_t i = 0; src && i < src->n; i++)
@@ -135,8 +115,6 @@ void reg_sources_add(struct kiln_store *s, const struct reg_sources *known, cons
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_free_ char *path = sources_path(s);
-	_cleanup_close_ int fd = -1;
-	struct stat st;
 
 	if (!path || n == 0 || strchr(domain, ' ') || strchr(repo, ' '))
 		return;
@@ -144,14 +122,5 @@ void reg_sources_add(struct kiln_store *s, const struct reg_sources *known, cons
 		if (!known_in(known, digests[i], repo) &&
 		    strbuf_addf(&sb, "%s %s %s\n", digests[i]->s, domain, repo) < 0)
 			return;
-	if (sb.len == 0)
-		return;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	/* one write(): concurrent appenders interleave whole batches, not bytes */
-	if (write(fd, sb.buf, sb.len) != (ssize_t)sb.len)
-		return;
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > SOURCES_MAX)
-		compact(path, fd);
+	append_hint_lines(path, sb.buf, sb.len, SOURCES_MAX);
 }

@@ -409,7 +409,7 @@ static int list_dir(int dirfd, bool at_root, struct dir_listing *ret)
 	if (!r && errno)
 		r = -errno;
 	closedir(d);
-	if (r == 0)
+	if (r == 0 && ret->n > 1)
 		qsort(ret->names, ret->n, sizeof(char *), cmp_name);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -53,6 +54,50 @@ int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	sb.buf[sb.len] = '\0';
 	*ret_buf = strbuf_detach(&sb, ret_len);
 	return 0;
+}
+
+ssize_t read_fd_fn(void *userdata, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)userdata, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Keep the newer half of the lines, under the file's lock. */
+static void cut_hint_lines(const char *path, int fd, size_t max)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *start;
+	size_t len;
+
+	if (flock(fd, LOCK_EX) < 0)
+		return;
+	if (read_file_at(AT_FDCWD, path, 2 * max, &text, &len) >= 0 && len > max) {
+		start = memchr(text + len / 2, '\n', len - len / 2);
+		if (start)
+			(void)write_file_atomic(path, start + 1, len - (size_t)(start + 1 - text),
+						0644);
+	}
+	flock(fd, LOCK_UN);
+}
+
+void append_hint_lines(const char *path, const char *text, size_t len, size_t max)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (len == 0)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, text, len) != (ssize_t)len)
+		return;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > max)
+		cut_hint_lines(path, fd, max);
 }
 
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)

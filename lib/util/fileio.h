@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -18,6 +19,22 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t
  * at @max bytes (-EFBIG), NUL-terminated, -EISDIR for a directory.
  */
 int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
+/*
+ * read(2) on the fd *(int *)@userdata, retried on EINTR: the count, 0 at the
+ * end, or -errno (a kiln_read_fn, for a file streamed into a reader).
+ */
+ssize_t read_fd_fn(void *userdata, void *buf, size_t len);
+
+/*
+ * Append @len bytes of whole lines to @path, a record of hints that
+ * several processes add to and that is never the truth (a lost or cut line
+ * costs work again, never a wrong answer): one write(), so that concurrent
+ * appenders interleave whole batches, not bytes; past @max bytes the file
+ * is cut to its newer half, under a lock. Readers read at most 2 * @max.
+ * Failures only lose hints: none are reported.
+ */
+void append_hint_lines(const char *path, const char *text, size_t len, size_t max);
 
 /* Write all @len bytes to @fd, across short writes and EINTR. Returns 0 or -errno. */
 int write_all(int fd, const void *data, size_t len);

@@ -3,6 +3,36 @@
 # the sourcing script's $tmp (a scratch directory) and add the processes
 # they start to its pids array, for the script's cleanup to kill.
 
+# registry_test_setup TOOL...: skip the whole script (TAP) unless every TOOL
+# is installed; then a scratch $tmp, the working directory, removed at exit
+# with the processes in pids killed, and nothing of the caller's: no
+# credentials, no cache, no _out ($KILN_CACHE_DIR, $HOME and
+# $XDG_RUNTIME_DIR in $tmp; $store is the store)
+registry_test_setup() {
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			echo "1..0 # SKIP $tool is not installed (scripts/install-deps.sh)"
+			exit 0
+		fi
+	done
+	tmp=$(mktemp -d)
+	pids=()
+	trap registry_test_cleanup EXIT
+	export KILN_CACHE_DIR=$tmp/cache HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
+	unset XDG_CONFIG_HOME XDG_CACHE_HOME DOCKER_CONFIG REGISTRY_AUTH_FILE
+	mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$KILN_CACHE_DIR/store"
+	cd "$tmp" || exit 1
+	store=$KILN_CACHE_DIR/store
+}
+
+registry_test_cleanup() {
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp" "$out"
+}
+
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -46,3 +76,14 @@ EOF
 	wait_http "$2"
 }
 
+# mutating requests (POST, PUT, PATCH, DELETE) in a registry's access log
+writes_in() {
+	grep -cE '"(POST|PUT|PATCH|DELETE) ' "$1" || true
+}
+
+# json_field FILE KEY...: the value at FILE's KEY/KEY/...
+json_field() {
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: d = d[k]
+print(d)' "$@"
+}

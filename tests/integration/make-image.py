@@ -4,14 +4,17 @@
 tests and the push bench.
 
     make-image.py [--arch ARCH] LAYOUT TAG SIZE...
+    make-image.py [--arch ARCH] --dirs LAYOUT TAG DIR...
     make-image.py --index LAYOUT TAG TAG1 TAG2...
 
 The first form makes one uncompressed tar layer per SIZE (bytes, or with a
 K/M/G suffix), each holding one file of random bytes, streamed to disk (a
 512 MiB image never sits in memory), for linux/ARCH (default amd64). The
-second makes an index of the manifests TAG1, TAG2... already in LAYOUT,
-each entry with its config's platform. An existing layout gets the image
-added and TAG moved to it; the digest is printed."""
+--dirs form makes one uncompressed tar layer per DIR, of the files under
+it as they are (a file named .wh.NAME is a whiteout of NAME in the layers
+below). The last form makes an index of the manifests TAG1, TAG2...
+already in LAYOUT, each entry with its config's platform. An existing
+layout gets the image added and TAG moved to it; the digest is printed."""
 
 import hashlib
 import json
@@ -61,6 +64,28 @@ def write_layer(layout, index, size):
     digest = "sha256:" + h.hexdigest()
     os.rename(tmp, os.path.join(layout, "blobs", "sha256", digest[7:]))
     return digest, total
+
+
+def write_dir_layer(layout, d):
+    tmp = os.path.join(layout, "blobs", "sha256", ".layer-%d.tmp" % os.getpid())
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
+        for root, dirs, files in os.walk(d):
+            dirs.sort()
+            for name in dirs + sorted(files):
+                path = os.path.join(root, name)
+                info = t.gettarinfo(path, os.path.relpath(path, d))
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = 0
+                if info.isfile():
+                    with open(path, "rb") as f:
+                        t.addfile(info, f)
+                else:
+                    t.addfile(info)
+    with open(tmp, "rb") as f:
+        digest = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    os.rename(tmp, os.path.join(layout, "blobs", "sha256", digest[7:]))
+    return digest, os.path.getsize(os.path.join(layout, "blobs", "sha256", digest[7:]))
 
 
 def read_index(layout):
@@ -117,15 +142,18 @@ def main():
         return make_index(args[1], args[2], args[3:])
     if args[:1] == ["--arch"] and len(args) > 1:
         arch, args = args[1], args[2:]
+    dirs = args[:1] == ["--dirs"]
+    if dirs:
+        args = args[1:]
     if len(args) < 3:
         sys.exit(__doc__)
-    layout, tag, sizes = args[0], args[1], [parse_size(s) for s in args[2:]]
+    layout, tag = args[0], args[1]
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(layout, "oci-layout"), "w") as f:
         f.write('{"imageLayoutVersion":"1.0.0"}')
     layers = []
-    for i, size in enumerate(sizes):
-        digest, n = write_layer(layout, i, size)
+    for i, arg in enumerate(args[2:]):
+        digest, n = write_dir_layer(layout, arg) if dirs else write_layer(layout, i, parse_size(arg))
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
                        "digest": digest, "size": n})
     config = {"architecture": arch, "os": "linux",

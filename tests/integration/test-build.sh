@@ -204,6 +204,100 @@ expect_fail "a bad extension fails its build, naming the file and what to do" 1 
 	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext
 check "and never reaches the store" bash -c "! \"$KILN\" cache ls | grep -q '^bad-ext '"
 
+# ---- kernel modules are checked against the kernel they were built with ----
+
+headers=${KILN_HEADERS:-$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)}
+mods=${KILN_TEST_MODULES:-}
+if [ -n "$headers" ] && [ -f "$headers/Module.symvers" ] && [ -n "$mods" ] && [ -f "$mods/kiln_plain.ko" ]; then
+	. "$SRCDIR/tests/integration/lib-keys.sh"
+	# a kernel-build stand-in with its tree at /src: what checking reads of Debian's
+	# headers, and a signing certificate of the test's own
+	kbimg=$work/kernel-build
+	mkdir -p "$kbimg/src/include/generated" "$kbimg/src/include/config" "$kbimg/src/certs"
+	cp "$headers/.config" "$headers/Module.symvers" "$kbimg/src/"
+	cp "$headers/include/generated/utsrelease.h" "$kbimg/src/include/generated/"
+	cp "$headers/include/config/kernel.release" "$kbimg/src/include/config/"
+	kernel_key "$work/kernel.genkey" "$work/kernel.pem" "$work/kernel.x509" sha512 \
+		"CN = kiln build test kernel key" -newkey rsa:2048
+	kernel_key "$work/other.genkey" "$work/other.pem" "$work/other.x509" sha512 \
+		"CN = kiln build test other key" -newkey rsa:2048
+	cp "$work/kernel.x509" "$kbimg/src/certs/signing_key.x509"
+	release=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kbimg/src/include/generated/utsrelease.h")
+	check "import a kernel-build image" "$KILN" import "$kbimg" --tag kiln-test/kernel-build:1
+
+	# kmod's prebuilt modules (busybox builds none): DIR MODULE KEY
+	kmod_put() {
+		mkdir -p "$tree/checks/kmod/$1"
+		cp "$mods/$2" "$tree/checks/kmod/$1/"
+		"$KILN" module sign --hash sha512 --key "$work/$3.pem" --cert "$work/$3.x509" \
+			"$tree/checks/kmod/$1/$2" >/dev/null
+	}
+	kmod_put good kiln_plain.ko kernel
+	kmod_put other-key kiln_plain.ko other
+	kmod_put fw kiln_fw.ko kernel
+	mkdir -p "$tree/checks/kmod/unsigned" && cp "$mods/kiln_plain.ko" "$tree/checks/kmod/unsigned/"
+	cp "$mods/kiln_plain.ko" "$tree/checks/kmod-listed/"
+	kmod() {
+		kb kmod --build-arg "KMOD=$1" --build-arg "KMOD_RELEASE=${2:-$release}" "${@:3}"
+	}
+	line="^  kmod  usr/lib/modules/$release/extras/kiln_plain.ko  signed by 'kiln build test kernel key' \(sha512\), vermagic $release SMP .*modversions, will load\$"
+
+	check "a module signed with the kernel's key builds" kmod good/kiln_plain.ko
+	cp "$out/stderr" "$work/kmod-good.err"
+	check "the summary lists it: signer, vermagic, verdict" grep -qE "$line" "$work/kmod-good.err"
+	check "the log says what it was checked against" \
+		grep -q "checking 1 kernel modules against the kernel at /src of kiln-test/kernel-build:1" \
+		"$tree/_out/logs/kmod.log"
+	check "a cache hit lists it too" kmod good/kiln_plain.ko
+	cp "$out/stderr" "$work/kmod-cached.err"
+	check "with the verdict it had" bash -c "grep -q 'kmod: cached' '$work/kmod-cached.err' && grep -qE \"\$1\" '$work/kmod-cached.err'" _ "$line"
+	check "--json carries it" bash -c "\"\$@\" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)[0][\"modules\"][0]
+assert m[\"loads\"] and m[\"signer\"] == \"kiln build test kernel key\", m
+assert m[\"kernel\"] == {\"dependency\": \"kiln-test/kernel-build:1\", \"dir\": \"/src\", \"release\": \"$release\", \"tree\": True}, m'" \
+		_ "$KILN" -C "$tree" build --progress quiet --json kmod --build-arg KMOD=good/kiln_plain.ko \
+		--build-arg "KMOD_RELEASE=$release"
+
+	expect_fail "one signed by another key fails its stage, naming the module and why" 1 \
+		"stage kmod failed \(check modules\): usr/lib/modules/$release/extras/kiln_plain.ko would not load on kernel $release .*signature: signed by a key the kernel does not trust: \"kiln build test other key\"" \
+		kmod other-key/kiln_plain.ko
+	cp "$out/stderr" "$work/kmod-other-key.err"
+	check "and says what to do" grep -q "to do: sign it in the stage with the kernel's key" "$work/kmod-other-key.err"
+	check "and its output never reaches the store" bash -c "[ \"\$(\"$KILN\" cache ls | grep -c '^kmod ')\" = 1 ]"
+	expect_fail "one installed for another release fails likewise" 1 \
+		"kiln_plain.ko would not load on kernel $release .*installed for kernel 6.1.0-99-other" \
+		kmod good/kiln_plain.ko 6.1.0-99-other
+	check "one missing its firmware builds" kmod fw/kiln_fw.ko
+	cp "$out/stderr" "$work/kmod-fw.err"
+	check "with a warning in the summary" grep -q "kiln_fw.ko .*will load, with a warning: firmware kiln/" "$work/kmod-fw.err"
+	check "and in the log" grep -q "warn: firmware: kiln/test-fw.bin" "$tree/_out/logs/kmod.log"
+
+	# a kernel image (siderolabs' kernel package): its modules directory, no tree
+	kimg=$work/kernel-image/usr/lib/modules/$release
+	mkdir -p "$kimg/kernel"
+	cp "$tree/checks/kmod/good/kiln_plain.ko" "$kimg/kernel/kiln_intree.ko"
+	echo "kernel/kiln_intree.ko:" >"$kimg/modules.dep"
+	echo "kernel/lib/crc32.ko" >"$kimg/modules.builtin"
+	check "import a kernel image" "$KILN" import "$work/kernel-image" --tag kiln-test/kernel:1
+	check "over a kernel's modules alone, a signed module builds" \
+		kmod good/kiln_plain.ko "$release" --build-arg KERNEL=kiln-test/kernel:1
+	cp "$out/stderr" "$work/kmod-image.err"
+	check "as far as its modules tell" \
+		grep -q "kiln_plain.ko  signed by .*, will load, as far as checked" "$work/kmod-image.err"
+	expect_fail "and an unsigned one fails: no grep for the signature's magic needed" 1 \
+		"kiln_plain.ko would not load on kernel $release \(/usr/lib/modules/$release of kiln-test/kernel:1\): signature: the module is not signed" \
+		kmod unsigned/kiln_plain.ko "$release" --build-arg KERNEL=kiln-test/kernel:1
+
+	check "a stage without a kernel tree builds" kb kmod-listed
+	cp "$out/stderr" "$work/kmod-listed.err"
+	check "and lists its module unjudged" grep -q \
+		"^  kmod-listed  usr/lib/modules/6.1.0-99-other/extras/kiln_plain.ko  unsigned, vermagic $release .*not checked" \
+		"$work/kmod-listed.err"
+else
+	echo "# no linux-headers tree or test modules: kernel module cases not run"
+fi
+
 # examples/hello, as make demo builds it: it must stay a valid extension
 cp -r "$SRCDIR/examples/hello" "$work/hello"
 "$KILN" import "$rootfs" --tag localhost/kiln/busybox:demo >/dev/null 2>&1
@@ -252,6 +346,23 @@ if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
 	check "skopeo sees it with that digest" bash -c \
 		"skopeo inspect --tls-verify=false docker://$R/kiln/top:v1.2.3 | grep -q \"\$(sed 's/.*@//' '$work/push.out')\""
 	check "_out/images.json records the pushed reference" grep -q "$R/kiln/top:v1.2.3" "$tree/_out/images.json"
+
+	# an output that holds a private key is not pushed, unless asked
+	expect_fail "build --push refuses a target whose image holds a private key, naming the file" 1 \
+		"^kiln: refusing to push with-key:v1: layer [0-9]+ \(sha256:[0-9a-f]{64}\): src/certs/module.key holds a PEM private key \(PKCS#8\); .* or pass --allow-private-key\$" \
+		kb with-key --push --registry "$R" --username kiln --tag v1
+	check "and nothing reached the registry" \
+		bash -c "! skopeo inspect --tls-verify=false docker://$R/kiln/with-key:v1 >/dev/null 2>&1"
+	check "build --help tells of --allow-private-key" \
+		bash -c "\"$KILN\" build --help | grep -q -- --allow-private-key"
+	check "build --push --allow-private-key pushes it" \
+		kb with-key --push --allow-private-key --registry "$R" --username kiln --tag v1
+	cp "$out/stderr" "$work/with-key.err"
+	check "with a warning naming the file" \
+		grep -q "^kiln: warning: pushing with-key:v1 with a private key: .*src/certs/module.key" \
+		"$work/with-key.err"
+	check "skopeo sees it" \
+		skopeo inspect --tls-verify=false "docker://$R/kiln/with-key:v1"
 
 	# an image dependency missing from the store is pulled from its registry
 	"$KILN" push kiln-test/busybox:1 "$R/kiln/busybox:1" >/dev/null 2>&1

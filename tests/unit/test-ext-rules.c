@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -14,6 +15,7 @@
 #include <kiln/layer.h>
 
 #include "fileio.h"
+#include "keys.h"
 #include "strbuf.h"
 #include "tap.h"
 
@@ -375,6 +377,181 @@ TEST(private_keys_signing_key_name)
 		  1);
 	ASSERT_EQ(kiln_ext_find_private_key("signing_key.pem.txt", "junk", 4, &what), 0);
 	ASSERT_EQ(kiln_ext_find_private_key("signing_key.x509", "junk", 4, &what), 0);
+}
+
+/* ---- private keys in a stream (a tar entry's data) ---- */
+
+struct mem_in {
+	const struct strbuf *sb;
+	size_t pos;
+	bool fail;
+};
+
+/* Short reads of odd sizes, as a decompressor hands them out. */
+static ssize_t mem_read(void *userdata, void *buf, size_t len)
+{
+	struct mem_in *m = userdata;
+	size_t n = m->sb->len - m->pos;
+
+	if (m->fail)
+		return -EIO;
+	n = n < len ? n : len;
+	n = n < 77777 ? n : 77777;
+	memcpy(buf, m->sb->buf + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+/* The streamed answer for @sb, which must be the whole file's; *@ret_read: bytes read. */
+static int stream(const char *name, const struct strbuf *sb, struct ext_key_buffer *b,
+		  size_t *ret_read)
+{
+	struct mem_in m = { .sb = sb };
+	const char *what = NULL, *whole = NULL;
+	int r, want;
+
+	r = ext_read_private_key(name, sb->len, mem_read, &m, b, &what);
+	want = kiln_ext_find_private_key(name, sb->buf, sb->len, &whole);
+	if (r != want || (r > 0 && !streq(what, whole)))
+		return -EPROTO;
+	if (ret_read)
+		*ret_read = m.pos;
+	return r;
+}
+
+TEST(private_keys_streamed)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT, key = STRBUF_INIT, der = STRBUF_INIT;
+	/* keys.c's windows: 8 MiB, each starting a little over 1 MiB before the last ends */
+	const size_t big = 30u << 20, window = 8u << 20, step = window - (1u << 20) - 59;
+	struct ext_key_buffer b = { 0 };
+	struct mem_in failing = { .sb = &sb, .fail = true };
+	const char *what;
+	size_t n_read, at[64], n_at = 0;
+
+	ASSERT_OK(encode(rsa_key(), PEM_PKCS8, &key));
+	ASSERT_OK(strbuf_reserve(&sb, big));
+	memset(sb.buf, 0, big);
+	sb.len = big;
+	ASSERT_EQ(stream("fw.bin", &sb, &b, NULL), 0);
+
+	/* a key anywhere is found: across each window's end, at each one's start, at the end */
+	at[n_at++] = 0;
+	for (size_t j = 0; j < 3; j++) {
+		at[n_at++] = j * step + window - key.len + 1;
+		at[n_at++] = (j + 1) * step - 1;
+		at[n_at++] = (j + 1) * step + 1;
+	}
+	at[n_at++] = big - key.len;
+	for (size_t off = 12345; off + key.len < big && n_at < ELEMENTSOF(at); off += 1234567)
+		at[n_at++] = off;
+	for (size_t i = 0; i < n_at; i++) {
+		memcpy(sb.buf + at[i], key.buf, key.len);
+		if (stream("fw.bin", &sb, &b, &n_read) != 1)
+			TAP_FAIL("a key at %zu of %zu bytes not found alike", at[i], big);
+		/* reading stops at the window that holds it */
+		ASSERT_TRUE(n_read <= at[i] + key.len + window);
+		memset(sb.buf + at[i], 0, key.len);
+	}
+
+	/*
+	 * the longest block the detector takes (a 31-letter label, the END line's end at 1 MiB
+	 * from the BEGIN line's), across a window's end by one byte
+	 */
+	{
+		_cleanup_strbuf_ struct strbuf block = STRBUF_INIT;
+		const char *label = "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234 ";
+		size_t body = (1u << 20) - 1 - strlen("-----END ") - strlen(label) -
+			      strlen("PRIVATE KEY-----");
+
+		strbuf_addf(&block, "-----BEGIN %sPRIVATE KEY-----\n", label);
+		for (size_t i = 0; i < body; i++)
+			strbuf_addch(&block, i % 65 == 64 || i == body - 1 ? '\n' : 'A');
+		strbuf_addf(&block, "-----END %sPRIVATE KEY-----", label);
+		ASSERT_EQ(stream("x", &block, &b, NULL), 1);
+		for (size_t j = 0; j < 2; j++) {
+			size_t off = j * step + window + 1 - block.len;
+
+			memcpy(sb.buf + off, block.buf, block.len);
+			ASSERT_EQ(stream("fw.bin", &sb, &b, NULL), 1);
+			memset(sb.buf + off, 0, block.len);
+		}
+	}
+
+	/* the name alone: nothing is read */
+	ASSERT_EQ(stream("certs/signing_key.pem", &sb, &b, &n_read), 1);
+	ASSERT_EQ(n_read, 0);
+
+	/* DER only in a small file, as for a whole one: not at the start of a large one */
+	ASSERT_OK(encode(rsa_key(), DER_PKCS8, &der));
+	ASSERT_EQ(stream("key.der", &der, &b, NULL), 1);
+	memcpy(sb.buf, der.buf, der.len);
+	ASSERT_EQ(stream("key.der", &sb, &b, NULL), 0);
+
+	/* the reader's error, and an empty file */
+	ASSERT_EQ(ext_read_private_key("x", sb.len, mem_read, &failing, &b, &what), -EIO);
+	sb.len = 0;
+	ASSERT_EQ(stream("x", &sb, &b, NULL), 0);
+	free(b.data);
+}
+
+/* ---- private keys in an image of the store (lib/ext/image-keys.c) ---- */
+
+/* A one-layer image @ref of the directory @root/@dir holding the file @name. */
+static int image_with(struct kiln_ctx *ctx, struct kiln_store *s, const char *root, const char *dir,
+		      const char *ref, const char *name, const char *data,
+		      struct kiln_descriptor *ret)
+{
+	_cleanup_free_ char *d = path_join(root, dir), *file = NULL;
+	struct kiln_image_options o = { 0 };
+
+	if (!d || mkdir(d, 0755) < 0 || !(file = path_join(d, name)))
+		return -EIO;
+	if (write_file_atomic(file, data, strlen(data), 0644) < 0)
+		return -EIO;
+	return kiln_image_from_dir(ctx, s, d, ref, &o, ret);
+}
+
+TEST(image_private_keys)
+{
+	char root[] = "/tmp/kiln-test-keys-XXXXXX";
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor keyed = { 0 }, clean = { 0 };
+	_cleanup_strbuf_ struct strbuf key = STRBUF_INIT;
+	_cleanup_free_ char *store = NULL;
+	struct kiln_ext_key_report rep = { 0 };
+
+	ASSERT_TRUE(mkdtemp(root));
+	ASSERT_OK(kiln_ctx_new(&ctx));
+	ASSERT_TRUE((store = path_join(root, "store")));
+	ASSERT_OK(kiln_store_open(ctx, store, &s));
+	ASSERT_OK(encode(ec_key(), PEM_TRADITIONAL, &key));
+	ASSERT_OK(
+	    image_with(ctx, s, root, "keyed", "kiln/keyed:1", "id.key", strbuf_str(&key), &keyed));
+	ASSERT_OK(image_with(ctx, s, root, "clean", "kiln/clean:1", "hello", "hello\n", &clean));
+
+	/* a key is found, and its layer read again each time */
+	for (int i = 0; i < 2; i++) {
+		ASSERT_OK(kiln_ext_find_image_private_keys(ctx, s, &keyed, &rep));
+		ASSERT_EQ(rep.n_findings, 1);
+		ASSERT_EQ(rep.n_layers, 1);
+		ASSERT_EQ(rep.n_files, 1);
+		ASSERT_STREQ(rep.findings[0].path, "id.key");
+		ASSERT_CONTAINS(rep.findings[0].what, "EC private key");
+		ASSERT_EQ(rep.findings[0].layer, 0);
+		ASSERT_STREQ(rep.findings[0].manifest.s, keyed.digest.s);
+		ASSERT_TRUE(!rep.findings[0].platform && !rep.findings[0].hidden);
+		kiln_ext_key_report_release(&rep);
+	}
+
+	/* a layer found clean is not read again */
+	ASSERT_OK(kiln_ext_find_image_private_keys(ctx, s, &clean, &rep));
+	ASSERT_TRUE(rep.n_findings == 0 && rep.n_layers == 1 && rep.n_layers_clean == 0);
+	ASSERT_OK(kiln_ext_find_image_private_keys(ctx, s, &clean, &rep));
+	ASSERT_TRUE(rep.n_findings == 0 && rep.n_layers == 0 && rep.n_layers_clean == 1);
+	kiln_ext_key_report_release(&rep);
+	ASSERT_OK(remove_tree_at(AT_FDCWD, root));
 }
 
 /* ---- udev rules ---- */

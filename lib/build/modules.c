@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What a stage built: the kernel modules of its output, each checked as
+ * `kiln module check` checks it, against the kernel build tree the stage
+ * was built with (that of the nearest dependency holding one), or only
+ * described when no dependency holds one. A module the kernel would refuse
+ * fails the stage before its output reaches the store.
+ *
+ * A kernel build tree tells the most; a kernel's modules directory (its
+ * image, siderolabs' kernel package) is taken when no dependency has a
+ * tree: it cannot say what the kernel exports or trusts, but it can say
+ * that a module is unsigned, for another release, or missing a dependency.
+ *
+ * The verdicts are recorded beside the cache entry, in
+ * <cache>/modules/<key>.json, so that a cache hit reports them without
+ * unpacking the output or the kernel tree: they depend on nothing the key
+ * does not cover. A stage whose output holds no module costs one walk of
+ * it and records nothing.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build-internal.h"
+#include "fileio.h"
+#include "json-parse.h"
+#include "json.h"
+#include "log.h"
+
+#define RECORD_VERSION "kiln-build-modules-v1"
+/* every module of a kernel's output, with findings: thousands of entries */
+#define RECORD_MAX ((size_t)256 << 20)
+
+void kiln_build_modules_free(struct kiln_build_module *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].path);
+		free(m[i].name);
+		free(m[i].vermagic);
+		free(m[i].signer);
+		free(m[i].sig_hash);
+		free(m[i].installed_release);
+		free(m[i].error);
+		free(m[i].kernel);
+		free(m[i].kernel_dir);
+		free(m[i].kernel_release);
+		kiln_check_result_release(&m[i].check);
+	}
+	free(m);
+}
+
+/* ---- the record: the verdicts as JSON ------------------------------------------- */
+
+static void write_module(struct json_writer *w, const struct kiln_build_module *m)
+{
+	json_begin_object(w);
+	json_kv_string(w, "path", m->path);
+	json_kv_string(w, "name", m->name);
+	json_kv_string(w, "vermagic", m->vermagic);
+	json_key(w, "signed");
+	json_bool(w, m->has_signature);
+	json_kv_string(w, "signer", m->signer);
+	json_kv_string(w, "hash", m->sig_hash);
+	json_kv_string(w, "installed_release", m->installed_release);
+	json_kv_string(w, "error", m->error);
+	if (m->checked) {
+		json_kv_string(w, "kernel", m->kernel);
+		json_kv_string(w, "kernel_dir", m->kernel_dir);
+		json_kv_string(w, "kernel_release", m->kernel_release);
+		json_key(w, "kernel_is_tree");
+		json_bool(w, m->kernel_is_tree);
+		json_kv_string(w, "status", kiln_check_status_name(m->check.status));
+		json_key(w, "findings");
+		json_begin_array(w);
+		for (size_t i = 0; i < m->check.n_findings; i++) {
+			const struct kiln_check_finding *f = &m->check.findings[i];
+
+			json_begin_object(w);
+			json_kv_string(w, "check", kiln_check_kind_name(f->kind));
+			json_kv_string(w, "status", kiln_check_status_name(f->status));
+			json_kv_string(w, "subject", f->subject);
+			json_kv_string(w, "message", f->message);
+			json_kv_string(w, "kernel_says", f->kernel_says);
+			json_kv_string(w, "advice", f->advice);
+			json_end_object(w);
+		}
+		json_end_array(w);
+	}
+	json_end_object(w);
+}
+
+static int modules_to_json(const struct kiln_build_module *m, size_t n, struct strbuf *ret)
+{
+	struct json_writer w;
+
+	json_init_compact(&w, ret);
+	json_begin_object(&w);
+	json_kv_string(&w, "version", RECORD_VERSION);
+	json_key(&w, "modules");
+	json_begin_array(&w);
+	for (size_t i = 0; i < n; i++)
+		write_module(&w, &m[i]);
+	json_end_array(&w);
+	json_end_object(&w);
+	return w.error;
+}
+
+static int get_string(const struct json_value *v, const char *key, char **ret)
+{
+	const char *s = json_get_string(v, key);
+
+	*ret = s ? strdup(s) : NULL;
+	return !s || *ret ? 0 : -ENOMEM;
+}
+
+static int status_by_name(const char *s)
+{
+	for (int i = KILN_CHECK_OK; s && i <= KILN_CHECK_FAIL; i++)
+		if (streq(kiln_check_status_name(i), s))
+			return i;
+	return -EBADMSG;
+}
+
+static int kind_by_name(const char *s)
+{
+	for (int i = 0; s && i < KILN_CHECK_KIND_MAX; i++)
+		if (streq(kiln_check_kind_name(i), s))
+			return i;
+	return -EBADMSG;
+}
+
+static int read_finding(const struct json_value *v, struct kiln_check_result *res)
+{
+	struct kiln_check_finding *f = &res->findings[res->n_findings];
+	int kind = kind_by_name(json_get_string(v, "check"));
+	int status = status_by_name(json_get_string(v, "status"));
+	/* a note is a finding, not a problem: as lib/kmod counts them */
+	int counts = status == KILN_CHECK_NOTE ? KILN_CHECK_OK : status;
+	int r;
+
+	if (kind < 0 || status < 0 || !json_get_string(v, "message"))
+		return -EBADMSG;
+	*f = (struct kiln_check_finding){ .kind = kind, .status = status };
+	res->n_findings++;
+	if ((enum kiln_check_status)counts > res->checks[kind])
+		res->checks[kind] = counts;
+	r = get_string(v, "subject", &f->subject);
+	if (r >= 0)
+		r = get_string(v, "message", &f->message);
+	if (r >= 0)
+		r = get_string(v, "kernel_says", &f->kernel_says);
+	if (r >= 0)
+		r = get_string(v, "advice", &f->advice);
+	return r;
+}
+
+static int read_module(const struct json_value *v, struct kiln_build_module *m)
+{
+	const struct json_value *findings = json_get(v, "findings");
+	const struct json_value *sig = json_get(v, "signed");
+	const struct json_value *is_tree = json_get(v, "kernel_is_tree");
+	const struct {
+		const char *key;
+		char **field;
+	} strings[] = {
+		{ "path", &m->path },
+		{ "name", &m->name },
+		{ "vermagic", &m->vermagic },
+		{ "signer", &m->signer },
+		{ "hash", &m->sig_hash },
+		{ "installed_release", &m->installed_release },
+		{ "error", &m->error },
+		{ "kernel", &m->kernel },
+		{ "kernel_dir", &m->kernel_dir },
+		{ "kernel_release", &m->kernel_release },
+	};
+	int r = 0, status;
+
+	if (v->type != JSON_OBJECT || !json_get_string(v, "path"))
+		return -EBADMSG;
+	for (size_t i = 0; i < ELEMENTSOF(strings) && r >= 0; i++)
+		r = get_string(v, strings[i].key, strings[i].field);
+	if (r < 0)
+		return r;
+	m->has_signature = sig && sig->type == JSON_TRUE;
+	m->check.path = m->path;
+	if (!m->kernel)
+		return 0;
+	status = status_by_name(json_get_string(v, "status"));
+	if (status < 0 || !findings || findings->type != JSON_ARRAY)
+		return -EBADMSG;
+	m->checked = true;
+	m->kernel_is_tree = is_tree && is_tree->type == JSON_TRUE;
+	m->check.status = status;
+	m->check.findings =
+	    calloc(findings->arr.n ? findings->arr.n : 1, sizeof(*m->check.findings));
+	if (!m->check.findings || (m->name && !(m->check.name = strdup(m->name))))
+		return -ENOMEM;
+	for (size_t i = 0; i < findings->arr.n && r >= 0; i++)
+		r = read_finding(findings->arr.v[i], &m->check);
+	return r;
+}
+
+static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
+			     struct kiln_build_module **ret, size_t *ret_n)
+{
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	const struct json_value *root, *list;
+	struct kiln_build_module *m;
+	size_t n;
+	int r;
+
+	r = json_parse(ctx, what, text, len, &doc);
+	if (r < 0)
+		return r;
+	root = json_doc_root(doc);
+	list = json_get(root, "modules");
+	if (!streq(json_get_string(root, "version"), RECORD_VERSION) || !list ||
+	    list->type != JSON_ARRAY)
+		return kiln_error(ctx, EBADMSG, "%s: not a record of kiln's module verdicts", what);
+	n = list->arr.n;
+	m = calloc(n ? n : 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = read_module(list->arr.v[i], &m[i]);
+	if (r < 0) {
+		kiln_build_modules_free(m, n);
+		return r == -EBADMSG
+			   ? kiln_error(ctx, EBADMSG, "%s: malformed module verdict", what)
+			   : r;
+	}
+	*ret = m;
+	*ret_n = n;
+	return 0;
+}
+
+int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, size_t n,
+		       struct kiln_build_module **ret)
+{
+	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
+	size_t n_copy;
+	int r;
+
+	if (n == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	/* through the record: one list of the fields, which the record's reader keeps */
+	r = modules_to_json(m, n, &json);
+	if (r >= 0)
+		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy);
+	return r;
+}
+
+char *stage_modules_record(const char *cache_dir, const char *key)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/modules/%s.json", cache_dir, key) < 0)
+		return NULL;
+	return path;
+}
+
+int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key), *text = NULL;
+	size_t len;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = read_file_at(AT_FDCWD, path, RECORD_MAX, &text, &len);
+	if (r == -ENOENT)
+		return 0; /* no modules, or built by a kiln that did not record them */
+	if (r >= 0)
+		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		/* the verdicts are a report: without them, the cached output is as good */
+		kiln_log(ctx, KILN_LOG_DEBUG, "stage %s: its module verdicts are lost: %s",
+			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+		kiln_ctx_clear_error(ctx);
+	}
+	return 0;
+}
+
+static void record(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
+	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key);
+	_cleanup_free_ char *dir = path_join(b->cache_dir, "modules");
+	int r = path && dir ? modules_to_json(st->modules, st->n_modules, &json) : -ENOMEM;
+
+	if (r >= 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r >= 0)
+		r = write_file_atomic(path, json.buf, json.len, 0644);
+	if (r < 0)
+		kiln_log(ctx, KILN_LOG_WARNING,
+			 "stage %s: cannot record its module verdicts in \"%s\": %s; a cache hit "
+			 "will not report them",
+			 st->pkg->name, strempty(path), strerror(-r));
+}
+
+/* ---- describing ------------------------------------------------------------------ */
+
+/* The <release> of ".../lib/modules/<release>/..." in @path: 1 with *@ret, 0 when not in one. */
+static int installed_release(const char *path, char **ret)
+{
+	static const char dir[] = "lib/modules/";
+
+	for (const char *p = path; (p = strstr(p, dir)); p++) {
+		const char *rel = p + strlen(dir), *slash = strchr(rel, '/');
+
+		if ((p == path || p[-1] == '/') && slash && slash > rel) {
+			*ret = strndup(rel, (size_t)(slash - rel));
+			return *ret ? 1 : -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* What `kiln module info` tells of @km: its name, vermagic and signer. */
+static int describe(struct kiln_ctx *ctx, const struct kiln_module *km, struct kiln_build_module *m)
+{
+	_cleanup_(kiln_modsig_desc_release) struct kiln_modsig_desc d = { 0 };
+	const char *name = kiln_module_get(km, "name"), *vermagic = kiln_module_get(km, "vermagic");
+	const struct kiln_modsig *sig;
+	int r;
+
+	if (!name) {
+		/* before 4.x, the kernel took the file's name */
+		const char *base = strrchr(m->path, '/');
+
+		base = base ? base + 1 : m->path;
+		m->name = strndup(base, strcspn(base, "."));
+	} else {
+		m->name = strdup(name);
+	}
+	if (!m->name || (vermagic && !(m->vermagic = strdup(vermagic))))
+		return -ENOMEM;
+	r = kiln_module_signature(km, &sig);
+	if (r == -ENODATA)
+		return 0;
+	m->has_signature = true;
+	if (r >= 0)
+		r = kiln_modsig_describe(ctx, sig, &d);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		/* a signature the kernel refuses: the check says why */
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	m->signer = TAKE_PTR(d.signer);
+	m->sig_hash = TAKE_PTR(d.hash_algo);
+	return 0;
+}
+
+/* ---- judging ---------------------------------------------------------------------- */
+
+/* The stage's run, as far as its modules are concerned. */
+struct modules_run {
+	struct kiln_ctx *ctx;
+	struct stage *st;
+	const char *out;
+	const char *prefix; /* where @out's files are in the image: "src/", or "" */
+	char *const *snapshots; /* top first: st->inputs[i]'s is snapshots[n_inputs - 1 - i] */
+	int log_fd;
+	struct kiln_module **opened; /* per module; NULL when it could not be read */
+	/* the kernel: its dependency, its directory, where the stage sees it */
+	const char *dependency;
+	bool is_tree; /* a build tree; else the kernel's modules directory */
+	char *tree;
+	char *tree_in_stage;
+	char *rootfs; /* the output's rootfs/, when it is an extension's */
+};
+
+static const char *input_name(const struct stage_input *in)
+{
+	return in->stage ? in->stage->pkg->name : in->image;
+}
+
+static const char *snapshot_of(const struct modules_run *mr, size_t input)
+{
+	return mr->snapshots[mr->st->n_inputs - 1 - input];
+}
+
+static bool is_direct(const struct stage *st, const struct stage_input *in)
+{
+	for (size_t i = 0; in->dep && i < st->pkg->n_deps; i++)
+		if (in->dep == &st->pkg->deps[i])
+			return true;
+	return false;
+}
+
+/* The directory of a kernel in @snap: a build tree (@tree), or else its modules directory. */
+static int find_kernel_in(struct modules_run *mr, const char *snap, bool tree, char **ret)
+{
+	const char *sub;
+	int r;
+
+	if (!tree)
+		return kiln_kernel_modules_find(mr->ctx, snap, ret);
+	r = kiln_kernel_build_find(mr->ctx, snap, &sub);
+	if (r > 0 && !(*ret = strdup(sub)))
+		return -ENOMEM;
+	return r;
+}
+
+/*
+ * The kernel of the nearest input that holds one: a build tree before a
+ * kernel's modules directory; the stage's own dependencies before those
+ * they bring along (runtime); among those the last merged, whose files the
+ * stage's steps saw on top. 1 when found.
+ */
+static int find_kernel(struct modules_run *mr)
+{
+	const struct stage *st = mr->st;
+
+	for (int tree = 1; tree >= 0; tree--)
+		for (int direct = 1; direct >= 0; direct--)
+			for (size_t i = st->n_inputs; i-- > 0;) {
+				_cleanup_free_ char *sub = NULL;
+				const char *snap = snapshot_of(mr, i);
+				int r;
+
+				if (is_direct(st, &st->inputs[i]) != direct)
+					continue;
+				r = find_kernel_in(mr, snap, tree, &sub);
+				if (r <= 0) {
+					if (r < 0)
+						return r;
+					continue;
+				}
+				mr->dependency = input_name(&st->inputs[i]);
+				mr->is_tree = tree;
+				mr->tree = path_join(snap, sub);
+				if (asprintf(&mr->tree_in_stage, "/%s",
+					     streq(sub, ".") ? "" : sub) < 0)
+					mr->tree_in_stage = NULL;
+				return mr->tree && mr->tree_in_stage ? 1 : -ENOMEM;
+			}
+	return 0;
+}
+
+/* Replace every @from in *@s by @to. */
+static int substitute(char **s, const char *from, const char *to)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	const char *p = *s, *hit;
+	size_t len = strlen(from);
+
+	if (!p || !strstr(p, from))
+		return 0;
+	while ((hit = strstr(p, from))) {
+		strbuf_add(&sb, p, (size_t)(hit - p));
+		strbuf_adds(&sb, to);
+		p = hit + len;
+	}
+	strbuf_adds(&sb, p);
+	p = strbuf_detach(&sb, NULL);
+	if (!p)
+		return -ENOMEM;
+	free(*s);
+	*s = (char *)p;
+	return 0;
+}
+
+/*
+ * Paths in messages as the stage sees them, not as kiln's cache holds them:
+ * the output's files relative to it, a dependency's files at their place in
+ * the stage's root, a firmware root by its name.
+ */
+static int stage_paths(const struct modules_run *mr, char **s)
+{
+	_cleanup_free_ char *quoted = NULL, *rootfs = NULL, *prefix = NULL;
+	int r;
+
+	if (asprintf(&rootfs, "\"%s/rootfs\"", mr->out) < 0 ||
+	    asprintf(&quoted, "\"%s\"", mr->out) < 0 || asprintf(&prefix, "%s/", mr->out) < 0)
+		return -ENOMEM;
+	r = substitute(s, rootfs, "the output's rootfs");
+	if (r >= 0)
+		r = substitute(s, quoted, "the output");
+	if (r >= 0)
+		r = substitute(s, prefix, mr->prefix);
+	for (size_t i = 0; i < mr->st->n_inputs && r >= 0; i++) {
+		free(quoted);
+		free(prefix);
+		quoted = prefix = NULL;
+		if (asprintf(&quoted, "\"%s\"", snapshot_of(mr, i)) < 0 ||
+		    asprintf(&prefix, "%s/", snapshot_of(mr, i)) < 0)
+			return -ENOMEM;
+		r = substitute(s, quoted, input_name(&mr->st->inputs[i]));
+		if (r >= 0)
+			r = substitute(s, prefix, "/");
+	}
+	return r;
+}
+
+/* Installed for another release: modprobe looks in /lib/modules/$(uname -r), and never finds it. */
+static int check_release(struct kiln_build_module *m)
+{
+	struct kiln_check_result *c = &m->check;
+	struct kiln_check_finding *f;
+
+	if (!m->installed_release || streq(m->installed_release, m->kernel_release))
+		return 0;
+	f = reallocarray(c->findings, c->n_findings + 1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	c->findings = f;
+	/* first: it is the cause, whatever else the module has wrong */
+	memmove(f + 1, f, c->n_findings * sizeof(*f));
+	*f = (struct kiln_check_finding){ .kind = KILN_CHECK_VERMAGIC, .status = KILN_CHECK_FAIL };
+	c->n_findings++;
+	c->status = c->checks[KILN_CHECK_VERMAGIC] = KILN_CHECK_FAIL;
+	if (asprintf(&f->message,
+		     "installed for kernel %s (lib/modules/%s/), but the kernel is %s: modprobe "
+		     "looks in /lib/modules/%s/ only",
+		     m->installed_release, m->installed_release, m->kernel_release,
+		     m->kernel_release) < 0 ||
+	    asprintf(&f->kernel_says,
+		     "modprobe: FATAL: Module %s not found in directory /lib/modules/%s",
+		     strempty(m->name), m->kernel_release) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Cannot judge: a warning, and the modules are listed as if no tree were there. */
+static int cannot_judge(struct modules_run *mr, int r)
+{
+	if (r == -ENOMEM)
+		return r;
+	kiln_log(mr->ctx, KILN_LOG_WARNING,
+		 "stage %s: its kernel modules are not checked: the kernel at %s of %s: %s",
+		 mr->st->pkg->name, mr->tree_in_stage, mr->dependency,
+		 kiln_ctx_error(mr->ctx) ?: strerror(-r));
+	dprintf(mr->log_fd, "kiln: the modules are not checked: the kernel at %s of %s: %s\n",
+		mr->tree_in_stage, mr->dependency, kiln_ctx_error(mr->ctx) ?: strerror(-r));
+	kiln_ctx_clear_error(mr->ctx);
+	return 0;
+}
+
+/* The output's firmware, and the dependencies': where a module's firmware may come from. */
+static int firmware_roots(struct modules_run *mr, const char ***ret, size_t *ret_n)
+{
+	const char **roots = calloc(mr->st->n_inputs + 2, sizeof(*roots));
+	struct stat st;
+	size_t n = 0;
+
+	mr->rootfs = path_join(mr->out, "rootfs");
+	if (!roots || !mr->rootfs) {
+		free(roots);
+		return -ENOMEM;
+	}
+	roots[n++] = mr->out;
+	if (stat(mr->rootfs, &st) == 0 && S_ISDIR(st.st_mode))
+		roots[n++] = mr->rootfs;
+	for (size_t i = 0; i < mr->st->n_inputs; i++)
+		roots[n++] = snapshot_of(mr, i);
+	*ret = roots;
+	*ret_n = n;
+	return 0;
+}
+
+/* Every finding's words with paths as the stage sees them. */
+static int module_stage_paths(const struct modules_run *mr, struct kiln_build_module *m)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < m->check.n_findings && r >= 0; i++) {
+		struct kiln_check_finding *f = &m->check.findings[i];
+
+		r = stage_paths(mr, &f->message);
+		if (r >= 0)
+			r = stage_paths(mr, &f->kernel_says);
+		if (r >= 0)
+			r = stage_paths(mr, &f->advice);
+	}
+	return r;
+}
+
+/* Check the modules that could be read against the tree; those that could not fail. */
+static int judge(struct modules_run *mr, struct kiln_build_module *mods, size_t n)
+{
+	_cleanup_(kiln_kernel_freep) struct kiln_kernel *k = NULL;
+	_cleanup_free_ struct kiln_module **readable = calloc(n, sizeof(*readable));
+	_cleanup_free_ const char **roots = NULL;
+	struct kiln_kernel_options ko = {
+		.build_dir = mr->is_tree ? mr->tree : NULL,
+		.modules_dir = mr->is_tree ? NULL : mr->tree,
+		/* lib/modules/<release> */
+		.release = mr->is_tree ? NULL : strrchr(mr->tree, '/') + 1,
+	};
+	struct kiln_check_options co = {
+		/* Talos boots with module.sig_enforce=1 */
+		.sig_enforce = true,
+	};
+	struct kiln_check_result *res = NULL;
+	const struct kiln_kernel_info *ki;
+	size_t n_readable = 0, j = 0;
+	int r;
+
+	if (!readable)
+		return -ENOMEM;
+	r = kiln_kernel_load(mr->ctx, &ko, &k);
+	if (r < 0)
+		return cannot_judge(mr, r);
+	ki = kiln_kernel_info(k);
+	r = firmware_roots(mr, &roots, &co.n_firmware_roots);
+	if (r < 0)
+		return r;
+	co.firmware_roots = roots;
+	for (size_t i = 0; i < n; i++)
+		if (mr->opened[i])
+			readable[n_readable++] = mr->opened[i];
+	r = kiln_module_check(mr->ctx, k, readable, n_readable, &co, &res);
+	if (r < 0)
+		return cannot_judge(mr, r);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct kiln_build_module *m = &mods[i];
+
+		m->checked = true;
+		m->kernel_is_tree = mr->is_tree;
+		if (mr->opened[i]) {
+			m->check = res[j];
+			res[j++] = (struct kiln_check_result){ 0 };
+		} else {
+			m->check.status = KILN_CHECK_FAIL;
+		}
+		m->check.path = m->path;
+		m->kernel = strdup(mr->dependency);
+		m->kernel_dir = strdup(mr->tree_in_stage);
+		m->kernel_release = strdup(ki->release);
+		if (!m->kernel || !m->kernel_dir || !m->kernel_release)
+			r = -ENOMEM;
+		if (r >= 0)
+			r = check_release(m);
+		if (r >= 0)
+			r = module_stage_paths(mr, m);
+	}
+	kiln_check_results_free(res, n_readable);
+	return r;
+}
+
+/* ---- reporting ------------------------------------------------------------------- */
+
+static void log_module(const struct modules_run *mr, const struct kiln_build_module *m)
+{
+	dprintf(mr->log_fd, "kiln: module %s: %s\n", m->path,
+		!m->checked		      ? "not checked"
+		: kiln_check_loads(&m->check) ? kiln_check_status_name(m->check.status)
+					      : "would not load");
+	if (m->error)
+		dprintf(mr->log_fd, "kiln:   %s\n", m->error);
+	for (size_t i = 0; i < m->check.n_findings; i++) {
+		const struct kiln_check_finding *f = &m->check.findings[i];
+
+		dprintf(mr->log_fd, "kiln:   %s: %s: %s%s%s\n", kiln_check_status_name(f->status),
+			kiln_check_kind_name(f->kind), strempty(f->subject), f->subject ? ": " : "",
+			f->message);
+		for (const char *t = f->kernel_says; t && *t;) {
+			size_t len = strcspn(t, "\n");
+
+			dprintf(mr->log_fd, "kiln:     the kernel says: %.*s\n", (int)len, t);
+			t += len + (t[len] == '\n');
+		}
+	}
+}
+
+/* One line: the first module the kernel would refuse, and why. */
+static int refused(const struct modules_run *mr, const struct kiln_build_module *mods, size_t n)
+{
+	_cleanup_free_ char *why = NULL;
+	const struct kiln_build_module *first = NULL;
+	size_t n_refused = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!kiln_build_module_loads(&mods[i]) && n_refused++ == 0)
+			first = &mods[i];
+	if (!first)
+		return 0;
+	for (size_t i = 0; i < first->check.n_findings && !why; i++) {
+		const struct kiln_check_finding *f = &first->check.findings[i];
+
+		if (f->status == KILN_CHECK_FAIL &&
+		    asprintf(&why, "%s%s%s: %s", kiln_check_kind_name(f->kind),
+			     f->subject ? " " : "", strempty(f->subject), f->message) < 0)
+			return -ENOMEM;
+	}
+	return kiln_error(mr->ctx, EINVAL, "%s would not load on kernel %s (%s of %s): %s%s",
+			  first->path, first->kernel_release, first->kernel_dir, first->kernel,
+			  why ? why : strempty(first->error),
+			  n_refused > 1 ? " (and more modules: all are in the log)" : "");
+}
+
+int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *out,
+			const char *prefix, char *const *snapshots, int log_fd)
+{
+	/* "src" -> "src/": what the output's paths start with in the image */
+	const char *top = prefix ? prefix + strspn(prefix, "/") : "";
+	_cleanup_free_ char *in_image = *top ? path_join(top, "") : strdup("");
+	struct modules_run mr = {
+		.ctx = ctx,
+		.st = st,
+		.out = out,
+		.prefix = in_image,
+		.snapshots = snapshots,
+		.log_fd = log_fd,
+	};
+	char *const operands[] = { (char *)out };
+	struct kiln_build_module *mods = NULL;
+	char **paths = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!in_image)
+		return -ENOMEM;
+	/*
+	 * An output that is a kernel build tree (kernel-build's): its in-tree
+	 * modules are build products, unsigned until modules_install signs them
+	 * where they ship (the kernel package, which is judged). Nothing to list.
+	 */
+	{
+		const char *sub;
+
+		r = kiln_kernel_build_find(ctx, out, &sub);
+		if (r > 0)
+			return 0;
+		if (r < 0)
+			kiln_ctx_clear_error(ctx);
+	}
+	r = kiln_module_collect(ctx, operands, 1, &paths, &n);
+	if (r < 0 && r != -ENOMEM) {
+		/* checking is a service: an output too deep to walk is stored all the same */
+		kiln_log(ctx, KILN_LOG_WARNING, "stage %s: cannot look for kernel modules: %s",
+			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	if (r < 0 || n == 0)
+		return r;
+
+	{
+		struct kiln_build_event ev = {
+			.kind = KILN_BUILD_STAGE_STEP,
+			.stage = st->pkg->name,
+			.phase = "check modules",
+			.log_path = st->log_path,
+		};
+
+		build_event(b, &ev);
+	}
+	mods = calloc(n, sizeof(*mods));
+	mr.opened = calloc(n, sizeof(*mr.opened));
+	r = mods && mr.opened ? 0 : -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct kiln_build_module *m = &mods[i];
+
+		if (asprintf(&m->path, "%s%s", mr.prefix, paths[i] + strlen(out) + 1) < 0)
+			m->path = NULL;
+		r = m->path ? installed_release(m->path, &m->installed_release) : -ENOMEM;
+		if (r >= 0)
+			r = kiln_module_open(ctx, paths[i], &mr.opened[i]);
+		if (r >= 0) {
+			r = describe(ctx, mr.opened[i], m);
+		} else if (r != -ENOMEM) {
+			/* what the kernel would make of it: a failure when judged */
+			m->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
+			kiln_ctx_clear_error(ctx);
+			r = m->error ? stage_paths(&mr, &m->error) : -ENOMEM;
+		}
+	}
+	if (r >= 0) {
+		r = find_kernel(&mr);
+		if (r > 0) {
+			dprintf(
+			    log_fd,
+			    "kiln: checking %zu kernel modules against the kernel at %s of %s\n", n,
+			    mr.tree_in_stage, mr.dependency);
+			r = judge(&mr, mods, n);
+		}
+	}
+	if (r >= 0) {
+		for (size_t i = 0; i < n; i++)
+			log_module(&mr, &mods[i]);
+		/* the stage's, refused or not: a failed stage reports them too */
+		kiln_build_modules_free(st->modules, st->n_modules);
+		st->modules = TAKE_PTR(mods);
+		st->n_modules = n;
+		r = refused(&mr, st->modules, n);
+		if (r >= 0)
+			record(ctx, b, st);
+	}
+	kiln_build_modules_free(mods, n);
+	for (size_t i = 0; mr.opened && i < n; i++)
+		kiln_module_free(mr.opened[i]);
+	free(mr.opened);
+	kiln_strv_free(paths, n);
+	free(mr.tree);
+	free(mr.tree_in_stage);
+	free(mr.rootfs);
+	return r;
+}

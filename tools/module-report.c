@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Module verdicts in the commands' words: the findings of `kiln module
+ * check`, and the modules `kiln build` made. The library says what is
+ * wrong; what to do in a build is worded here, from the facts it gives:
+ * the stage makes the module, so the fix is in the stage.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln.h"
+#include "module-report.h"
+
+/* A stage with more modules than this (a kernel's) gets a count, and its problems listed. */
+#define SUMMARY_MODULES_MAX 20
+
+/* "prefix" before each line of @text. */
+static void add_lines(struct strbuf *sb, const char *prefix, const char *text)
+{
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+
+		strbuf_addf(sb, "%s%.*s\n", prefix, (int)len, text);
+		text += len + (text[len] == '\n');
+	}
+}
+
+void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *r,
+			     enum kiln_check_status min, const char *indent, cli_advice_fn advice,
+			     const void *userdata)
+{
+	_cleanup_free_ char *says = NULL;
+
+	if (asprintf(&says, "%s    kernel: ", indent) < 0)
+		return;
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct kiln_check_finding *f = &r->findings[i];
+		_cleanup_free_ char *owned = NULL;
+		const char *todo;
+
+		if (f->status < min)
+			continue;
+		todo = advice ? advice(f, userdata, &owned) : NULL;
+		strbuf_addf(sb, "%s%s: %s: ", indent, kiln_check_status_name(f->status),
+			    kiln_check_kind_name(f->kind));
+		if (f->subject)
+			strbuf_addf(sb, "%s: ", f->subject);
+		strbuf_addf(sb, "%s\n", f->message);
+		if (f->kernel_says)
+			add_lines(sb, says, f->kernel_says);
+		if (todo || f->advice)
+			strbuf_addf(sb, "%s    to do: %s\n", indent, todo ? todo : f->advice);
+	}
+}
+
+void cli_check_json_members(struct json_writer *w, const struct kiln_check_result *r)
+{
+	json_key(w, "loads");
+	json_bool(w, kiln_check_loads(r));
+	json_kv_string(w, "status", kiln_check_status_name(r->status));
+	json_key(w, "checks");
+	json_begin_array(w);
+	for (int k = 0; k < KILN_CHECK_KIND_MAX; k++) {
+		json_begin_object(w);
+		json_kv_string(w, "check", kiln_check_kind_name(k));
+		json_kv_string(w, "status", kiln_check_status_name(r->checks[k]));
+		json_key(w, "findings");
+		json_begin_array(w);
+		for (size_t i = 0; i < r->n_findings; i++) {
+			const struct kiln_check_finding *f = &r->findings[i];
+
+			if ((int)f->kind != k)
+				continue;
+			json_begin_object(w);
+			json_kv_string(w, "status", kiln_check_status_name(f->status));
+			json_kv_string(w, "subject", f->subject);
+			json_kv_string(w, "message", f->message);
+			json_key(w, "kernel_says");
+			json_begin_array(w);
+			for (const char *t = f->kernel_says; t && *t;) {
+				size_t len = strcspn(t, "\n");
+
+				json_string_len(w, t, len);
+				t += len + (t[len] == '\n');
+			}
+			json_end_array(w);
+			json_kv_string(w, "advice", f->advice);
+			json_end_object(w);
+		}
+		json_end_array(w);
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
+
+/* ---- kiln build ------------------------------------------------------------------- */
+
+/* The kernel tree's files as the stage sees them: "/src/certs", or "/certs" for one at the top. */
+static const char *tree_base(const struct kiln_build_module *m)
+{
+	return streq(m->kernel_dir, "/") ? "" : m->kernel_dir;
+}
+
+/* What to do in the stage that makes the module, for what the library's advice cannot say. */
+static const char *build_advice(const struct kiln_check_finding *f, const void *userdata,
+				char **owned)
+{
+	const struct kiln_build_module *m = userdata;
+	const char *tree = tree_base(m);
+	int r = 0;
+
+	switch (f->kind) {
+	case KILN_CHECK_SIGNATURE:
+		if (!m->kernel_is_tree) {
+			/* the modules directory has no certificate: whose key is unknown */
+			r = asprintf(
+			    owned, "sign it in the stage with the key %s's modules are signed with",
+			    m->kernel);
+			break;
+		}
+		r = asprintf(owned,
+			     "sign it in the stage with the kernel's key, whose certificate is "
+			     "%s/certs/signing_key.x509 of %s: kbuild's modules_install signs with "
+			     "%s/certs/signing_key.pem when the kernel has CONFIG_MODULE_SIG_ALL; "
+			     "else sign it in a step with %s/scripts/sign-file and the key given "
+			     "as a build secret (--secret)",
+			     tree, m->kernel, tree, tree);
+		break;
+	case KILN_CHECK_FIRMWARE:
+		return "a warning only: install the file under usr/lib/firmware/ in this stage "
+		       "(rootfs/usr/lib/firmware/ for an extension), or ship the package that has "
+		       "it with this one";
+	case KILN_CHECK_VERMAGIC:
+		/* the library's own vermagic findings have advice; the release's has none */
+		if (f->advice || !m->installed_release)
+			return NULL;
+		if (!m->kernel_is_tree) {
+			r = asprintf(owned, "install it in usr/lib/modules/%s/", m->kernel_release);
+			break;
+		}
+		r = asprintf(
+		    owned,
+		    "build it against the kernel's tree and install it with kbuild: "
+		    "make -C %s M=$PWD modules_install INSTALL_MOD_PATH=/rootfs/usr puts it "
+		    "in usr/lib/modules/%s/",
+		    m->kernel_dir, m->kernel_release);
+		break;
+	default:
+		return NULL;
+	}
+	if (r < 0)
+		*owned = NULL;
+	return *owned;
+}
+
+/* The worst finding: what the verdict is about. */
+static const struct kiln_check_finding *worst(const struct kiln_build_module *m)
+{
+	for (size_t i = 0; i < m->check.n_findings; i++)
+		if (m->check.findings[i].status == m->check.status)
+			return &m->check.findings[i];
+	return NULL;
+}
+
+/* "will load", "would not load: signature: ...", "not checked: ..." */
+static void add_verdict(struct strbuf *sb, const struct kiln_build_module *m)
+{
+	const struct kiln_check_finding *f = worst(m);
+	const char *words;
+	size_t n_more = 0;
+
+	if (!m->checked) {
+		if (m->error)
+			strbuf_addf(sb, "not a module kiln can read: %s", m->error);
+		else
+			strbuf_adds(sb, "not checked: no dependency holds a kernel build tree");
+		return;
+	}
+	if (m->error) {
+		strbuf_addf(sb, "would not load: %s", m->error);
+		return;
+	}
+	switch (m->check.status) {
+	case KILN_CHECK_FAIL:
+		words = "would not load";
+		break;
+	case KILN_CHECK_WARN:
+		words = "will load, with a warning";
+		break;
+	case KILN_CHECK_SKIPPED:
+		words = "will load, as far as checked";
+		break;
+	default:
+		strbuf_adds(sb, "will load");
+		return;
+	}
+	strbuf_addf(sb, "%s: %s", words, f ? kiln_check_kind_name(f->kind) : "?");
+	if (f && f->subject)
+		strbuf_addf(sb, " %s", f->subject);
+	if (f)
+		strbuf_addf(sb, ": %s", f->message);
+	for (size_t i = 0; i < m->check.n_findings; i++)
+		n_more +=
+		    m->check.findings[i].status >= KILN_CHECK_SKIPPED && &m->check.findings[i] != f;
+	if (n_more)
+		strbuf_addf(sb, " (and %zu more)", n_more);
+}
+
+/* "signed by 'NAME' (sha512), vermagic 6.1.0 SMP mod_unload, " */
+static void add_description(struct strbuf *sb, const struct kiln_build_module *m)
+{
+	if (m->error && !m->name)
+		return;
+	if (m->has_signature && m->signer)
+		strbuf_addf(sb, "signed by '%s' (%s), ", m->signer, strempty(m->sig_hash));
+	else if (m->has_signature)
+		strbuf_adds(sb, "signed (the signature does not parse), ");
+	else
+		strbuf_adds(sb, "unsigned, ");
+	if (m->vermagic) {
+		/* kbuild ends it with a space */
+		size_t len = strlen(m->vermagic);
+
+		while (len && m->vermagic[len - 1] == ' ')
+			len--;
+		strbuf_addf(sb, "vermagic %.*s, ", (int)len, m->vermagic);
+	} else {
+		strbuf_adds(sb, "no vermagic, ");
+	}
+}
+
+static void add_module_line(struct strbuf *sb, const char *stage, const struct kiln_build_module *m)
+{
+	strbuf_addf(sb, "  %s  %s  ", stage, m->path);
+	add_description(sb, m);
+	add_verdict(sb, m);
+	strbuf_addch(sb, '\n');
+}
+
+/* Fine: it loads, and nothing about it is worth a line of its own in a long list. */
+static bool unremarkable(const struct kiln_build_module *m)
+{
+	return !m->error && (!m->checked || m->check.status <= KILN_CHECK_NOTE);
+}
+
+int build_summary_add(struct build_summary *s, const char *stage, const struct kiln_build_module *m,
+		      size_t n)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	size_t n_fine = 0, n_unchecked = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		n_fine += unremarkable(&m[i]) && m[i].checked;
+		n_unchecked += unremarkable(&m[i]) && !m[i].checked;
+	}
+	if (n > SUMMARY_MODULES_MAX)
+		strbuf_addf(&sb,
+			    "  %s  %zu modules: %zu will load, %zu not checked, %zu listed "
+			    "below\n",
+			    stage, n, n_fine, n_unchecked, n - n_fine - n_unchecked);
+	for (size_t i = 0; i < n; i++)
+		if (n <= SUMMARY_MODULES_MAX || !unremarkable(&m[i]))
+			add_module_line(&sb, stage, &m[i]);
+	if (GROW(s->blocks, s->alloc, s->n + 1) < 0 ||
+	    !(s->blocks[s->n] = strbuf_detach(&sb, NULL)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void build_summary_print(struct build_summary *s, FILE *f)
+{
+	if (s->n == 0)
+		return;
+	/* in stage order, not in the order they happened to end */
+	qsort(s->blocks, s->n, sizeof(*s->blocks), cmp_block);
+	fprintf(f, "kiln: kernel modules:\n");
+	for (size_t i = 0; i < s->n; i++)
+		fputs(s->blocks[i], f);
+}
+
+void build_summary_release(struct build_summary *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->blocks[i]);
+	free(s->blocks);
+	*s = (struct build_summary){ 0 };
+}
+
+size_t build_modules_print_refused(FILE *f, const struct kiln_build_module *m, size_t n)
+{
+	size_t printed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+		if (kiln_build_module_loads(&m[i]))
+			continue;
+		printed++;
+		strbuf_addf(&sb, "kiln: %s would not load on kernel %s (%s of %s):\n", m[i].path,
+			    m[i].kernel_release, m[i].kernel_dir, m[i].kernel);
+		if (m[i].error)
+			strbuf_addf(&sb, "  %s\n", m[i].error);
+		cli_check_findings_text(&sb, &m[i].check, KILN_CHECK_WARN, "  ", build_advice,
+					&m[i]);
+		fputs(strbuf_str(&sb), f);
+	}
+	return printed;
+}
+
+void build_modules_json(struct json_writer *w, const struct kiln_build_module *m, size_t n)
+{
+	json_begin_array(w);
+	for (size_t i = 0; i < n; i++) {
+		json_begin_object(w);
+		json_kv_string(w, "path", m[i].path);
+		json_kv_string(w, "name", m[i].name);
+		json_kv_string(w, "vermagic", m[i].vermagic);
+		json_key(w, "signed");
+		json_bool(w, m[i].has_signature);
+		json_kv_string(w, "signer", m[i].signer);
+		json_kv_string(w, "hash", m[i].sig_hash);
+		json_kv_string(w, "installed_release", m[i].installed_release);
+		json_kv_string(w, "error", m[i].error);
+		json_key(w, "kernel");
+		if (m[i].checked) {
+			json_begin_object(w);
+			json_kv_string(w, "dependency", m[i].kernel);
+			json_kv_string(w, "dir", m[i].kernel_dir);
+			json_kv_string(w, "release", m[i].kernel_release);
+			json_key(w, "tree");
+			json_bool(w, m[i].kernel_is_tree);
+			json_end_object(w);
+			cli_check_json_members(w, &m[i].check);
+		} else {
+			json_null(w);
+		}
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
