@@ -23,7 +23,7 @@ expect_fail "a missing tree fails with the path" 1 "^kiln: validate: cannot open
 check "examples/pkgs validates" "$KILN" -C "$pkgs" validate
 check "examples/extensions validates" "$KILN" -C "$exts" validate
 check "examples validate for arm64" "$KILN" -C "$pkgs" validate --platform linux/arm64
-check "validate --json reports ok" sh -c '"$KILN" -C "$1" validate --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"packages\"] == 5, d"' - "$pkgs"
+check "validate --json reports ok" sh -c '"$KILN" -C "$1" validate --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"packages\"] == 6, d"' - "$pkgs"
 check "global -C and command -C agree" sh -c '[ "$("$KILN" -C "$1" dump)" = "$("$KILN" dump -C "$1")" ]' - "$pkgs"
 
 check "graph renders with graphviz" sh -c '"$KILN" -C "$1" graph | dot -Tsvg >/dev/null' - "$pkgs"
@@ -43,7 +43,7 @@ for p in json.load(sys.stdin):
         for k in (\"sources\", \"env\", \"cachePaths\", \"prepare\", \"build\", \"install\", \"test\", \"network\"):
             assert k in s
 "' - "$pkgs"
-check "eval renders with the target's variables" sh -c '[ "$("$KILN" -C "$1" eval -t kiln-demo "{{ .VERSION }} {{ .TIER }} {{ .ARCH }}" --platform linux/arm64)" = "0.1.0-v0.1.0 extra aarch64" ]' - "$exts"
+check "eval renders with the target's variables" sh -c '[ "$("$KILN" -C "$1" eval -t kiln-demo --build-arg PKGS=v0.1.0 "{{ .VERSION }} {{ .TIER }} {{ .ARCH }}" --platform linux/arm64)" = "0.1.0-v0.1.0 extra aarch64" ]' - "$exts"
 check "build args reach templates" sh -c '[ "$("$KILN" -C "$1" eval -t kiln-demo --build-arg TAG=v9 "{{ .BUILD_ARG_TAG }}")" = "v9" ]' - "$exts"
 check "the arch-dependent env renders per platform" sh -c '"$KILN" -C "$1" dump -t kiln-demo-pkg --json --platform linux/arm64 | grep -q "\"ARCH\": \"arm64\""' - "$pkgs"
 
