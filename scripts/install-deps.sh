@@ -38,6 +38,8 @@ PACKAGES="
 	libsquashfs-dev
 	squashfs-tools
 	cpio
+	qemu-system-x86
+	udev
 "
 
 missing=""

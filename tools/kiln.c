@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "cat", cmd_cat, "print a file from an image" },
 	{ "unpack", cmd_unpack, "unpack an image's filesystem into a directory" },
 	{ "store", cmd_store, "the local image store: ls, gc, rm, path" },
+	{ "boot-test", cmd_boot_test, "boot an installer under QEMU and check its modules and devices" },
 };
 
 static void print_help(void)

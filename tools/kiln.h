@@ -167,6 +167,7 @@ int cmd_pull(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ext(int argc, char **argv);
+int cmd_boot_test(int argc, char **argv);
 
 /* kiln module SUBCOMMAND: one file each */
 int cmd_module_info(int argc, char **argv);
