@@ -267,6 +267,54 @@ squashfs_bench() (
 )
 squashfs_bench
 
+# kiln image installer: the imager's wall time split by phase, on the test
+# inputs (tests/integration/lib-image.sh: a base of the test modules, two
+# extensions with signed modules, firmware and microcode), a cold run (no
+# squashfs cached) then a warm one (the extensions' squashfs images taken
+# from the cache). IMAGE_BENCH_BASE_MODULES, a modules tree of the test
+# modules' release (/usr/lib/modules/RELEASE), makes the base's modules as
+# many as a real base's, for its extraction and depmod.
+image_bench() (
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	mods=$build/tests/modules
+	krel=$(modinfo -F vermagic "$mods/kiln_plain.ko" 2>/dev/null | cut -d' ' -f1)
+	if [ -z "$krel" ] || ! command -v mksquashfs >/dev/null 2>&1; then
+		echo "kiln image installer: skipped (needs the test modules and mksquashfs)"
+		return 0
+	fi
+	d=$(mktemp -d)
+	trap 'rm -rf "$d"' EXIT
+	cd "$d"
+	export KILN_CACHE_DIR=$d/cache SOURCE_DATE_EPOCH=1700000000
+	# shellcheck source=../tests/integration/lib-image.sh
+	. "$top/tests/integration/lib-image.sh"
+	image_inputs "$kiln" "$mods" "$krel" "${IMAGE_BENCH_BASE_MODULES:-}" >/dev/null
+	"$kiln" import base --tag localhost/bench/installer-base:1 \
+		--label org.opencontainers.image.version=v1.12.0 >/dev/null
+	"$kiln" import demo --tag localhost/bench/kiln-demo:1 >/dev/null
+	"$kiln" import fw --tag localhost/bench/kiln-fw:1 >/dev/null
+	for run in cold warm; do
+		"$kiln" image installer --json -o out --kernel-cert cert.der \
+			--base-installer-image localhost/bench/installer-base:1 \
+			--system-extension-image localhost/bench/kiln-demo:1 \
+			--system-extension-image localhost/bench/kiln-fw:1 >"$run.json" 2>/dev/null
+	done
+	python3 - cold.json warm.json "$(du -b base/usr/install/amd64/initramfs.xz | cut -f1)" <<'PY'
+import json, sys
+cold, warm = (json.load(open(f)) for f in sys.argv[1:3])
+print("kiln image installer, base initramfs %.1f KiB, %d extensions (+ modules.dep):"
+      % (int(sys.argv[3]) / 1024, cold["extensions"] - 1))
+print("  %-11s %9s %9s" % ("phase", "cold", "warm"))
+for phase in cold["seconds"]:
+    print("  %-11s %8.3fs %8.3fs" % (phase, cold["seconds"][phase], warm["seconds"][phase]))
+print("  %-11s %8.3fs %8.3fs" % ("total", sum(cold["seconds"].values()),
+                                 sum(warm["seconds"].values())))
+print("  squashed: %d cold, %d warm (%d from the cache)"
+      % (cold["squashed"], warm["squashed"], warm["cached"]))
+PY
+)
+image_bench
+
 # kiln build (issue 4), on tests/data/build-tree over a busybox image imported
 # from a directory: a no-op rebuild of the four-stage tree (target: under
 # 100 ms), and the time kiln adds to a stage whose only instruction is

@@ -370,11 +370,15 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 			else
 				say(p, "%s: %s%s%s", ev->stage, ev->phase, *line ? " " : "", line);
 		} else if (p->mode == PROGRESS_TTY && (l = find_live(p, ev->stage, true))) {
+			int n;
+
+			/* a longer line is cut: it is drawn cut to the terminal's width anyway */
 			if (ev->step)
-				snprintf(l->what, sizeof(l->what), "step %u %s: %s", ev->step,
-					 ev->phase, line);
+				n = snprintf(l->what, sizeof(l->what), "step %u %s: %s", ev->step,
+					     ev->phase, line);
 			else
-				snprintf(l->what, sizeof(l->what), "%s %s", ev->phase, line);
+				n = snprintf(l->what, sizeof(l->what), "%s %s", ev->phase, line);
+			(void)n;
 			erase_live(p);
 			draw_live(p);
 		}
@@ -489,9 +493,7 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 		       const struct kiln_build_target *t, const char *tag, const char *out_dir,
 		       char **ret_reference)
 {
-	_cleanup_(kiln_push_result_release) struct kiln_push_result res = { 0 };
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
-	_cleanup_(kiln_ref_release) struct kiln_ref dest = { 0 };
 	_cleanup_free_ char *name = NULL, *short_name = NULL;
 	struct kiln_registry_options ro = { .insecure = a->insecure };
 	int r;
@@ -499,23 +501,11 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0 ||
 	    asprintf(&short_name, "%s:%s", t->name, tag) < 0)
 		return cli_fail(-ENOMEM, "build");
-	r = kiln_ref_parse(cli_ctx, name, &dest);
-	if (r < 0)
-		return cli_fail(r, "cannot push %s", t->name);
 	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
 	if (r < 0)
 		return cli_fail(r, "cannot push %s to %s", t->name, name);
-	r = cli_check_private_keys(s, &d, short_name, a->allow_private_key);
-	if (r != EXIT_OK)
-		return r;
-	r = kiln_registry_push(cli_ctx, s, &d, &dest, &ro, &res);
-	if (r < 0)
-		return cli_fail(r, "cannot push %s to %s", t->name, name);
-	r = kiln_images_json_record(cli_ctx, out_dir, res.name, res.reference, &res.desc);
-	if (r < 0)
-		return cli_fail(r, "pushed, but cannot record it in %s/images.json", out_dir);
-	*ret_reference = strdup(res.reference);
-	return *ret_reference ? EXIT_OK : cli_fail(-ENOMEM, "build");
+	return cli_push_image(s, &d, short_name, name, &ro, a->allow_private_key, out_dir,
+			      ret_reference);
 }
 
 /* Tag the target TARGET:TAG in the store and record it; *@ret_reference: TARGET:TAG@sha256:... */

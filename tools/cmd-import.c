@@ -187,27 +187,6 @@ static int on_option(int c, const char *arg, void *userdata)
 	}
 }
 
-/* SOURCE_DATE_EPOCH as reproducible-builds.org defines it: decimal seconds; 0 when unset. */
-static int source_date_epoch(int64_t *ret)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	unsigned long long v;
-	char *end;
-
-	*ret = 0;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	/* a tar header holds 11 octal digits of seconds */
-	if (errno || *end || s[0] == '-' || v >= (1ull << 33))
-		return cli_usage("import: SOURCE_DATE_EPOCH='%s' is not a time in seconds "
-				 "(0 to 8589934591)",
-				 s);
-	*ret = (int64_t)v;
-	return 0;
-}
-
 static int print_result(const struct kiln_descriptor *d, const char *name, bool json)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
@@ -363,8 +342,8 @@ int cmd_import(int argc, char **argv)
 			      src);
 		goto out;
 	}
-	r = source_date_epoch(&io.created);
-	if (r != 0)
+	r = cli_source_date_epoch("import", &io.created);
+	if (r != EXIT_OK)
 		goto out;
 	r = cli_open_store("import", &s);
 	if (r != EXIT_OK)

@@ -36,6 +36,8 @@ static int help(void)
 	printf("Usage: kiln module check --kernel-build DIR [OPTIONS] FILE|DIR...\n"
 	       "       kiln module check --release R --symvers FILE [--cert CERT] [OPTIONS]\n"
 	       "                         FILE|DIR...\n"
+	       "       kiln module check --kernel-image FILE --kernel-modules DIR [OPTIONS]\n"
+	       "                         FILE|DIR...\n"
 	       "\n"
 	       "Will it load? Checks each module as the kernel's loader would, and says\n"
 	       "for every problem what the kernel would print and what to do:\n"
@@ -45,7 +47,8 @@ static int help(void)
 	       "  symbols    every symbol it uses is exported, with the CRC it was built\n"
 	       "             against (Module.symvers), from an imported namespace, GPL-only\n"
 	       "             symbols only for GPL modules; module_layout; no duplicate exports\n"
-	       "  signature  verifies against the kernel's certificate\n"
+	       "  signature  verifies against the kernel's certificates (--cert, the build\n"
+	       "             tree's, the ones built into --kernel-image: any of them)\n"
 	       "  firmware   every firmware= file is under a --firmware-root, on the kernel's\n"
 	       "             search path: {/lib,/usr/lib}/firmware/{updates/R/,updates/,R/,}\n"
 	       "             NAME{,.zst,.xz}; globs (*, ?, [) match\n"
@@ -65,9 +68,15 @@ static int help(void)
 	       "                          KBUILD_EXTRA_SYMBOLS); repeatable\n"
 	       "  -c, --cert CERT         the kernel's module signing certificate, DER or PEM\n"
 	       "      --vermagic STRING   the kernel's vermagic (overrides the derived one)\n"
-	       "  -m, --modules-dir DIR   the kernel's /lib/modules/R: modules.builtin and\n"
-	       "                          modules.dep, and the vermagic of its modules when\n"
-	       "                          nothing else gives one\n"
+	       "  -m, --modules-dir DIR   the kernel's /lib/modules/R (--kernel-modules is the\n"
+	       "                          same): modules.builtin and modules.dep, the\n"
+	       "                          vermagic of its modules (and the release) when\n"
+	       "                          nothing else gives one; without Module.symvers,\n"
+	       "                          modules.symbols and the exporting modules' CRCs\n"
+	       "  -i, --kernel-image FILE the kernel's boot image (bzImage/vmlinuz, arm64\n"
+	       "                          Image[.gz]): its release, and the certificates built\n"
+	       "                          into it to verify signatures against ('kiln module\n"
+	       "                          certs FILE' lists them)\n"
 	       "  -f, --firmware-root DIR a tree (the extension, the image) to find firmware\n"
 	       "                          in; repeatable\n"
 	       "      --sig-enforce       the kernel will enforce signatures at run time\n"
@@ -79,6 +88,11 @@ static int help(void)
 	       "\n"
 	       "Each module gets a line: \"ok\", \"loads, with warnings\", \"would not load\",\n"
 	       "then its findings (fail, warn, skipped, note) with the kernel's words.\n"
+	       "\n"
+	       "A kernel kiln did not build (a Talos installer's vmlinuz and its modules):\n"
+	       "--kernel-image and --modules-dir. Symbols exported by the kernel's modules\n"
+	       "are checked against their own CRCs; those of vmlinux itself are listed as\n"
+	       "not checked (skipped) unless Module.symvers is given too.\n"
 	       "\n"
 	       "Signatures: an unsigned module, or one signed by another key, loads on a\n"
 	       "kernel that does not enforce signatures, tainting it (a warning); it fails\n"
@@ -123,6 +137,9 @@ static int on_option(int c, const char *arg, void *userdata)
 		break;
 	case 'm':
 		a->kernel.modules_dir = arg;
+		break;
+	case 'i':
+		a->kernel.kernel_image = arg;
 		break;
 	case 'f':
 		return push(&a->firmware_roots, &a->n_firmware_roots, arg);
@@ -244,9 +261,14 @@ static void write_json_error(struct json_writer *w, const char *path, const char
 
 static int check_usage(const struct check_args *a, int argc)
 {
-	if (!a->kernel.build_dir && (!a->kernel.release || !a->kernel.n_symvers))
-		return cli_usage("module check: give the kernel: --kernel-build DIR, or "
-				 "--release R and --symvers FILE: run 'kiln module check --help'");
+	const struct kiln_kernel_options *k = &a->kernel;
+
+	if (!k->build_dir && !(k->release && k->n_symvers) &&
+	    !(k->modules_dir && (k->release || k->kernel_image)))
+		return cli_usage(
+		    "module check: give the kernel: --kernel-build DIR, --release R "
+		    "and --symvers FILE, or --kernel-image FILE and --modules-dir DIR: "
+		    "run 'kiln module check --help'");
 	if (optind >= argc)
 		return cli_usage("module check: no module given: run 'kiln module check --help'");
 	/* a root that is not there would make every firmware look missing: say so once */
@@ -333,6 +355,8 @@ int cmd_module_check(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "vermagic", required_argument, NULL, OPT_VERMAGIC },
 		{ "modules-dir", required_argument, NULL, 'm' },
+		{ "kernel-image", required_argument, NULL, 'i' },
+		{ "kernel-modules", required_argument, NULL, 'm' },
 		{ "firmware-root", required_argument, NULL, 'f' },
 		{ "sig-enforce", no_argument, NULL, OPT_SIG_ENFORCE },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -344,7 +368,7 @@ int cmd_module_check(int argc, char **argv)
 		.no_tree = true,
 		.help = help,
 		.extra = options,
-		.short_options = "k:r:c:m:f:",
+		.short_options = "k:r:c:m:f:i:",
 		.on_option = on_option,
 		.userdata = &a,
 	};

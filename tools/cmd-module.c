@@ -8,6 +8,7 @@ static const struct cli_subcommand subcommands[] = {
 	{ "sign", cmd_module_sign, "sign modules as the kernel's sign-file does" },
 	{ "verify", cmd_module_verify, "verify module signatures as the kernel does" },
 	{ "check", cmd_module_check, "will it load? vermagic, CRCs, signature, firmware, dependencies" },
+	{ "certs", cmd_module_certs, "the certificates a kernel image trusts for module signatures" },
 };
 
 static void help(void)

@@ -7,13 +7,14 @@
 
 #include <kiln/ext.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 
 #include "kiln.h"
 
 struct kiln_ctx *cli_ctx;
 const char *cli_root = ".";
 
-static int push_arg(char ***v, size_t *n, const char *arg)
+int cli_push_arg(char ***v, size_t *n, const char *arg)
 {
 	char **p = realloc(*v, (*n + 1) * sizeof(*p));
 
@@ -45,9 +46,9 @@ static int tree_args_parse(struct tree_args *a, int c, const char *arg)
 			cli_usage("--build-arg '%s': expected KEY=VALUE", arg);
 			return -EINVAL;
 		}
-		return push_arg(&a->build_args, &a->n_build_args, arg);
+		return cli_push_arg(&a->build_args, &a->n_build_args, arg);
 	case 't':
-		return push_arg(&a->targets, &a->n_targets, arg);
+		return cli_push_arg(&a->targets, &a->n_targets, arg);
 	case OPT_JSON:
 		a->json = true;
 		return 1;
@@ -312,5 +313,53 @@ int cli_check_private_keys(struct kiln_store *s, const struct kiln_descriptor *d
 	if (n > KEYS_WARNED_MAX)
 		fprintf(stderr, "kiln: warning: and %zu more files with private keys\n",
 			n - KEYS_WARNED_MAX);
+	return EXIT_OK;
+}
+
+int cli_push_image(struct kiln_store *s, const struct kiln_descriptor *d, const char *what,
+		   const char *dest, const struct kiln_registry_options *ro, bool allow_private_key,
+		   const char *out_dir, char **ret_reference)
+{
+	_cleanup_(kiln_push_result_release) struct kiln_push_result res = { 0 };
+	_cleanup_(kiln_ref_release) struct kiln_ref ref = { 0 };
+	int r;
+
+	r = kiln_ref_parse(cli_ctx, dest, &ref);
+	if (r < 0)
+		return cli_fail(r, "cannot push %s", what);
+	r = cli_check_private_keys(s, d, what, allow_private_key);
+	if (r != EXIT_OK)
+		return r;
+	r = kiln_registry_push(cli_ctx, s, d, &ref, ro, &res);
+	if (r < 0)
+		return cli_fail(r, "cannot push %s to %s", what, dest);
+	r = kiln_images_json_record(cli_ctx, out_dir, res.name, res.reference, &res.desc);
+	if (r < 0)
+		return cli_fail(r, "pushed, but cannot record it in %s/images.json", out_dir);
+	if (ret_reference) {
+		*ret_reference = strdup(res.reference);
+		if (!*ret_reference)
+			return cli_fail(-ENOMEM, "push");
+	}
+	return EXIT_OK;
+}
+
+int cli_source_date_epoch(const char *cmd, int64_t *ret)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long v;
+	char *end;
+
+	*ret = 0;
+	if (!s || !*s)
+		return EXIT_OK;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	/* a tar header holds 11 octal digits of seconds */
+	if (errno || *end || s[0] == '-' || v >= (1ull << 33))
+		return cli_usage("%s: SOURCE_DATE_EPOCH='%s' is not a time in seconds "
+				 "(0 to 8589934591)",
+				 cmd, s);
+	*ret = (int64_t)v;
 	return EXIT_OK;
 }

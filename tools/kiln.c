@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "build", cmd_build, "build packages in namespace sandboxes, with a content-addressed cache" },
 	{ "cache", cmd_cache, "the build cache: ls, du, prune" },
 	{ "ext", cmd_ext, "Talos system extensions: validate, info, new" },
+	{ "image", cmd_image, "make an installer image from a base and extensions, as Talos's imager" },
 	{ "module", cmd_module, "inspect, sign, verify and pre-flight check kernel modules" },
 	{ "import", cmd_import, "make an image in the store from an archive or a directory" },
 	{ "export", cmd_export, "write an image as a docker-archive or an oci-archive" },

@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <kiln/kiln.h>
 #include <kiln/spec.h>
@@ -50,6 +51,12 @@ enum {
 	"  -h, --help             show this help\n"
 
 void tree_args_release(struct tree_args *a);
+
+/*
+ * Append @arg (not copied: an argv string) to the array *@v of *@n: 1, or
+ * -ENOMEM after printing it.
+ */
+int cli_push_arg(char ***v, size_t *n, const char *arg);
 
 /* A command's own options, beyond the shared ones. */
 struct cli_options {
@@ -113,6 +120,26 @@ struct kiln_descriptor;
 int cli_check_private_keys(struct kiln_store *s, const struct kiln_descriptor *d, const char *name,
 			   bool allow);
 
+struct kiln_registry_options;
+
+/*
+ * Push @d (the image @what names, for messages) to @dest: its layers are
+ * looked through for private keys first (cli_check_private_keys()), and
+ * the push is recorded in @out_dir/images.json. *@ret_reference (may be
+ * NULL) gets HOST/REPO:TAG@sha256:.... EXIT_OK, or EXIT_FAILURE_ after
+ * printing why.
+ */
+int cli_push_image(struct kiln_store *s, const struct kiln_descriptor *d, const char *what,
+		   const char *dest, const struct kiln_registry_options *ro, bool allow_private_key,
+		   const char *out_dir, char **ret_reference);
+
+/*
+ * SOURCE_DATE_EPOCH as reproducible-builds.org defines it, decimal
+ * seconds, into *@ret (0 when unset). EXIT_OK, or EXIT_USAGE after saying
+ * that @cmd cannot use it.
+ */
+int cli_source_date_epoch(const char *cmd, int64_t *ret);
+
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);
 
@@ -168,9 +195,11 @@ int cmd_build(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ext(int argc, char **argv);
 int cmd_boot_test(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 /* kiln module SUBCOMMAND: one file each */
 int cmd_module_info(int argc, char **argv);
 int cmd_module_sign(int argc, char **argv);
 int cmd_module_verify(int argc, char **argv);
 int cmd_module_check(int argc, char **argv);
+int cmd_module_certs(int argc, char **argv);

@@ -189,6 +189,11 @@ struct kiln_ext_validate_options {
 	const char *base_root;
 	/* the modules' owners come from a directory: not what ships (import and build set 0:0) */
 	bool owners_advisory;
+	/*
+	 * Only what Talos's imager checks when it loads an extension: the top
+	 * level, the manifest and the constraint; rootfs/ is not walked.
+	 */
+	bool load_only;
 };
 
 struct kiln_ext_problem {
@@ -253,6 +258,7 @@ struct kiln_ext_input {
 	char *dir; /* where the files are */
 	struct kiln_fs *meta; /* a tar, or an image with metadata: the flattened view; else NULL */
 	char *tmp; /* a temporary directory, removed with the input */
+	struct kiln_digest digest; /* an image or archive: its manifest's digest; else zeros */
 };
 
 struct kiln_ext_input_options {

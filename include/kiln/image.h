@@ -20,6 +20,8 @@
 
 #include <kiln/kiln.h>
 #include <kiln/layer.h>
+#include <kiln/module.h>
+#include <kiln/oci.h>
 
 /* ---- cpio, newc ("070701") (lib/image/cpio.c) ----------------------------- */
 
@@ -228,6 +230,159 @@ struct kiln_depmod_options {
  */
 int kiln_depmod(struct kiln_ctx *ctx, const char *modules_dir, const char *krel,
 		const struct kiln_depmod_options *o);
+
+/* ---- the installer: the Talos imager (lib/image/installer*.c) -------------- */
+
+/*
+ * `kiln image installer`: a base installer image and system extensions
+ * made into an installer image, as Talos's imager makes one
+ * (reference/talos-extensions-and-imager.md, sections 3 and 4):
+ *
+ *  1. base: the image (pulled when missing) read as its flattened view:
+ *     usr/install/<arch>/vmlinuz and usr/install/<arch>/initramfs.xz.
+ *     Its Talos version, which constraints are checked against, is
+ *     @talos_version when given, else its config's label
+ *     "org.opencontainers.image.version", else the first line of its
+ *     usr/install/<arch>/version; its default kernel arguments are its
+ *     usr/install/<arch>/cmdline, when it has one.
+ *  2. extensions: each pulled and unpacked into a directory named by its
+ *     position ("0", "1", ...), taken in the string order of those names
+ *     as Talos lists them ("10" before "2"), loaded as Talos loads one
+ *     (manifest.yaml and rootfs/ only, the manifest) and its
+ *     compatibility constraint checked against the base's version.
+ *  3. modules, when an extension has usr/lib/modules: rootfs.sqsh taken
+ *     out of the base's initramfs, its usr/lib/modules extracted (one
+ *     release directory, else "invalid kernel modules path"); the
+ *     preflight (every module of every extension checked against that
+ *     kernel: kiln_module_check()); each extension's
+ *     usr/lib/modules/<release> copied over it in list order (later wins,
+ *     as the overlay at boot; one without that directory is Talos's
+ *     "copying kernel modules ... failed"); depmod (search extras
+ *     built-in); every top-level modules.* file moved into a synthetic
+ *     extension "modules.dep" (version <release>, author "Talos
+ *     Machinery"), last.
+ *  4. per extension: the files of usr/lib/firmware/intel-ucode/ and
+ *     amd-ucode/microcode_amd*.bin appended to
+ *     kernel/x86/microcode/{GenuineIntel,AuthenticAMD}.bin, the rest of
+ *     usr/lib/firmware moved to the initramfs, and rootfs/ made into
+ *     <name>.sqsh (zstd 18, root-owned, every mtime @source_date_epoch).
+ *     An image's squashfs is kept in <cache>/image/sqsh/<key>.sqsh, the
+ *     key a hash of its manifest digest and the squashfs options, and
+ *     taken from there when it is there: an unchanged extension is never
+ *     squashed twice.
+ *  5. extensions.yaml as Talos writes it (layers: image, metadata).
+ *  6. the initramfs: a newc archive of kernel/ (microcode) uncompressed,
+ *     when there is any; the base's initramfs, its bytes untouched; a
+ *     newc archive of *.sqsh, extensions.yaml and usr/lib/firmware,
+ *     compressed as the base's is (xz -C crc32 -0 -e, or zstd -18).
+ *  7. the kernel command line: the base's arguments, module.sig_enforce=1,
+ *     then @extra_kernel_args; "-ARG" deletes ARG.
+ *  8. the installer: the base's config and layers (less the second when
+ *     there are exactly two: a Talos installer-base keeps its artifacts
+ *     there) and one layer of usr/install/<arch>/vmlinuz and initramfs.xz,
+ *     stored, named, and written as a docker-archive.
+ *
+ * The same inputs give the same bytes: every mtime and "created" is
+ * @source_date_epoch, and every writer on the way is deterministic.
+ */
+
+enum kiln_installer_output {
+	KILN_INSTALLER_OUT_INSTALLER, /* OUT/installer-<arch>.tar, and the image in the store */
+	KILN_INSTALLER_OUT_KERNEL, /* OUT/vmlinuz-<arch> */
+	KILN_INSTALLER_OUT_INITRAMFS, /* OUT/initramfs-<arch>.xz */
+	KILN_INSTALLER_OUT_CMDLINE, /* OUT/cmdline-<arch> */
+};
+
+enum kiln_installer_phase {
+	KILN_INSTALLER_PHASE_BASE, /* the base: found or pulled, its files read */
+	KILN_INSTALLER_PHASE_EXTENSIONS, /* found or pulled, unpacked, manifests checked */
+	KILN_INSTALLER_PHASE_MODULES, /* the base's modules out of its initramfs */
+	KILN_INSTALLER_PHASE_PREFLIGHT, /* the extensions' modules against the base's kernel */
+	KILN_INSTALLER_PHASE_DEPMOD, /* modules merged, depmod, the modules.dep extension */
+	KILN_INSTALLER_PHASE_SQUASHFS, /* microcode, firmware, a squashfs per extension */
+	KILN_INSTALLER_PHASE_INITRAMFS, /* extensions.yaml, the archives, compression */
+	KILN_INSTALLER_PHASE_IMAGE, /* the artifacts layer, config and manifest */
+	KILN_INSTALLER_PHASE_EXPORT, /* the docker-archive */
+	KILN_INSTALLER_PHASE_MAX,
+};
+
+/* "base", "extensions", "modules", ... */
+const char *kiln_installer_phase_name(enum kiln_installer_phase phase);
+
+enum kiln_installer_event_kind {
+	KILN_INSTALLER_PHASE_START, /* @phase begins */
+	KILN_INSTALLER_PHASE_DONE, /* @phase took @seconds */
+	KILN_INSTALLER_EXTENSION, /* loaded: @image, @ref, @name, @version, @author */
+	KILN_INSTALLER_SQUASHFS, /* @image written in @seconds, or taken from the cache (@cached) */
+	KILN_INSTALLER_MODULE, /* preflight: @module (of extension @name) was judged: @check */
+	KILN_INSTALLER_NOTE, /* @message, worth saying (what was not checked, and why) */
+};
+
+struct kiln_installer_event {
+	enum kiln_installer_event_kind kind;
+	enum kiln_installer_phase phase;
+	double seconds;
+	const char *image; /* "0.sqsh", "modules.dep.sqsh" */
+	const char *ref; /* the extension as given */
+	const char *name, *version, *author;
+	bool cached;
+	const char *module; /* its path in the extension: "usr/lib/modules/..." */
+	const struct kiln_check_result *check;
+	const char *message;
+};
+
+struct kiln_installer_options {
+	const char *base; /* the base installer image (a reference) */
+	const char *const *extensions; /* images (or directories, or tars), in order */
+	size_t n_extensions;
+	const char *arch; /* "amd64" or "arm64"; NULL: "amd64" */
+	const char *const *extra_kernel_args;
+	size_t n_extra_kernel_args;
+	enum kiln_installer_output output;
+	const char *out_dir; /* where the output goes (created); NULL: "_out" */
+	const char *tag; /* the installer's name in the store; NULL: kiln.local/installer:<arch> */
+	const char *talos_version; /* NULL: the base's (see above) */
+	/* skip the preflight: compose even with modules the base's kernel would refuse */
+	bool no_preflight;
+	/* the certificates the base's kernel trusts (DER or PEM files); none: not checked */
+	const char *const *kernel_certs;
+	size_t n_kernel_certs;
+	bool pull; /* pull images missing from the store */
+	bool insecure;
+	int64_t source_date_epoch;
+	const char *cache_dir; /* NULL: kiln_cache_dir() */
+	/* called as the work goes; may be NULL */
+	void (*on_event)(void *userdata, const struct kiln_installer_event *ev);
+	void *userdata;
+};
+
+struct kiln_installer_result {
+	char *path; /* the file written */
+	char *name; /* the installer's name in the store (installer output) */
+	struct kiln_descriptor manifest; /* the installer's manifest (installer output) */
+	char *talos_version; /* the base's version, NULL when unknown */
+	char *kernel_release; /* the base's, when modules were merged; else NULL */
+	char *cmdline;
+	unsigned n_extensions; /* the modules.dep extension included */
+	unsigned n_squashed; /* squashfs images written */
+	unsigned n_cached; /* squashfs images taken from the cache */
+	unsigned n_modules_checked; /* by the preflight */
+	double seconds[KILN_INSTALLER_PHASE_MAX]; /* wall time per phase */
+};
+
+void kiln_installer_result_release(struct kiln_installer_result *r);
+
+/*
+ * Make @o->output from @o->base and @o->extensions (images of @s) as
+ * described above. The kernel and cmdline outputs need no extension: as
+ * Talos's, they read only the base. Everything but the output is made in
+ * a scratch directory under kiln's cache directory, removed at the end;
+ * outputs are written atomically. A module the preflight finds the base's
+ * kernel would refuse is -EKEYREJECTED (a signature) or -ENOEXEC (anything
+ * else), with the kernel's words and the fix on @ctx.
+ */
+int kiln_installer_build(struct kiln_ctx *ctx, struct kiln_store *s,
+			 const struct kiln_installer_options *o, struct kiln_installer_result *ret);
 
 static inline void kiln_cpio_writer_freep(struct kiln_cpio_writer **w)
 {

@@ -35,7 +35,7 @@ enum kiln_layer_compression {
 	KILN_LAYER_TAR, /* none */
 	KILN_LAYER_GZIP,
 	KILN_LAYER_ZSTD,
-	KILN_LAYER_XZ, /* read only: OCI has no media type for it */
+	KILN_LAYER_XZ, /* OCI has no media type for it: written for initramfs segments */
 	KILN_LAYER_BZIP2, /* recognized, to be refused by name */
 };
 
@@ -51,8 +51,10 @@ const char *kiln_layer_media_type(enum kiln_layer_compression c);
 /*
  * A compressor writing into @out. gzip is deterministic: no file name,
  * MTIME 0, OS 3 (Unix), as `gzip -n` writes it. zstd runs single-threaded,
- * with the content checksum, for the same reason. @level 0 is the default
- * (gzip 6, zstd 3).
+ * with the content checksum, for the same reason. xz is written as the
+ * kernel reads it in an initramfs: one single-threaded stream with a CRC32
+ * check, preset @level with -e (`xz -C crc32 -0 -e`, as Talos compresses
+ * its initramfs). @level 0 is the default (gzip 6, zstd 3, xz 0).
  */
 struct kiln_zip;
 int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level, kiln_write_fn out,
@@ -276,6 +278,23 @@ int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *
 int kiln_image_from_dirfd(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
 			  const char *ref_name, const struct kiln_image_options *o,
 			  struct kiln_descriptor *ret);
+
+/*
+ * An image made of the first @n_layers layers of @base (as they are
+ * stored) and one more, made from the tree under @dirfd as
+ * kiln_image_from_dirfd() makes its layer (@o->layer; every mtime
+ * @o->created): @base's config with everything it says kept (platform,
+ * config, labels, other fields), but "created" set to @o->created,
+ * rootfs.diff_ids those of the layers kept and the new one's, and the
+ * history cut to the kept layers (dropped when it does not give one entry
+ * a layer) with an entry for the new layer (@o->created_by); an OCI
+ * manifest. Stored and, with @ref_name, named; *@ret gets the manifest's
+ * descriptor. @o->platform and @o->labels are not used. The same base,
+ * tree and options give the same digests.
+ */
+int kiln_image_append_dir(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *base,
+			  size_t n_layers, int dirfd, const char *ref_name,
+			  const struct kiln_image_options *o, struct kiln_descriptor *ret);
 
 /*
  * A layer blob of the store, read as a tar: blob -> sha256 -> decompressor

@@ -301,6 +301,108 @@ int kiln_verify_mem(struct kiln_ctx *ctx, const struct kiln_verifier *v, const u
 int kiln_verify_file(struct kiln_ctx *ctx, const struct kiln_verifier *v, const char *path,
 		     struct kiln_verify_result *ret);
 
+/*
+ * Trust what a certificate given as DER bytes says (@name in messages): one
+ * of a kernel's built-in certificates, kiln_kernel_image_certs().
+ */
+int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *name,
+			       const uint8_t *der, size_t len);
+
+/* ---- a kernel's boot image (lib/kmod/bzimage.c, lib/kmod/kernel-certs.c) ---- */
+
+/*
+ * A kernel as it boots: an x86 bzImage (the boot protocol's header, its
+ * compressed vmlinux), an arm64 Image or Image.gz, or a vmlinux ELF. What
+ * kiln reads from it is what the kernel was built with and nothing else
+ * tells when the kernel was built elsewhere (a Talos installer-base gives
+ * only usr/install/amd64/vmlinuz): its release and the certificates of its
+ * built-in keyring, against which module signatures are checked.
+ *
+ * The image is hostile input: offsets and lengths are checked against the
+ * file, the payload is decompressed with a cap, and a kernel compressed
+ * with what kiln does not decompress (lzma, lzo, lz4, bzip2) is refused by
+ * name (-EOPNOTSUPP) rather than taken for corrupt (-EBADMSG).
+ */
+struct kiln_kernel_image;
+
+/* Boot images over this size are refused; bzImages are 5 to 20 MB. */
+#define KILN_KERNEL_IMAGE_MAX_SIZE ((size_t)256 << 20)
+/* Decompressed kernels over this size are refused; Debian's 6.1 vmlinux is 66 MB. */
+#define KILN_KERNEL_IMAGE_MAX_PAYLOAD ((size_t)512 << 20)
+
+/*
+ * Read the boot image @path and decompress its kernel (gzip, xz or zstd).
+ * Not a kernel image at all is -ENOEXEC; a header whose offsets point
+ * outside the file, or a corrupt payload, -EBADMSG; an unsupported
+ * compression -EOPNOTSUPP; each with the reason on @ctx.
+ */
+int kiln_kernel_image_open(struct kiln_ctx *ctx, const char *path, struct kiln_kernel_image **ret);
+
+/* The same over @len bytes of memory; @name is used in messages. */
+int kiln_kernel_image_open_mem(struct kiln_ctx *ctx, const char *name, const uint8_t *data,
+			       size_t len, struct kiln_kernel_image **ret);
+
+void kiln_kernel_image_free(struct kiln_kernel_image *img);
+
+static inline void kiln_kernel_image_freep(struct kiln_kernel_image **img)
+{
+	kiln_kernel_image_free(*img);
+}
+
+/* "bzImage", "arm64 Image", "vmlinux". */
+const char *kiln_kernel_image_format(const struct kiln_kernel_image *img);
+
+/* What the kernel in the image was compressed with: "gzip", "xz", "zstd" or "none". */
+const char *kiln_kernel_image_compression(const struct kiln_kernel_image *img);
+
+/*
+ * The kernel's version line, "6.12.118-kiln (kiln@kiln) #1 SMP ...": the
+ * bzImage header's kernel_version string, else the "Linux version" banner
+ * in the kernel. NULL when neither is there.
+ */
+const char *kiln_kernel_image_version(const struct kiln_kernel_image *img);
+
+/* The release (uname -r), the version's first word; NULL when unknown. */
+const char *kiln_kernel_image_release(const struct kiln_kernel_image *img);
+
+/* The decompressed kernel (vmlinux: ELF for x86, raw for an arm64 Image). */
+const uint8_t *kiln_kernel_image_payload(const struct kiln_kernel_image *img, size_t *ret_len);
+
+/* One certificate a kernel has built in (its .builtin_trusted_keys). */
+struct kiln_kernel_cert {
+	uint8_t *der; /* the X.509 certificate */
+	size_t der_len;
+	size_t offset; /* where it is in the payload */
+	char *cn; /* the subject's commonName; NULL when it has none */
+	char *o; /* the subject's organizationName; NULL when it has none */
+	char *skid; /* subjectKeyIdentifier, lowercase hex; NULL when it has none */
+	/*
+	 * What the kernel calls the key, as it logs "Loaded X.509 cert '%s'"
+	 * at boot and /proc/keys lists it: the subject name as the kernel
+	 * makes it ("O: CN", or the CN when it starts with the O), ": ", and
+	 * the SKID in hex (the serial number when there is no SKID).
+	 */
+	char *description;
+};
+
+/*
+ * The certificates built into the kernel: the system keyring's list
+ * (system_certificate_list, concatenated DER). The payload is scanned for
+ * DER certificates (a SEQUENCE with a two-byte length holding another),
+ * each candidate parsed by OpenSSL and false ones skipped; certificates
+ * shorter than 256 bytes or longer than 64 KiB are not found (no real
+ * signing certificate is either). Every certificate found is taken as
+ * trusted: a revocation list (CONFIG_SYSTEM_REVOCATION_KEYS) or the
+ * wireless regulatory certificates of a built-in cfg80211, also DER in the
+ * kernel, are not told apart from it. Zero certificates is not an error
+ * (a kernel without CONFIG_MODULE_SIG has none). Free with
+ * kiln_kernel_certs_free().
+ */
+int kiln_kernel_image_certs(struct kiln_ctx *ctx, const struct kiln_kernel_image *img,
+			    struct kiln_kernel_cert **ret, size_t *ret_n);
+
+void kiln_kernel_certs_free(struct kiln_kernel_cert *certs, size_t n);
+
 /* ---- module files (lib/kmod/collect.c) ----------------------------------- */
 
 /*
@@ -405,10 +507,21 @@ struct kiln_kernel_options {
 	size_t n_symvers;
 	const char *cert; /* the module signing certificate, DER or PEM */
 	/*
-	 * A /lib/modules/<release> tree: modules.builtin and modules.dep, and
-	 * the vermagic of one of its modules when nothing else gives one.
+	 * A /lib/modules/<release> tree: modules.builtin and modules.dep, the
+	 * vermagic of one of its modules (and the release in it) when nothing
+	 * else gives one, and modules.symbols: which of its modules exports
+	 * what, whose CRCs are then read from that module's __kcrctab.
 	 */
 	const char *modules_dir;
+	/*
+	 * The kernel's boot image (kiln_kernel_image_open()): its release when
+	 * neither @release nor @build_dir gives one (a different one is an
+	 * error), and the certificates built into it, trusted as @cert is: a
+	 * module verifies when any of them signed it. What vmlinux exports is
+	 * not read from it: without Module.symvers the symbols a module takes
+	 * from vmlinux itself are not checked.
+	 */
+	const char *kernel_image;
 };
 
 /* What is known of the kernel; a yes/no fact is -1 when unknown (no .config). */
@@ -417,6 +530,8 @@ struct kiln_kernel_info {
 	const char *vermagic; /* NULL when unknown */
 	const char *vermagic_source; /* ".config", "--vermagic", or the module it came from */
 	const char *cert; /* path, or NULL */
+	const char *kernel_image; /* path, or NULL */
+	size_t n_image_certs; /* the certificates built into it: kiln_kernel_certs() */
 	const char *symvers; /* the kernel's Module.symvers */
 	size_t n_symbols; /* symbols in it and in the external ones */
 	size_t n_modules; /* module names known: built in, modules.dep, Module.symvers */
@@ -431,9 +546,12 @@ struct kiln_kernel_info {
 
 /*
  * Describe a kernel from a build tree, or from a release, Module.symvers and
- * certificate, or from a release and its modules directory alone (without
- * Module.symvers the symbols are not checked). Missing or malformed inputs
- * are errors with the file named.
+ * certificate, or from its modules directory (and its release, its boot
+ * image or both). The last is how a kernel kiln did not build is checked
+ * against (a Talos installer-base): the image's certificates, the modules'
+ * vermagic and exports; without Module.symvers what vmlinux itself exports
+ * is unknown, and the check says those symbols were not checked. Missing
+ * or malformed inputs are errors with the file named.
  */
 int kiln_kernel_load(struct kiln_ctx *ctx, const struct kiln_kernel_options *o,
 		     struct kiln_kernel **ret);
@@ -470,6 +588,20 @@ static inline void kiln_kernel_freep(struct kiln_kernel **k)
 
 const struct kiln_kernel_info *kiln_kernel_info(const struct kiln_kernel *k);
 const struct kiln_symvers *kiln_kernel_symvers(const struct kiln_kernel *k);
+
+/* The certificates built into the kernel image (kiln_kernel_options' @kernel_image). */
+const struct kiln_kernel_cert *kiln_kernel_certs(const struct kiln_kernel *k, size_t *ret_n);
+
+/*
+ * The file of the kernel's module that exports @symbol, by the modules
+ * directory's modules.symbols: "<modules_dir>/kernel/.../videodev.ko.xz";
+ * NULL when none of its modules does (vmlinux itself may) or there is no
+ * modules directory.
+ */
+const char *kiln_kernel_symbol_module(const struct kiln_kernel *k, const char *symbol);
+
+/* Whether modules.symbols was read: kiln_kernel_symbol_module() knows the modules' exports. */
+bool kiln_kernel_knows_module_exports(const struct kiln_kernel *k);
 
 /*
  * Where the kernel has module @name ('-' and '_' alike): "modules.builtin",

@@ -128,6 +128,18 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 		       const struct kiln_platform *platform, const struct kiln_registry_options *o,
 		       struct kiln_pull_result *ret);
 
+/*
+ * Find it in the store, else pull it: the image @ref of @s for @platform,
+ * as kiln_store_load_image() loads it; when the store has none (-ENOENT)
+ * and @pull is not NULL, it is first pulled from its registry with those
+ * options (kiln_registry_pull(), which names it in the store as @ref). A
+ * failed pull is an error prefixed with "\"@ref\" is not in the store and
+ * could not be pulled". With a NULL @pull, nothing is pulled.
+ */
+int kiln_registry_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
+			     const struct kiln_platform *platform,
+			     const struct kiln_registry_options *pull, struct kiln_image **ret);
+
 /* ---- _out/images.json ---- */
 
 /*

@@ -62,28 +62,18 @@ static int resolve_image(struct build *b, const char *ref, const char *asked_by,
 			 struct kiln_digest *ret)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+	struct kiln_registry_options ro = { .insecure = b->o->insecure };
 	int r;
 
-	r = kiln_store_load_image(b->ctx, b->store, ref, &b->platform, &img);
-	if (r == -ENOENT && b->o->pull) {
-		_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
-		_cleanup_(kiln_pull_result_release) struct kiln_pull_result pulled = { 0 };
-		struct kiln_registry_options ro = { .insecure = b->o->insecure };
-
-		kiln_log(b->ctx, KILN_LOG_INFO, "pulling %s for %s", ref, asked_by);
-		r = kiln_ref_parse(b->ctx, ref, &parsed);
-		if (r >= 0)
-			r = kiln_registry_pull(b->ctx, b->store, &parsed, &b->platform, &ro,
-					       &pulled);
-		if (r < 0) {
-			kiln_error_prefix(b->ctx,
-					  "%s needs image \"%s\", which is not in the store and "
-					  "could not be pulled (import it with `kiln import DIR "
-					  "--tag %s` or pull it with `kiln pull %s`)",
-					  asked_by, ref, ref, ref);
-			return r;
-		}
-		r = kiln_store_load_image(b->ctx, b->store, ref, &b->platform, &img);
+	r = kiln_registry_load_image(b->ctx, b->store, ref, &b->platform, b->o->pull ? &ro : NULL,
+				     &img);
+	if (r < 0 && b->o->pull) {
+		kiln_error_prefix(
+		    b->ctx,
+		    "%s needs image \"%s\" (import it with `kiln import DIR --tag %s` "
+		    "or pull it with `kiln pull %s`)",
+		    asked_by, ref, ref, ref);
+		return r;
 	}
 	if (r == -ENOENT)
 		return kiln_error(b->ctx, ENOENT,

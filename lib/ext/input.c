@@ -34,18 +34,10 @@ void kiln_ext_input_free(struct kiln_ext_input *in)
 static int make_tmp(struct kiln_ctx *ctx, struct kiln_ext_input *in)
 {
 	const char *base = getenv("TMPDIR");
+	int r = make_temp_dir(base && *base ? base : "/tmp", "kiln-ext-", &in->tmp);
 
-	if (asprintf(&in->tmp, "%s/kiln-ext-XXXXXX", base && *base ? base : "/tmp") < 0) {
-		in->tmp = NULL;
-		return -ENOMEM;
-	}
-	if (!mkdtemp(in->tmp)) {
-		int err = errno;
-
-		free(in->tmp);
-		in->tmp = NULL;
-		return kiln_error(ctx, err, "cannot make a temporary directory: %s", strerror(err));
-	}
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot make a temporary directory: %s", strerror(-r));
 	in->dir = strdup(in->tmp);
 	return in->dir ? 0 : -ENOMEM;
 }
@@ -90,23 +82,13 @@ static int open_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *re
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
 	struct kiln_unpack_options uo = { .devices = false };
+	struct kiln_registry_options ro = { .insecure = o->insecure };
 	int r;
 
-	r = kiln_store_load_image(ctx, s, ref, o->platform, &img);
-	if (r == -ENOENT && o->pull) {
-		_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
-		_cleanup_(kiln_pull_result_release) struct kiln_pull_result pulled = { 0 };
-		struct kiln_registry_options ro = { .insecure = o->insecure };
-
-		kiln_ctx_clear_error(ctx);
-		r = kiln_ref_parse(ctx, ref, &parsed);
-		if (r >= 0)
-			r = kiln_registry_pull(ctx, s, &parsed, o->platform, &ro, &pulled);
-		if (r >= 0)
-			r = kiln_store_load_image(ctx, s, ref, o->platform, &img);
-	}
+	r = kiln_registry_load_image(ctx, s, ref, o->platform, o->pull ? &ro : NULL, &img);
 	if (r < 0)
 		return r;
+	in->digest = img->manifest_desc.digest;
 	if (o->metadata)
 		r = kiln_fs_load_image(ctx, s, img, &in->meta);
 	if (r >= 0)

@@ -516,6 +516,8 @@ int kiln_ext_validate_dir(struct kiln_ctx *ctx, const char *dir, const struct ki
 	r = check_top(&v, dirfd, &has_manifest, &has_rootfs);
 	if (r >= 0 && has_manifest)
 		r = check_manifest(&v, dirfd);
+	if (o->load_only)
+		has_rootfs = false;
 	if (r >= 0 && has_rootfs) {
 		v.rootfs = path_join(dir, "rootfs");
 		v.rootfs_fd = openat(dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -547,7 +549,7 @@ int kiln_ext_validate_dir(struct kiln_ctx *ctx, const char *dir, const struct ki
 			p->message = m;
 		}
 	}
-	if (r >= 0)
+	if (r >= 0 && !o->load_only)
 		r = check_modules(&v);
 	if (v.rootfs_fd >= 0)
 		close(v.rootfs_fd);

@@ -26,6 +26,7 @@
 #include "ksyms.h"
 #include "log.h"
 #include "strbuf.h"
+#include "strmap.h"
 
 /* The kernel logs nothing for these; init_module() fails and insmod says why. */
 #define SAYS_ENOEXEC "(nothing logged; init_module() fails with ENOEXEC: \"Exec format error\")"
@@ -47,8 +48,15 @@ struct check_state {
 	const struct kiln_kernel_info *ki;
 	const struct kiln_check_options *o;
 	struct kiln_verifier *verifier; /* NULL without a certificate */
+	char *trusted; /* the certificates, for messages: "'signing_key.x509'" */
 	struct mod_entry *mods;
 	size_t n;
+	/* without Module.symvers: the kernel's modules that export what the given ones use */
+	struct mod_entry *exporters;
+	size_t n_exporters;
+	/* the imports of the module being checked that nothing known exports */
+	struct strbuf unchecked;
+	size_t n_unchecked;
 	bool oom;
 	/* the result being filled, and the check running */
 	struct kiln_check_result *r;
@@ -253,13 +261,11 @@ static const char *base_name(const char *path, size_t *ret_len)
  * an in-tree module of the same name), then the in-tree and external ones
  * of the Module.symvers files.
  */
-static bool find_provider(const struct check_state *st, const struct mod_entry *self,
-			  const char *name, struct provider *ret)
+static bool module_provider(const struct mod_entry *mods, size_t n, const struct mod_entry *self,
+			    const char *name, bool given, struct provider *ret)
 {
-	const struct kiln_symvers_entry *e = kiln_symvers_find(kiln_kernel_symvers(st->k), name);
-
-	for (size_t i = 0; i < st->n && !(e && streq(e->module, "vmlinux")); i++) {
-		const struct mod_entry *o = &st->mods[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct mod_entry *o = &mods[i];
 		const struct kiln_ksym *x;
 
 		if (o == self || o->syms_error)
@@ -273,11 +279,23 @@ static bool find_provider(const struct check_state *st, const struct mod_entry *
 				.has_crc = x->has_crc,
 				.gpl = x->gpl,
 				.ns = "",
-				.given = true,
+				.given = given,
 			};
 			return true;
 		}
 	}
+	return false;
+}
+
+static bool find_provider(const struct check_state *st, const struct mod_entry *self,
+			  const char *name, struct provider *ret)
+{
+	const struct kiln_symvers_entry *e = kiln_symvers_find(kiln_kernel_symvers(st->k), name);
+
+	if (!(e && streq(e->module, "vmlinux")) &&
+	    (module_provider(st->mods, st->n, self, name, true, ret) ||
+	     module_provider(st->exporters, st->n_exporters, self, name, false, ret)))
+		return true;
 	if (!e)
 		return false;
 	*ret = (struct provider){
@@ -432,6 +450,13 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 	if (!found || (p.gpl && !gpl_ok)) {
 		if (imp->weak || ignored_undef(me->syms.machine, imp->name))
 			return;
+		if (!found && !st->ki->symvers) {
+			/* vmlinux's, or nobody's: without Module.symvers there is no telling */
+			if (st->n_unchecked++ < 5)
+				strbuf_addf(&st->unchecked, "%s%s", st->unchecked.len ? ", " : "",
+					    imp->name);
+			return;
+		}
 		if (!found) {
 			unknown_symbol(st, me, imp->name);
 			return;
@@ -468,6 +493,22 @@ static bool module_name_is(const char *norm, const char *b, size_t len)
 	return true;
 }
 
+/* An export an in-tree module @owner (@len bytes) has too. */
+static void duplicate_export(struct check_state *st, struct mod_entry *me, const char *name,
+			     const char *owner, size_t len)
+{
+	char *msg, *says, *advice;
+
+	msg = fmt(st,
+		  "exports %s, as the in-tree module %.*s does: it fails to load while "
+		  "that one is loaded",
+		  name, (int)len, owner);
+	says = fmt(st, "%s: exports duplicate symbol %s (owned by %.*s)", me->name, name, (int)len,
+		   owner);
+	advice = fmt(st, "rename the symbol, or blacklist %.*s", (int)len, owner);
+	finding(st, KILN_CHECK_WARN, name, msg, says, advice);
+}
+
 /* verify_exported_symbols(): an export the kernel already has fails the load. */
 static void check_exports(struct check_state *st, struct mod_entry *me)
 {
@@ -479,6 +520,12 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 		const struct kiln_symvers_entry *e = kiln_symvers_find(sv, name);
 		size_t len;
 
+		if (!e && !st->ki->symvers && (owner = kiln_kernel_symbol_module(st->k, name))) {
+			owner = base_name(owner, &len);
+			if (!module_name_is(me->norm, owner, len))
+				duplicate_export(st, me, name, owner, len);
+			continue;
+		}
 		if (!e || !streq(e->file, st->ki->symvers))
 			continue;
 		if (streq(e->module, "vmlinux")) {
@@ -493,15 +540,30 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 		/* a module of the same name replaces the in-tree one (updates/ wins) */
 		if (module_name_is(me->norm, owner, len))
 			continue;
-		msg = fmt(st,
-			  "exports %s, as the in-tree module %.*s does: it fails to load while "
-			  "that one is loaded",
-			  name, (int)len, owner);
-		says = fmt(st, "%s: exports duplicate symbol %s (owned by %.*s)", me->name, name,
-			   (int)len, owner);
-		advice = fmt(st, "rename the symbol, or blacklist %.*s", (int)len, owner);
-		finding(st, KILN_CHECK_WARN, name, msg, says, advice);
+		duplicate_export(st, me, name, owner, len);
 	}
+}
+
+/*
+ * Without Module.symvers, the imports that neither a given module nor one
+ * of the kernel's modules exports: vmlinux's own, whose CRCs a boot image
+ * does not list, or nobody's.
+ */
+static void unchecked_symbols(struct check_state *st)
+{
+	size_t more = st->n_unchecked > 5 ? st->n_unchecked - 5 : 0;
+	_cleanup_free_ char *rest = more ? fmt(st, ", and %zu more", more) : NULL;
+	char *msg, *advice;
+
+	msg = fmt(st,
+		  "%zu symbol%s (%s%s) not checked: no Module.symvers; the kernel's modules "
+		  "do not export %s, so vmlinux must (with the CRC the module was built "
+		  "against) or the load fails with \"Unknown symbol\"",
+		  st->n_unchecked, st->n_unchecked == 1 ? "" : "s", strbuf_str(&st->unchecked),
+		  strempty(rest), st->n_unchecked == 1 ? "it" : "them");
+	advice =
+	    fmt(st, "give the kernel's Module.symvers (--symvers) or build tree to check them");
+	finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 }
 
 static void check_symbols(struct check_state *st, struct mod_entry *me)
@@ -521,9 +583,9 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 		finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
 		return;
 	}
-	if (!st->ki->symvers) {
-		msg = fmt(st, "what the kernel exports is unknown: it is known by its modules "
-			      "directory alone, without its Module.symvers");
+	if (!st->ki->symvers && !kiln_kernel_knows_module_exports(st->k)) {
+		msg = fmt(st, "what the kernel exports is unknown: no Module.symvers, and no "
+			      "modules.symbols in its modules directory");
 		advice = fmt(st, "give the kernel's build tree, or its Module.symvers");
 		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 		return;
@@ -542,9 +604,13 @@ static void check_symbols(struct check_state *st, struct mod_entry *me)
 		finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says, advice);
 	}
 	check_module_layout(st, me);
+	strbuf_reset(&st->unchecked);
+	st->n_unchecked = 0;
 	for (size_t i = 0; i < me->syms.n_imports; i++)
 		check_import(st, me, &me->syms.imports[i], gpl_ok);
 	check_exports(st, me);
+	if (st->n_unchecked)
+		unchecked_symbols(st);
 }
 
 /* ---- signature ----------------------------------------------------------- */
@@ -614,12 +680,19 @@ static void check_signature_without_cert(struct check_state *st, struct mod_entr
 			  strempty(kiln_module_signature_error(me->m)));
 		finding(st, KILN_CHECK_FAIL, NULL, msg, fmt(st, SAYS_EBADMSG),
 			sign_advice(st, true));
+	} else if (st->ki->kernel_image) {
+		msg = fmt(st,
+			  "the module is signed, but the kernel image '%s' has no built-in "
+			  "certificate to verify it against",
+			  st->ki->kernel_image);
+		advice = fmt(st, "give the kernel's signing certificate with --cert");
+		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 	} else {
 		msg = fmt(st, "the module is signed, but there is no certificate to verify it "
 			      "against");
-		advice =
-		    fmt(st, "give the kernel's signing certificate with --cert, or a build tree "
-			    "with certs/signing_key.x509");
+		advice = fmt(st, "give the kernel's signing certificate with --cert, its boot "
+				 "image with --kernel-image, or a build tree with "
+				 "certs/signing_key.x509");
 		finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
 	}
 }
@@ -680,12 +753,12 @@ static void check_signature(struct check_state *st, struct mod_entry *me)
 	case KILN_VERIFY_OTHER_KEY:
 		msg = fmt(st, "signed by a key the kernel does not trust: \"%s\" (key %s), not %s",
 			  vr.has_desc ? strempty(d->signer) : "unknown signer",
-			  vr.has_desc ? strempty(d->sig_key) : "?", st->ki->cert);
+			  vr.has_desc ? strempty(d->sig_key) : "?", st->trusted);
 		advice = fmt(st,
 			     "re-sign it with the kernel's key (kiln module sign --replace "
 			     "--key KEY --cert %s FILE), or enroll the signer's certificate in "
 			     "the kernel's keyring (MOK)",
-			     st->ki->cert);
+			     st->ki->cert ? st->ki->cert : "CERT");
 		soft_signature_failure(st, me, -ENOKEY, msg, advice);
 		break;
 	case KILN_VERIFY_CORRUPT:
@@ -939,17 +1012,88 @@ static int mod_entry_init(struct check_state *st, struct mod_entry *me, struct k
 	return 0;
 }
 
-static int load_verifier(struct kiln_ctx *ctx, const char *cert, struct kiln_verifier **ret)
+/*
+ * The certificates the kernel trusts: the certificate file, and those built
+ * into its image. With none, *@ret stays NULL. *@ret_trusted names them.
+ */
+static int load_verifier(struct kiln_ctx *ctx, const struct kiln_kernel *k,
+			 struct kiln_verifier **ret, char **ret_trusted)
 {
+	const struct kiln_kernel_info *ki = kiln_kernel_info(k);
 	_cleanup_(kiln_verifier_freep) struct kiln_verifier *v = NULL;
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	const struct kiln_kernel_cert *certs;
+	size_t n;
 	int r;
 
+	certs = kiln_kernel_certs(k, &n);
+	if (!ki->cert && !n)
+		return 0;
 	r = kiln_verifier_new(ctx, &v);
-	if (r >= 0)
-		r = kiln_verifier_add_cert_file(ctx, v, cert);
+	if (r >= 0 && ki->cert) {
+		r = kiln_verifier_add_cert_file(ctx, v, ki->cert);
+		strbuf_addf(&sb, "'%s'", ki->cert);
+	}
+	if (n && r >= 0)
+		strbuf_addf(&sb, "%s%s built into '%s' (", sb.len ? " nor " : "",
+			    n == 1 ? "the certificate" : "the certificates", ki->kernel_image);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = kiln_verifier_add_cert_der(ctx, v, certs[i].description, certs[i].der,
+					       certs[i].der_len);
+		strbuf_addf(&sb, "%s'%s'%s", i ? ", " : "", certs[i].description,
+			    i + 1 == n ? ")" : "");
+	}
 	if (r < 0)
 		return r;
+	*ret_trusted = strbuf_detach(&sb, NULL);
+	if (!*ret_trusted)
+		return -ENOMEM;
 	*ret = TAKE_PTR(v);
+	return 0;
+}
+
+/*
+ * Without Module.symvers: open the kernel's modules that export what the
+ * given modules use (modules.symbols says which), to check against their
+ * __kcrctab. One that cannot be read counts as not exporting anything.
+ */
+static int load_exporters(struct check_state *st)
+{
+	_cleanup_strmap_ struct strmap seen = STRMAP_INIT;
+	size_t alloc = 0;
+	int r;
+
+	for (size_t i = 0; i < st->n; i++) {
+		const struct mod_entry *me = &st->mods[i];
+
+		for (size_t j = 0; j < me->syms.n_imports; j++) {
+			const char *name = me->syms.imports[j].name, *file;
+			_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
+			struct provider p;
+
+			file = kiln_kernel_symbol_module(st->k, name);
+			if (!file || strmap_get(&seen, file) ||
+			    module_provider(st->mods, st->n, me, name, true, &p))
+				continue;
+			r = strmap_set(&seen, file, "");
+			if (r < 0)
+				return r;
+			r = kiln_module_open(st->ctx, file, &m);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0) {
+				kiln_ctx_clear_error(st->ctx);
+				continue;
+			}
+			r = GROW(st->exporters, alloc, st->n_exporters + 1);
+			if (r < 0)
+				return r;
+			st->exporters[st->n_exporters] = (struct mod_entry){ 0 };
+			r = mod_entry_init(st, &st->exporters[st->n_exporters++], TAKE_PTR(m));
+			if (r < 0)
+				return r;
+		}
+	}
 	return 0;
 }
 
@@ -968,8 +1112,8 @@ int kiln_module_check(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 	struct kiln_check_result *results;
 	int r;
 
-	if (st.ki->cert && st.ki->module_sig != 0) {
-		r = load_verifier(ctx, st.ki->cert, &verifier);
+	if (st.ki->module_sig != 0) {
+		r = load_verifier(ctx, k, &verifier, &st.trusted);
 		if (r < 0)
 			return r;
 		st.verifier = verifier;
@@ -980,6 +1124,8 @@ int kiln_module_check(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 	st.n = r < 0 ? 0 : n;
 	for (size_t i = 0; i < st.n && r >= 0; i++)
 		r = mod_entry_init(&st, &st.mods[i], mods[i]);
+	if (r >= 0 && !st.ki->symvers && kiln_kernel_knows_module_exports(k))
+		r = load_exporters(&st);
 	for (size_t i = 0; i < st.n && r >= 0 && !st.oom; i++) {
 		struct mod_entry *me = &st.mods[i];
 
@@ -998,6 +1144,11 @@ int kiln_module_check(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 	if (r >= 0 && (st.oom || (n && !results[n - 1].name)))
 		r = -ENOMEM;
 	mods_free(st.mods, st.n);
+	for (size_t i = 0; i < st.n_exporters; i++)
+		kiln_module_free(st.exporters[i].m);
+	mods_free(st.exporters, st.n_exporters);
+	strbuf_release(&st.unchecked);
+	free(st.trusted);
 	if (r < 0) {
 		kiln_check_results_free(results, results ? n : 0);
 		return r;

@@ -39,6 +39,12 @@ struct kiln_kernel {
 	char *symvers_path;
 	struct kiln_symvers *symvers;
 	struct strmap modules; /* normalized name -> where it was found */
+	struct strmap module_files; /* normalized name -> its file, from modules.dep */
+	struct strmap symbol_modules; /* symbol -> exporting module, from modules.symbols */
+	bool has_module_symbols;
+	char *image;
+	struct kiln_kernel_cert *certs;
+	size_t n_certs;
 };
 
 void kiln_kernel_free(struct kiln_kernel *k)
@@ -52,6 +58,10 @@ void kiln_kernel_free(struct kiln_kernel *k)
 	free(k->symvers_path);
 	kiln_symvers_free(k->symvers);
 	strmap_release(&k->modules);
+	strmap_release(&k->module_files);
+	strmap_release(&k->symbol_modules);
+	free(k->image);
+	kiln_kernel_certs_free(k->certs, k->n_certs);
 	free(k);
 }
 
@@ -63,6 +73,17 @@ const struct kiln_kernel_info *kiln_kernel_info(const struct kiln_kernel *k)
 const struct kiln_symvers *kiln_kernel_symvers(const struct kiln_kernel *k)
 {
 	return k->symvers;
+}
+
+const struct kiln_kernel_cert *kiln_kernel_certs(const struct kiln_kernel *k, size_t *ret_n)
+{
+	*ret_n = k->n_certs;
+	return k->certs;
+}
+
+bool kiln_kernel_knows_module_exports(const struct kiln_kernel *k)
+{
+	return k->has_module_symbols;
 }
 
 /* Module names: the kernel (and modprobe) treat '-' and '_' alike. */
@@ -81,6 +102,14 @@ const char *kiln_kernel_module_source(const struct kiln_kernel *k, const char *n
 	_cleanup_free_ char *n = module_name_normalize(name, strlen(name));
 
 	return n ? strmap_get(&k->modules, n) : NULL;
+}
+
+const char *kiln_kernel_symbol_module(const struct kiln_kernel *k, const char *symbol)
+{
+	const char *name = strmap_get(&k->symbol_modules, symbol);
+	_cleanup_free_ char *n = name ? module_name_normalize(name, strlen(name)) : NULL;
+
+	return n ? strmap_get(&k->module_files, n) : NULL;
 }
 
 /* ---- .config ---------------------------------------------------------- */
@@ -393,19 +422,8 @@ static int load_config(struct kiln_ctx *ctx, struct kiln_kernel *k, int dirfd, c
 
 /* ---- which modules the kernel has --------------------------------------- */
 
-static int add_module(struct kiln_kernel *k, const char *name, size_t len, const char *source)
-{
-	_cleanup_free_ char *n = module_name_normalize(name, len);
-
-	if (!n)
-		return -ENOMEM;
-	if (!n[0] || strmap_get(&k->modules, n))
-		return 0;
-	return strmap_set(&k->modules, n, source);
-}
-
 /* The module name of a path in modules.dep or modules.builtin: "kernel/a/b-c.ko.xz" is "b_c". */
-static int add_module_path(struct kiln_kernel *k, const char *p, size_t len, const char *source)
+static char *module_name_of_path(const char *p, size_t len)
 {
 	static const char *const exts[] = { ".ko.xz", ".ko.zst", ".ko.gz", ".ko" };
 	const char *slash = memrchr(p, '/', len);
@@ -422,7 +440,37 @@ static int add_module_path(struct kiln_kernel *k, const char *p, size_t len, con
 			break;
 		}
 	}
-	return add_module(k, p, len, source);
+	return module_name_normalize(p, len);
+}
+
+static int add_module_path(struct kiln_kernel *k, const char *p, size_t len, const char *source)
+{
+	_cleanup_free_ char *n = module_name_of_path(p, len);
+
+	if (!n)
+		return -ENOMEM;
+	if (!n[0] || strmap_get(&k->modules, n))
+		return 0;
+	return strmap_set(&k->modules, n, source);
+}
+
+/*
+ * Remember where module @name's file is: "@dir/@path". A path that is
+ * absolute or climbs out of the directory is not followed (the directory
+ * may come from an image kiln did not make).
+ */
+static int add_module_file(struct kiln_kernel *k, const char *dir, const char *path, size_t len)
+{
+	_cleanup_free_ char *name = NULL, *file = NULL;
+
+	if (!len || path[0] == '/' || memmem(path, len, "..", 2))
+		return 0;
+	name = module_name_of_path(path, len);
+	if (asprintf(&file, "%s/%.*s", dir, (int)len, path) < 0)
+		file = NULL;
+	if (!name || !file)
+		return -ENOMEM;
+	return strmap_get(&k->module_files, name) ? 0 : strmap_set(&k->module_files, name, file);
 }
 
 /* modules.builtin: a path a line; modules.dep: "path: deps" a line. */
@@ -444,10 +492,46 @@ static int load_module_list(struct kiln_ctx *ctx, struct kiln_kernel *k, int dir
 		char *colon = memchr(p, ':', (size_t)(eol - p));
 
 		r = add_module_path(k, p, (size_t)((colon ? colon : eol) - p), file);
+		if (r >= 0 && colon && streq(file, "modules.dep"))
+			r = add_module_file(k, dir, p, (size_t)(colon - p));
 		if (r < 0)
 			return r;
 		p = eol + 1;
 	}
+	return 0;
+}
+
+/* modules.symbols: "alias symbol:NAME MODULE" a line, as depmod writes it. */
+static int load_module_symbols(struct kiln_ctx *ctx, struct kiln_kernel *k, int dirfd,
+			       const char *dir)
+{
+	static const char prefix[] = "alias symbol:";
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	r = read_text(ctx, dirfd, dir, "modules.symbols", &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (char *p = text, *end = text + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *eol = nl ? nl : end, *sp;
+
+		*eol = '\0';
+		if (strncmp(p, prefix, sizeof(prefix) - 1) == 0 &&
+		    (sp = strchr(p + sizeof(prefix) - 1, ' '))) {
+			*sp = '\0';
+			if (!strmap_get(&k->symbol_modules, p + sizeof(prefix) - 1)) {
+				r = strmap_set(&k->symbol_modules, p + sizeof(prefix) - 1, sp + 1);
+				if (r < 0)
+					return r;
+			}
+		}
+		p = eol + 1;
+	}
+	k->has_module_symbols = true;
 	return 0;
 }
 
@@ -640,10 +724,64 @@ static int guess_modversions(const struct kiln_kernel *k)
 	return 0;
 }
 
+/* The boot image: its release (returned) and its certificates (kept). */
+static int load_image(struct kiln_ctx *ctx, struct kiln_kernel *k, const char *path,
+		      char **ret_release)
+{
+	_cleanup_(kiln_kernel_image_freep) struct kiln_kernel_image *img = NULL;
+	const char *release;
+	int r;
+
+	r = kiln_kernel_image_open(ctx, path, &img);
+	if (r >= 0)
+		r = kiln_kernel_image_certs(ctx, img, &k->certs, &k->n_certs);
+	if (r < 0)
+		return r;
+	k->image = strdup(path);
+	if (!k->image)
+		return -ENOMEM;
+	release = kiln_kernel_image_release(img);
+	*ret_release = NULL;
+	if (release && release_ok(release, strlen(release))) {
+		*ret_release = strdup(release);
+		if (!*ret_release)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * The image, the modules and the release given must be of one kernel: a
+ * modules directory of another kernel, or a --release that is not the
+ * image's, would check against the wrong one.
+ */
+static int check_releases(struct kiln_ctx *ctx, const struct kiln_kernel *k,
+			  const struct kiln_kernel_options *o, const char *image_release)
+{
+	size_t len;
+
+	if (image_release && !streq(image_release, k->release))
+		return kiln_error(ctx, EINVAL,
+				  "the kernel image '%s' is release %s, not %s: give the image "
+				  "and the release of one kernel",
+				  o->kernel_image, image_release, k->release);
+	if (!k->vermagic || o->vermagic || o->build_dir || !o->modules_dir || o->release)
+		return 0;
+	/* the vermagic is the one of a module of the modules directory */
+	len = strcspn(k->vermagic, " ");
+	if (strlen(k->release) != len || strncmp(k->vermagic, k->release, len) != 0)
+		return kiln_error(ctx, EINVAL,
+				  "the modules of '%s' are for release %.*s, the kernel is %s: "
+				  "give the modules directory of that kernel",
+				  o->modules_dir, (int)len, k->vermagic, k->release);
+	return 0;
+}
+
 static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
 		       const struct kiln_kernel_options *o)
 {
 	_cleanup_close_ int build_fd = -1, mods_fd = -1;
+	_cleanup_free_ char *image_release = NULL;
 	int r;
 
 	if (o->build_dir) {
@@ -657,6 +795,22 @@ static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
 			return mods_fd;
 	}
 
+	if (o->kernel_image) {
+		r = load_image(ctx, k, o->kernel_image, &image_release);
+		if (r < 0)
+			return r;
+	}
+	if (o->vermagic) {
+		k->vermagic = strdup(o->vermagic);
+		k->vermagic_source = strdup("--vermagic");
+		if (!k->vermagic || !k->vermagic_source)
+			return -ENOMEM;
+	} else if (o->modules_dir && !o->build_dir) {
+		r = vermagic_from_modules_dir(ctx, k, mods_fd, o->modules_dir);
+		if (r < 0)
+			return r;
+	}
+
 	if (o->release) {
 		if (!release_ok(o->release, strlen(o->release)))
 			return kiln_error(ctx, EINVAL, "bad kernel release \"%s\"", o->release);
@@ -667,17 +821,22 @@ static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
 		r = read_release(ctx, build_fd, o->build_dir, &k->release);
 		if (r < 0)
 			return r;
+	} else if (image_release) {
+		k->release = TAKE_PTR(image_release);
+	} else if (k->vermagic && !o->vermagic) {
+		/* the release the kernel's own modules were built for */
+		k->release = strndup(k->vermagic, strcspn(k->vermagic, " "));
+		if (!k->release)
+			return -ENOMEM;
 	} else {
 		return kiln_error(ctx, EINVAL,
-				  "no kernel release: give a kernel build tree or the release");
+				  "no kernel release: give a kernel build tree, the release, the "
+				  "kernel image or its modules directory");
 	}
+	r = check_releases(ctx, k, o, image_release);
+	if (r < 0)
+		return r;
 
-	if (o->vermagic) {
-		k->vermagic = strdup(o->vermagic);
-		k->vermagic_source = strdup("--vermagic");
-		if (!k->vermagic || !k->vermagic_source)
-			return -ENOMEM;
-	}
 	if (o->build_dir) {
 		r = load_config(ctx, k, build_fd, o->build_dir, o);
 		if (r < 0)
@@ -715,6 +874,8 @@ static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
 		r = load_module_list(ctx, k, mods_fd, o->modules_dir, "modules.builtin");
 		if (r >= 0)
 			r = load_module_list(ctx, k, mods_fd, o->modules_dir, "modules.dep");
+		if (r >= 0 && !o->build_dir && !o->n_symvers)
+			r = load_module_symbols(ctx, k, mods_fd, o->modules_dir);
 		if (r < 0)
 			return r;
 	}
@@ -745,6 +906,8 @@ int kiln_kernel_load(struct kiln_ctx *ctx, const struct kiln_kernel_options *o,
 	k->info.vermagic = k->vermagic;
 	k->info.vermagic_source = k->vermagic_source;
 	k->info.cert = k->cert;
+	k->info.kernel_image = k->image;
+	k->info.n_image_certs = k->n_certs;
 	k->info.symvers = k->symvers_path;
 	kiln_symvers_entries(k->symvers, &k->info.n_symbols);
 	k->info.n_modules = k->modules.n_entries;

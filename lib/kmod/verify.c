@@ -80,6 +80,24 @@ int kiln_verifier_add_cert_file(struct kiln_ctx *ctx, struct kiln_verifier *v, c
 	return 0;
 }
 
+int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *name,
+			       const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (len > LONG_MAX || !(x = d2i_X509(NULL, &p, (long)len)))
+		return kiln_ssl_error(ctx, EBADMSG, "%s is not a valid DER X.509 certificate",
+				      name);
+	/* the extension cache, filled now: verifying threads share the certificate */
+	X509_check_purpose(x, -1, 0);
+	if (!sk_X509_push(v->certs, x)) {
+		X509_free(x);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 const char *kiln_verify_verdict_name(enum kiln_verify_verdict v)
 {
 	switch (v) {

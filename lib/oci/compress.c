@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Layer compression as streams: gzip through zlib, zstd, and xz for
- * reading (docker load takes xz layers; OCI has no media type for them).
+ * Layer compression as streams: gzip through zlib, zstd, and xz (docker
+ * load takes xz layers, though OCI has no media type for them; a Linux
+ * initramfs takes xz segments).
  *
  * Writing must give the same bytes for the same tar every time, because
  * the blob's digest is the layer's name: the gzip header is set explicitly
- * (no name, MTIME 0, OS 3) rather than left to zlib's build, and zstd runs
- * without worker threads, whose output depends on scheduling in some
- * versions.
+ * (no name, MTIME 0, OS 3) rather than left to zlib's build, and zstd and
+ * xz run without worker threads, whose output depends on scheduling in
+ * some versions (zstd) or on the number of threads (xz's block size).
  *
  * Reading is hostile: decoders' memory is capped (zstd's default 128 MiB
  * window limit, 256 MiB for xz), a stream that stops early is an error,
@@ -80,6 +81,8 @@ struct kiln_zip {
 	bool z_init;
 	gz_header gzh;
 	ZSTD_CCtx *zc;
+	lzma_stream lz;
+	bool lz_init;
 	unsigned char *buf;
 	bool finished;
 };
@@ -123,6 +126,19 @@ int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level,
 		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers, 0)))
 			return kiln_error(ctx, EINVAL, "cannot set zstd level %d", level);
 		break;
+	case KILN_LAYER_XZ:
+		z->buf = malloc(BUF_SIZE);
+		if (!z->buf)
+			return -ENOMEM;
+		if (level < 0 || level > 9)
+			return kiln_error(ctx, EINVAL, "cannot set xz level %d", level);
+		/* a CRC32 check, as the kernel's xz.rst asks of what its XZ decoder reads */
+		z->lz = (lzma_stream)LZMA_STREAM_INIT;
+		if (lzma_easy_encoder(&z->lz, (uint32_t)level | LZMA_PRESET_EXTREME,
+				      LZMA_CHECK_CRC32) != LZMA_OK)
+			return kiln_error(ctx, ENOMEM, "cannot start xz compression");
+		z->lz_init = true;
+		break;
 	default:
 		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers",
 				  kiln_layer_compression_name(c));
@@ -138,6 +154,8 @@ void kiln_zip_free(struct kiln_zip *z)
 	if (z->z_init)
 		deflateEnd(&z->z);
 	ZSTD_freeCCtx(z->zc);
+	if (z->lz_init)
+		lzma_end(&z->lz);
 	free(z->buf);
 	free(z);
 }
@@ -189,6 +207,31 @@ static int zstd_run(struct kiln_zip *z, const void *data, size_t len, ZSTD_EndDi
 	return 0;
 }
 
+static int xz_run(struct kiln_zip *z, const void *data, size_t len, lzma_action action)
+{
+	int r;
+
+	z->lz.next_in = data;
+	z->lz.avail_in = len;
+	for (;;) {
+		lzma_ret ret;
+
+		z->lz.next_out = z->buf;
+		z->lz.avail_out = BUF_SIZE;
+		ret = lzma_code(&z->lz, action);
+		if (ret != LZMA_OK && ret != LZMA_STREAM_END)
+			return kiln_error(z->ctx, EINVAL,
+					  "xz compression failed (liblzma error %d)", (int)ret);
+		if (z->lz.avail_out < BUF_SIZE) {
+			r = z->out(z->userdata, z->buf, BUF_SIZE - z->lz.avail_out);
+			if (r < 0)
+				return r;
+		}
+		if (ret == LZMA_STREAM_END || (action == LZMA_RUN && z->lz.avail_in == 0))
+			return 0;
+	}
+}
+
 int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len)
 {
 	const char *p = data;
@@ -211,6 +254,8 @@ int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len)
 		return 0;
 	case KILN_LAYER_ZSTD:
 		return len ? zstd_run(z, data, len, ZSTD_e_continue) : 0;
+	case KILN_LAYER_XZ:
+		return len ? xz_run(z, data, len, LZMA_RUN) : 0;
 	default:
 		return len ? z->out(z->userdata, data, len) : 0;
 	}
@@ -226,6 +271,8 @@ int kiln_zip_finish(struct kiln_zip *z)
 		r = gzip_run(z, NULL, 0, Z_FINISH);
 	else if (z->c == KILN_LAYER_ZSTD)
 		r = zstd_run(z, NULL, 0, ZSTD_e_end);
+	else if (z->c == KILN_LAYER_XZ)
+		r = xz_run(z, NULL, 0, LZMA_FINISH);
 	if (r >= 0)
 		z->finished = true;
 	return r;

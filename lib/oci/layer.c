@@ -172,18 +172,78 @@ int kiln_image_from_dirfd(struct kiln_ctx *ctx, struct kiln_store *s, int dirfd,
 	return layer_make_image(ctx, s, ref_name, o, fill_tree, &t, ret);
 }
 
+/*
+ * Store @config_json, then an OCI manifest of it and @layers, and name it
+ * @name (when not NULL): *@ret gets the manifest's descriptor, with @p as
+ * its platform.
+ */
+static int store_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *config_json,
+		       size_t config_len, struct kiln_descriptor *layers, size_t n_layers,
+		       const struct kiln_platform *p, const char *name, struct kiln_descriptor *ret)
+{
+	_cleanup_free_ char *manifest_json = NULL;
+	struct kiln_digest config_digest, manifest_digest;
+	struct kiln_platform *ret_platform;
+	size_t manifest_len;
+	int r;
+
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+	if (r < 0)
+		return r;
+	{
+		struct kiln_manifest m = {
+			.media_type = (char *)KILN_MT_OCI_MANIFEST,
+			.config = {
+				.media_type = (char *)KILN_MT_OCI_CONFIG,
+				.digest = config_digest,
+				.size = config_len,
+			},
+			.layers = layers,
+			.n_layers = n_layers,
+		};
+
+		r = kiln_manifest_to_json(&m, &manifest_json, &manifest_len);
+		if (r < 0)
+			return r;
+	}
+	r = kiln_store_put_blob(ctx, s, manifest_json, manifest_len, &manifest_digest);
+	if (r < 0)
+		return r;
+
+	ret_platform = calloc(1, sizeof(*ret_platform));
+	if (!ret_platform)
+		return -ENOMEM;
+	*ret = (struct kiln_descriptor){
+		.media_type = strdup(KILN_MT_OCI_MANIFEST),
+		.digest = manifest_digest,
+		.size = manifest_len,
+		.platform = ret_platform,
+	};
+	if (!ret->media_type || kiln_platform_copy(p, ret_platform) < 0) {
+		kiln_descriptor_release(ret);
+		return -ENOMEM;
+	}
+	if (name) {
+		r = kiln_store_set_ref(ctx, s, name, ret);
+		if (r < 0) {
+			kiln_descriptor_release(ret);
+			return r;
+		}
+	}
+	return 0;
+}
+
 int layer_make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref_name,
 		     const struct kiln_image_options *o, layer_fill_fn fill, void *userdata,
 		     struct kiln_descriptor *ret)
 {
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor layer = { 0 };
 	_cleanup_(kiln_platform_release) struct kiln_platform host = { 0 };
-	_cleanup_free_ char *name = NULL, *config_json = NULL, *manifest_json = NULL;
+	_cleanup_free_ char *name = NULL, *config_json = NULL;
 	const struct kiln_platform *p = o->platform;
-	struct kiln_digest diff_id, config_digest, manifest_digest;
-	size_t config_len, manifest_len;
+	struct kiln_digest diff_id;
+	size_t config_len;
 	char created[32];
-	struct kiln_platform *ret_platform;
 	int r;
 
 	if (ref_name) {
@@ -228,50 +288,115 @@ int layer_make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref
 		if (r < 0)
 			return r;
 	}
-	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+	return store_image(ctx, s, config_json, config_len, &layer, 1, p, name, ret);
+}
+
+/* ---- an image on top of another --------------------------------------------- */
+
+/*
+ * Cut @c's history to the entries of its first @n layers (and the empty
+ * ones among them), when it has one entry for each layer; else drop it, as
+ * it says nothing reliable about which entry made which layer.
+ */
+static void history_keep_layers(struct kiln_image_config *c, size_t n)
+{
+	size_t layers = 0, keep = 0;
+
+	for (size_t i = 0; i < c->n_history; i++)
+		layers += !c->history[i].empty_layer;
+	if (layers == c->n_diff_ids)
+		for (size_t seen = 0; keep < c->n_history && seen < n; keep++)
+			seen += !c->history[keep].empty_layer;
+	for (size_t i = keep; i < c->n_history; i++) {
+		free(c->history[i].created);
+		free(c->history[i].created_by);
+		free(c->history[i].author);
+		free(c->history[i].comment);
+	}
+	c->n_history = keep;
+}
+
+int kiln_image_append_dir(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *base,
+			  size_t n_layers, int dirfd, const char *ref_name,
+			  const struct kiln_image_options *o, struct kiln_descriptor *ret)
+{
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *c = NULL;
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor layer = { 0 };
+	_cleanup_free_ char *name = NULL, *config_json = NULL;
+	_cleanup_free_ struct kiln_descriptor *layers = NULL;
+	struct kiln_tar_tree_options tree = o->layer.tree;
+	struct tree_fill t = { ctx, dirfd, &tree };
+	struct kiln_digest diff_id, *diff_ids;
+	struct kiln_history *history;
+	size_t config_len;
+	char created[32];
+	int r;
+
+	r = layer_check_image(ctx, base);
 	if (r < 0)
 		return r;
-	{
-		struct kiln_manifest m = {
-			.media_type = (char *)KILN_MT_OCI_MANIFEST,
-			.config = {
-				.media_type = (char *)KILN_MT_OCI_CONFIG,
-				.digest = config_digest,
-				.size = config_len,
-			},
-			.layers = &layer,
-			.n_layers = 1,
-		};
-
-		r = kiln_manifest_to_json(&m, &manifest_json, &manifest_len);
+	if (n_layers > base->manifest->n_layers)
+		return kiln_error(ctx, EINVAL, "the base image has %zu layers, not %zu",
+				  base->manifest->n_layers, n_layers);
+	if (ref_name) {
+		r = layer_canonical_name(ctx, ref_name, &name);
 		if (r < 0)
 			return r;
 	}
-	r = kiln_store_put_blob(ctx, s, manifest_json, manifest_len, &manifest_digest);
+	r = format_time(ctx, o->created, created);
+	if (r < 0)
+		return r;
+	r = kiln_image_config_parse(ctx, base->config_json, base->config_len, &c);
+	if (r < 0)
+		return r;
+	tree.mtime = o->created;
+	r = layer_write(ctx, s, o->layer.compression, o->layer.level, fill_tree, &t, &layer,
+			&diff_id);
 	if (r < 0)
 		return r;
 
-	ret_platform = calloc(1, sizeof(*ret_platform));
-	if (!ret_platform)
+	history_keep_layers(c, n_layers);
+	diff_ids = reallocarray(c->diff_ids, n_layers + 1, sizeof(*diff_ids));
+	history = reallocarray(c->history, c->n_history + 1, sizeof(*history));
+	if (diff_ids)
+		c->diff_ids = diff_ids;
+	if (history)
+		c->history = history;
+	free(c->created);
+	c->created = strdup(created);
+	layers = calloc(n_layers + 1, sizeof(*layers));
+	if (!diff_ids || !history || !c->created || !layers)
 		return -ENOMEM;
-	*ret = (struct kiln_descriptor){
-		.media_type = strdup(KILN_MT_OCI_MANIFEST),
-		.digest = manifest_digest,
-		.size = manifest_len,
-		.platform = ret_platform,
+	c->diff_ids[n_layers] = diff_id;
+	c->n_diff_ids = n_layers + 1;
+	c->history[c->n_history] = (struct kiln_history){
+		.created = strdup(created),
+		.created_by = strdup(o->created_by ? o->created_by : "kiln"),
 	};
-	if (!ret->media_type || kiln_platform_copy(p, ret_platform) < 0) {
-		kiln_descriptor_release(ret);
+	if (!c->history[c->n_history].created || !c->history[c->n_history].created_by) {
+		free(c->history[c->n_history].created);
+		free(c->history[c->n_history].created_by);
 		return -ENOMEM;
 	}
-	if (name) {
-		r = kiln_store_set_ref(ctx, s, name, ret);
-		if (r < 0) {
-			kiln_descriptor_release(ret);
-			return r;
-		}
+	c->n_history++;
+	r = kiln_image_config_to_json(c, &config_json, &config_len);
+	if (r < 0)
+		return r;
+
+	/* the descriptors are borrowed: the base's as they are, the new layer's */
+	memcpy(layers, base->manifest->layers, n_layers * sizeof(*layers));
+	layers[n_layers] = layer;
+	{
+		const struct kiln_platform p = {
+			.os = c->os,
+			.architecture = c->architecture,
+			.variant = c->variant,
+			.os_version = c->os_version,
+		};
+
+		return store_image(ctx, s, config_json, config_len, layers, n_layers + 1, &p, name,
+				   ret);
 	}
-	return 0;
 }
 
 /* ---- reading ---------------------------------------------------------------- */

@@ -423,3 +423,26 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 	*ret = res;
 	return 0;
 }
+
+int kiln_registry_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
+			     const struct kiln_platform *platform,
+			     const struct kiln_registry_options *pull, struct kiln_image **ret)
+{
+	_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
+	_cleanup_(kiln_pull_result_release) struct kiln_pull_result pulled = { 0 };
+	int r;
+
+	r = kiln_store_load_image(ctx, s, ref, platform, ret);
+	if (r != -ENOENT || !pull)
+		return r;
+	kiln_ctx_clear_error(ctx);
+	kiln_log(ctx, KILN_LOG_INFO, "pulling %s", ref);
+	r = kiln_ref_parse(ctx, ref, &parsed);
+	if (r >= 0)
+		r = kiln_registry_pull(ctx, s, &parsed, platform, pull, &pulled);
+	if (r < 0) {
+		kiln_error_prefix(ctx, "\"%s\" is not in the store and could not be pulled", ref);
+		return r;
+	}
+	return kiln_store_load_image(ctx, s, ref, platform, ret);
+}

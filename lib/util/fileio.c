@@ -218,6 +218,22 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 	return atomic_file_commit(&f, mode);
 }
 
+int make_temp_dir(const char *dir, const char *prefix, char **ret)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%sXXXXXX", dir, prefix) < 0)
+		return -ENOMEM;
+	if (!mkdtemp(path)) {
+		int r = -errno;
+
+		free(path);
+		return r;
+	}
+	*ret = path;
+	return 0;
+}
+
 char *path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a);

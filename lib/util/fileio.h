@@ -78,6 +78,12 @@ void atomic_dir_release(struct atomic_dir *d);
  */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/*
+ * Make a new directory @dir/@prefixXXXXXX (mode 0700, as mkdtemp(3)) and
+ * return its path in *@ret. Returns 0 or -errno.
+ */
+int make_temp_dir(const char *dir, const char *prefix, char **ret);
+
 /* Join two path pieces with exactly one '/'; NULL on -ENOMEM. */
 char *path_join(const char *a, const char *b);
 

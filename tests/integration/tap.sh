@@ -4,6 +4,8 @@
 #   check NAME CMD...      ok if CMD succeeds
 #   expect_fail NAME STATUS PATTERN CMD...
 #                          ok if CMD exits with STATUS and its stderr matches PATTERN
+#   expect_out NAME STATUS PATTERN CMD...
+#                          the same for its stdout, with no sanitizer report
 #   done_testing           print the plan and exit with the result
 
 n=0
@@ -45,6 +47,26 @@ expect_fail() {
 		not_ok "$name" "want exit $want, got $got: $*" "$(head -c 2000 "$out/stderr")"
 	elif ! grep -qE -- "$pattern" "$out/stderr"; then
 		not_ok "$name" "stderr does not match '$pattern':" "$(head -c 2000 "$out/stderr")"
+	else
+		ok "$name"
+	fi
+}
+
+# expect_out NAME STATUS PATTERN CMD...: ok if CMD exits with STATUS, its stdout matches
+# PATTERN (grep -E) and its stderr has no sanitizer report (ASan's exit status need not
+# differ from the one expected)
+expect_out() {
+	local name=$1 want=$2 pattern=$3 got
+	shift 3
+	"$@" >"$out/stdout" 2>"$out/stderr"
+	got=$?
+	if grep -qE "Sanitizer|runtime error:" "$out/stderr"; then
+		not_ok "$name" "sanitizer report: $*" "$(head -c 3000 "$out/stderr")"
+	elif [ "$got" -ne "$want" ]; then
+		not_ok "$name" "want exit $want, got $got: $*" "$(head -c 3000 "$out/stdout")" \
+			"$(head -c 2000 "$out/stderr")"
+	elif ! grep -qE -- "$pattern" "$out/stdout"; then
+		not_ok "$name" "stdout does not match '$pattern':" "$(head -c 3000 "$out/stdout")"
 	else
 		ok "$name"
 	fi

@@ -110,6 +110,28 @@ check "... and its in-tree module videodev, signed" \
 check "the summary lists every module with its verdict" \
 	grep -qE 'kiln_demo\.ko.*(will load|loads)' "$work/demo-first.out"
 
+# ---- the modules load on the kernel, in a VM ----
+
+# boot_pushed NAME: boot the pushed kernel with the pushed module packages
+# (boot-check.sh: an initramfs in the imager's shape, kiln-init, kiln
+# boot-test), expecting both modules to load with signatures enforced
+boot_pushed() {
+	local d=$work/boot-$1
+	rm -rf "$d"
+	mkdir -p "$d"
+	for pkg in kernel kiln-demo-pkg v4l2loopback-pkg; do
+		pulled "$registry/kiln/$pkg:$tag" unpack "$registry/kiln/$pkg:$tag" "$d/$pkg" >/dev/null ||
+			return 1
+	done
+	"$SRCDIR/tests/integration/boot-check.sh" "$d/kernel" "$d/kiln-demo-pkg" \
+		"$d/v4l2loopback-pkg" >"$work/boot-$1.tap" 2>&1
+	local status=$?
+	grep -E '^(not ok|# )' "$work/boot-$1.tap" >&2
+	return $status
+}
+check "in a VM, signatures enforced: both modules load, /dev/kiln_demo is 0666 by its udev rule, /dev/video0 exists; one signed by another key is refused" \
+	boot_pushed generated
+
 # ---- make demo, second run: all cache hits ----
 
 t0=$(date +%s)
@@ -199,6 +221,8 @@ check "the module verifies against the user's certificate" \
 	"$KILN" module verify --cert "$work/user.x509" "$work/kiln_demo-user.ko"
 check "the extension validates against the user's kernel" \
 	"$KILN" ext validate "$registry/kiln/kiln-demo:$tag" --kernel-build "kernel-build:$tag"
+check "in a VM, the kernel built with the user's key loads the modules signed with it" \
+	boot_pushed user
 check "the user's key is in no blob of the store, no pushed blob and no log" \
 	python3 "$SRCDIR/tests/integration/find-key.py" \
 	"$work/user.pem" "$KILN_CACHE_DIR/store" "$work/registry/data" \

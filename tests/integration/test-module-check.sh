@@ -26,24 +26,6 @@ sanitized() {
 	grep -qE "Sanitizer|runtime error:" "$out/stderr"
 }
 
-# expect_out NAME STATUS PATTERN CMD...: exit STATUS and stdout matching PATTERN (grep -E)
-expect_out() {
-	local name=$1 want=$2 pattern=$3 got
-	shift 3
-	"$@" >"$out/stdout" 2>"$out/stderr"
-	got=$?
-	if sanitized; then
-		not_ok "$name" "sanitizer report: $*" "$(head -c 3000 "$out/stderr")"
-	elif [ "$got" -ne "$want" ]; then
-		not_ok "$name" "want exit $want, got $got: $*" "$(head -c 3000 "$out/stdout")" \
-			"$(head -c 2000 "$out/stderr")"
-	elif ! grep -qE -- "$pattern" "$out/stdout"; then
-		not_ok "$name" "stdout does not match '$pattern':" "$(head -c 3000 "$out/stdout")"
-	else
-		ok "$name"
-	fi
-}
-
 # expect_err NAME STATUS PATTERN CMD...: exit STATUS and stderr matching PATTERN
 expect_err() {
 	expect_fail "$@"

@@ -16,22 +16,6 @@ w=$out/w
 mkdir -p "$w"
 plain=$mods/kiln_plain.ko
 
-# expect_out NAME STATUS PATTERN CMD...: exit STATUS and stdout matching PATTERN
-expect_out() {
-	local name=$1 want=$2 pattern=$3 got
-	shift 3
-	"$@" >"$out/stdout" 2>"$out/stderr"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		not_ok "$name" "want exit $want, got $got: $*" "$(head -c 2000 "$out/stdout")" \
-			"$(head -c 2000 "$out/stderr")"
-	elif ! grep -qE -- "$pattern" "$out/stdout"; then
-		not_ok "$name" "stdout does not match '$pattern':" "$(head -c 2000 "$out/stdout")"
-	else
-		ok "$name"
-	fi
-}
-
 # genkey BITS|ec NAME: NAME.pem (key and certificate, as signing_key.pem) and NAME.der
 genkey() {
 	local name=$2

@@ -4,7 +4,8 @@
 /*
  * Copying between two root filesystems as bldr's finalize and dependency
  * copies do (BuildKit's copy with "directory contents only" and "create
- * the destination path"). Internal to lib/build.
+ * the destination path"), and as the installer merges extensions' modules
+ * and firmware into one tree.
  */
 
 #include <kiln/kiln.h>

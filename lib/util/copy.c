@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Tree copies between root filesystems, for finalize and for dependencies
- * copied from one path to another. Every path the user gave is resolved
- * inside its root; below that, entries are opened one name at a time with
- * O_NOFOLLOW, so a symlink in the copied tree is copied, never followed.
+ * Tree copies between root filesystems, for finalize, for dependencies
+ * copied from one path to another, and for the installer's merged trees.
+ * Every path the user gave is resolved inside its root; below that,
+ * entries are opened one name at a time with O_NOFOLLOW, so a symlink in
+ * the copied tree is copied, never followed.
  */
 #include <dirent.h>
 #include <errno.h>
