@@ -15,7 +15,11 @@
 #     pulled by PKGS_PREFIX/PKGS, and pushed;
 #  5. both extensions validated deeply against kernel-build (Talos's rules,
 #     and every module against the kernel: release, CRCs, signature);
-#  6. a summary: every image with its reference and digest, every module
+#  6. the installer composed from installer-base and both extensions (kiln
+#     image installer, every module checked against the base's kernel first),
+#     and booted under QEMU (kiln boot-test): both modules load, with
+#     signatures enforced, and their device nodes appear with udev's modes;
+#  7. a summary: every image with its reference and digest, every module
 #     with its verdict.
 # Everything goes under _out/ (the store is _out/cache); stage logs and
 # images.json go to each tree's _out/. A second run is all cache hits.
@@ -83,19 +87,32 @@ else
 	examples/pkgs/tools/build-root.sh "$kiln" "$tools"
 fi
 
+# kiln-init, the /init of installer-base, as the image the tree names
+init_image=$("$kiln" -C examples/pkgs eval -t installer-base '{{ .KILN_INIT_IMAGE }}')
+init_bin=$(dirname "$kiln")/../init/kiln-init
+step "kiln import kiln-init --tag $init_image"
+if [ ! -x "$init_bin" ]; then
+	echo "demo: $init_bin is missing: build kiln first (make build)" >&2
+	exit 1
+fi
+rm -rf "$out/kiln-init"
+mkdir -p "$out/kiln-init"
+cp "$init_bin" "$out/kiln-init/kiln-init"
+"$kiln" import "$out/kiln-init" --tag "$init_image"
+
 # 3. the pkgs tree, built; then the targets that ship are pushed (kernel-build
 # stays here: it holds the generated key, and kiln refuses to push it)
 push=(--push --registry "$registry" --username kiln)
-step "kiln -C examples/pkgs build kernel-build kernel kiln-demo-pkg v4l2loopback-pkg --tag $tag"
+step "kiln -C examples/pkgs build kernel-build kernel kiln-demo-pkg v4l2loopback-pkg installer-base --tag $tag"
 "$kiln" -C examples/pkgs build --progress plain "${secret[@]}" --tag "$tag" \
-	kernel-build kernel kiln-demo-pkg v4l2loopback-pkg 2>&1 | tee "$out/build-pkgs.log"
+	kernel-build kernel kiln-demo-pkg v4l2loopback-pkg installer-base 2>&1 | tee "$out/build-pkgs.log"
 # the timings of the last build that built the kernel, for make bench
 if grep -q '] kernel-build: built' "$out/build-pkgs.log"; then
 	cp "$out/build-pkgs.log" "$out/build-pkgs-kernel.log"
 fi
-step "kiln -C examples/pkgs build kernel kiln-demo-pkg v4l2loopback-pkg --tag $tag --push"
+step "kiln -C examples/pkgs build kernel kiln-demo-pkg v4l2loopback-pkg installer-base --tag $tag --push"
 "$kiln" -C examples/pkgs build --progress plain "${secret[@]}" --tag "$tag" "${push[@]}" \
-	kernel kiln-demo-pkg v4l2loopback-pkg
+	kernel kiln-demo-pkg v4l2loopback-pkg installer-base
 
 # 4. the extensions tree, from the pushed module packages
 step "kiln -C examples/extensions build kiln-demo v4l2loopback --tag $tag --push"
@@ -111,10 +128,22 @@ done
 step "kiln ls -R $registry/kiln/kiln-demo:$tag /rootfs/usr/lib"
 "$kiln" ls -R "$registry/kiln/kiln-demo:$tag" /rootfs/usr/lib
 
-# 6. the summary
+# 6. the installer, composed from installer-base and the two extensions as
+# Talos's imager does (every module checked against the base's kernel first),
+# and booted: both modules must load with signatures enforced
+step "kiln image installer --base-installer-image $registry/kiln/installer-base:$tag ... -o _out"
+"$kiln" image installer --base-installer-image "$registry/kiln/installer-base:$tag" \
+	--system-extension-image "$registry/kiln/kiln-demo:$tag" \
+	--system-extension-image "$registry/kiln/v4l2loopback:$tag" -o "$out"
+step "kiln boot-test _out/installer-amd64.tar"
+"$kiln" boot-test "$out/installer-amd64.tar" -o "$out" \
+	--expect-module kiln_demo --expect-module v4l2loopback \
+	--expect-dev /dev/kiln_demo:0666 --expect-dev /dev/video0
+
+# 7. the summary
 step "summary"
 "$kiln" -C examples/pkgs build --progress quiet --json "${secret[@]}" --tag "$tag" \
-	kernel-build kernel kiln-demo-pkg v4l2loopback-pkg >"$out/pkgs.json"
+	kernel-build kernel kiln-demo-pkg v4l2loopback-pkg installer-base >"$out/pkgs.json"
 "$kiln" -C examples/extensions build --progress quiet --json --tag "$tag" \
 	--build-arg "PKGS_PREFIX=$registry/kiln" --build-arg "PKGS=$tag" \
 	kiln-demo v4l2loopback >"$out/extensions.json"

@@ -23,7 +23,7 @@ expect_fail "a missing tree fails with the path" 1 "^kiln: validate: cannot open
 check "examples/pkgs validates" "$KILN" -C "$pkgs" validate
 check "examples/extensions validates" "$KILN" -C "$exts" validate
 check "examples validate for arm64" "$KILN" -C "$pkgs" validate --platform linux/arm64
-check "validate --json reports ok" sh -c '"$KILN" -C "$1" validate --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"packages\"] == 6, d"' - "$pkgs"
+check "validate --json reports ok" sh -c '"$KILN" -C "$1" validate --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"packages\"] == 7, d"' - "$pkgs"
 check "global -C and command -C agree" sh -c '[ "$("$KILN" -C "$1" dump)" = "$("$KILN" dump -C "$1")" ]' - "$pkgs"
 
 check "graph renders with graphviz" sh -c '"$KILN" -C "$1" graph | dot -Tsvg >/dev/null' - "$pkgs"

@@ -8,7 +8,8 @@
 # module packages, validated against the kernel. Then what the user changes:
 # one edited driver rebuilds only itself; a module signed by another key or
 # built for another kernel fails its stage; the user's own key signs
-# everything and is nowhere in what kiln keeps or pushes.
+# everything and is nowhere in what kiln keeps or pushes. The demo composes
+# the installer from installer-base and the extensions and boots it.
 #
 # The kernel is built twice (the generated key, then the user's): this test
 # is the long one of `make test` (about 25 minutes on 2 cores).
@@ -109,6 +110,55 @@ check "... and its in-tree module videodev, signed" \
 	"$KILN" module verify --cert "$work/kernel.x509" "$work/videodev.ko"
 check "the summary lists every module with its verdict" \
 	grep -qE 'kiln_demo\.ko.*(will load|loads)' "$work/demo-first.out"
+
+# ---- the installer the demo composed and booted ----
+
+check "the demo's installer booted: both modules loaded, their devices appeared" \
+	bash -c "cat '$work/demo-first.out' '$work/demo-first.err' | grep -qE 'PASS +device /dev/kiln_demo'"
+check "skopeo takes the installer" skopeo copy --quiet \
+	"docker-archive:$KILN_DEMO_OUT/installer-amd64.tar" "oci:$work/installer-oci:installer"
+check "composing it again gives the same bytes" \
+	"$KILN" image installer --base-installer-image "$registry/kiln/installer-base:$tag" \
+	--system-extension-image "$registry/kiln/kiln-demo:$tag" \
+	--system-extension-image "$registry/kiln/v4l2loopback:$tag" -o "$work/installer-again"
+check "... byte for byte" cmp "$KILN_DEMO_OUT/installer-amd64.tar" \
+	"$work/installer-again/installer-amd64.tar"
+
+# ---- the imager refuses what the kernel would refuse ----
+
+# the kiln-demo extension as a directory, its module re-signed with another
+# key; and one that also carries a module of Debian's own kernel
+pulled "$registry/kiln/kiln-demo:$tag" unpack "$registry/kiln/kiln-demo:$tag" "$work/ext-other-key" \
+	>/dev/null
+openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 \
+	-config "$pkgs/kernel/build/certs/x509.genkey" -subj "/O=kiln test/CN=Another key" \
+	-outform PEM -out "$work/other.pem" -keyout "$work/other.pem" 2>/dev/null
+"$KILN" module sign --replace --key "$work/other.pem" --cert "$work/other.pem" \
+	"$work/ext-other-key$ko" >/dev/null
+pulled "$registry/kiln/kiln-demo:$tag" unpack "$registry/kiln/kiln-demo:$tag" "$work/ext-other-kernel" \
+	>/dev/null
+debian_ko=$(find /usr/lib/modules/*/kernel/drivers/net -name dummy.ko | head -n 1)
+cp "$debian_ko" "$(dirname "$work/ext-other-kernel$ko")/"
+compose() {
+	local out=$1
+	shift
+	"$KILN" image installer --base-installer-image "$registry/kiln/installer-base:$tag" \
+		--system-extension-image "$registry/kiln/v4l2loopback:$tag" -o "$out" "$@"
+}
+expect_fail "the imager refuses a module signed by another key, with the kernel's words" 1 \
+	'kiln_demo\.ko.*signed by a key the kernel does not trust.*Key was rejected by service' \
+	compose "$work/refused-key" --system-extension-image "$work/ext-other-key"
+check "with --no-preflight it composes" \
+	compose "$work/unchecked" --no-preflight --system-extension-image "$work/ext-other-key"
+"$KILN" boot-test "$work/unchecked/installer-amd64.tar" -o "$work/unchecked" \
+	--expect-module kiln_demo --expect-module v4l2loopback >"$work/unchecked.out" 2>&1
+status=$?
+check "... and in a VM the kernel refuses it: Key was rejected by service, boot-test fails" \
+	bash -c "[ $status = 1 ] && grep -qE 'FAIL +module kiln_demo +Key was rejected by service' \
+		'$work/unchecked.out'"
+expect_fail "the imager refuses a module built for another kernel (Debian's), naming both" 1 \
+	"dummy\.ko.*vermagic.*$release" \
+	compose "$work/refused-kernel" --system-extension-image "$work/ext-other-kernel"
 
 # ---- the modules load on the kernel, in a VM ----
 

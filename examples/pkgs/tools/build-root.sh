@@ -25,9 +25,10 @@ fi
 
 # the compiler and kbuild's tools, the openssl program that makes the kernel's
 # signing key, kmod for depmod, the kernel's source and v4l2loopback's, and
-# udev (systemd-udevd and its libraries) for the installer base's userland
+# udev (systemd-udevd and its libraries) and squashfs-tools for the installer
+# base (its userland and rootfs.sqsh)
 packages="bc bison flex libelf-dev libssl-dev openssl kmod cpio python3 perl xz-utils patch"
-packages="$packages linux-source-$series v4l2loopback-dkms udev"
+packages="$packages linux-source-$series v4l2loopback-dkms udev squashfs-tools"
 
 echo "build-root.sh: mmdebstrap --variant=buildd bookworm ($packages) | kiln import - --tag $ref" >&2
 mmdebstrap --quiet --variant=buildd --include="$(echo "$packages" | tr ' ' ',')" bookworm - |
