@@ -25,6 +25,7 @@
 #include "fileio.h"
 #include "installer-internal.h"
 #include "log.h"
+#include "strbuf.h"
 #include "strv.h"
 
 #define MODULES_DIR "usr/lib/modules"
@@ -428,24 +429,77 @@ static int take_firmware(struct installer *in, const struct installer_ext *e, in
 }
 
 /*
- * Where the squashfs of an image's extension is cached: a key of its
- * manifest digest, the squashfs options and what kiln takes out of it
- * first (the cache version). NULL path when it is not an image.
+ * What the modules.dep extension holds: the names and the digests of its
+ * files, the modules.* files depmod wrote, flat in usr/lib/modules/RELEASE
+ * (its manifest's metadata.version). Unchanged inputs give unchanged files, and so
+ * an image that need not be squashed again.
+ */
+static int modules_dep_digest(struct installer *in, const struct installer_ext *e,
+			      struct kiln_digest *ret)
+{
+	_cleanup_(strbuf_release) struct strbuf text = { 0 };
+	_cleanup_(strv_freep) char **names = NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int dir = -1;
+	int r;
+
+	if (asprintf(&path, "%s/" MODULES_DIR "/%s", e->rootfs, e->manifest->ext_version) < 0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return kiln_error(in->ctx, errno, "cannot open \"%s\": %m", path);
+	r = dir_names(dir, &names);
+	if (r < 0)
+		return kiln_error(in->ctx, -r, "cannot list \"%s\": %s", path, strerror(-r));
+	for (char **n = names; *n; n++) {
+		_cleanup_close_ int fd = openat(dir, *n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct kiln_digest d;
+
+		if (fd < 0)
+			return kiln_error(in->ctx, errno, "cannot open \"%s/%s\": %m", path, *n);
+		r = kiln_digest_of_fd(fd, &d);
+		if (r < 0)
+			return kiln_error(in->ctx, -r, "cannot read \"%s/%s\": %s", path, *n,
+					  strerror(-r));
+		if (strbuf_addf(&text, "%s %s\n", d.s, *n) < 0)
+			return -ENOMEM;
+	}
+	if (strbuf_addf(&text, "release %s\n", e->manifest->ext_version) < 0)
+		return -ENOMEM;
+	kiln_digest_of(text.buf, text.len, ret);
+	return 0;
+}
+
+/*
+ * Where the squashfs of an extension is cached: a key of what it holds
+ * (an image's manifest digest; the modules.dep extension's files), the
+ * squashfs options and what kiln takes out of it first (the cache
+ * version). NULL path for an extension given as a directory or a tar.
  */
 static int cache_path(struct installer *in, const struct installer_ext *e,
 		      const struct kiln_squashfs_options *so, char **ret)
 {
 	_cleanup_free_ char *text = NULL, *dir = NULL;
-	struct kiln_digest key;
+	struct kiln_digest key, content;
+	int r;
 
 	*ret = NULL;
-	if (!e->in || !kiln_digest_is_valid(e->in->digest.s))
-		return 0;
+	if (e->in) {
+		if (!kiln_digest_is_valid(e->in->digest.s))
+			return 0;
+		content = e->in->digest;
+	} else {
+		r = modules_dep_digest(in, e, &content);
+		if (r < 0)
+			return r;
+	}
 	if (asprintf(&text,
-		     "kiln image installer squashfs %d\nmanifest %s\nzstd %d\nblock %" PRIu32
+		     "kiln image installer squashfs %d\n%s %s\nzstd %d\nblock %" PRIu32
 		     "\nmtime %" PRId64 "\n",
-		     SQUASHFS_CACHE_VERSION, e->in->digest.s, so->level, so->block_size,
-		     so->mtime) < 0)
+		     SQUASHFS_CACHE_VERSION, e->in ? "manifest" : "modules.dep", content.s,
+		     so->level, so->block_size, so->mtime) < 0)
 		return -ENOMEM;
 	kiln_digest_of(text, strlen(text), &key);
 	dir = path_join(in->cache, "image/sqsh");
