@@ -252,8 +252,9 @@ openssl x509 -in "$work/user.pem" -outform DER -out "$work/user.x509"
 secret=(--secret "id=module_signing_key,src=$work/user.pem")
 check "with the user's key, kernel-build builds again (a different key, a different kernel)" \
 	build_pkgs "${secret[@]}" kernel-build
+cp "$out/stderr" "$work/user-key.err"
 check "... and only kernel-build and what uses the key: kernel-prepare is a cache hit" \
-	grep -q 'kernel-prepare: cached' "$out/stderr"
+	grep -q 'kernel-prepare: cached' "$work/user-key.err"
 check "the kernel trusts the user's certificate" \
 	bash -c "'$KILN' cat kernel-build:$tag /src/certs/signing_key.x509 | cmp - '$work/user.x509'"
 check "kernel-build holds no private key" \
