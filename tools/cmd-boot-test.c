@@ -435,7 +435,7 @@ int cmd_boot_test(int argc, char **argv)
 		.on_option = on_option,
 		.userdata = &a,
 	};
-	char tmpl[PATH_MAX];
+	_cleanup_free_ char *tmpl = NULL;
 	const char *tmpdir = getenv("TMPDIR");
 	bool json = false;
 	int r;
@@ -447,11 +447,9 @@ int cmd_boot_test(int argc, char **argv)
 		return cli_usage(
 		    "boot-test: expected one INSTALLER.tar or REF: run 'kiln boot-test "
 		    "--help'");
-	if (snprintf(tmpl, sizeof(tmpl), "%s/kiln-boot-test.XXXXXX",
-		     tmpdir && *tmpdir ? tmpdir : "/tmp") >= (int)sizeof(tmpl))
-		return cli_usage("boot-test: $TMPDIR is too long");
-	if (!mkdtemp(tmpl))
-		return cli_fail(-errno, "boot-test: cannot make a temporary directory in %s",
+	r = make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "kiln-boot-test.", &tmpl);
+	if (r < 0)
+		return cli_fail(r, "boot-test: cannot make a temporary directory in %s",
 				tmpdir && *tmpdir ? tmpdir : "/tmp");
 	r = take_installer(argv[optind], tmpl);
 	if (r == EXIT_OK)

@@ -107,13 +107,10 @@ int kiln_depmod(struct kiln_ctx *ctx, const char *modules_dir, const char *krel,
 	if (!tmpdir)
 		return kiln_error(ctx, errno, "cannot resolve the temporary directory \"%s\": %m",
 				  tmp && tmp[0] ? tmp : "/tmp");
-	if (asprintf(&base, "%s/kiln-depmod.XXXXXX", tmpdir) < 0)
-		return -ENOMEM;
-	if (!mkdtemp(base)) {
-		r = kiln_error(ctx, errno, "cannot make a directory in \"%s\": %m", tmpdir);
-		free(TAKE_PTR(base));
-		return r;
-	}
+	r = make_temp_dir(tmpdir, "kiln-depmod.", &base);
+	if (r < 0)
+		return kiln_error(ctx, -r, "cannot make a directory in \"%s\": %s", tmpdir,
+				  strerror(-r));
 	conf = path_join(base, "depmod.conf");
 	r = conf ? make_base(ctx, base, abs, search) : -ENOMEM;
 	if (r >= 0) {
