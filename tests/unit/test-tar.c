@@ -17,58 +17,9 @@
 
 #include "strbuf.h"
 #include "tap.h"
+#include "helpers.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static struct kiln_ctx *new_ctx(void)
-{
-	struct kiln_ctx *ctx = NULL;
-
-	if (kiln_ctx_new(&ctx) < 0)
-		abort();
-	return ctx;
-}
-
-static int to_strbuf(void *userdata, const void *data, size_t len)
-{
-	return strbuf_add(userdata, data, len);
-}
-
-struct mem {
-	const char *p;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *userdata, void *buf, size_t len)
-{
-	struct mem *m = userdata;
-	size_t k = m->len - m->pos < len ? m->len - m->pos : len;
-
-	memcpy(buf, m->p + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
-
-_printf_(1, 2) static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		TAP_FAIL("command failed: %s", cmd);
-}
-
-static char *temp_dir(void)
-{
-	char *d = strdup("/tmp/kiln-test-tar.XXXXXX");
-
-	if (!d || !mkdtemp(d))
-		abort();
-	return d;
-}
 
 static void write_text(const char *path, const char *text)
 {
