@@ -43,7 +43,8 @@ static const char *dep_name(const struct kiln_dep *d)
 	return d->stage ? d->stage : d->image;
 }
 
-static void write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
+/* Returns 0, or -ENOMEM with @sb incomplete. */
+static int write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
 {
 	struct strmap images = STRMAP_INIT;
 
@@ -58,7 +59,8 @@ static void write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
 			const struct kiln_dep *dep = &pkgs[i]->deps[d];
 
 			if (dep->image && !strmap_get(&images, dep->image)) {
-				strmap_set(&images, dep->image, "");
+				if (strmap_set(&images, dep->image, "") < 0)
+					goto oom;
 				strbuf_addch(sb, '\t');
 				dot_quoted(sb, dep->image);
 				strbuf_adds(sb, " [shape=box, style=filled, fillcolor=lemonchiffon];\n");
@@ -72,9 +74,13 @@ static void write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
 	}
 	strbuf_adds(sb, "}\n");
 	strmap_release(&images);
+	return strbuf_error(sb);
+oom:
+	strmap_release(&images);
+	return -ENOMEM;
 }
 
-static void write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
+static int write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
 {
 	struct strmap images = STRMAP_INIT;
 	struct json_writer w;
@@ -95,7 +101,10 @@ static void write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n
 
 			if (!image || strmap_get(&images, image))
 				continue;
-			strmap_set(&images, image, "");
+			if (strmap_set(&images, image, "") < 0) {
+				strmap_release(&images);
+				return -ENOMEM;
+			}
 			json_begin_object(&w);
 			json_kv_string(&w, "name", image);
 			json_kv_string(&w, "kind", "image");
@@ -118,6 +127,7 @@ static void write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n
 	json_end_array(&w);
 	json_end_object(&w);
 	strmap_release(&images);
+	return json_error(&w);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -165,9 +175,8 @@ int cmd_graph(int argc, char **argv)
 	r = cli_select_pkgs(tree, &a, true, &pkgs, &n);
 	if (r != EXIT_OK)
 		return r;
-	if (format == FORMAT_JSON)
-		write_json(&sb, pkgs, n);
-	else
-		write_dot(&sb, pkgs, n);
+	r = format == FORMAT_JSON ? write_json(&sb, pkgs, n) : write_dot(&sb, pkgs, n);
+	if (r < 0)
+		return cli_fail(r, "graph");
 	return cli_write_stdout(strbuf_str(&sb), sb.len);
 }

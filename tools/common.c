@@ -156,7 +156,7 @@ int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
 
 int cli_fail(int r, const char *what, ...)
 {
-	const char *why = kiln_ctx_error(cli_ctx);
+	const char *why = kiln_ctx_error_for(cli_ctx, r);
 	va_list ap;
 
 	fputs("kiln: ", stderr);

@@ -51,6 +51,17 @@ void kiln_ctx_set_log_level(struct kiln_ctx *ctx, enum kiln_log_level level);
  */
 const char *kiln_ctx_error(const struct kiln_ctx *ctx);
 
+/**
+ * kiln_ctx_error_for() - the text of the error a failing call returned
+ * @r: the negative errno the call returned
+ *
+ * Returns the last recorded message if it was recorded with @r, else NULL.
+ * A failure that recorded nothing (an allocation that failed deep inside a
+ * helper) is so never described by an older message of another failure; the
+ * caller falls back to strerror(-@r).
+ */
+const char *kiln_ctx_error_for(const struct kiln_ctx *ctx, int r);
+
 /** kiln_ctx_clear_error() - forget the last error. */
 void kiln_ctx_clear_error(struct kiln_ctx *ctx);
 

@@ -318,10 +318,11 @@ bool kiln_media_type_is_manifest(const char *mt);
 struct kiln_store;
 
 /*
- * kiln's cache directory: $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else
- * ~/.cache/kiln. Returns a new string or NULL on -ENOMEM.
+ * kiln's cache directory: @dir when not NULL, else $KILN_CACHE_DIR, else
+ * $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. Sets *@ret to a new string.
+ * Returns 0, -ENOENT when there is no home to put it in, or -ENOMEM.
  */
-char *kiln_cache_dir(void);
+int kiln_cache_dir(struct kiln_ctx *ctx, const char *dir, char **ret);
 
 /*
  * Open (creating if needed) the OCI image layout at @dir; NULL for

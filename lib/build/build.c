@@ -442,11 +442,9 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 	r = sandbox_enter(ctx, &b.userns);
 	if (r < 0)
 		goto out;
-	b.cache_dir = o->cache_dir ? strdup(o->cache_dir) : kiln_cache_dir();
-	if (!b.cache_dir) {
-		r = -ENOMEM;
+	r = kiln_cache_dir(ctx, o->cache_dir, &b.cache_dir);
+	if (r < 0)
 		goto out;
-	}
 	b.work_dir = path_join(b.cache_dir, "work");
 	b.snapshot_dir = path_join(b.cache_dir, "snapshots");
 	b.cache_paths_dir = path_join(b.cache_dir, "cachepaths");

@@ -126,24 +126,28 @@ static void dir_usage(const char *dir, uint64_t *ret_bytes, unsigned *ret_n)
 }
 
 struct cache_dirs {
-	char *snapshots, *sources, *cache_paths, *work;
+	char *dir, *snapshots, *sources, *cache_paths, *work;
 };
 
 static void cache_dirs_release(struct cache_dirs *d)
 {
+	free(d->dir);
 	free(d->snapshots);
 	free(d->sources);
 	free(d->cache_paths);
 	free(d->work);
 }
 
-static int cache_dirs_init(const char *cache_dir, struct cache_dirs *ret)
+static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir,
+			   struct cache_dirs *ret)
 {
-	_cleanup_free_ char *own = cache_dir ? NULL : kiln_cache_dir();
-	const char *dir = cache_dir ? cache_dir : own;
+	_cleanup_free_ char *dir = NULL;
+	int r;
 
-	if (!dir)
-		return -ENOMEM;
+	r = kiln_cache_dir(ctx, cache_dir, &dir);
+	if (r < 0)
+		return r;
+	ret->dir = TAKE_PTR(dir);
 	ret->snapshots = path_join(dir, "snapshots");
 	ret->sources = path_join(dir, "sources");
 	ret->cache_paths = path_join(dir, "cachepaths");
@@ -160,7 +164,7 @@ int kiln_cache_usage(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 	size_t n = 0;
 	int r;
 
-	r = cache_dirs_init(cache_dir, &dirs);
+	r = cache_dirs_init(ctx, cache_dir, &dirs);
 	if (r < 0)
 		return r;
 	r = kiln_cache_list(ctx, s, &e, &n);
@@ -217,17 +221,14 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 	struct kiln_cache_entry *e = NULL;
 	struct kiln_cache_usage u = { 0 };
 	int64_t cutoff = o->older_than > 0 ? (int64_t)time(NULL) - o->older_than : INT64_MAX;
-	_cleanup_free_ char *own = cache_dir ? NULL : kiln_cache_dir();
 	_cleanup_close_ int lock = -1;
 	size_t n = 0;
 	int r;
 
-	r = cache_dirs_init(cache_dir, &dirs);
+	r = cache_dirs_init(ctx, cache_dir, &dirs);
 	if (r < 0)
 		return r;
-	if (!cache_dir && !own)
-		return -ENOMEM;
-	r = cache_lock(ctx, cache_dir ? cache_dir : own, true, &lock);
+	r = cache_lock(ctx, dirs.dir, true, &lock);
 	if (r < 0)
 		return r;
 	r = kiln_cache_list(ctx, s, &e, &n);
@@ -251,7 +252,7 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 		if (r >= 0) {
 			/* the entry's module verdicts go with it */
 			_cleanup_free_ char *record =
-			    stage_modules_record(cache_dir ? cache_dir : own, e[i].key);
+			    stage_modules_record(dirs.dir, e[i].key);
 
 			if (!record)
 				r = -ENOMEM;

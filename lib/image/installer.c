@@ -569,8 +569,10 @@ static int make_work_dirs(struct installer *in)
 	char **dst[] = { &in->staging, &in->ucode, &in->modules };
 	int r;
 
-	in->cache = in->o->cache_dir ? strdup(in->o->cache_dir) : kiln_cache_dir();
-	image = in->cache ? path_join(in->cache, "image") : NULL;
+	r = kiln_cache_dir(in->ctx, in->o->cache_dir, &in->cache);
+	if (r < 0)
+		return r;
+	image = path_join(in->cache, "image");
 	tmp = image ? path_join(image, "tmp") : NULL;
 	if (!tmp)
 		return -ENOMEM;

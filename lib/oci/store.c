@@ -22,24 +22,34 @@
 
 #define LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 
-char *kiln_cache_dir(void)
+int kiln_cache_dir(struct kiln_ctx *ctx, const char *dir, char **ret)
 {
-	const char *e = getenv("KILN_CACHE_DIR");
+	const char *e = dir ? dir : getenv("KILN_CACHE_DIR");
 	struct passwd *pw;
+	char *s;
 
-	if (e && *e)
-		return strdup(e);
-	/* the XDG spec says relative values are to be ignored */
-	e = getenv("XDG_CACHE_HOME");
-	if (e && *e == '/')
-		return path_join(e, "kiln");
-	e = getenv("HOME");
-	if (e && *e == '/')
-		return path_join(e, ".cache/kiln");
-	pw = getpwuid(getuid());
-	if (pw && pw->pw_dir && *pw->pw_dir == '/')
-		return path_join(pw->pw_dir, ".cache/kiln");
-	return NULL;
+	if (e && *e) {
+		s = strdup(e);
+	} else if ((e = getenv("XDG_CACHE_HOME")) && *e == '/') {
+		/* the XDG spec says relative values are to be ignored */
+		s = path_join(e, "kiln");
+	} else if ((e = getenv("HOME")) && *e == '/') {
+		s = path_join(e, ".cache/kiln");
+	} else {
+		errno = 0;
+		pw = getpwuid(getuid());
+		if (!pw && errno == ENOMEM)
+			return -ENOMEM;
+		if (!pw || !pw->pw_dir || *pw->pw_dir != '/')
+			return kiln_error(ctx, ENOENT,
+					  "cannot find kiln's cache directory: set KILN_CACHE_DIR "
+					  "or HOME");
+		s = path_join(pw->pw_dir, ".cache/kiln");
+	}
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }
 
 /* mkdir -p: every missing directory of @path, each 0755 */
@@ -140,11 +150,9 @@ int kiln_store_open(struct kiln_ctx *ctx, const char *dir, struct kiln_store **r
 	if (dir) {
 		s->path = strdup(dir);
 	} else {
-		cache = kiln_cache_dir();
-		if (!cache)
-			return kiln_error(ctx, ENOENT,
-					  "cannot find kiln's cache directory: set KILN_CACHE_DIR "
-					  "or HOME");
+		r = kiln_cache_dir(ctx, NULL, &cache);
+		if (r < 0)
+			return r;
 		s->path = path_join(cache, "store");
 	}
 	if (!s->path)

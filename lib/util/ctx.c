@@ -11,6 +11,7 @@ struct kiln_ctx {
 	enum kiln_log_level log_level;
 	unsigned n_warnings;
 	char *error;
+	int error_code; /* the negative errno @error was recorded with */
 
 	const char *locate_file;
 	kiln_locate_fn locate;
@@ -52,10 +53,16 @@ const char *kiln_ctx_error(const struct kiln_ctx *ctx)
 	return ctx->error;
 }
 
+const char *kiln_ctx_error_for(const struct kiln_ctx *ctx, int r)
+{
+	return r < 0 && r == ctx->error_code ? ctx->error : NULL;
+}
+
 void kiln_ctx_clear_error(struct kiln_ctx *ctx)
 {
 	free(ctx->error);
 	ctx->error = NULL;
+	ctx->error_code = 0;
 }
 
 unsigned kiln_ctx_warnings(const struct kiln_ctx *ctx)
@@ -68,15 +75,15 @@ const char *kiln_version(void)
 	return KILN_VERSION;
 }
 
-static void set_error(struct kiln_ctx *ctx, struct strbuf *sb)
+/*
+ * Out of memory while describing an error: the old text goes, and the
+ * code says what happened (kiln_ctx_error_for() then gives NULL).
+ */
+static void set_error(struct kiln_ctx *ctx, struct strbuf *sb, int code)
 {
-	char *s = strbuf_detach(sb, NULL);
-
-	/* out of memory while describing an error: keep the old text rather than none */
-	if (!s)
-		return;
 	free(ctx->error);
-	ctx->error = s;
+	ctx->error = strbuf_detach(sb, NULL);
+	ctx->error_code = ctx->error ? code : -ENOMEM;
 }
 
 void kiln_ctx_set_locator(struct kiln_ctx *ctx, const char *file, kiln_locate_fn fn,
@@ -106,11 +113,12 @@ _printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file
 				 unsigned col, const char *fmt, va_list ap)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	int code = err > 0 ? -err : (err ? err : -EINVAL);
 
 	add_location(ctx, &sb, file, line, col);
 	strbuf_vaddf(&sb, fmt, ap);
-	set_error(ctx, &sb);
-	return err > 0 ? -err : (err ? err : -EINVAL);
+	set_error(ctx, &sb, code);
+	return code;
 }
 
 int kiln_error(struct kiln_ctx *ctx, int err, const char *fmt, ...)
@@ -146,7 +154,7 @@ void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	strbuf_adds(&sb, ": ");
 	strbuf_adds(&sb, strempty(ctx->error));
-	set_error(ctx, &sb);
+	set_error(ctx, &sb, ctx->error_code);
 }
 
 _printf_(6, 0) static void emit(struct kiln_ctx *ctx, enum kiln_log_level level, const char *file,

@@ -19,6 +19,8 @@ void json_init_compact(struct json_writer *w, struct strbuf *out)
 /* Every byte goes through these, so that one failed allocation marks the writer for good. */
 static void put(struct json_writer *w, const void *data, size_t len)
 {
+	if (w->error < 0)
+		return;
 	if (strbuf_add(w->out, data, len) < 0)
 		w->error = -ENOMEM;
 }

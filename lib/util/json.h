@@ -23,9 +23,19 @@ struct json_writer {
 	bool after_key;
 	bool has_items[JSON_WRITER_MAX_DEPTH];
 	bool compact;
-	/* -ENOMEM once any write failed: the output is then incomplete */
+	/*
+	 * -ENOMEM (or -E2BIG past JSON_WRITER_MAX_DEPTH) once any write
+	 * failed; from then on nothing more is written, and the output is
+	 * incomplete: check json_error() before using it.
+	 */
 	int error;
 };
+
+/* 0, or why the output is incomplete. */
+static inline int json_error(const struct json_writer *w)
+{
+	return w->error;
+}
 
 void json_init(struct json_writer *w, struct strbuf *out);
 /* No indentation, no space after ':', no final newline: the bytes hashed into a digest. */

@@ -30,9 +30,12 @@ int kiln_grow(void **p, size_t *alloc, size_t need, size_t size)
 
 int strbuf_reserve(struct strbuf *sb, size_t extra)
 {
-	if (extra > SIZE_MAX - sb->len - 1)
-		return -ENOMEM;
-	return kiln_grow((void **)&sb->buf, &sb->alloc, sb->len + extra + 1, 1);
+	if (sb->error < 0)
+		return sb->error;
+	if (extra > SIZE_MAX - sb->len - 1 ||
+	    kiln_grow((void **)&sb->buf, &sb->alloc, sb->len + extra + 1, 1) < 0)
+		return sb->error = -ENOMEM;
+	return 0;
 }
 
 int strbuf_add(struct strbuf *sb, const void *data, size_t len)
@@ -90,6 +93,7 @@ int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_reset(struct strbuf *sb)
 {
 	sb->len = 0;
+	sb->error = 0;
 	if (sb->buf)
 		sb->buf[0] = '\0';
 }
@@ -104,8 +108,10 @@ char *strbuf_detach(struct strbuf *sb, size_t *ret_len)
 {
 	char *s;
 
-	if (!sb->buf && strbuf_reserve(sb, 0) < 0)
+	if (strbuf_reserve(sb, 0) < 0) {
+		strbuf_release(sb);
 		return NULL;
+	}
 	sb->buf[sb->len] = '\0';
 	s = sb->buf;
 	if (ret_len)

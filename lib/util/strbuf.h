@@ -4,8 +4,10 @@
 /*
  * A growable byte string. Invariant: once anything has been added, buf is
  * NUL-terminated at len; a zero-initialized strbuf (STRBUF_INIT) is empty and
- * owns nothing. Every add returns 0 or -ENOMEM and leaves the buffer as it
- * was on failure.
+ * owns nothing. Every add returns 0 or -ENOMEM. A failed add leaves the
+ * buffer as it was and marks it: every later add fails too, and
+ * strbuf_detach() returns NULL, so a writer that adds many pieces may check
+ * strbuf_error() once at the end and never hand on text with a hole in it.
  */
 
 #include <stdarg.h>
@@ -17,9 +19,16 @@ struct strbuf {
 	char *buf;
 	size_t len;
 	size_t alloc;
+	int error; /* 0, or -ENOMEM once an add failed */
 };
 
-#define STRBUF_INIT { NULL, 0, 0 }
+#define STRBUF_INIT { NULL, 0, 0, 0 }
+
+/* 0, or the error of the first add that failed since the buffer was made or reset. */
+static inline int strbuf_error(const struct strbuf *sb)
+{
+	return sb->error;
+}
 
 int strbuf_reserve(struct strbuf *sb, size_t extra);
 int strbuf_add(struct strbuf *sb, const void *data, size_t len);
@@ -36,7 +45,7 @@ int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
  */
 char *quote_for_message(const char *s, size_t len, size_t max);
 
-/* Empty the buffer but keep its memory. */
+/* Empty the buffer (and forget a failed add) but keep its memory. */
 void strbuf_reset(struct strbuf *sb);
 
 /* Free the memory and return to the STRBUF_INIT state. */
@@ -44,7 +53,8 @@ void strbuf_release(struct strbuf *sb);
 
 /*
  * Hand the string over to the caller (never NULL: an empty buffer gives an
- * allocated ""), and return to STRBUF_INIT. Returns NULL only on -ENOMEM.
+ * allocated ""), and return to STRBUF_INIT. Returns NULL on -ENOMEM, now or
+ * in an earlier add (the buffer is then released).
  */
 char *strbuf_detach(struct strbuf *sb, size_t *ret_len);
 

@@ -151,17 +151,20 @@ TEST(store_layout_and_cache_dir)
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "imageLayoutVersion");
 
 	setenv("KILN_CACHE_DIR", "/x/y", 1);
-	cache = kiln_cache_dir();
+	ASSERT_OK(kiln_cache_dir(ctx, NULL, &cache));
 	ASSERT_STREQ(cache, "/x/y");
+	free(cache);
+	ASSERT_OK(kiln_cache_dir(ctx, "/given", &cache));
+	ASSERT_STREQ(cache, "/given");
 	free(cache);
 	unsetenv("KILN_CACHE_DIR");
 	setenv("XDG_CACHE_HOME", "/c", 1);
-	cache = kiln_cache_dir();
+	ASSERT_OK(kiln_cache_dir(ctx, NULL, &cache));
 	ASSERT_STREQ(cache, "/c/kiln");
 	free(cache);
 	setenv("XDG_CACHE_HOME", "relative", 1);
 	setenv("HOME", "/home/k", 1);
-	cache = kiln_cache_dir();
+	ASSERT_OK(kiln_cache_dir(ctx, NULL, &cache));
 	ASSERT_STREQ(cache, "/home/k/.cache/kiln");
 	/* NULL opens <cache>/store */
 	setenv("KILN_CACHE_DIR", dir, 1);
