@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "kiln.h"
-#include "pkg-json.h"
 
 static int help(void)
 {
@@ -20,15 +19,14 @@ static int help(void)
 
 static int print_json(const struct kiln_pkg **pkgs, size_t n)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	struct json_writer w;
+	_cleanup_free_ char *json = NULL;
+	size_t len;
+	int r;
 
-	json_init(&w, &sb);
-	json_begin_array(&w);
-	for (size_t i = 0; i < n; i++)
-		kiln_pkg_write_json(&w, pkgs[i]);
-	json_end_array(&w);
-	return cli_write_stdout(sb.buf, sb.len);
+	r = kiln_pkgs_json(pkgs, n, &json, &len);
+	if (r < 0)
+		return cli_fail(r, "dump");
+	return cli_write_stdout(json, len);
 }
 
 static void print_text(const struct kiln_pkg **pkgs, size_t n)

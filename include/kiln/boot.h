@@ -37,6 +37,8 @@
 
 #include <kiln/kiln.h>
 
+#pragma GCC visibility push(default)
+
 #define KILN_BOOT_FACT_MARKER "KILN-FACT "
 
 /* ---- running QEMU (lib/boot/qemu.c) ---------------------------------------- */
@@ -226,3 +228,5 @@ int kiln_boot_check(struct kiln_ctx *ctx, const struct kiln_boot_run *run,
 		    const struct kiln_boot_result *res, const struct kiln_boot_expect *e,
 		    struct kiln_boot_report *ret);
 void kiln_boot_report_release(struct kiln_boot_report *r);
+
+#pragma GCC visibility pop

@@ -34,6 +34,8 @@
 #include <kiln/oci.h>
 #include <kiln/spec.h>
 
+#pragma GCC visibility push(default)
+
 /* A build secret: --secret id=ID,src=PATH. */
 struct kiln_build_secret {
 	const char *id;
@@ -231,3 +233,5 @@ struct kiln_cache_prune_options {
  */
 int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cache_dir,
 		     const struct kiln_cache_prune_options *o, struct kiln_cache_usage *ret);
+
+#pragma GCC visibility pop

@@ -18,6 +18,8 @@
 #include <kiln/module.h>
 #include <kiln/oci.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- manifest.yaml (lib/ext/manifest.c) ---- */
 
 struct kiln_ext_manifest {
@@ -285,3 +287,5 @@ static inline void kiln_ext_input_freep(struct kiln_ext_input **in)
 {
 	kiln_ext_input_free(*in);
 }
+
+#pragma GCC visibility pop

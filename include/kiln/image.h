@@ -23,6 +23,8 @@
 #include <kiln/module.h>
 #include <kiln/oci.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- cpio, newc ("070701") (lib/image/cpio.c) ----------------------------- */
 
 /* The longest name (with its NUL) and symlink target taken, as the kernel's PATH_MAX. */
@@ -393,3 +395,5 @@ static inline void kiln_initramfs_reader_freep(struct kiln_initramfs_reader **r)
 {
 	kiln_initramfs_reader_free(*r);
 }
+
+#pragma GCC visibility pop

@@ -12,6 +12,12 @@
 
 #include <stdarg.h>
 
+/*
+ * What the headers of include/kiln/ declare is libkiln's interface, and only
+ * that is exported from libkiln.so (built with -fvisibility=hidden).
+ */
+#pragma GCC visibility push(default)
+
 struct kiln_ctx;
 
 enum kiln_log_level {
@@ -75,3 +81,5 @@ static inline void kiln_ctx_freep(struct kiln_ctx **ctx)
 {
 	kiln_ctx_free(*ctx);
 }
+
+#pragma GCC visibility pop

@@ -21,6 +21,8 @@
 #include <kiln/kiln.h>
 #include <kiln/oci.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- byte streams -------------------------------------------------------- */
 
 /* Read up to @len bytes into @buf: the count, 0 at the end, or -errno. */
@@ -576,3 +578,5 @@ static inline void kiln_unpacker_freep(struct kiln_unpacker **u)
 {
 	kiln_unpacker_free(*u);
 }
+
+#pragma GCC visibility pop

@@ -17,6 +17,8 @@
 
 #include <kiln/kiln.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- compression (lib/kmod/compress.c) --------------------------------- */
 
 enum kiln_compression {
@@ -686,3 +688,5 @@ static inline bool kiln_check_loads(const struct kiln_check_result *r)
 
 const char *kiln_check_kind_name(enum kiln_check_kind kind); /* "vermagic" */
 const char *kiln_check_status_name(enum kiln_check_status status); /* "ok", "fail" */
+
+#pragma GCC visibility pop

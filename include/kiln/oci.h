@@ -17,6 +17,8 @@
 
 #include <kiln/kiln.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- media types ---- */
 
 #define KILN_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -464,3 +466,5 @@ static inline void kiln_image_freep(struct kiln_image **img)
 {
 	kiln_image_free(*img);
 }
+
+#pragma GCC visibility pop

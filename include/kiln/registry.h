@@ -29,6 +29,8 @@
 #include <kiln/kiln.h>
 #include <kiln/oci.h>
 
+#pragma GCC visibility push(default)
+
 /* ---- transfers ---- */
 
 enum kiln_blob_action {
@@ -218,3 +220,5 @@ const char *kiln_registry_api_host(const char *domain);
  */
 int kiln_registry_url_resolve(const char *base, const char *location, const char *key,
 			      const char *value, char **ret);
+
+#pragma GCC visibility pop

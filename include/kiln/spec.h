@@ -16,6 +16,8 @@
 
 #include <kiln/kiln.h>
 
+#pragma GCC visibility push(default)
+
 /* A list of strings, as YAML sequences of scalars become. */
 struct kiln_strv {
 	char **v;
@@ -243,3 +245,13 @@ int kiln_tree_resolve_all(struct kiln_ctx *ctx, const struct kiln_tree *tree,
 int kiln_tree_effective_deps(struct kiln_ctx *ctx, const struct kiln_tree *tree,
 			     const struct kiln_pkg *pkg, const struct kiln_dep ***ret,
 			     size_t *ret_n);
+
+/*
+ * kiln_pkgs_json() - @n packages as one JSON array, as `kiln dump --json`
+ * prints it: an object a package with name, variant, shell, dir, install,
+ * dependencies, steps, finalize and buildPlatform, always in that order.
+ * Sets *@ret to the text and *@ret_len to its length. Returns 0 or -ENOMEM.
+ */
+int kiln_pkgs_json(const struct kiln_pkg *const *pkgs, size_t n, char **ret, size_t *ret_len);
+
+#pragma GCC visibility pop

@@ -109,3 +109,23 @@ void kiln_pkg_write_json(struct json_writer *w, const struct kiln_pkg *pkg)
 	json_kv_string(w, "buildPlatform", pkg->build_platform);
 	json_end_object(w);
 }
+
+int kiln_pkgs_json(const struct kiln_pkg *const *pkgs, size_t n, char **ret, size_t *ret_len)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+	char *s;
+
+	json_init(&w, &sb);
+	json_begin_array(&w);
+	for (size_t i = 0; i < n; i++)
+		kiln_pkg_write_json(&w, pkgs[i]);
+	json_end_array(&w);
+	if (json_error(&w) < 0)
+		return json_error(&w);
+	s = strbuf_detach(&sb, ret_len);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
