@@ -363,7 +363,7 @@ static int print_json(const struct kiln_boot_report *rep, const struct kiln_boot
 	json_end_object(&w);
 	if (w.error)
 		return cli_fail(-ENOMEM, "boot-test");
-	return cli_write_stdout(sb.buf, sb.len);
+	return cli_write_strbuf(&sb);
 }
 
 static int boot_and_judge(const struct boot_args *a, const char *dir, bool json)

@@ -124,7 +124,7 @@ static int cache_ls(int argc, char **argv)
 		strbuf_addch(&out, '\n');
 	}
 	kiln_cache_entries_free(e, n);
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }
 
 /* ---- du ---- */
@@ -203,7 +203,7 @@ static int cache_du(int argc, char **argv)
 	} else {
 		usage_text(&out, &u);
 	}
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }
 
 /* ---- prune ---- */
@@ -318,7 +318,7 @@ static int cache_prune(int argc, char **argv)
 			strbuf_addf(&out, "store gc: %u blobs, %.1f MiB\n", gc.blobs_removed,
 				    mib(gc.bytes_removed));
 	}
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }
 
 int cmd_cache(int argc, char **argv)

@@ -48,7 +48,7 @@ int cmd_eval(int argc, char **argv)
 		json_kv_string(&w, "target", a.targets[0]);
 		json_kv_string(&w, "result", out);
 		json_end_object(&w);
-		return cli_write_stdout(sb.buf, sb.len);
+		return cli_write_strbuf(&sb);
 	}
 	printf("%s\n", out);
 	return EXIT_OK;

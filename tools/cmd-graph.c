@@ -178,5 +178,5 @@ int cmd_graph(int argc, char **argv)
 	r = format == FORMAT_JSON ? write_json(&sb, pkgs, n) : write_dot(&sb, pkgs, n);
 	if (r < 0)
 		return cli_fail(r, "graph");
-	return cli_write_stdout(strbuf_str(&sb), sb.len);
+	return cli_write_strbuf(&sb);
 }

@@ -208,7 +208,7 @@ static int print_result(const struct kiln_descriptor *d, const char *name, bool 
 	}
 	if (!sb.buf)
 		return cli_fail(-ENOMEM, "import");
-	return cli_write_stdout(sb.buf, sb.len);
+	return cli_write_strbuf(&sb);
 }
 
 /* "a docker-archive", "an oci-archive": what a tar turned out to be, for messages. */

@@ -418,5 +418,5 @@ int cmd_inspect(int argc, char **argv)
 		write_json(&out, ref, &t);
 	else
 		write_text(&out, ref, &t);
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }

@@ -349,7 +349,7 @@ static int list(const struct ls_args *a, bool json, struct kiln_fs *fs, const ch
 	}
 	if (rows.n && !sb.buf)
 		return -ENOMEM;
-	return cli_write_stdout(strbuf_str(&sb), sb.len) == EXIT_OK ? 0 : -EIO;
+	return cli_write_strbuf(&sb) == EXIT_OK ? 0 : -EIO;
 }
 
 int cmd_ls(int argc, char **argv)

@@ -187,6 +187,6 @@ int cmd_module_certs(int argc, char **argv)
 			ret = EXIT_FAILURE_;
 	if (json)
 		json_end_array(&w);
-	r = cli_write_stdout(strbuf_str(&out), out.len);
+	r = cli_write_strbuf(&out);
 	return r != EXIT_OK ? r : ret;
 }

@@ -233,8 +233,8 @@ static int open_modules(char **paths, size_t n, struct opened *ret)
 			continue;
 		}
 		/* the library's message names the file already */
-		if (kiln_ctx_error(cli_ctx))
-			o.errors[i] = strdup(kiln_ctx_error(cli_ctx));
+		if (kiln_ctx_error_for(cli_ctx, r))
+			o.errors[i] = strdup(kiln_ctx_error_for(cli_ctx, r));
 		else if (asprintf(&o.errors[i], "'%s': %s", paths[i], strerror(-r)) < 0)
 			o.errors[i] = NULL;
 		fprintf(stderr, "kiln: module check: %s\n", strempty(o.errors[i]));
@@ -335,7 +335,7 @@ static int run_check(const struct check_args *a, bool json, char **paths, size_t
 		json_end_array(&w); /* ends the line at the top level */
 	kiln_check_results_free(results, o.n_readable);
 
-	r = cli_write_stdout(strbuf_str(&out), out.len);
+	r = cli_write_strbuf(&out);
 	if (r != EXIT_OK)
 		return r;
 	if (failed) {

@@ -123,7 +123,7 @@ static int store_ls(int argc, char **argv)
 	}
 	if (json)
 		json_end_array(&w);
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }
 
 /* ---- gc ---- */
@@ -238,7 +238,7 @@ static int store_gc(int argc, char **argv)
 			    g.dry_run ? "would remove" : "removed", st.blobs_removed,
 			    st.bytes_removed, st.blobs_kept);
 	}
-	r = cli_write_stdout(strbuf_str(&g.out), g.out.len);
+	r = cli_write_strbuf(&g.out);
 out:
 	strbuf_release(&g.out);
 	return r;

@@ -46,7 +46,7 @@ static int print_json(const struct kiln_tree *tree, bool ok, const char *error)
 	json_key(&w, "warnings");
 	json_int(&w, kiln_ctx_warnings(cli_ctx));
 	json_end_object(&w);
-	return cli_write_stdout(sb.buf, sb.len);
+	return cli_write_strbuf(&sb);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -87,7 +87,7 @@ int cmd_validate(int argc, char **argv)
 	if (r < 0) {
 		if (a.json) {
 			_cleanup_free_ char *err = NULL;
-			const char *e = kiln_ctx_error(cli_ctx);
+			const char *e = kiln_ctx_error_for(cli_ctx, r);
 
 			err = e ? strdup(e) : NULL;
 			print_json(NULL, false, err ? err : strerror(-r));

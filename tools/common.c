@@ -189,6 +189,14 @@ int cli_write_stdout(const char *s, size_t len)
 	return EXIT_OK;
 }
 
+int cli_write_strbuf(const struct strbuf *sb)
+{
+	/* an add that failed left a hole: print none of it */
+	if (strbuf_error(sb) < 0)
+		return cli_fail(strbuf_error(sb), "cannot make the output");
+	return cli_write_stdout(strbuf_str(sb), sb->len);
+}
+
 int cli_parse_plain(int argc, char **argv, const struct cli_options *o, bool *ret_json)
 {
 	struct tree_args a = { 0 };

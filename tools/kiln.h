@@ -14,6 +14,7 @@
 #include <kiln/spec.h>
 
 #include "macro.h"
+#include "strbuf.h"
 
 enum {
 	EXIT_OK = 0,
@@ -175,6 +176,8 @@ int cli_usage(const char *fmt, ...) _printf_(1, 2);
 
 /* Write all of @s to stdout; returns 0 or EXIT_FAILURE_ after printing why. */
 int cli_write_stdout(const char *s, size_t len);
+/* The buffer, unless an add to it failed (then the error, and nothing printed). */
+int cli_write_strbuf(const struct strbuf *sb);
 
 int cmd_graph(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
