@@ -360,6 +360,8 @@ static int image_installer(int argc, char **argv)
 	bool json;
 	int r;
 
+	/* the installer's platform is linux/ARCH */
+	cli_platform_option = "--arch";
 	r = cli_parse_plain(argc, argv, &co, &json);
 	if (r != CLI_CONTINUE)
 		goto out;

@@ -13,6 +13,7 @@
 
 struct kiln_ctx *cli_ctx;
 const char *cli_root = ".";
+const char *cli_platform_option = "--platform";
 
 int cli_push_arg(char ***v, size_t *n, const char *arg)
 {
@@ -154,6 +155,32 @@ int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
 	return EXIT_OK;
 }
 
+/* The library's hint, in the words of kiln's options and commands: "; <advice>", or nothing. */
+static void print_advice(void)
+{
+	const char *subject;
+
+	switch (kiln_ctx_error_hint(cli_ctx, &subject)) {
+	case KILN_HINT_INSECURE:
+		fputs("; for a registry you trust without TLS checks (a self-signed certificate, "
+		      "plain HTTP), use --insecure",
+		      stderr);
+		break;
+	case KILN_HINT_PLATFORM:
+		fprintf(stderr, "; choose one with %s", cli_platform_option);
+		break;
+	case KILN_HINT_IMAGE_MISSING:
+		if (!subject)
+			break;
+		fprintf(stderr, "; pull it with `kiln pull %s` or import it with `kiln import DIR "
+				"--tag %s`",
+			subject, subject);
+		break;
+	case KILN_HINT_NONE:
+		break;
+	}
+}
+
 int cli_fail(int r, const char *what, ...)
 {
 	const char *why = kiln_ctx_error(cli_ctx);
@@ -163,7 +190,9 @@ int cli_fail(int r, const char *what, ...)
 	va_start(ap, what);
 	vfprintf(stderr, what, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", why ? why : strerror(r < 0 ? -r : r));
+	fprintf(stderr, ": %s", why ? why : strerror(r < 0 ? -r : r));
+	print_advice();
+	fputc('\n', stderr);
 	kiln_ctx_clear_error(cli_ctx);
 	return EXIT_FAILURE_;
 }

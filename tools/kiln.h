@@ -24,6 +24,8 @@ enum {
 /* Set by the dispatcher before a command runs. */
 extern struct kiln_ctx *cli_ctx;
 extern const char *cli_root;
+/* The option that picks the platform of the images a command reads, for advice. */
+extern const char *cli_platform_option;
 
 /* The options every command that loads a tree takes. */
 struct tree_args {
@@ -167,7 +169,11 @@ struct cli_subcommand {
 int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_subcommand *subs,
 		       size_t n, void (*help)(void));
 
-/* Print "kiln: @what: <the context's error, or strerror(-r)>" and return EXIT_FAILURE_. */
+/*
+ * Print "kiln: @what: <the context's error, or strerror(-r)>", with the
+ * advice the error's hint (kiln_ctx_error_hint()) calls for in kiln's own
+ * words, and return EXIT_FAILURE_.
+ */
 int cli_fail(int r, const char *what, ...) _printf_(2, 3);
 
 /* Print "kiln: <message>" and return EXIT_USAGE. */

@@ -68,18 +68,15 @@ static int resolve_image(struct build *b, const char *ref, const char *asked_by,
 	r = kiln_registry_load_image(b->ctx, b->store, ref, &b->platform, b->o->pull ? &ro : NULL,
 				     &img);
 	if (r < 0 && b->o->pull) {
-		kiln_error_prefix(
-		    b->ctx,
-		    "%s needs image \"%s\" (import it with `kiln import DIR --tag %s` "
-		    "or pull it with `kiln pull %s`)",
-		    asked_by, ref, ref, ref);
+		kiln_error_prefix(b->ctx, "%s needs image \"%s\"", asked_by, ref);
+		/* a pull that failed for a reason the caller can change says so */
+		kiln_error_add_hint(b->ctx, KILN_HINT_IMAGE_MISSING, ref);
 		return r;
 	}
 	if (r == -ENOENT)
-		return kiln_error(b->ctx, ENOENT,
-				  "%s needs image \"%s\", which is not in the store: pull it with "
-				  "`kiln pull %s` or import it with `kiln import DIR --tag %s`",
-				  asked_by, ref, ref, ref);
+		return kiln_error_hint(b->ctx, KILN_HINT_IMAGE_MISSING, ref, ENOENT,
+				       "%s needs image \"%s\", which is not in the store", asked_by,
+				       ref);
 	if (r < 0)
 		return r;
 	*ret = img->manifest_desc.digest;

@@ -390,14 +390,13 @@ static int tls_failure(struct reg_conn *conn, const struct http_response *resp)
 	struct reg_client *c = conn->c;
 
 	if (resp->curl_code == CURLE_PEER_FAILED_VERIFICATION)
-		return kiln_error(conn->ctx, EIO,
-				  "the TLS certificate of %s is not trusted (%s); for a registry "
-				  "with a self-signed certificate, use --insecure",
-				  c->domain, resp->curl_error);
-	return kiln_error(conn->ctx, EIO,
-			  "cannot reach the registry %s over https (%s); plain HTTP is used only "
-			  "for loopback hosts or with --insecure",
-			  c->domain, resp->curl_error);
+		return kiln_error_hint(conn->ctx, KILN_HINT_INSECURE, NULL, EIO,
+				       "the TLS certificate of %s is not trusted (%s)", c->domain,
+				       resp->curl_error);
+	return kiln_error_hint(conn->ctx, KILN_HINT_INSECURE, NULL, EIO,
+			       "cannot reach the registry %s over https (%s); plain HTTP is used "
+			       "only for loopback hosts unless asked for",
+			       c->domain, resp->curl_error);
 }
 
 int reg_ping(struct reg_conn *conn)

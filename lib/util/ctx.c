@@ -11,6 +11,8 @@ struct kiln_ctx {
 	enum kiln_log_level log_level;
 	unsigned n_warnings;
 	char *error;
+	enum kiln_hint hint; /* of @error */
+	char *hint_subject;
 
 	const char *locate_file;
 	kiln_locate_fn locate;
@@ -33,6 +35,7 @@ void kiln_ctx_free(struct kiln_ctx *ctx)
 	if (!ctx)
 		return;
 	free(ctx->error);
+	free(ctx->hint_subject);
 	free(ctx);
 }
 
@@ -52,10 +55,32 @@ const char *kiln_ctx_error(const struct kiln_ctx *ctx)
 	return ctx->error;
 }
 
+static void set_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject)
+{
+	char *copy = subject ? strdup(subject) : NULL;
+
+	/* out of memory: no advice is better than advice about something else */
+	if (subject && !copy)
+		hint = KILN_HINT_NONE;
+	free(ctx->hint_subject);
+	ctx->hint_subject = copy;
+	ctx->hint = hint;
+}
+
 void kiln_ctx_clear_error(struct kiln_ctx *ctx)
 {
 	free(ctx->error);
 	ctx->error = NULL;
+	set_hint(ctx, KILN_HINT_NONE, NULL);
+}
+
+enum kiln_hint kiln_ctx_error_hint(const struct kiln_ctx *ctx, const char **ret_subject)
+{
+	enum kiln_hint hint = ctx->error ? ctx->hint : KILN_HINT_NONE;
+
+	if (ret_subject)
+		*ret_subject = hint != KILN_HINT_NONE ? ctx->hint_subject : NULL;
+	return hint;
 }
 
 unsigned kiln_ctx_warnings(const struct kiln_ctx *ctx)
@@ -110,6 +135,8 @@ _printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file
 	add_location(ctx, &sb, file, line, col);
 	strbuf_vaddf(&sb, fmt, ap);
 	set_error(ctx, &sb);
+	/* a new error: the old one's advice is not its */
+	set_hint(ctx, KILN_HINT_NONE, NULL);
 	return err > 0 ? -err : (err ? err : -EINVAL);
 }
 
@@ -134,6 +161,25 @@ int kiln_error_at(struct kiln_ctx *ctx, int err, const char *file, unsigned line
 	r = record(ctx, err, file, line, col, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int kiln_error_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject, int err,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = record(ctx, err, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	set_hint(ctx, hint, subject);
+	return r;
+}
+
+void kiln_error_add_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject)
+{
+	if (ctx->hint == KILN_HINT_NONE)
+		set_hint(ctx, hint, subject);
 }
 
 void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...)
