@@ -33,8 +33,6 @@ enum {
 	OPT_PUSH,
 	OPT_REGISTRY,
 	OPT_USERNAME,
-	OPT_INSECURE,
-	OPT_NO_PULL,
 	OPT_ALLOW_PRIVATE_KEY,
 };
 
@@ -47,7 +45,8 @@ enum progress_mode {
 
 struct build_args {
 	unsigned jobs;
-	bool no_cache, keep_going, push, insecure, no_pull, allow_private_key;
+	bool no_cache, keep_going, push, allow_private_key;
+	struct cli_registry_args transport; /* --insecure, --authfile, --no-pull */
 	struct kiln_build_secret *secrets; /* point into @secret_args */
 	char **secret_args; /* copies of the --secret arguments, cut at their commas */
 	size_t n_secrets;
@@ -107,9 +106,12 @@ static int help(void)
 	       "      --allow-private-key\n"
 	       "                         push a target whose image holds a private key (with\n"
 	       "                         --push; without it the push is refused, naming the\n"
-	       "                         layer and the file: see kiln push --help)\n"
-	       "      --insecure         plain HTTP and unverified TLS for any registry\n"
-	       "      --no-pull          do not pull image dependencies missing from the store\n"
+	       "                         layer and the file: see kiln push --help)\n");
+	cli_registry_help(25, true);
+	printf("\n"
+	       "Registries are reached as kiln push reaches them (see kiln push --help), to\n"
+	       "pull image dependencies the store lacks and to push. --insecure also lets\n"
+	       "sources be downloaded without checking TLS certificates.\n"
 	       "\n"
 	       "SOURCE_DATE_EPOCH (outputs' mtimes and the images' creation time) is\n"
 	       "--build-arg SOURCE_DATE_EPOCH=N, else the SOURCE_DATE_EPOCH environment\n"
@@ -213,12 +215,6 @@ static int on_option(int c, const char *arg, void *userdata)
 		return CLI_CONTINUE;
 	case OPT_USERNAME:
 		a->username = arg;
-		return CLI_CONTINUE;
-	case OPT_INSECURE:
-		a->insecure = true;
-		return CLI_CONTINUE;
-	case OPT_NO_PULL:
-		a->no_pull = true;
 		return CLI_CONTINUE;
 	case OPT_ALLOW_PRIVATE_KEY:
 		a->allow_private_key = true;
@@ -495,7 +491,6 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 {
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
 	_cleanup_free_ char *name = NULL, *short_name = NULL;
-	struct kiln_registry_options ro = { .insecure = a->insecure };
 	int r;
 
 	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0 ||
@@ -504,8 +499,8 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
 	if (r < 0)
 		return cli_fail(r, "cannot push %s to %s", t->name, name);
-	return cli_push_image(s, &d, short_name, name, &ro, a->allow_private_key, out_dir,
-			      ret_reference);
+	return cli_push_image(s, &d, short_name, name, &a->transport.reg, a->allow_private_key,
+			      out_dir, ret_reference);
 }
 
 /* Tag the target TARGET:TAG in the store and record it; *@ret_reference: TARGET:TAG@sha256:... */
@@ -560,8 +555,6 @@ int cmd_build(int argc, char **argv)
 		{ "push", no_argument, NULL, OPT_PUSH },
 		{ "registry", required_argument, NULL, OPT_REGISTRY },
 		{ "username", required_argument, NULL, OPT_USERNAME },
-		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
 		{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
 		{},
 	};
@@ -573,6 +566,8 @@ int cmd_build(int argc, char **argv)
 		.short_options = "j:o:",
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.transport,
+		.pulls = true,
 	};
 	_cleanup_(tree_args_release) struct tree_args t = { 0 };
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
@@ -641,8 +636,8 @@ int cmd_build(int argc, char **argv)
 			.secrets = a.secrets,
 			.n_secrets = a.n_secrets,
 			.log_dir = log_dir,
-			.pull = !a.no_pull,
-			.insecure = a.insecure,
+			.pull = !a.transport.no_pull,
+			.registry = &a.transport.reg,
 			.on_event = on_event,
 			.userdata = &p,
 		};

@@ -58,6 +58,44 @@ static int tree_args_parse(struct tree_args *a, int c, const char *arg)
 	}
 }
 
+static const struct option registry_options[] = {
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "authfile", required_argument, NULL, OPT_AUTHFILE },
+	{ "no-pull", no_argument, NULL, OPT_NO_PULL }, /* last: only for commands that pull */
+};
+
+void cli_registry_help(int column, bool pulls)
+{
+	static const struct {
+		const char *option, *what;
+	} lines[ELEMENTSOF(registry_options)] = {
+		{ "--insecure", "plain HTTP and unverified TLS for any registry" },
+		{ "--authfile FILE", "take registry credentials from FILE only" },
+		{ "--no-pull", "do not pull images missing from the store" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(lines) - !pulls; i++)
+		printf("      %-*s%s\n", column - 6, lines[i].option, lines[i].what);
+}
+
+/* One of the registry options: true if @c was one. */
+static bool registry_args_parse(struct cli_registry_args *r, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_INSECURE:
+		r->reg.insecure = true;
+		return true;
+	case OPT_AUTHFILE:
+		r->reg.auth_file = arg;
+		return true;
+	case OPT_NO_PULL:
+		r->no_pull = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
 int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a)
 {
 	static const struct option tree_options[] = {
@@ -76,10 +114,16 @@ int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct
 	const struct option *shared = o->no_tree ? plain_options : tree_options;
 	size_t n = o->no_tree ? ELEMENTSOF(plain_options) : ELEMENTSOF(tree_options);
 	_cleanup_free_ char *shorts = NULL;
-	struct option options[ELEMENTSOF(tree_options) + 16] = { 0 };
+	struct option options[ELEMENTSOF(tree_options) + ELEMENTSOF(registry_options) + 16] = { 0 };
 	int c, r;
 
 	memcpy(options, shared, n * sizeof(*shared));
+	if (o->registry) {
+		size_t k = ELEMENTSOF(registry_options) - !o->pulls;
+
+		memcpy(options + n, registry_options, k * sizeof(*registry_options));
+		n += k;
+	}
 	for (const struct option *e = o->extra; e && e->name; e++) {
 		/* the last entry stays all-zero, as getopt_long() needs */
 		assert(n < ELEMENTSOF(options) - 1);
@@ -96,7 +140,7 @@ int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct
 		r = o->no_tree && c != OPT_JSON ? 0 : tree_args_parse(a, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
-		if (r > 0)
+		if (r > 0 || (o->registry && registry_args_parse(o->registry, c, optarg)))
 			continue;
 		if (!o->on_option)
 			return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
@@ -172,8 +216,9 @@ static void print_advice(void)
 	case KILN_HINT_IMAGE_MISSING:
 		if (!subject)
 			break;
-		fprintf(stderr, "; pull it with `kiln pull %s` or import it with `kiln import DIR "
-				"--tag %s`",
+		fprintf(stderr,
+			"; pull it with `kiln pull %s` or import it with `kiln import DIR "
+			"--tag %s`",
 			subject, subject);
 		break;
 	case KILN_HINT_NONE:

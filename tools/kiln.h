@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <kiln/kiln.h>
+#include <kiln/registry.h>
 #include <kiln/spec.h>
 
 #include "macro.h"
@@ -41,6 +42,9 @@ enum {
 	OPT_PLATFORM = 0x100,
 	OPT_BUILD_ARG,
 	OPT_JSON,
+	OPT_INSECURE, /* the registry options: struct cli_options.registry */
+	OPT_AUTHFILE,
+	OPT_NO_PULL,
 	OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -60,6 +64,21 @@ void tree_args_release(struct tree_args *a);
  */
 int cli_push_arg(char ***v, size_t *n, const char *arg);
 
+/*
+ * The options of every command that reaches a registry: --insecure and
+ * --authfile FILE, and --no-pull for those that pull what the store lacks.
+ */
+struct cli_registry_args {
+	struct kiln_registry_options reg; /* @insecure, @auth_file */
+	bool no_pull;
+};
+
+/*
+ * Print the registry options' help lines, each description at column
+ * @column as the command's other options have theirs; --no-pull with @pulls.
+ */
+void cli_registry_help(int column, bool pulls);
+
 /* A command's own options, beyond the shared ones. */
 struct cli_options {
 	const char *name; /* "graph", for messages */
@@ -71,6 +90,9 @@ struct cli_options {
 	/* called for each of @extra (and short options); returns CLI_CONTINUE or an exit code */
 	int (*on_option)(int c, const char *arg, void *userdata);
 	void *userdata;
+	/* NULL, or where the registry options go (cli_registry_help() words them) */
+	struct cli_registry_args *registry;
+	bool pulls; /* with @registry: --no-pull too */
 };
 
 #define CLI_CONTINUE (-1)

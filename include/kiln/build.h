@@ -32,6 +32,7 @@
 #include <kiln/kiln.h>
 #include <kiln/module.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 #include <kiln/spec.h>
 
 /* A build secret: --secret id=ID,src=PATH. */
@@ -130,12 +131,14 @@ struct kiln_build_options {
 	size_t n_secrets;
 	const char *log_dir; /* where <stage>.log files go (created); NULL: none kept */
 	const char *cache_dir; /* NULL: kiln_cache_dir() */
-	/*
-	 * Pull image dependencies missing from the store from their registry
-	 * (plain HTTP only for loopback registries or with @insecure).
-	 */
+	/* pull image dependencies missing from the store from their registry */
 	bool pull;
-	bool insecure;
+	/*
+	 * How registries are reached (NULL: the defaults of struct
+	 * kiln_registry_options); its @insecure also lets sources be
+	 * downloaded without checking TLS certificates.
+	 */
+	const struct kiln_registry_options *registry;
 	/* called from any thread, serialized by the engine; may be NULL */
 	void (*on_event)(void *userdata, const struct kiln_build_event *ev);
 	void *userdata;

@@ -22,6 +22,7 @@
 #include <kiln/layer.h>
 #include <kiln/module.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 
 /* ---- cpio, newc ("070701") (lib/image/cpio.c) ----------------------------- */
 
@@ -348,7 +349,7 @@ struct kiln_installer_options {
 	const char *const *kernel_certs;
 	size_t n_kernel_certs;
 	bool pull; /* pull images missing from the store */
-	bool insecure;
+	const struct kiln_registry_options *registry; /* how; NULL: the defaults */
 	int64_t source_date_epoch;
 	const char *cache_dir; /* NULL: kiln_cache_dir() */
 	/* called as the work goes; may be NULL */

@@ -62,7 +62,8 @@ static int resolve_image(struct build *b, const char *ref, const char *asked_by,
 			 struct kiln_digest *ret)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	struct kiln_registry_options ro = { .insecure = b->o->insecure };
+	struct kiln_registry_options ro = b->o->registry ? *b->o->registry
+							  : (struct kiln_registry_options){ 0 };
 	int r;
 
 	r = kiln_registry_load_image(b->ctx, b->store, ref, &b->platform, b->o->pull ? &ro : NULL,

@@ -334,7 +334,7 @@ static int fetch_sources(struct run *r)
 	const struct kiln_pkg *pkg = r->st->pkg;
 	struct source_fetch_options so = {
 		.cache_dir = r->b->cache_dir,
-		.tls_verify = !r->b->o->insecure,
+		.tls_verify = !(r->b->o->registry && r->b->o->registry->insecure),
 		.progress = on_fetch,
 		.userdata = r,
 		.cancel = &r->b->cancel,

@@ -78,7 +78,7 @@ static int load_one(struct installer *in, struct installer_ext *e)
 	struct kiln_ext_input_options io = {
 		.platform = &in->platform,
 		.pull = in->o->pull,
-		.insecure = in->o->insecure,
+		.registry = in->o->registry,
 	};
 	int r;
 

@@ -203,7 +203,8 @@ static int base_first_line(struct installer *in, const struct kiln_fs *fs, const
 static int load_base(struct installer *in, char **ret_cmdline)
 {
 	_cleanup_(kiln_fs_freep) struct kiln_fs *fs = NULL;
-	struct kiln_registry_options ro = { .insecure = in->o->insecure };
+	struct kiln_registry_options ro = in->o->registry ? *in->o->registry
+							    : (struct kiln_registry_options){ 0 };
 	const struct kiln_image_config *c;
 	const char *label;
 	char *version = NULL;

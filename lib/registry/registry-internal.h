@@ -218,7 +218,7 @@ struct reg_workers {
 int reg_workers_init(struct reg_workers *w, struct reg_client *c, struct kiln_ctx *ctx,
 		     unsigned jobs);
 void reg_workers_release(struct reg_workers *w);
-/* A worker failed with @r: keep its message and hint in *@ret_error and *@ret_hint, stop the rest. */
+/* A worker failed with @r: keep its message and hint (*@ret_error, *@ret_hint), stop the rest. */
 void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error,
 		      enum kiln_hint *ret_hint);
 
