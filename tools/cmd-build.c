@@ -468,18 +468,13 @@ static char *git_describe(const char *root)
 static int export_target(struct kiln_store *s, const struct kiln_build_target *t, const char *dir)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
 	struct kiln_unpack_options uo = { .devices = geteuid() == 0 };
 	int r;
 
-	/* unpacked beside it, then swapped in whole: DIR is the old export or the new one */
-	r = atomic_dir_open(dir, &out);
+	/* DIR is the old export or the new one, never half of either */
+	r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
 	if (r >= 0)
-		r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
-	if (r >= 0)
-		r = kiln_unpack_image(cli_ctx, s, img, out.tmp, &uo);
-	if (r >= 0)
-		r = atomic_dir_commit(&out, 0755, true);
+		r = kiln_unpack_image_to_dir(cli_ctx, s, img, dir, &uo, true);
 	if (r < 0)
 		return cli_fail(r, "cannot export %s to '%s'", t->name, dir);
 	return EXIT_OK;
