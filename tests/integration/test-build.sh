@@ -69,6 +69,14 @@ check "a finalize file copied into a directory" \
 	diff <(echo "base x86_64") "$work/top-out/usr/share/top/base-release"
 check "the output holds finalize's paths only" \
 	bash -c "[ \"\$(ls '$work/top-out')\" = usr ]"
+check "export of several targets with -o: one directory each" \
+	kb left top -o "$work/multi-out"
+check "each target's files in DIR/TARGET" \
+	bash -c "[ \"\$(ls '$work/multi-out')\" = 'left
+top' ] && diff -r '$work/top-out' '$work/multi-out/top'"
+touch "$work/multi-out/top/stale"
+check "exporting again replaces a target's directory whole" kb left top -o "$work/multi-out"
+check "so nothing of the old export is left" test ! -e "$work/multi-out/top/stale"
 check "kiln cat reads the target's image" "$KILN" cat top:latest /usr/share/top/combined.txt
 right_ref=$(kb right 2>/dev/null)
 "$KILN" cat "$right_ref" /usr/share/right/greeting.txt >"$work/greeting.txt" 2>&1
