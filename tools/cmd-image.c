@@ -260,7 +260,9 @@ static void on_event(void *userdata, const struct kiln_installer_event *ev)
 		print_module(p, ev);
 		break;
 	case KILN_INSTALLER_NOTE:
-		fprintf(stderr, "kiln: image: %s: %s\n", phase, ev->message);
+		fprintf(stderr, "kiln: image: %s: %s", phase, ev->message);
+		cli_print_advice(stderr, ev->hint, NULL);
+		fputc('\n', stderr);
 		break;
 	}
 }

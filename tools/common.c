@@ -199,27 +199,36 @@ int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
 	return EXIT_OK;
 }
 
-/* The library's hint, in the words of kiln's options and commands: "; <advice>", or nothing. */
-static void print_advice(void)
+void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject)
 {
-	const char *subject;
-
-	switch (kiln_ctx_error_hint(cli_ctx, &subject)) {
+	switch (hint) {
 	case KILN_HINT_INSECURE:
 		fputs("; for a registry you trust without TLS checks (a self-signed certificate, "
 		      "plain HTTP), use --insecure",
-		      stderr);
+		      f);
 		break;
 	case KILN_HINT_PLATFORM:
-		fprintf(stderr, "; choose one with %s", cli_platform_option);
+		fprintf(f, "; choose one with %s", cli_platform_option);
 		break;
 	case KILN_HINT_IMAGE_MISSING:
-		if (!subject)
-			break;
-		fprintf(stderr,
-			"; pull it with `kiln pull %s` or import it with `kiln import DIR "
-			"--tag %s`",
-			subject, subject);
+		if (subject)
+			fprintf(f,
+				"; pull it with `kiln pull %s` or import it with `kiln import DIR "
+				"--tag %s`",
+				subject, subject);
+		break;
+	case KILN_HINT_SECRET:
+		if (subject)
+			fprintf(f, "; pass --secret id=%s,src=PATH", subject);
+		break;
+	case KILN_HINT_TALOS_VERSION:
+		fputs("; give it with --talos-version V", f);
+		break;
+	case KILN_HINT_NO_PREFLIGHT:
+		fputs("; --no-preflight composes anyway", f);
+		break;
+	case KILN_HINT_KERNEL_CERT:
+		fputs("; give them with --kernel-cert FILE", f);
 		break;
 	case KILN_HINT_NONE:
 		break;
@@ -228,7 +237,7 @@ static void print_advice(void)
 
 int cli_fail(int r, const char *what, ...)
 {
-	const char *why = kiln_ctx_error(cli_ctx);
+	const char *why = kiln_ctx_error(cli_ctx), *subject;
 	va_list ap;
 
 	fputs("kiln: ", stderr);
@@ -236,7 +245,7 @@ int cli_fail(int r, const char *what, ...)
 	vfprintf(stderr, what, ap);
 	va_end(ap);
 	fprintf(stderr, ": %s", why ? why : strerror(r < 0 ? -r : r));
-	print_advice();
+	cli_print_advice(stderr, kiln_ctx_error_hint(cli_ctx, &subject), subject);
 	fputc('\n', stderr);
 	kiln_ctx_clear_error(cli_ctx);
 	return EXIT_FAILURE_;

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <kiln/kiln.h>
 #include <kiln/registry.h>
@@ -197,6 +198,12 @@ int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_
  * words, and return EXIT_FAILURE_.
  */
 int cli_fail(int r, const char *what, ...) _printf_(2, 3);
+
+/*
+ * A library hint (enum kiln_hint, about @subject) in the words of kiln's
+ * options and commands, to @f: "; <advice>", or nothing.
+ */
+void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject);
 
 /* Print "kiln: <message>" and return EXIT_USAGE. */
 int cli_usage(const char *fmt, ...) _printf_(1, 2);

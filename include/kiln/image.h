@@ -330,6 +330,7 @@ struct kiln_installer_event {
 	const char *module; /* its path in the extension: "usr/lib/modules/..." */
 	const struct kiln_check_result *check;
 	const char *message;
+	enum kiln_hint hint; /* NOTE: what the caller could change about it (see kiln.h) */
 };
 
 struct kiln_installer_options {

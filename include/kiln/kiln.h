@@ -70,12 +70,21 @@ enum kiln_hint {
 	KILN_HINT_PLATFORM,
 	/* the image the subject names is not in the store: import it under that name, or pull it */
 	KILN_HINT_IMAGE_MISSING,
+	/* a build step uses the secret the subject names, which kiln_build_options.secrets lacks */
+	KILN_HINT_SECRET,
+	/* the installer's base has no Talos version; kiln_installer_options.talos_version */
+	KILN_HINT_TALOS_VERSION,
+	/* the installer's preflight refused a module; kiln_installer_options.no_preflight */
+	KILN_HINT_NO_PREFLIGHT,
+	/* no certificate of the base's kernel is known; kiln_installer_options.kernel_certs */
+	KILN_HINT_KERNEL_CERT,
 };
 
 /**
  * kiln_ctx_error_hint() - what could get past the last error
  * @ret_subject: may be NULL; gets what the hint is about (KILN_HINT_IMAGE_MISSING:
- *               the image reference), or NULL; valid as long as kiln_ctx_error()'s text
+ *               the image reference; KILN_HINT_SECRET: the secret's id), or NULL;
+ *               valid as long as kiln_ctx_error()'s text
  *
  * Returns KILN_HINT_NONE when the last error has none, or there is no error.
  * A hint recorded with an error is kept when callers add context to it, and
