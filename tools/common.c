@@ -238,6 +238,7 @@ void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject)
 int cli_fail(int r, const char *what, ...)
 {
 	const char *why = kiln_ctx_error(cli_ctx), *subject;
+	enum kiln_hint hint = kiln_ctx_error_hint(cli_ctx, &subject);
 	va_list ap;
 
 	fputs("kiln: ", stderr);
@@ -245,7 +246,7 @@ int cli_fail(int r, const char *what, ...)
 	vfprintf(stderr, what, ap);
 	va_end(ap);
 	fprintf(stderr, ": %s", why ? why : strerror(r < 0 ? -r : r));
-	cli_print_advice(stderr, kiln_ctx_error_hint(cli_ctx, &subject), subject);
+	cli_print_advice(stderr, hint, subject);
 	fputc('\n', stderr);
 	kiln_ctx_clear_error(cli_ctx);
 	return EXIT_FAILURE_;
