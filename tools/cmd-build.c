@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <kiln/build.h>
-#include <kiln/layer.h>
 #include <kiln/oci.h>
 #include <kiln/registry.h>
 
@@ -33,8 +32,6 @@ enum {
 	OPT_PUSH,
 	OPT_REGISTRY,
 	OPT_USERNAME,
-	OPT_INSECURE,
-	OPT_NO_PULL,
 	OPT_ALLOW_PRIVATE_KEY,
 };
 
@@ -47,7 +44,8 @@ enum progress_mode {
 
 struct build_args {
 	unsigned jobs;
-	bool no_cache, keep_going, push, insecure, no_pull, allow_private_key;
+	bool no_cache, keep_going, push, allow_private_key;
+	struct cli_registry_args transport; /* --insecure, --authfile, --no-pull */
 	struct kiln_build_secret *secrets; /* point into @secret_args */
 	char **secret_args; /* copies of the --secret arguments, cut at their commas */
 	size_t n_secrets;
@@ -107,9 +105,12 @@ static int help(void)
 	       "      --allow-private-key\n"
 	       "                         push a target whose image holds a private key (with\n"
 	       "                         --push; without it the push is refused, naming the\n"
-	       "                         layer and the file: see kiln push --help)\n"
-	       "      --insecure         plain HTTP and unverified TLS for any registry\n"
-	       "      --no-pull          do not pull image dependencies missing from the store\n"
+	       "                         layer and the file: see kiln push --help)\n");
+	cli_registry_help(25, true);
+	printf("\n"
+	       "Registries are reached as kiln push reaches them (see kiln push --help), to\n"
+	       "pull image dependencies the store lacks and to push. --insecure also lets\n"
+	       "sources be downloaded without checking TLS certificates.\n"
 	       "\n"
 	       "SOURCE_DATE_EPOCH (outputs' mtimes and the images' creation time) is\n"
 	       "--build-arg SOURCE_DATE_EPOCH=N, else the SOURCE_DATE_EPOCH environment\n"
@@ -213,12 +214,6 @@ static int on_option(int c, const char *arg, void *userdata)
 		return CLI_CONTINUE;
 	case OPT_USERNAME:
 		a->username = arg;
-		return CLI_CONTINUE;
-	case OPT_INSECURE:
-		a->insecure = true;
-		return CLI_CONTINUE;
-	case OPT_NO_PULL:
-		a->no_pull = true;
 		return CLI_CONTINUE;
 	case OPT_ALLOW_PRIVATE_KEY:
 		a->allow_private_key = true;
@@ -442,99 +437,19 @@ static void *tick(void *userdata)
 	}
 }
 
-/* ---- naming, exporting, pushing --------------------------------------------------- */
+/* ---- pushing ---------------------------------------------------------------------- */
 
-/* `git describe` of the tree, as bldr's Makefiles tag images; NULL when it is not a git tree. */
-static char *git_describe(const char *root)
-{
-	_cleanup_free_ char *cmd = NULL;
-	char buf[256];
-	FILE *f;
-	size_t n;
-	int status;
-
-	if (asprintf(&cmd, "git -C '%s' describe --tags --always --dirty 2>/dev/null", root) < 0)
-		return NULL;
-	if (strchr(root, '\''))
-		return NULL;
-	f = popen(cmd, "r");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	status = pclose(f);
-	if (status != 0 || n == 0)
-		return NULL;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf[0] ? strdup(buf) : NULL;
-}
-
-static int export_target(struct kiln_store *s, const struct kiln_build_target *t, const char *dir)
-{
-	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
-	struct kiln_unpack_options uo = { .devices = geteuid() == 0 };
-	int r;
-
-	/* unpacked beside it, then swapped in whole: DIR is the old export or the new one */
-	r = atomic_dir_open(dir, &out);
-	if (r >= 0)
-		r = kiln_store_load_image(cli_ctx, s, t->digest.s, NULL, &img);
-	if (r >= 0)
-		r = kiln_unpack_image(cli_ctx, s, img, out.tmp, &uo);
-	if (r >= 0)
-		r = atomic_dir_commit(&out, 0755, true);
-	if (r < 0)
-		return cli_fail(r, "cannot export %s to '%s'", t->name, dir);
-	return EXIT_OK;
-}
-
+/* Push target @p to REGISTRY/USERNAME/TARGET:TAG; *@ret_reference: that @sha256:... */
 static int push_target(struct kiln_store *s, const struct build_args *a,
-		       const struct kiln_build_target *t, const char *tag, const char *out_dir,
+		       const struct kiln_build_published *p, const char *out_dir,
 		       char **ret_reference)
 {
-	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
-	_cleanup_free_ char *name = NULL, *short_name = NULL;
-	struct kiln_registry_options ro = { .insecure = a->insecure };
-	int r;
+	_cleanup_free_ char *dest = NULL;
 
-	if (asprintf(&name, "%s/%s/%s:%s", a->registry, a->username, t->name, tag) < 0 ||
-	    asprintf(&short_name, "%s:%s", t->name, tag) < 0)
+	if (asprintf(&dest, "%s/%s/%s", a->registry, a->username, p->name) < 0)
 		return cli_fail(-ENOMEM, "build");
-	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
-	if (r < 0)
-		return cli_fail(r, "cannot push %s to %s", t->name, name);
-	return cli_push_image(s, &d, short_name, name, &ro, a->allow_private_key, out_dir,
-			      ret_reference);
-}
-
-/* Tag the target TARGET:TAG in the store and record it; *@ret_reference: TARGET:TAG@sha256:... */
-static int name_target(struct kiln_store *s, const struct kiln_build_target *t, const char *tag,
-		       const char *out_dir, char **ret_reference)
-{
-	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
-	_cleanup_(kiln_ref_release) struct kiln_ref ref = { 0 };
-	_cleanup_free_ char *short_name = NULL, *name = NULL, *reference = NULL;
-	int r;
-
-	if (asprintf(&short_name, "%s:%s", t->name, tag) < 0)
-		return cli_fail(-ENOMEM, "build");
-	r = kiln_ref_parse(cli_ctx, short_name, &ref);
-	if (r < 0)
-		return cli_fail(r, "cannot name the image of %s", t->name);
-	name = kiln_ref_name(&ref);
-	if (!name || asprintf(&reference, "%s@%s", short_name, t->digest.s) < 0)
-		return cli_fail(-ENOMEM, "build");
-	r = kiln_store_resolve(cli_ctx, s, t->digest.s, &d);
-	if (r >= 0)
-		r = kiln_store_set_ref(cli_ctx, s, name, &d);
-	if (r < 0)
-		return cli_fail(r, "cannot tag the image of %s as %s", t->name, short_name);
-	r = kiln_images_json_record(cli_ctx, out_dir, short_name, reference, &d);
-	if (r < 0)
-		return cli_fail(r, "cannot record %s in %s/images.json", short_name, out_dir);
-	*ret_reference = TAKE_PTR(reference);
-	return EXIT_OK;
+	return cli_push_image(s, &p->desc, p->name, dest, &a->transport.reg, a->allow_private_key,
+			      out_dir, ret_reference);
 }
 
 static int64_t source_date_epoch(const struct tree_args *t)
@@ -560,8 +475,6 @@ int cmd_build(int argc, char **argv)
 		{ "push", no_argument, NULL, OPT_PUSH },
 		{ "registry", required_argument, NULL, OPT_REGISTRY },
 		{ "username", required_argument, NULL, OPT_USERNAME },
-		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
 		{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
 		{},
 	};
@@ -573,6 +486,8 @@ int cmd_build(int argc, char **argv)
 		.short_options = "j:o:",
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.transport,
+		.pulls = true,
 	};
 	_cleanup_(tree_args_release) struct tree_args t = { 0 };
 	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
@@ -581,6 +496,8 @@ int cmd_build(int argc, char **argv)
 	_cleanup_free_ const char **targets = NULL;
 	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
 	struct kiln_build_target *built = NULL;
+	struct kiln_build_published *published = NULL;
+	struct kiln_build_publish_options po = { 0 };
 	struct kiln_build_stats stats;
 	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
 	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER, .modules = &modules };
@@ -617,8 +534,10 @@ int cmd_build(int argc, char **argv)
 		return r;
 	out_dir = path_join(cli_root, "_out");
 	log_dir = path_join(cli_root, "_out/logs");
-	tag = a.tag ? strdup(a.tag) : git_describe(cli_root);
-	if (!tag)
+	/* before the build: its logs in the tree would make it -dirty */
+	if (a.tag)
+		tag = strdup(a.tag);
+	else if (kiln_build_describe(cli_ctx, cli_root, &tag) >= 0 && !tag)
 		tag = strdup("latest");
 	if (!out_dir || !log_dir || !tag)
 		return cli_fail(-ENOMEM, "build");
@@ -641,8 +560,8 @@ int cmd_build(int argc, char **argv)
 			.secrets = a.secrets,
 			.n_secrets = a.n_secrets,
 			.log_dir = log_dir,
-			.pull = !a.no_pull,
-			.insecure = a.insecure,
+			.pull = !a.transport.no_pull,
+			.registry = &a.transport.reg,
 			.on_event = on_event,
 			.userdata = &p,
 		};
@@ -669,31 +588,29 @@ int cmd_build(int argc, char **argv)
 		build_summary_print(&modules, stderr);
 	}
 
+	po = (struct kiln_build_publish_options){
+		.tag = tag,
+		.out_dir = out_dir,
+		.export_dir = a.output,
+	};
+	r = kiln_build_publish(cli_ctx, s, built, n_targets, &po, &published);
+	if (r < 0) {
+		kiln_build_targets_free(built, n_targets);
+		return cli_fail(r, "build");
+	}
 	json_init(&w, &json);
 	json_begin_array(&w);
 	for (size_t i = 0; i < n_targets && ret == EXIT_OK; i++) {
-		_cleanup_free_ char *reference = NULL, *pushed = NULL;
+		_cleanup_free_ char *pushed = NULL;
 
-		ret = name_target(s, &built[i], tag, out_dir, &reference);
-		if (ret == EXIT_OK && a.push)
-			ret = push_target(s, &a, &built[i], tag, out_dir, &pushed);
-		if (ret == EXIT_OK && a.output) {
-			_cleanup_free_ char *dir =
-			    n_targets == 1 ? strdup(a.output) : path_join(a.output, built[i].name);
-
-			if (n_targets > 1 && mkdir(a.output, 0755) < 0 && errno != EEXIST)
-				ret =
-				    cli_fail(-errno, "cannot make output directory '%s'", a.output);
-			else
-				ret = dir ? export_target(s, &built[i], dir)
-					  : cli_fail(-ENOMEM, "build");
-		}
+		if (a.push)
+			ret = push_target(s, &a, &published[i], out_dir, &pushed);
 		if (ret != EXIT_OK)
 			break;
 		if (t.json) {
 			json_begin_object(&w);
 			json_kv_string(&w, "name", built[i].name);
-			json_kv_string(&w, "reference", reference);
+			json_kv_string(&w, "reference", published[i].reference);
 			json_kv_string(&w, "digest", built[i].digest.s);
 			json_key(&w, "cached");
 			json_bool(&w, built[i].cached);
@@ -703,7 +620,7 @@ int cmd_build(int argc, char **argv)
 			build_modules_json(&w, built[i].modules, built[i].n_modules);
 			json_end_object(&w);
 		} else {
-			printf("%s\n", pushed ? pushed : reference);
+			printf("%s\n", pushed ? pushed : published[i].reference);
 		}
 	}
 	json_end_array(&w);
@@ -711,6 +628,7 @@ int cmd_build(int argc, char **argv)
 		strbuf_addch(&json, '\n');
 		ret = cli_write_stdout(strbuf_str(&json), json.len);
 	}
+	kiln_build_published_free(published, n_targets);
 	fflush(stdout);
 	kiln_build_targets_free(built, n_targets);
 	return ret;

@@ -24,8 +24,6 @@ enum {
 	OPT_KERNEL_BUILD,
 	OPT_BASE,
 	OPT_EXT_PLATFORM,
-	OPT_INSECURE,
-	OPT_NO_PULL,
 	OPT_DIR,
 	OPT_CERT,
 };
@@ -37,7 +35,7 @@ struct ext_args {
 	const char *platform;
 	const char *dir;
 	const char *cert;
-	bool insecure, no_pull;
+	struct cli_registry_args registry;
 };
 
 static void main_help(void)
@@ -69,12 +67,6 @@ static int on_option(int c, const char *arg, void *userdata)
 		return CLI_CONTINUE;
 	case OPT_EXT_PLATFORM:
 		a->platform = arg;
-		return CLI_CONTINUE;
-	case OPT_INSECURE:
-		a->insecure = true;
-		return CLI_CONTINUE;
-	case OPT_NO_PULL:
-		a->no_pull = true;
 		return CLI_CONTINUE;
 	case OPT_DIR:
 		a->dir = arg;
@@ -118,10 +110,9 @@ static int validate_help(void)
 	       "      --cert CERT            the kernel's module signing certificate, when the\n"
 	       "                             tree has none in certs/signing_key.x509\n"
 	       "      --base DIR|REF         the files the extension lands on, for firmware\n"
-	       "      --platform P           the platform of images (default: the host's)\n"
-	       "      --insecure             plain HTTP and unverified TLS for any registry\n"
-	       "      --no-pull              do not pull images missing from the store\n"
-	       "      --json                 print the report as JSON\n"
+	       "      --platform P           the platform of images (default: the host's)\n");
+	cli_registry_help(29, true);
+	printf("      --json                 print the report as JSON\n"
 	       "  -h, --help                 show this help\n"
 	       "\n"
 	       "Exit status: 0 valid (warnings allowed), 1 invalid or failure, 2 usage error.\n");
@@ -134,8 +125,6 @@ static const struct option ext_options[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "platform", required_argument, NULL, OPT_EXT_PLATFORM },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "no-pull", no_argument, NULL, OPT_NO_PULL },
 	{},
 };
 
@@ -210,8 +199,8 @@ static int open_input(const char *cmd, int argc, char **argv, const struct ext_a
 	if (r != EXIT_OK)
 		return r;
 	*io = (struct kiln_ext_input_options){ .platform = a->platform ? platform : NULL,
-					       .pull = !a->no_pull,
-					       .insecure = a->insecure,
+					       .pull = !a->registry.no_pull,
+					       .registry = &a->registry.reg,
 					       .metadata = true };
 	if (asprintf(&what, "%s: cannot open the store", cmd) < 0)
 		return cli_fail(-ENOMEM, "%s", cmd);
@@ -262,6 +251,8 @@ static int ext_validate(int argc, char **argv)
 		.extra = ext_options,
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.registry,
+		.pulls = true,
 	};
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
@@ -350,11 +341,10 @@ static int info_help(void)
 	       "release, and how many problems 'kiln ext validate' finds without a kernel.\n"
 	       "\n"
 	       "Options:\n"
-	       "      --platform P   the platform of images (default: the host's)\n"
-	       "      --insecure     plain HTTP and unverified TLS for any registry\n"
-	       "      --no-pull      do not pull images missing from the store\n"
-	       "      --json         print it as JSON\n"
-	       "  -h, --help         show this help\n");
+	       "      --platform P       the platform of images (default: the host's)\n");
+	cli_registry_help(25, true);
+	printf("      --json             print it as JSON\n"
+	       "  -h, --help             show this help\n");
 	return EXIT_OK;
 }
 
@@ -365,9 +355,11 @@ static int ext_info(int argc, char **argv)
 		.name = "ext info",
 		.no_tree = true,
 		.help = info_help,
-		.extra = ext_options + 4, /* --platform, --insecure, --no-pull */
+		.extra = ext_options + 4, /* --platform */
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.registry,
+		.pulls = true,
 	};
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;

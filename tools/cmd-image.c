@@ -29,8 +29,6 @@ enum {
 	OPT_KERNEL_CERT,
 	OPT_TAG,
 	OPT_TALOS_VERSION,
-	OPT_INSECURE,
-	OPT_NO_PULL,
 	OPT_ALLOW_PRIVATE_KEY,
 };
 
@@ -38,7 +36,8 @@ struct image_args {
 	struct kiln_installer_options o;
 	char **extensions, **extra, **certs;
 	const char *push;
-	bool no_pull, allow_private_key;
+	bool allow_private_key;
+	struct cli_registry_args registry;
 };
 
 /* What the progress lines count. */
@@ -130,15 +129,14 @@ static int installer_help(void)
 	    "      --kernel-cert FILE           a certificate the base's kernel trusts, DER\n"
 	    "                                   or PEM (repeatable); besides those built into\n"
 	    "                                   its vmlinuz, where kiln can read them\n"
-	    "      --no-preflight               do not check the modules against the kernel\n"
-	    "      --insecure                   plain HTTP and unverified TLS for any registry\n"
-	    "      --no-pull                    do not pull images missing from the store\n"
-	    "  -v, --verbose                    the time each phase took\n"
-	    "      --json                       print the result as JSON\n"
-	    "  -h, --help                       show this help\n"
-	    "\n"
-	    "Exit status: 0 made, 1 failure (a module the kernel would refuse too), 2 usage\n"
-	    "error.\n");
+	    "      --no-preflight               do not check the modules against the kernel\n");
+	cli_registry_help(35, true);
+	printf("  -v, --verbose                    the time each phase took\n"
+	       "      --json                       print the result as JSON\n"
+	       "  -h, --help                       show this help\n"
+	       "\n"
+	       "Exit status: 0 made, 1 failure (a module the kernel would refuse too), 2 usage\n"
+	       "error.\n");
 	return EXIT_OK;
 }
 
@@ -197,12 +195,6 @@ static int on_option(int c, const char *arg, void *userdata)
 		return CLI_CONTINUE;
 	case OPT_TALOS_VERSION:
 		o->talos_version = arg;
-		return CLI_CONTINUE;
-	case OPT_INSECURE:
-		o->insecure = true;
-		return CLI_CONTINUE;
-	case OPT_NO_PULL:
-		a->no_pull = true;
 		return CLI_CONTINUE;
 	case OPT_ALLOW_PRIVATE_KEY:
 		a->allow_private_key = true;
@@ -268,7 +260,9 @@ static void on_event(void *userdata, const struct kiln_installer_event *ev)
 		print_module(p, ev);
 		break;
 	case KILN_INSTALLER_NOTE:
-		fprintf(stderr, "kiln: image: %s: %s\n", phase, ev->message);
+		fprintf(stderr, "kiln: image: %s: %s", phase, ev->message);
+		cli_print_advice(stderr, ev->hint, NULL);
+		fputc('\n', stderr);
 		break;
 	}
 }
@@ -336,8 +330,6 @@ static int image_installer(int argc, char **argv)
 		{ "kernel-cert", required_argument, NULL, OPT_KERNEL_CERT },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "talos-version", required_argument, NULL, OPT_TALOS_VERSION },
-		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "no-pull", no_argument, NULL, OPT_NO_PULL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{},
 	};
@@ -350,16 +342,19 @@ static int image_installer(int argc, char **argv)
 		.short_options = "o:v",
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.registry,
+		.pulls = true,
 	};
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_installer_result_release) struct kiln_installer_result res = { 0 };
 	_cleanup_free_ char *pushed = NULL;
 	struct progress progress = { 0 };
-	struct kiln_registry_options ro = { 0 };
 	const char *out_dir;
 	bool json;
 	int r;
 
+	/* the installer's platform is linux/ARCH */
+	cli_platform_option = "--arch";
 	r = cli_parse_plain(argc, argv, &co, &json);
 	if (r != CLI_CONTINUE)
 		goto out;
@@ -379,7 +374,8 @@ static int image_installer(int argc, char **argv)
 	a.o.extensions = (const char *const *)a.extensions;
 	a.o.extra_kernel_args = (const char *const *)a.extra;
 	a.o.kernel_certs = (const char *const *)a.certs;
-	a.o.pull = !a.no_pull;
+	a.o.pull = !a.registry.no_pull;
+	a.o.registry = &a.registry.reg;
 	a.o.on_event = on_event;
 	a.o.userdata = &progress;
 	out_dir = a.o.out_dir ? a.o.out_dir : DEFAULT_OUT_DIR;
@@ -402,9 +398,8 @@ static int image_installer(int argc, char **argv)
 			res.path, res.name, res.manifest.digest.s, res.n_extensions, res.n_squashed,
 			res.n_cached);
 	if (a.push) {
-		ro.insecure = a.o.insecure;
-		r = cli_push_image(s, &res.manifest, res.name, a.push, &ro, a.allow_private_key,
-				   out_dir, &pushed);
+		r = cli_push_image(s, &res.manifest, res.name, a.push, &a.registry.reg,
+				   a.allow_private_key, out_dir, &pushed);
 		if (r != EXIT_OK)
 			goto out;
 	}

@@ -42,15 +42,13 @@ static int help(void)
 	    "Transport and credentials are as for kiln push (see kiln push --help).\n"
 	    "\n"
 	    "Options:\n"
-	    "      --platform P    os/arch[/variant], such as linux/arm64 (default: the host's)\n"
-	    "      --insecure      allow plain HTTP and unverified TLS for any registry\n"
-	    "      --authfile FILE take credentials from FILE only\n"
-	    "  -j, --jobs N        blobs transferred at once (default 4)\n"
-	    "  -q, --quiet         no progress lines (retries are still reported)\n"
-	    "      --json          print the result as JSON\n"
-	    "  -h, --help          show this help\n"
-	    "\n"
-	    "Exit status: 0 pulled, 1 failure, 2 usage error.\n");
+	    "      --platform P    os/arch[/variant], such as linux/arm64 (default: the host's)\n");
+	cli_registry_help(22, false);
+	fputs(TRANSFER_OPTIONS_HELP, stdout);
+	printf("      --json          print the result as JSON\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit status: 0 pulled, 1 failure, 2 usage error.\n");
 	return EXIT_OK;
 }
 
@@ -108,6 +106,7 @@ int cmd_pull(int argc, char **argv)
 		.short_options = TRANSFER_SHORT_OPTIONS,
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.t.registry,
 	};
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_pull_result_release) struct kiln_pull_result res = { 0 };
@@ -135,7 +134,8 @@ int cmd_pull(int argc, char **argv)
 		return r;
 
 	transfer_progress_start(&tp, "pulling", &a.t);
-	r = kiln_registry_pull(cli_ctx, s, &src, a.platform ? &platform : NULL, &a.t.reg, &res);
+	r = kiln_registry_pull(cli_ctx, s, &src, a.platform ? &platform : NULL, &a.t.registry.reg,
+			       &res);
 	if (r < 0)
 		return cli_fail(r, "cannot pull '%s'", argv[optind]);
 	if (!a.t.quiet)

@@ -66,12 +66,10 @@ static int help(void)
 	       "$DOCKER_CONFIG/config.json or ~/.docker/config.json, ~/.dockercfg (what\n"
 	       "podman login and docker login write; credential helpers are not run).\n"
 	       "\n"
-	       "Options:\n"
-	       "      --insecure      allow plain HTTP and unverified TLS for any registry\n"
-	       "      --authfile FILE take credentials from FILE only\n"
-	       "  -j, --jobs N        blobs transferred at once (default 4)\n"
-	       "  -q, --quiet         no progress lines (retries are still reported)\n"
-	       "      --no-record     do not write " OUT_DIR "/images.json\n"
+	       "Options:\n");
+	cli_registry_help(22, false);
+	fputs(TRANSFER_OPTIONS_HELP, stdout);
+	printf("      --no-record     do not write " OUT_DIR "/images.json\n"
 	       "      --allow-private-key\n"
 	       "                      push an image that holds private keys (warns)\n"
 	       "      --json          print the result as JSON\n"
@@ -171,6 +169,7 @@ int cmd_push(int argc, char **argv)
 		.short_options = TRANSFER_SHORT_OPTIONS,
 		.on_option = on_option,
 		.userdata = &a,
+		.registry = &a.t.registry,
 	};
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor src = { 0 };
@@ -203,7 +202,7 @@ int cmd_push(int argc, char **argv)
 		return r;
 
 	transfer_progress_start(&tp, "pushing", &a.t);
-	r = kiln_registry_push(cli_ctx, s, &src, &dest, &a.t.reg, &res);
+	r = kiln_registry_push(cli_ctx, s, &src, &dest, &a.t.registry.reg, &res);
 	if (r < 0)
 		return cli_fail(r, "cannot push '%s' to %s", argv[optind], dest_name);
 	if (!a.t.quiet)

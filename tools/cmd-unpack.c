@@ -5,14 +5,10 @@
  * either the whole image or not there.
  */
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include <kiln/layer.h>
 
-#include "fileio.h"
 #include "kiln.h"
-#include "log.h"
 
 enum {
 	OPT_UNPACK_PLATFORM = OPT_FIRST_COMMAND_OPTION,
@@ -77,30 +73,6 @@ static int on_option(int c, const char *arg, void *userdata)
 	}
 }
 
-/* 0 if @dir can be replaced by a rename: absent, or an empty directory. */
-static int check_target(const char *dir)
-{
-	struct stat st;
-
-	if (lstat(dir, &st) < 0)
-		return errno == ENOENT ? 0 : cli_fail(-errno, "unpack: '%s'", dir);
-	if (!S_ISDIR(st.st_mode)) {
-		kiln_error(cli_ctx, EEXIST, "'%s' exists and is not a directory", dir);
-		return cli_fail(-EEXIST, "unpack");
-	}
-	/* rmdir of an empty directory succeeds: put it back at once */
-	if (rmdir(dir) < 0) {
-		if (errno == ENOTEMPTY || errno == EEXIST) {
-			kiln_error(cli_ctx, ENOTEMPTY, "'%s' is not empty", dir);
-			return cli_fail(-ENOTEMPTY, "unpack");
-		}
-		return cli_fail(-errno, "unpack: '%s'", dir);
-	}
-	if (mkdir(dir, st.st_mode & 07777) < 0)
-		return cli_fail(-errno, "unpack: '%s'", dir);
-	return 0;
-}
-
 int cmd_unpack(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -120,11 +92,8 @@ int cmd_unpack(int argc, char **argv)
 	_cleanup_(kiln_platform_release) struct kiln_platform platform = { 0 };
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	_cleanup_free_ char *dir = NULL;
-	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
 	struct kiln_unpack_options uo = { 0 };
-	const char *ref;
-	size_t len;
+	const char *ref, *dir;
 	int r;
 
 	r = cli_parse_plain(argc, argv, &o, NULL);
@@ -133,28 +102,15 @@ int cmd_unpack(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage("unpack: expected REF DIR: run 'kiln unpack --help'");
 	ref = argv[optind];
-	dir = strdup(argv[optind + 1]);
-	if (!dir)
-		return cli_fail(-ENOMEM, "unpack");
-	for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
-		dir[len - 1] = '\0';
+	dir = argv[optind + 1];
 	r = cli_parse_platform("unpack", a.platform, &platform);
 	if (r != EXIT_OK)
-		return r;
-	r = check_target(dir);
-	if (r != 0)
 		return r;
 	r = cli_open_image("unpack", ref, a.platform ? &platform : NULL, &s, &img);
 	if (r != EXIT_OK)
 		return r;
-
-	r = atomic_dir_open(dir, &out);
-	if (r < 0)
-		return cli_fail(r, "unpack: cannot create a directory beside '%s'", dir);
 	uo.devices = a.devices;
-	r = kiln_unpack_image(cli_ctx, s, img, out.tmp, &uo);
-	if (r >= 0)
-		r = atomic_dir_commit(&out, 0755, false);
+	r = kiln_unpack_image_to_dir(cli_ctx, s, img, dir, &uo, false);
 	if (r < 0)
 		return cli_fail(r, "unpack %s into '%s'", ref, dir);
 	return EXIT_OK;

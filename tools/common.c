@@ -13,6 +13,7 @@
 
 struct kiln_ctx *cli_ctx;
 const char *cli_root = ".";
+const char *cli_platform_option = "--platform";
 
 int cli_push_arg(char ***v, size_t *n, const char *arg)
 {
@@ -57,6 +58,44 @@ static int tree_args_parse(struct tree_args *a, int c, const char *arg)
 	}
 }
 
+static const struct option registry_options[] = {
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "authfile", required_argument, NULL, OPT_AUTHFILE },
+	{ "no-pull", no_argument, NULL, OPT_NO_PULL }, /* last: only for commands that pull */
+};
+
+void cli_registry_help(int column, bool pulls)
+{
+	static const struct {
+		const char *option, *what;
+	} lines[ELEMENTSOF(registry_options)] = {
+		{ "--insecure", "plain HTTP and unverified TLS for any registry" },
+		{ "--authfile FILE", "take registry credentials from FILE only" },
+		{ "--no-pull", "do not pull images missing from the store" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(lines) - !pulls; i++)
+		printf("      %-*s%s\n", column - 6, lines[i].option, lines[i].what);
+}
+
+/* One of the registry options: true if @c was one. */
+static bool registry_args_parse(struct cli_registry_args *r, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_INSECURE:
+		r->reg.insecure = true;
+		return true;
+	case OPT_AUTHFILE:
+		r->reg.auth_file = arg;
+		return true;
+	case OPT_NO_PULL:
+		r->no_pull = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
 int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct tree_args *a)
 {
 	static const struct option tree_options[] = {
@@ -75,10 +114,16 @@ int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct
 	const struct option *shared = o->no_tree ? plain_options : tree_options;
 	size_t n = o->no_tree ? ELEMENTSOF(plain_options) : ELEMENTSOF(tree_options);
 	_cleanup_free_ char *shorts = NULL;
-	struct option options[ELEMENTSOF(tree_options) + 16] = { 0 };
+	struct option options[ELEMENTSOF(tree_options) + ELEMENTSOF(registry_options) + 16] = { 0 };
 	int c, r;
 
 	memcpy(options, shared, n * sizeof(*shared));
+	if (o->registry) {
+		size_t k = ELEMENTSOF(registry_options) - !o->pulls;
+
+		memcpy(options + n, registry_options, k * sizeof(*registry_options));
+		n += k;
+	}
 	for (const struct option *e = o->extra; e && e->name; e++) {
 		/* the last entry stays all-zero, as getopt_long() needs */
 		assert(n < ELEMENTSOF(options) - 1);
@@ -95,7 +140,7 @@ int cli_parse_options(int argc, char **argv, const struct cli_options *o, struct
 		r = o->no_tree && c != OPT_JSON ? 0 : tree_args_parse(a, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
-		if (r > 0)
+		if (r > 0 || (o->registry && registry_args_parse(o->registry, c, optarg)))
 			continue;
 		if (!o->on_option)
 			return cli_usage("%s: run 'kiln %s --help' for usage", o->name, o->name);
@@ -154,16 +199,56 @@ int cli_select_pkgs(const struct kiln_tree *tree, const struct tree_args *a,
 	return EXIT_OK;
 }
 
+void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject)
+{
+	switch (hint) {
+	case KILN_HINT_INSECURE:
+		fputs("; for a registry you trust without TLS checks (a self-signed certificate, "
+		      "plain HTTP), use --insecure",
+		      f);
+		break;
+	case KILN_HINT_PLATFORM:
+		fprintf(f, "; choose one with %s", cli_platform_option);
+		break;
+	case KILN_HINT_IMAGE_MISSING:
+		if (subject)
+			fprintf(f,
+				"; pull it with `kiln pull %s` or import it with `kiln import DIR "
+				"--tag %s`",
+				subject, subject);
+		break;
+	case KILN_HINT_SECRET:
+		if (subject)
+			fprintf(f, "; pass --secret id=%s,src=PATH", subject);
+		break;
+	case KILN_HINT_TALOS_VERSION:
+		fputs("; give it with --talos-version V", f);
+		break;
+	case KILN_HINT_NO_PREFLIGHT:
+		fputs("; --no-preflight composes anyway", f);
+		break;
+	case KILN_HINT_KERNEL_CERT:
+		fputs("; give them with --kernel-cert FILE", f);
+		break;
+	case KILN_HINT_NONE:
+		break;
+	}
+}
+
 int cli_fail(int r, const char *what, ...)
 {
-	const char *why = kiln_ctx_error_for(cli_ctx, r);
+	const char *why = kiln_ctx_error_for(cli_ctx, r), *subject = NULL;
+	/* the hint belongs to the recorded error: none when that is not this one */
+	enum kiln_hint hint = why ? kiln_ctx_error_hint(cli_ctx, &subject) : KILN_HINT_NONE;
 	va_list ap;
 
 	fputs("kiln: ", stderr);
 	va_start(ap, what);
 	vfprintf(stderr, what, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", why ? why : strerror(r < 0 ? -r : r));
+	fprintf(stderr, ": %s", why ? why : strerror(r < 0 ? -r : r));
+	cli_print_advice(stderr, hint, subject);
+	fputc('\n', stderr);
 	kiln_ctx_clear_error(cli_ctx);
 	return EXIT_FAILURE_;
 }
@@ -291,7 +376,7 @@ int cli_check_private_keys(struct kiln_store *s, const struct kiln_descriptor *d
 		fprintf(stderr,
 			"kiln: warning: pushing %s unchecked (--allow-private-key): cannot "
 			"check it for private keys: %s\n",
-			name, kiln_ctx_error(cli_ctx) ? kiln_ctx_error(cli_ctx) : strerror(-r));
+			name, kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r));
 		kiln_ctx_clear_error(cli_ctx);
 		return EXIT_OK;
 	}

@@ -9,8 +9,10 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <kiln/kiln.h>
+#include <kiln/registry.h>
 #include <kiln/spec.h>
 
 #include "macro.h"
@@ -25,6 +27,8 @@ enum {
 /* Set by the dispatcher before a command runs. */
 extern struct kiln_ctx *cli_ctx;
 extern const char *cli_root;
+/* The option that picks the platform of the images a command reads, for advice. */
+extern const char *cli_platform_option;
 
 /* The options every command that loads a tree takes. */
 struct tree_args {
@@ -40,6 +44,9 @@ enum {
 	OPT_PLATFORM = 0x100,
 	OPT_BUILD_ARG,
 	OPT_JSON,
+	OPT_INSECURE, /* the registry options: struct cli_options.registry */
+	OPT_AUTHFILE,
+	OPT_NO_PULL,
 	OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -59,6 +66,21 @@ void tree_args_release(struct tree_args *a);
  */
 int cli_push_arg(char ***v, size_t *n, const char *arg);
 
+/*
+ * The options of every command that reaches a registry: --insecure and
+ * --authfile FILE, and --no-pull for those that pull what the store lacks.
+ */
+struct cli_registry_args {
+	struct kiln_registry_options reg; /* @insecure, @auth_file */
+	bool no_pull;
+};
+
+/*
+ * Print the registry options' help lines, each description at column
+ * @column as the command's other options have theirs; --no-pull with @pulls.
+ */
+void cli_registry_help(int column, bool pulls);
+
 /* A command's own options, beyond the shared ones. */
 struct cli_options {
 	const char *name; /* "graph", for messages */
@@ -70,6 +92,9 @@ struct cli_options {
 	/* called for each of @extra (and short options); returns CLI_CONTINUE or an exit code */
 	int (*on_option)(int c, const char *arg, void *userdata);
 	void *userdata;
+	/* NULL, or where the registry options go (cli_registry_help() words them) */
+	struct cli_registry_args *registry;
+	bool pulls; /* with @registry: --no-pull too */
 };
 
 #define CLI_CONTINUE (-1)
@@ -168,8 +193,18 @@ struct cli_subcommand {
 int cli_run_subcommand(const char *cmd, int argc, char **argv, const struct cli_subcommand *subs,
 		       size_t n, void (*help)(void));
 
-/* Print "kiln: @what: <the context's error, or strerror(-r)>" and return EXIT_FAILURE_. */
+/*
+ * Print "kiln: @what: <the context's error, or strerror(-r)>", with the
+ * advice the error's hint (kiln_ctx_error_hint()) calls for in kiln's own
+ * words, and return EXIT_FAILURE_.
+ */
 int cli_fail(int r, const char *what, ...) _printf_(2, 3);
+
+/*
+ * A library hint (enum kiln_hint, about @subject) in the words of kiln's
+ * options and commands, to @f: "; <advice>", or nothing.
+ */
+void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject);
 
 /* Print "kiln: <message>" and return EXIT_USAGE. */
 int cli_usage(const char *fmt, ...) _printf_(1, 2);

@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * What kiln push and kiln pull share: their registry options, the start
- * of their JSON result, and progress lines on stderr: one line per blob,
- * retries as they happen, and for transfers that last, the running total
- * every two seconds. Header-only: two commands share it, nothing else.
+ * What kiln push and kiln pull share: their transfer options (the registry
+ * options are everyone's: struct cli_registry_args), the start of their
+ * JSON result, and progress lines on stderr: one line per blob, retries as
+ * they happen, and for transfers that last, the running total every two
+ * seconds. Header-only: two commands share it, nothing else.
  */
 
 #include <inttypes.h>
@@ -19,24 +20,25 @@
 #include "kiln.h"
 
 enum {
-	OPT_INSECURE = OPT_FIRST_COMMAND_OPTION,
-	OPT_AUTHFILE,
-	OPT_FIRST_TRANSFER_OPTION,
+	OPT_FIRST_TRANSFER_OPTION = OPT_FIRST_COMMAND_OPTION,
 };
 
 /* The long options push and pull share, for the start of their option tables */
 /* clang-format off */
 #define TRANSFER_OPTIONS						\
-	{ "insecure", no_argument, NULL, OPT_INSECURE },		\
-	{ "authfile", required_argument, NULL, OPT_AUTHFILE },		\
 	{ "jobs", required_argument, NULL, 'j' },			\
 	{ "quiet", no_argument, NULL, 'q' }
 /* clang-format on */
 
 #define TRANSFER_SHORT_OPTIONS "j:q"
 
+/* Their help lines, descriptions at column 22 as cli_registry_help(22, false) has them. */
+#define TRANSFER_OPTIONS_HELP                                           \
+	"  -j, --jobs N        blobs transferred at once (default 4)\n" \
+	"  -q, --quiet         no progress lines (retries are still reported)\n"
+
 struct transfer_args {
-	struct kiln_registry_options reg;
+	struct cli_registry_args registry; /* given to cli_options.registry */
 	bool quiet;
 };
 
@@ -51,18 +53,12 @@ static inline bool transfer_option(struct transfer_args *a, int c, const char *a
 
 	*ret = CLI_CONTINUE;
 	switch (c) {
-	case OPT_INSECURE:
-		a->reg.insecure = true;
-		return true;
-	case OPT_AUTHFILE:
-		a->reg.auth_file = arg;
-		return true;
 	case 'j':
 		n = strtoul(arg, &end, 10);
 		if (!*arg || *end || n == 0 || n > 32)
 			*ret = cli_usage("--jobs '%s': expected a number from 1 to 32", arg);
 		else
-			a->reg.jobs = (unsigned)n;
+			a->registry.reg.jobs = (unsigned)n;
 		return true;
 	case 'q':
 		a->quiet = true;
@@ -163,6 +159,6 @@ static inline void transfer_progress_start(struct transfer_progress *tp, const c
 					   struct transfer_args *a)
 {
 	transfer_progress_init(tp, verb, a->quiet);
-	a->reg.on_event = transfer_progress_event;
-	a->reg.userdata = tp;
+	a->registry.reg.on_event = transfer_progress_event;
+	a->registry.reg.userdata = tp;
 }

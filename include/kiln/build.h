@@ -32,6 +32,7 @@
 #include <kiln/kiln.h>
 #include <kiln/module.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 #include <kiln/spec.h>
 
 #pragma GCC visibility push(default)
@@ -132,12 +133,14 @@ struct kiln_build_options {
 	size_t n_secrets;
 	const char *log_dir; /* where <stage>.log files go (created); NULL: none kept */
 	const char *cache_dir; /* NULL: kiln_cache_dir() */
-	/*
-	 * Pull image dependencies missing from the store from their registry
-	 * (plain HTTP only for loopback registries or with @insecure).
-	 */
+	/* pull image dependencies missing from the store from their registry */
 	bool pull;
-	bool insecure;
+	/*
+	 * How registries are reached (NULL: the defaults of struct
+	 * kiln_registry_options); its @insecure also lets sources be
+	 * downloaded without checking TLS certificates.
+	 */
+	const struct kiln_registry_options *registry;
 	/* called from any thread, serialized by the engine; may be NULL */
 	void (*on_event)(void *userdata, const struct kiln_build_event *ev);
 	void *userdata;
@@ -185,6 +188,53 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 	       struct kiln_build_target **ret, struct kiln_build_stats *ret_stats);
 
 void kiln_build_targets_free(struct kiln_build_target *t, size_t n);
+
+/* ---- publishing the targets (lib/build/publish.c) ---- */
+
+struct kiln_build_publish_options {
+	const char *tag; /* the targets' tag (kiln_build_describe() gives bldr's); NULL: "latest" */
+	const char *out_dir; /* where images.json is (created when missing) */
+	/*
+	 * Export each target's files to this directory, replacing what it held
+	 * (kiln_unpack_image_to_dir()); with several targets, to
+	 * @export_dir/TARGET. NULL: none are exported.
+	 */
+	const char *export_dir;
+};
+
+/* What a target was published as. */
+struct kiln_build_published {
+	char *name; /* "TARGET:TAG", as the store's ref and images.json's key have it */
+	char *reference; /* "TARGET:TAG@sha256:..." */
+	struct kiln_descriptor desc; /* the target's manifest */
+	char *export_dir; /* where its files went, or NULL */
+};
+
+/**
+ * kiln_build_publish() - hand the targets kiln_build() made to the user
+ * @t: kiln_build()'s @n targets
+ * @ret: @n entries in the same order; free with kiln_build_published_free()
+ *
+ * Each target is tagged TARGET:TAG in @s (docker.io/library/TARGET:TAG in
+ * full), recorded in @o->out_dir/images.json under TARGET:TAG, and
+ * exported when @o->export_dir asks for it. Stops at the first failure,
+ * with what failed and for which target on @ctx.
+ */
+int kiln_build_publish(struct kiln_ctx *ctx, struct kiln_store *s,
+		       const struct kiln_build_target *t, size_t n,
+		       const struct kiln_build_publish_options *o,
+		       struct kiln_build_published **ret);
+void kiln_build_published_free(struct kiln_build_published *p, size_t n);
+
+/**
+ * kiln_build_describe() - the tag bldr's Makefiles give a tree's images
+ *
+ * `git describe --tags --always --dirty` of @root, run as a child of its
+ * own (argv, no shell). *@ret gets its first line, or NULL when @root is
+ * no git work tree or git is not installed. Ask before the build writes
+ * its logs into the tree, or they may make it -dirty. Returns 0, or -ENOMEM.
+ */
+int kiln_build_describe(struct kiln_ctx *ctx, const char *root, char **ret);
 
 /* The ref a stage output is kept under in the store: "kiln.local/stage/<name>:<key hex>". */
 #define KILN_STAGE_REF_PREFIX "kiln.local/stage/"

@@ -17,6 +17,7 @@
 #include <kiln/kiln.h>
 #include <kiln/module.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 
 #pragma GCC visibility push(default)
 
@@ -266,7 +267,7 @@ struct kiln_ext_input {
 struct kiln_ext_input_options {
 	const struct kiln_platform *platform; /* images: NULL for the host's */
 	bool pull; /* an image missing from the store is pulled */
-	bool insecure;
+	const struct kiln_registry_options *registry; /* how; NULL: the defaults */
 	/*
 	 * Images: also load the flattened view (what ships: modes and owners),
 	 * which reads every layer a second time; a kernel tree or a base whose

@@ -22,6 +22,7 @@
 #include <kiln/layer.h>
 #include <kiln/module.h>
 #include <kiln/oci.h>
+#include <kiln/registry.h>
 
 #pragma GCC visibility push(default)
 
@@ -331,6 +332,7 @@ struct kiln_installer_event {
 	const char *module; /* its path in the extension: "usr/lib/modules/..." */
 	const struct kiln_check_result *check;
 	const char *message;
+	enum kiln_hint hint; /* NOTE: what the caller could change about it (see kiln.h) */
 };
 
 struct kiln_installer_options {
@@ -350,7 +352,7 @@ struct kiln_installer_options {
 	const char *const *kernel_certs;
 	size_t n_kernel_certs;
 	bool pull; /* pull images missing from the store */
-	bool insecure;
+	const struct kiln_registry_options *registry; /* how; NULL: the defaults */
 	int64_t source_date_epoch;
 	const char *cache_dir; /* NULL: kiln_cache_dir() */
 	/* called as the work goes; may be NULL */

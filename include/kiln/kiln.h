@@ -68,7 +68,48 @@ const char *kiln_ctx_error(const struct kiln_ctx *ctx);
  */
 const char *kiln_ctx_error_for(const struct kiln_ctx *ctx, int r);
 
-/** kiln_ctx_clear_error() - forget the last error. */
+/*
+ * What the caller could change to get past the last error: a fact in the
+ * API's terms, recorded by the library with the error, for a front end to
+ * word as its own advice (a command line names its flags). The library's
+ * error text never names a front end's options.
+ */
+enum kiln_hint {
+	KILN_HINT_NONE,
+	/*
+	 * kiln_registry_options.insecure would allow it: the registry's TLS
+	 * certificate is not trusted, https cannot reach it (plain HTTP is only
+	 * tried for loopback hosts), or credentials would go to a plain-HTTP
+	 * token service.
+	 */
+	KILN_HINT_INSECURE,
+	/* the image has no manifest for the platform asked for; the text lists those it has */
+	KILN_HINT_PLATFORM,
+	/* the image the subject names is not in the store: import it under that name, or pull it */
+	KILN_HINT_IMAGE_MISSING,
+	/* a build step uses the secret the subject names, which kiln_build_options.secrets lacks */
+	KILN_HINT_SECRET,
+	/* the installer's base has no Talos version; kiln_installer_options.talos_version */
+	KILN_HINT_TALOS_VERSION,
+	/* the installer's preflight refused a module; kiln_installer_options.no_preflight */
+	KILN_HINT_NO_PREFLIGHT,
+	/* no certificate of the base's kernel is known; kiln_installer_options.kernel_certs */
+	KILN_HINT_KERNEL_CERT,
+};
+
+/**
+ * kiln_ctx_error_hint() - what could get past the last error
+ * @ret_subject: may be NULL; gets what the hint is about (KILN_HINT_IMAGE_MISSING:
+ *               the image reference; KILN_HINT_SECRET: the secret's id), or NULL;
+ *               valid as long as kiln_ctx_error()'s text
+ *
+ * Returns KILN_HINT_NONE when the last error has none, or there is no error.
+ * A hint recorded with an error is kept when callers add context to it, and
+ * forgotten with it.
+ */
+enum kiln_hint kiln_ctx_error_hint(const struct kiln_ctx *ctx, const char **ret_subject);
+
+/** kiln_ctx_clear_error() - forget the last error (and its hint). */
 void kiln_ctx_clear_error(struct kiln_ctx *ctx);
 
 /** kiln_ctx_warnings() - how many warnings have been reported so far. */

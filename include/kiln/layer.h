@@ -441,6 +441,18 @@ void kiln_unpacker_free(struct kiln_unpacker *u);
 int kiln_unpack_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_image *img,
 		      const char *dir, const struct kiln_unpack_options *o);
 
+/*
+ * Export @img's files to the directory @dir, whole or not at all: they are
+ * unpacked (kiln_unpack_image()) into a temporary directory beside @dir,
+ * which is renamed to @dir (mode 0755) once complete; a failure leaves
+ * nothing. @dir must be absent or an empty directory (checked before
+ * anything is read: -EEXIST, -ENOTEMPTY), unless @replace: then the
+ * directory there is swapped out whole and removed.
+ */
+int kiln_unpack_image_to_dir(struct kiln_ctx *ctx, struct kiln_store *s,
+			     const struct kiln_image *img, const char *dir,
+			     const struct kiln_unpack_options *o, bool replace);
+
 /* ---- archives (lib/oci/archive.c, lib/oci/archive-import.c) --------------- */
 
 enum kiln_archive_format {

@@ -55,6 +55,8 @@ struct stage {
 	uint64_t size;
 	bool cached;
 	char *error; /* FAILED: the message */
+	enum kiln_hint hint; /* FAILED: the message's hint, and what it is about */
+	char *hint_subject;
 	int err;
 	char *log_path; /* the stage's log, once it ran */
 	char *log_tail; /* FAILED: the end of the log */

@@ -62,24 +62,22 @@ static int resolve_image(struct build *b, const char *ref, const char *asked_by,
 			 struct kiln_digest *ret)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-	struct kiln_registry_options ro = { .insecure = b->o->insecure };
+	struct kiln_registry_options ro =
+	    b->o->registry ? *b->o->registry : (struct kiln_registry_options){ 0 };
 	int r;
 
 	r = kiln_registry_load_image(b->ctx, b->store, ref, &b->platform, b->o->pull ? &ro : NULL,
 				     &img);
 	if (r < 0 && b->o->pull) {
-		kiln_error_prefix(
-		    b->ctx,
-		    "%s needs image \"%s\" (import it with `kiln import DIR --tag %s` "
-		    "or pull it with `kiln pull %s`)",
-		    asked_by, ref, ref, ref);
+		kiln_error_prefix(b->ctx, "%s needs image \"%s\"", asked_by, ref);
+		/* a pull that failed for a reason the caller can change says so */
+		kiln_error_add_hint(b->ctx, KILN_HINT_IMAGE_MISSING, ref);
 		return r;
 	}
 	if (r == -ENOENT)
-		return kiln_error(b->ctx, ENOENT,
-				  "%s needs image \"%s\", which is not in the store: pull it with "
-				  "`kiln pull %s` or import it with `kiln import DIR --tag %s`",
-				  asked_by, ref, ref, ref);
+		return kiln_error_hint(b->ctx, KILN_HINT_IMAGE_MISSING, ref, ENOENT,
+				       "%s needs image \"%s\", which is not in the store", asked_by,
+				       ref);
 	if (r < 0)
 		return r;
 	*ret = img->manifest_desc.digest;
@@ -318,10 +316,15 @@ static void *worker(void *userdata)
 					.modules = pick->modules,
 					.n_modules = pick->n_modules,
 				};
+				const char *subject;
 
 				pick->state = STAGE_FAILED;
 				pick->err = r;
 				pick->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
+				pick->hint = kiln_ctx_error_hint(ctx, &subject);
+				pick->hint_subject = subject ? strdup(subject) : NULL;
+				if (subject && !pick->hint_subject)
+					pick->hint = KILN_HINT_NONE;
 				ev.error = pick->error;
 				if (r != -ECANCELED)
 					build_event(b, &ev);
@@ -391,6 +394,7 @@ static void build_release(struct build *b)
 		free(st->deps);
 		free(st->inputs);
 		free(st->error);
+		free(st->hint_subject);
 		free(st->log_path);
 		free(st->log_tail);
 		free(st->instruction);
@@ -510,6 +514,7 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 					       strempty(st->failed_phase),
 					       st->failed_phase ? ")" : "",
 					       st->error ? st->error : strerror(-st->err));
+			kiln_error_add_hint(ctx, st->hint, st->hint_subject);
 			break;
 		default:
 			stats.skipped++;

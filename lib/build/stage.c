@@ -334,7 +334,7 @@ static int fetch_sources(struct run *r)
 	const struct kiln_pkg *pkg = r->st->pkg;
 	struct source_fetch_options so = {
 		.cache_dir = r->b->cache_dir,
-		.tls_verify = !r->b->o->insecure,
+		.tls_verify = !(r->b->o->registry && r->b->o->registry->insecure),
 		.progress = on_fetch,
 		.userdata = r,
 		.cancel = &r->b->cancel,
@@ -438,12 +438,13 @@ static int step_mounts(struct run *r, const struct kiln_step *step, const char *
 		src = secret_path(r, id);
 		if (!src && optional)
 			continue; /* "ID?": the file is absent, and the step decides */
-		if (!src)
-			return kiln_error_at(
-			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
-			    "step %u uses secret \"%s\", which was not given: pass "
-			    "--secret id=%s,src=PATH",
-			    r->step, id, id);
+		if (!src) {
+			kiln_error_at(r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
+				      "step %u uses secret \"%s\", which was not given", r->step,
+				      id);
+			kiln_error_add_hint(r->ctx, KILN_HINT_SECRET, id);
+			return -EINVAL;
+		}
 		if (asprintf(&owned[n], "/run/secrets/%s", id) < 0) {
 			owned[n] = NULL;
 			return -ENOMEM;

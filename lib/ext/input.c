@@ -82,7 +82,8 @@ static int open_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *re
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
 	struct kiln_unpack_options uo = { .devices = false };
-	struct kiln_registry_options ro = { .insecure = o->insecure };
+	struct kiln_registry_options ro =
+	    o->registry ? *o->registry : (struct kiln_registry_options){ 0 };
 	int r;
 
 	r = kiln_registry_load_image(ctx, s, ref, o->platform, o->pull ? &ro : NULL, &img);

@@ -191,8 +191,7 @@ static int check_contents(struct validator *v, const char *path)
 	if (kiln_ext_find_private_key(strrchr(path, '/') + 1, data, (size_t)st.st_size, &what) > 0)
 		r = problem(v, false, path,
 			    "holds %s: private keys must never ship; sign modules at build time "
-			    "with a build secret (kiln build --secret) and keep the key out of "
-			    "the rootfs",
+			    "with the key given as a build secret, and keep it out of the rootfs",
 			    what);
 	if (r >= 0 && ends_with(path, ".rules") &&
 	    strncmp(path, UDEV_RULES_DIR, strlen(UDEV_RULES_DIR)) == 0)

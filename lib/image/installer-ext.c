@@ -78,7 +78,7 @@ static int load_one(struct installer *in, struct installer_ext *e)
 	struct kiln_ext_input_options io = {
 		.platform = &in->platform,
 		.pull = in->o->pull,
-		.insecure = in->o->insecure,
+		.registry = in->o->registry,
 	};
 	int r;
 
@@ -112,13 +112,12 @@ static int check_constraint(struct installer *in, const struct installer_ext *e)
 	if (!*constraint)
 		return 0;
 	if (!in->res->talos_version)
-		return kiln_error(
-		    in->ctx, EINVAL,
-		    "error validating extension \"%s\": it needs Talos %s, and the "
-		    "base's version is unknown: label the base "
-		    "org.opencontainers.image.version=V, give it usr/install/%s/version, "
-		    "or give --talos-version",
-		    e->manifest->name, constraint, in->arch);
+		return kiln_error_hint(in->ctx, KILN_HINT_TALOS_VERSION, NULL, EINVAL,
+				       "error validating extension \"%s\": it needs Talos %s, and "
+				       "the base's version is unknown (it has no label "
+				       "org.opencontainers.image.version and no "
+				       "usr/install/%s/version)",
+				       e->manifest->name, constraint, in->arch);
 	r = kiln_ext_check_talos_version(in->ctx, constraint, in->res->talos_version);
 	if (r < 0)
 		kiln_error_prefix(in->ctx, "error validating extension \"%s\"", e->manifest->name);

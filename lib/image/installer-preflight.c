@@ -230,17 +230,17 @@ static int refusal(struct installer *in, const struct preflight *p, size_t i, un
 	advice = one_line(in, strempty(f->advice));
 	if (!msg || !says || !advice)
 		return -ENOMEM;
-	return kiln_error(in->ctx, f->kind == KILN_CHECK_SIGNATURE ? EKEYREJECTED : ENOEXEC,
-			  "preflight: the base's kernel %s would refuse %s of extension \"%s\" "
-			  "(\"%s\"): %s%s%s: %s%s%s%s%s%s (%u module%s refused in all; "
-			  "--no-preflight composes anyway)",
-			  in->res->kernel_release, module_path(p, i), e ? e->manifest->name : "?",
-			  e ? e->ref : "?", kiln_check_kind_name(f->kind), f->subject ? " " : "",
-			  strempty(f->subject), msg, *says ? "; the kernel says: " : "", says,
-			  *advice ? "; to fix it: " : "", advice,
-			  e && f->kind != KILN_CHECK_SIGNATURE ? ", then rebuild the extension"
-							       : "",
-			  n_refused, n_refused == 1 ? "" : "s");
+	return kiln_error_hint(
+	    in->ctx, KILN_HINT_NO_PREFLIGHT, NULL,
+	    f->kind == KILN_CHECK_SIGNATURE ? EKEYREJECTED : ENOEXEC,
+	    "preflight: the base's kernel %s would refuse %s of extension \"%s\" "
+	    "(\"%s\"): %s%s%s: %s%s%s%s%s%s (%u module%s refused in all)",
+	    in->res->kernel_release, module_path(p, i), e ? e->manifest->name : "?",
+	    e ? e->ref : "?", kiln_check_kind_name(f->kind), f->subject ? " " : "",
+	    strempty(f->subject), msg, *says ? "; the kernel says: " : "", says,
+	    *advice ? "; to fix it: " : "", advice,
+	    e && f->kind != KILN_CHECK_SIGNATURE ? ", then rebuild the extension" : "", n_refused,
+	    n_refused == 1 ? "" : "s");
 }
 
 int installer_preflight(struct installer *in)
@@ -267,7 +267,8 @@ int installer_preflight(struct installer *in)
 				.kind = KILN_INSTALLER_NOTE,
 				.message = "module signatures not checked: no certificate of the "
 					   "base's kernel is known (none built into its vmlinuz "
-					   "that kiln could read, none given with --kernel-cert)",
+					   "that kiln could read, and none given)",
+				.hint = KILN_HINT_KERNEL_CERT,
 			};
 
 			installer_event(in, &ev);

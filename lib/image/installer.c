@@ -203,7 +203,8 @@ static int base_first_line(struct installer *in, const struct kiln_fs *fs, const
 static int load_base(struct installer *in, char **ret_cmdline)
 {
 	_cleanup_(kiln_fs_freep) struct kiln_fs *fs = NULL;
-	struct kiln_registry_options ro = { .insecure = in->o->insecure };
+	struct kiln_registry_options ro =
+	    in->o->registry ? *in->o->registry : (struct kiln_registry_options){ 0 };
 	const struct kiln_image_config *c;
 	const char *label;
 	char *version = NULL;
@@ -493,7 +494,7 @@ static int make_installer(struct installer *in)
 		return -ENOMEM;
 	r = kiln_ref_parse(in->ctx, tag, &ref);
 	if (r < 0) {
-		kiln_error_prefix(in->ctx, "--tag");
+		kiln_error_prefix(in->ctx, "the installer's name");
 		return r;
 	}
 	in->res->name = kiln_ref_name(&ref);

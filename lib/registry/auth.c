@@ -391,10 +391,10 @@ static int fetch_token(struct reg_conn *conn, const char *realm, const char *ser
 				  c->domain);
 	if (c->have_creds && realm_is_plain_http(realm) && !realm_is_local(realm) &&
 	    !c->opts->insecure)
-		return kiln_error(conn->ctx, EACCES,
-				  "refusing to send credentials to the plain-HTTP token service %s "
-				  "(use --insecure if that is really wanted)",
-				  realm);
+		return kiln_error_hint(conn->ctx, KILN_HINT_INSECURE, NULL, EACCES,
+				       "refusing to send credentials to the plain-HTTP token "
+				       "service %s",
+				       realm);
 	url = strdup(realm);
 	if (!url)
 		return -ENOMEM;

@@ -389,15 +389,20 @@ static int tls_failure(struct reg_conn *conn, const struct http_response *resp)
 {
 	struct reg_client *c = conn->c;
 
+	/* nothing answered there: plain HTTP would not reach it either */
+	if (resp->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
+	    resp->curl_code == CURLE_COULDNT_RESOLVE_PROXY ||
+	    resp->curl_code == CURLE_COULDNT_CONNECT)
+		return kiln_error(conn->ctx, EIO, "cannot reach the registry %s: %s", c->domain,
+				  resp->curl_error);
 	if (resp->curl_code == CURLE_PEER_FAILED_VERIFICATION)
-		return kiln_error(conn->ctx, EIO,
-				  "the TLS certificate of %s is not trusted (%s); for a registry "
-				  "with a self-signed certificate, use --insecure",
-				  c->domain, resp->curl_error);
-	return kiln_error(conn->ctx, EIO,
-			  "cannot reach the registry %s over https (%s); plain HTTP is used only "
-			  "for loopback hosts or with --insecure",
-			  c->domain, resp->curl_error);
+		return kiln_error_hint(conn->ctx, KILN_HINT_INSECURE, NULL, EIO,
+				       "the TLS certificate of %s is not trusted (%s)", c->domain,
+				       resp->curl_error);
+	return kiln_error_hint(conn->ctx, KILN_HINT_INSECURE, NULL, EIO,
+			       "cannot reach the registry %s over https (%s); plain HTTP is only "
+			       "tried for loopback hosts",
+			       c->domain, resp->curl_error);
 }
 
 int reg_ping(struct reg_conn *conn)

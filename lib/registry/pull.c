@@ -123,8 +123,9 @@ static int choose(struct pull *p, const struct kiln_index *idx, const struct kil
 	have = kiln_index_platforms_string(idx);
 	if (!w || !have)
 		return -ENOMEM;
-	return kiln_error(p->ctx, ENOENT, "%s/%s has no image for %s (it has: %s); use --platform",
-			  p->src->domain, p->src->path, w, *have ? have : "none");
+	return kiln_error_hint(p->ctx, KILN_HINT_PLATFORM, NULL, ENOENT,
+			       "%s/%s has no image for %s (it has: %s)", p->src->domain,
+			       p->src->path, w, *have ? have : "none");
 }
 
 static int resolve(struct pull *p, const struct kiln_platform *platform)

@@ -104,7 +104,8 @@ DEFINE_FREEP(struct reg_conn, reg_conn_free)
 
 /*
  * GET /v2/: picks the scheme (https, or http where allowed) and learns how
- * the registry authenticates. Errors say what to do (--insecure, a login).
+ * the registry authenticates. Errors say what to do (a login, or a hint:
+ * KILN_HINT_INSECURE).
  */
 int reg_ping(struct reg_conn *conn);
 
@@ -217,8 +218,9 @@ struct reg_workers {
 int reg_workers_init(struct reg_workers *w, struct reg_client *c, struct kiln_ctx *ctx,
 		     unsigned jobs);
 void reg_workers_release(struct reg_workers *w);
-/* A worker failed with @r: keep its message in *@ret_error and stop the others. */
-void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error);
+/* A worker failed with @r: keep its message and hint (*@ret_error, *@ret_hint), stop the rest. */
+void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error,
+		      enum kiln_hint *ret_hint);
 
 /* One blob of a push or pull, as the worker threads see it. */
 struct reg_blob {
@@ -229,6 +231,7 @@ struct reg_blob {
 	_Atomic uint64_t moved; /* bytes moved for this blob (rolled back on restarts) */
 	int r;
 	char *error;
+	enum kiln_hint hint; /* of @error */
 };
 
 /* What a push and a pull hold alike: the registry, its connections, events, blobs. */

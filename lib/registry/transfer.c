@@ -50,7 +50,8 @@ void reg_workers_release(struct reg_workers *w)
 	*w = (struct reg_workers){ 0 };
 }
 
-void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error)
+void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char **ret_error,
+		      enum kiln_hint *ret_hint)
 {
 	const char *msg = kiln_ctx_error(conn->ctx);
 
@@ -58,6 +59,7 @@ void reg_workers_fail(struct reg_workers *w, struct reg_conn *conn, int r, char 
 		atomic_store(&w->failed, true);
 	free(*ret_error);
 	*ret_error = msg ? strdup(msg) : NULL;
+	*ret_hint = kiln_ctx_error_hint(conn->ctx, NULL);
 	kiln_ctx_clear_error(conn->ctx);
 }
 
@@ -144,7 +146,7 @@ static void transfer_worker(size_t i, unsigned worker, void *userdata)
 	}
 	b->r = x->one(x->userdata, conn, b);
 	if (b->r < 0) {
-		reg_workers_fail(&x->t->w, conn, b->r, &b->error);
+		reg_workers_fail(&x->t->w, conn, b->r, &b->error, &b->hint);
 		return;
 	}
 	reg_event_blob(&x->t->ev, b->action, &b->digest, b->size,
@@ -173,9 +175,9 @@ int reg_transfer_blobs(struct reg_transfer *t, struct kiln_ctx *ctx,
 	/* a cancelled blob only says another failed first: report that one */
 	for (size_t i = 0; i < t->n_blobs; i++)
 		if (t->blobs[i].r < 0 && t->blobs[i].r != -ECANCELED)
-			return kiln_error(ctx, t->blobs[i].r, "%s",
-					  t->blobs[i].error ? t->blobs[i].error
-							    : strerror(-t->blobs[i].r));
+			return kiln_error_hint(ctx, t->blobs[i].hint, NULL, t->blobs[i].r, "%s",
+					       t->blobs[i].error ? t->blobs[i].error
+								 : strerror(-t->blobs[i].r));
 	return 0;
 }
 

@@ -12,6 +12,8 @@ struct kiln_ctx {
 	unsigned n_warnings;
 	char *error;
 	int error_code; /* the negative errno @error was recorded with */
+	enum kiln_hint hint; /* of @error */
+	char *hint_subject;
 
 	const char *locate_file;
 	kiln_locate_fn locate;
@@ -34,6 +36,7 @@ void kiln_ctx_free(struct kiln_ctx *ctx)
 	if (!ctx)
 		return;
 	free(ctx->error);
+	free(ctx->hint_subject);
 	free(ctx);
 }
 
@@ -58,11 +61,33 @@ const char *kiln_ctx_error_for(const struct kiln_ctx *ctx, int r)
 	return r < 0 && r == ctx->error_code ? ctx->error : NULL;
 }
 
+static void set_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject)
+{
+	char *copy = subject ? strdup(subject) : NULL;
+
+	/* out of memory: no advice is better than advice about something else */
+	if (subject && !copy)
+		hint = KILN_HINT_NONE;
+	free(ctx->hint_subject);
+	ctx->hint_subject = copy;
+	ctx->hint = hint;
+}
+
 void kiln_ctx_clear_error(struct kiln_ctx *ctx)
 {
 	free(ctx->error);
 	ctx->error = NULL;
 	ctx->error_code = 0;
+	set_hint(ctx, KILN_HINT_NONE, NULL);
+}
+
+enum kiln_hint kiln_ctx_error_hint(const struct kiln_ctx *ctx, const char **ret_subject)
+{
+	enum kiln_hint hint = ctx->error ? ctx->hint : KILN_HINT_NONE;
+
+	if (ret_subject)
+		*ret_subject = hint != KILN_HINT_NONE ? ctx->hint_subject : NULL;
+	return hint;
 }
 
 unsigned kiln_ctx_warnings(const struct kiln_ctx *ctx)
@@ -118,6 +143,8 @@ _printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file
 	add_location(ctx, &sb, file, line, col);
 	strbuf_vaddf(&sb, fmt, ap);
 	set_error(ctx, &sb, code);
+	/* a new error: the old one's advice is not its */
+	set_hint(ctx, KILN_HINT_NONE, NULL);
 	return code;
 }
 
@@ -142,6 +169,25 @@ int kiln_error_at(struct kiln_ctx *ctx, int err, const char *file, unsigned line
 	r = record(ctx, err, file, line, col, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int kiln_error_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject, int err,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = record(ctx, err, NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	set_hint(ctx, hint, subject);
+	return r;
+}
+
+void kiln_error_add_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject)
+{
+	if (ctx->hint == KILN_HINT_NONE)
+		set_hint(ctx, hint, subject);
 }
 
 void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...)

@@ -22,6 +22,19 @@ int kiln_error(struct kiln_ctx *ctx, int err, const char *fmt, ...) _printf_(3, 
 int kiln_error_at(struct kiln_ctx *ctx, int err, const char *file, unsigned line, unsigned col,
 		  const char *fmt, ...) _printf_(6, 7);
 
+/*
+ * As kiln_error(), with @hint (see enum kiln_hint): what the caller could
+ * change to get past it. @subject (may be NULL) is what the hint is about.
+ */
+int kiln_error_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject, int err,
+		    const char *fmt, ...) _printf_(5, 6);
+
+/*
+ * Give the recorded error @hint (and @subject) unless it has one already:
+ * the advice of the nearer cause is the better one.
+ */
+void kiln_error_add_hint(struct kiln_ctx *ctx, enum kiln_hint hint, const char *subject);
+
 /* Put "@prefix: " in front of the recorded error (for context such as a file name). */
 void kiln_error_prefix(struct kiln_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
 

@@ -69,6 +69,14 @@ check "a finalize file copied into a directory" \
 	diff <(echo "base x86_64") "$work/top-out/usr/share/top/base-release"
 check "the output holds finalize's paths only" \
 	bash -c "[ \"\$(ls '$work/top-out')\" = usr ]"
+check "export of several targets with -o: one directory each" \
+	kb left top -o "$work/multi-out"
+check "each target's files in DIR/TARGET" \
+	bash -c "[ \"\$(ls '$work/multi-out')\" = 'left
+top' ] && diff -r '$work/top-out' '$work/multi-out/top'"
+touch "$work/multi-out/top/stale"
+check "exporting again replaces a target's directory whole" kb left top -o "$work/multi-out"
+check "so nothing of the old export is left" test ! -e "$work/multi-out/top/stale"
 check "kiln cat reads the target's image" "$KILN" cat top:latest /usr/share/top/combined.txt
 right_ref=$(kb right 2>/dev/null)
 "$KILN" cat "$right_ref" /usr/share/right/greeting.txt >"$work/greeting.txt" 2>&1
@@ -378,9 +386,38 @@ if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
 	expect_fail "--no-pull refuses instead, naming the image and what to do" 1 \
 		"needs image \"$R/kiln/busybox:1\".*kiln pull" \
 		env KILN_CACHE_DIR="$work/cache-nopull" "$KILN" -C "$pulltree" build --no-pull base
+
+	# a registry that wants a login: --authfile FILE, as kiln push and pull take it
+	if command -v htpasswd >/dev/null; then
+		htpasswd -Bbn kiln s3cret >"$work/htpasswd"
+		aport=$(free_port)
+		A=127.0.0.1:$aport
+		start_registry authreg "$aport" "auth: {htpasswd: {realm: kiln-test, path: $work/htpasswd}}"
+		printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$A" "$(printf kiln:s3cret | base64 -w0)" \
+			>"$work/auth.json"
+		expect_fail "build --push without credentials is refused by a registry that wants a login" \
+			1 "requires a login" \
+			kb good-ext --push --registry "$A" --username kiln --tag v1
+		check "build --push --authfile FILE logs in with FILE's credentials" \
+			kb good-ext --push --registry "$A" --username kiln --tag v1 --authfile "$work/auth.json"
+		check "and the extension reached the registry" \
+			skopeo inspect --tls-verify=false --authfile "$work/auth.json" "docker://$A/kiln/good-ext:v1"
+		expect_fail "ext validate cannot pull it without credentials" 1 "requires a login" \
+			env KILN_CACHE_DIR="$work/cache-auth" "$KILN" ext validate "$A/kiln/good-ext:v1"
+		expect_out "ext validate --authfile FILE pulls it with FILE's credentials" 0 ": valid" \
+			env KILN_CACHE_DIR="$work/cache-auth" "$KILN" ext validate --authfile "$work/auth.json" \
+			--talos-version v1.12.0 "$A/kiln/good-ext:v1"
+		check "no password in the registry's log" bash -c "! grep -q s3cret '$work/authreg/log'"
+	else
+		echo "# htpasswd missing: --authfile cases not run"
+	fi
 else
 	echo "# docker-registry or skopeo missing: registry cases not run"
 fi
+for cmd in build "ext validate" "ext info" "image installer" push pull; do
+	check "kiln $cmd --help tells of --authfile" \
+		bash -c "\"\$KILN\" $cmd --help | grep -qE -- '^ +--authfile FILE +take registry credentials from FILE only\$'"
+done
 
 # ---- kiln cache ----
 

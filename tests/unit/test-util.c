@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "json-parse.h"
 #include "json.h"
+#include "log.h"
 #include "strbuf.h"
 #include "strmap.h"
 #include "tap.h"
@@ -131,6 +132,34 @@ TEST(atomic_write_and_capped_read)
 	ASSERT_EQ(read_file_at(AT_FDCWD, dir, 100, &buf, &len), -EISDIR);
 	unlink(path);
 	rmdir(dir);
+}
+
+TEST(error_hint_lives_with_its_error)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
+	const char *subject = "x";
+
+	ASSERT_OK(kiln_ctx_new(&ctx));
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, &subject), KILN_HINT_NONE);
+	ASSERT_TRUE(subject == NULL);
+	ASSERT_EQ(kiln_error_hint(ctx, KILN_HINT_IMAGE_MISSING, "a:1", ENOENT, "no %s", "a:1"),
+		  -ENOENT);
+	/* context added above keeps the advice */
+	kiln_error_prefix(ctx, "package p");
+	ASSERT_STREQ(kiln_ctx_error(ctx), "package p: no a:1");
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, &subject), KILN_HINT_IMAGE_MISSING);
+	ASSERT_STREQ(subject, "a:1");
+	/* the nearer cause's advice wins */
+	kiln_error_add_hint(ctx, KILN_HINT_INSECURE, NULL);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_IMAGE_MISSING);
+	/* a new error has none of the old one's */
+	ASSERT_EQ(kiln_error(ctx, EIO, "other"), -EIO);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, &subject), KILN_HINT_NONE);
+	kiln_error_add_hint(ctx, KILN_HINT_INSECURE, NULL);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, &subject), KILN_HINT_INSECURE);
+	ASSERT_TRUE(subject == NULL);
+	kiln_ctx_clear_error(ctx);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NONE);
 }
 
 static const char *parse_error(const char *text)
