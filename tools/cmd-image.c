@@ -383,8 +383,9 @@ static int image_installer(int argc, char **argv)
 	r = cli_open_store("image installer: cannot open the store", &s);
 	if (r != EXIT_OK)
 		goto out;
-	if (kiln_installer_build(cli_ctx, s, &a.o, &res) < 0) {
-		r = cli_fail(-EINVAL, "image installer");
+	r = kiln_installer_build(cli_ctx, s, &a.o, &res);
+	if (r < 0) {
+		r = cli_fail(r, "image installer");
 		goto out;
 	}
 	for (unsigned i = 0; i < KILN_INSTALLER_PHASE_MAX; i++)

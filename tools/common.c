@@ -296,8 +296,10 @@ int cli_parse_plain(int argc, char **argv, const struct cli_options *o, bool *re
 
 int cli_parse_platform(const char *cmd, const char *arg, struct kiln_platform *ret)
 {
-	if (arg && kiln_platform_parse(cli_ctx, arg, ret) < 0) {
-		cli_fail(-EINVAL, "%s: --platform", cmd);
+	int r;
+
+	if (arg && (r = kiln_platform_parse(cli_ctx, arg, ret)) < 0) {
+		cli_fail(r, "%s: --platform", cmd);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
