@@ -33,6 +33,7 @@ static int entry_size(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 {
 	_cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
 	_cleanup_free_ char *json = NULL, *path = NULL;
+	uint64_t size;
 	size_t len;
 	struct stat st;
 	int r;
@@ -42,13 +43,14 @@ static int entry_size(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 		r = kiln_manifest_parse(ctx, json, len, &m);
 	if (r < 0)
 		return r;
-	*ret_size = m->config.size;
+	size = m->config.size;
 	for (size_t i = 0; i < m->n_layers; i++)
-		*ret_size += m->layers[i].size;
+		size += m->layers[i].size;
 	if (asprintf(&path, "%s/blobs/sha256/%s", kiln_store_path(s), kiln_digest_hex(d)) < 0) {
 		path = NULL;
 		return -ENOMEM;
 	}
+	*ret_size = size;
 	*ret_created = stat(path, &st) == 0 ? (int64_t)st.st_mtime : -1;
 	return 0;
 }
@@ -141,18 +143,21 @@ static void cache_dirs_release(struct cache_dirs *d)
 static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir,
 			   struct cache_dirs *ret)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_(cache_dirs_release) struct cache_dirs d = { 0 };
 	int r;
 
-	r = kiln_cache_dir(ctx, cache_dir, &dir);
+	r = kiln_cache_dir(ctx, cache_dir, &d.dir);
 	if (r < 0)
 		return r;
-	ret->dir = TAKE_PTR(dir);
-	ret->snapshots = path_join(dir, "snapshots");
-	ret->sources = path_join(dir, "sources");
-	ret->cache_paths = path_join(dir, "cachepaths");
-	ret->work = path_join(dir, "work");
-	return ret->snapshots && ret->sources && ret->cache_paths && ret->work ? 0 : -ENOMEM;
+	d.snapshots = path_join(d.dir, "snapshots");
+	d.sources = path_join(d.dir, "sources");
+	d.cache_paths = path_join(d.dir, "cachepaths");
+	d.work = path_join(d.dir, "work");
+	if (!d.snapshots || !d.sources || !d.cache_paths || !d.work)
+		return -ENOMEM;
+	*ret = d;
+	d = (struct cache_dirs){ 0 };
+	return 0;
 }
 
 int kiln_cache_usage(struct kiln_ctx *ctx, struct kiln_store *s, const char *cache_dir,
