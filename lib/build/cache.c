@@ -33,6 +33,7 @@ static int entry_size(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 {
 	_cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
 	_cleanup_free_ char *json = NULL, *path = NULL;
+	uint64_t size;
 	size_t len;
 	struct stat st;
 	int r;
@@ -42,13 +43,14 @@ static int entry_size(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
 		r = kiln_manifest_parse(ctx, json, len, &m);
 	if (r < 0)
 		return r;
-	*ret_size = m->config.size;
+	size = m->config.size;
 	for (size_t i = 0; i < m->n_layers; i++)
-		*ret_size += m->layers[i].size;
+		size += m->layers[i].size;
 	if (asprintf(&path, "%s/blobs/sha256/%s", kiln_store_path(s), kiln_digest_hex(d)) < 0) {
 		path = NULL;
 		return -ENOMEM;
 	}
+	*ret_size = size;
 	*ret_created = stat(path, &st) == 0 ? (int64_t)st.st_mtime : -1;
 	return 0;
 }

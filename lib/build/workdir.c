@@ -122,10 +122,12 @@ int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint
 		}
 	}
 	closedir(d);
+	if (r < 0)
+		return r;
 done:
 	if (ret_bytes)
 		*ret_bytes = bytes;
-	return r;
+	return 0;
 }
 
 int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int *ret_fd)

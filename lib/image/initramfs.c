@@ -305,6 +305,7 @@ static int read_header(struct kiln_initramfs_reader *r, bool *ret_trailer)
 {
 	struct cpio_newc_header h;
 	uint32_t v[13], namesize;
+	bool trailer;
 	int e;
 
 	if (src_offset(r->cur) & 3)
@@ -361,8 +362,8 @@ static int read_header(struct kiln_initramfs_reader *r, bool *ret_trailer)
 	r->data_left = v[6];
 	r->sum = 0;
 	r->want_sum = v[12];
-	*ret_trailer = streq(r->name, CPIO_TRAILER);
-	if (!*ret_trailer && S_ISLNK(r->entry.mode)) {
+	trailer = streq(r->name, CPIO_TRAILER);
+	if (!trailer && S_ISLNK(r->entry.mode)) {
 		if (r->data_left == 0 || r->data_left >= KILN_CPIO_NAME_MAX)
 			return fail(r, EBADMSG, "symlink \"%s\": target size %" PRIu64, r->name,
 				    r->data_left);
@@ -380,6 +381,7 @@ static int read_header(struct kiln_initramfs_reader *r, bool *ret_trailer)
 			return e;
 		r->entry.linkname = r->link;
 	}
+	*ret_trailer = trailer;
 	return 0;
 }
 

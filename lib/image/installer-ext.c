@@ -482,12 +482,14 @@ static int cache_path(struct installer *in, const struct installer_ext *e,
 {
 	_cleanup_free_ char *text = NULL, *dir = NULL;
 	struct kiln_digest key, content;
+	char *path;
 	int r;
 
-	*ret = NULL;
 	if (e->in) {
-		if (!kiln_digest_is_valid(e->in->digest.s))
+		if (!kiln_digest_is_valid(e->in->digest.s)) {
+			*ret = NULL;
 			return 0;
+		}
 		content = e->in->digest;
 	} else {
 		r = modules_dep_digest(in, e, &content);
@@ -506,7 +508,10 @@ static int cache_path(struct installer *in, const struct installer_ext *e,
 		return -ENOMEM;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return kiln_error(in->ctx, errno, "cannot make \"%s\": %m", dir);
-	return asprintf(ret, "%s/%s.sqsh", dir, kiln_digest_hex(&key)) < 0 ? -ENOMEM : 0;
+	if (asprintf(&path, "%s/%s.sqsh", dir, kiln_digest_hex(&key)) < 0)
+		return -ENOMEM;
+	*ret = path;
+	return 0;
 }
 
 /* The cached image @src as @dst: a hard link (they share a file system), else a copy. */

@@ -250,31 +250,28 @@ static int base_compression(struct installer *in, int fd, enum kiln_layer_compre
 {
 	uint8_t magic[6] = { 0 };
 	ssize_t n = pread(fd, magic, sizeof(magic), 0);
+	enum kiln_layer_compression c;
+	int level;
 
 	if (n < 0)
 		return kiln_error(in->ctx, errno, "cannot read \"%s\": %m", in->base_initramfs);
-	*ret = kiln_layer_sniff(magic, (size_t)n);
-	switch (*ret) {
-	case KILN_LAYER_XZ:
-		*ret_level = 0; /* xz -C crc32 -0 -e */
-		return 0;
-	case KILN_LAYER_ZSTD:
-		*ret_level = 18;
-		return 0;
-	case KILN_LAYER_GZIP:
-		*ret_level = 9;
-		return 0;
-	case KILN_LAYER_TAR:
-		if (n >= 6 && memcmp(magic, "07070", 5) == 0)
-			return 0; /* a plain archive: so is what is appended */
-		break;
-	default:
-		break;
-	}
-	return kiln_error(in->ctx, EOPNOTSUPP,
-			  "the base's initramfs (usr/install/%s/initramfs.xz) is neither xz, zstd, "
-			  "gzip nor a plain newc archive",
-			  in->arch);
+	c = kiln_layer_sniff(magic, (size_t)n);
+	if (c == KILN_LAYER_XZ)
+		level = 0; /* xz -C crc32 -0 -e */
+	else if (c == KILN_LAYER_ZSTD)
+		level = 18;
+	else if (c == KILN_LAYER_GZIP)
+		level = 9;
+	else if (c == KILN_LAYER_TAR && n >= 6 && memcmp(magic, "07070", 5) == 0)
+		level = 0; /* a plain archive: so is what is appended */
+	else
+		return kiln_error(in->ctx, EOPNOTSUPP,
+				  "the base's initramfs (usr/install/%s/initramfs.xz) is neither "
+				  "xz, zstd, gzip nor a plain newc archive",
+				  in->arch);
+	*ret = c;
+	*ret_level = level;
+	return 0;
 }
 
 int installer_write_initramfs(struct installer *in, int fd)

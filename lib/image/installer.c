@@ -175,13 +175,16 @@ static int base_first_line(struct installer *in, const struct kiln_fs *fs, const
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	const struct kiln_fs_node *n;
+	char *line = NULL;
 	size_t len;
 	int r;
 
 	r = base_lookup(in, fs, file, &n);
-	if (r <= 0) {
-		*ret = NULL;
+	if (r < 0)
 		return r;
+	if (r == 0) {
+		*ret = NULL;
+		return 0;
 	}
 	r = kiln_fs_cat(in->ctx, in->s, in->base, n, strbuf_sink_write, &sb);
 	if (r == -EFBIG)
@@ -192,8 +195,13 @@ static int base_first_line(struct installer *in, const struct kiln_fs *fs, const
 	len = strcspn(strbuf_str(&sb), "\n");
 	while (len > 0 && strchr(" \t\r", sb.buf[len - 1]))
 		len--;
-	*ret = len ? strndup(strbuf_str(&sb), len) : NULL;
-	return len && !*ret ? -ENOMEM : 0;
+	if (len > 0) {
+		line = strndup(strbuf_str(&sb), len);
+		if (!line)
+			return -ENOMEM;
+	}
+	*ret = line;
+	return 0;
 }
 
 /*
@@ -424,7 +432,7 @@ static int make_artifacts(struct installer *in, int *ret_fd)
 	_cleanup_strbuf_ struct strbuf dir = STRBUF_INIT;
 	_cleanup_close_ int root = -1, src = -1, kernel = -1, initramfs = -1;
 	_cleanup_free_ char *kernel_path = NULL, *initramfs_path = NULL;
-	int r;
+	int fd, r;
 
 	r = strbuf_adds(&dir, in->work);
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++) {
@@ -452,9 +460,10 @@ static int make_artifacts(struct installer *in, int *ret_fd)
 	if (r < 0)
 		return r;
 	root = open(in->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	*ret_fd = root >= 0 ? openat(root, "artifacts", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (*ret_fd < 0)
+	fd = root >= 0 ? openat(root, "artifacts", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd < 0)
 		return kiln_error(in->ctx, errno, "cannot open \"%s/artifacts\": %m", in->work);
+	*ret_fd = fd;
 	return 0;
 }
 

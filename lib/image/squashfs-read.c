@@ -165,6 +165,7 @@ static int name_check(struct image *img, const char *dir, const sqfs_dir_entry_t
 {
 	size_t len = (size_t)ent->size + 1;
 	const char *name = (const char *)ent->name;
+	char *copy;
 
 	if (memchr(name, '\0', len) || memchr(name, '/', len) || (len == 1 && name[0] == '.') ||
 	    (len == 2 && name[0] == '.' && name[1] == '.')) {
@@ -174,8 +175,11 @@ static int name_check(struct image *img, const char *dir, const sqfs_dir_entry_t
 				  "squashfs \"%s\": directory \"%s\" has an entry named \"%s\"",
 				  img->path, dir, q ? q : "?");
 	}
-	*ret = strndup(name, len);
-	return *ret ? 0 : -ENOMEM;
+	copy = strndup(name, len);
+	if (!copy)
+		return -ENOMEM;
+	*ret = copy;
+	return 0;
 }
 
 /* The entries of the directory @inode, read before any is visited: the reader has one position. */

@@ -184,27 +184,30 @@ static int match(int rootfd, const char *dir, const char *at, const char *suffix
 	return 0;
 }
 
-/* The directories the kernel searches, in its order, under /lib and then /usr/lib. */
-static int search_dirs(const char *release, char *ret[8])
-{
-	static const char *const bases[] = { "lib/firmware", "usr/lib/firmware" };
-
-	for (size_t b = 0; b < ELEMENTSOF(bases); b++) {
-		ret[b * 4] = path_printf("%s/updates/%s", bases[b], release);
-		ret[b * 4 + 1] = path_printf("%s/updates", bases[b]);
-		ret[b * 4 + 2] = path_printf("%s/%s", bases[b], release);
-		ret[b * 4 + 3] = strdup(bases[b]);
-	}
-	for (size_t i = 0; i < 8; i++)
-		if (!ret[i])
-			return -ENOMEM;
-	return 0;
-}
-
 static void dirs_free(char *(*dirs)[8])
 {
 	for (size_t i = 0; i < 8; i++)
 		free((*dirs)[i]);
+}
+
+/* The directories the kernel searches, in its order, under /lib and then /usr/lib. */
+static int search_dirs(const char *release, char *ret[8])
+{
+	static const char *const bases[] = { "lib/firmware", "usr/lib/firmware" };
+	_cleanup_(dirs_free) char *dirs[8] = { 0 };
+
+	for (size_t b = 0; b < ELEMENTSOF(bases); b++) {
+		dirs[b * 4] = path_printf("%s/updates/%s", bases[b], release);
+		dirs[b * 4 + 1] = path_printf("%s/updates", bases[b]);
+		dirs[b * 4 + 2] = path_printf("%s/%s", bases[b], release);
+		dirs[b * 4 + 3] = strdup(bases[b]);
+	}
+	for (size_t i = 0; i < 8; i++)
+		if (!dirs[i])
+			return -ENOMEM;
+	for (size_t i = 0; i < 8; i++)
+		ret[i] = TAKE_PTR(dirs[i]);
+	return 0;
 }
 
 int kiln_firmware_find(struct kiln_ctx *ctx, const char *root, const char *release,

@@ -115,11 +115,13 @@ const char *kiln_kernel_symbol_module(const struct kiln_kernel *k, const char *s
 /* ---- .config ---------------------------------------------------------- */
 
 /*
- * "CONFIG_FOO=value" lines into @ret (key "CONFIG_FOO"); "# ... is not set"
- * and anything else is skipped, as Kconfig itself does when it reads one.
+ * "CONFIG_FOO=value" lines into the empty map @ret (key "CONFIG_FOO"); "# ...
+ * is not set" and anything else is skipped, as Kconfig itself does when it
+ * reads one.
  */
 static int kconfig_parse(const char *text, size_t len, struct strmap *ret)
 {
+	_cleanup_strmap_ struct strmap m = STRMAP_INIT;
 	const char *p = text, *end = text + len;
 
 	while (p < end) {
@@ -133,12 +135,14 @@ static int kconfig_parse(const char *text, size_t len, struct strmap *ret)
 
 			if (!key)
 				return -ENOMEM;
-			r = strmap_set_len(ret, key, eq + 1, (size_t)(eol - eq - 1));
+			r = strmap_set_len(&m, key, eq + 1, (size_t)(eol - eq - 1));
 			if (r < 0)
 				return r;
 		}
 		p = eol + 1;
 	}
+	*ret = m;
+	m = (struct strmap)STRMAP_INIT;
 	return 0;
 }
 
@@ -218,6 +222,7 @@ static int vermagic_from_kconfig(struct kiln_ctx *ctx, const char *release,
 				 const struct strmap *cfg, const char *randstruct_seed, char **ret)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	char *vermagic;
 	bool plugin;
 	int r;
 
@@ -257,8 +262,11 @@ static int vermagic_from_kconfig(struct kiln_ctx *ctx, const char *release,
 		if (r < 0)
 			return r;
 	}
-	*ret = strbuf_detach(&sb, NULL);
-	return *ret ? 0 : -ENOMEM;
+	vermagic = strbuf_detach(&sb, NULL);
+	if (!vermagic)
+		return -ENOMEM;
+	*ret = vermagic;
+	return 0;
 }
 
 int kiln_vermagic_from_config(struct kiln_ctx *ctx, const char *release, const char *config,
@@ -288,17 +296,19 @@ bool kiln_vermagic_same(const char *module_magic, const char *kernel_magic, bool
 static int read_text(struct kiln_ctx *ctx, int dirfd, const char *dir, const char *path,
 		     char **ret, size_t *ret_len)
 {
-	int r = read_file_at(dirfd, path, TEXT_FILE_MAX, ret, ret_len);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
 
+	r = read_file_at(dirfd, path, TEXT_FILE_MAX, &text, &len);
 	if (r == -ENOENT)
 		return r;
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot read \"%s/%s\": %s", dir, path, strerror(-r));
-	if (memchr(*ret, '\0', *ret_len)) {
-		free(*ret);
-		*ret = NULL;
+	if (memchr(text, '\0', len))
 		return kiln_error(ctx, EBADMSG, "\"%s/%s\": NUL byte in a text file", dir, path);
-	}
+	*ret = TAKE_PTR(text);
+	*ret_len = len;
 	return 0;
 }
 
@@ -318,6 +328,7 @@ static int read_release(struct kiln_ctx *ctx, int dirfd, const char *dir, char *
 	static const char def[] = "#define UTS_RELEASE \"";
 	_cleanup_free_ char *text = NULL;
 	const char *p, *q;
+	char *release;
 	size_t len;
 	int r;
 
@@ -349,8 +360,11 @@ static int read_release(struct kiln_ctx *ctx, int dirfd, const char *dir, char *
 	if (!release_ok(p, (size_t)(q - p)))
 		return kiln_error(ctx, EBADMSG, "\"%s\": bad kernel release \"%.*s\"", dir,
 				  (int)((size_t)(q - p) > 80 ? 80 : q - p), p);
-	*ret = strndup(p, (size_t)(q - p));
-	return *ret ? 0 : -ENOMEM;
+	release = strndup(p, (size_t)(q - p));
+	if (!release)
+		return -ENOMEM;
+	*ret = release;
+	return 0;
 }
 
 /* #define RANDSTRUCT_HASHED_SEED "..." */
@@ -359,21 +373,21 @@ static int read_randstruct_seed(struct kiln_ctx *ctx, int dirfd, const char *dir
 	static const char def[] = "#define RANDSTRUCT_HASHED_SEED \"";
 	_cleanup_free_ char *text = NULL;
 	const char *p, *q;
+	char *seed = NULL;
 	size_t len;
 	int r;
 
-	*ret = NULL;
 	r = read_text(ctx, dirfd, dir, "include/generated/randstruct_hash.h", &text, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
+	if (r < 0 && r != -ENOENT)
 		return r;
-	p = strstr(text, def);
-	if (!p || !(q = strchr(p + sizeof(def) - 1, '"')))
-		return 0;
-	p += sizeof(def) - 1;
-	*ret = strndup(p, (size_t)(q - p));
-	return *ret ? 0 : -ENOMEM;
+	if (r >= 0 && (p = strstr(text, def)) && (q = strchr(p + sizeof(def) - 1, '"'))) {
+		p += sizeof(def) - 1;
+		seed = strndup(p, (size_t)(q - p));
+		if (!seed)
+			return -ENOMEM;
+	}
+	*ret = seed;
+	return 0;
 }
 
 static int tristate(const struct strmap *cfg, const char *key)
@@ -651,6 +665,7 @@ int kiln_kernel_modules_find(struct kiln_ctx *ctx, const char *root, char **ret_
 		_cleanup_(strv_freep) char **names = NULL;
 		_cleanup_close_ int fd = -1;
 		const char *found = NULL;
+		char *subdir;
 		size_t n = 0;
 		int r;
 
@@ -665,8 +680,9 @@ int kiln_kernel_modules_find(struct kiln_ctx *ctx, const char *root, char **ret_
 		/* two kernels: which one the modules are for is not for kiln to guess */
 		if (n > 1)
 			return 0;
-		if (asprintf(ret_subdir, "%s/%s", bases[b], found) < 0)
+		if (asprintf(&subdir, "%s/%s", bases[b], found) < 0)
 			return -ENOMEM;
+		*ret_subdir = subdir;
 		return 1;
 	}
 	return 0;
@@ -730,6 +746,7 @@ static int load_image(struct kiln_ctx *ctx, struct kiln_kernel *k, const char *p
 {
 	_cleanup_(kiln_kernel_image_freep) struct kiln_kernel_image *img = NULL;
 	const char *release;
+	char *copy = NULL;
 	int r;
 
 	r = kiln_kernel_image_open(ctx, path, &img);
@@ -741,12 +758,12 @@ static int load_image(struct kiln_ctx *ctx, struct kiln_kernel *k, const char *p
 	if (!k->image)
 		return -ENOMEM;
 	release = kiln_kernel_image_release(img);
-	*ret_release = NULL;
 	if (release && release_ok(release, strlen(release))) {
-		*ret_release = strdup(release);
-		if (!*ret_release)
+		copy = strdup(release);
+		if (!copy)
 			return -ENOMEM;
 	}
+	*ret_release = copy;
 	return 0;
 }
 

@@ -155,6 +155,7 @@ static int join_link(const char *from, const char *target, char **ret)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	const char *slash = strrchr(from, '/');
+	char *path;
 
 	if (target[0] != '/' && slash && strbuf_add(&sb, from, (size_t)(slash - from)) < 0)
 		return -ENOMEM;
@@ -176,8 +177,11 @@ static int join_link(const char *from, const char *target, char **ret)
 		}
 		p = *end ? end + 1 : end;
 	}
-	*ret = strbuf_detach(&sb, NULL);
-	return *ret ? 0 : -ENOMEM;
+	path = strbuf_detach(&sb, NULL);
+	if (!path)
+		return -ENOMEM;
+	*ret = path;
+	return 0;
 }
 
 /* The regular file @name is, following links between members. */
@@ -320,7 +324,7 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 	enum kiln_layer_compression c;
 	struct kiln_digest got, digest;
 	unsigned char magic[6];
-	char buf[65536];
+	char buf[65536], *media_type;
 	ssize_t n;
 	int r;
 
@@ -359,12 +363,15 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 	r = kiln_blob_writer_commit(ctx, blob, li.tee_raw ? expect : NULL, &digest);
 	if (r < 0)
 		return r;
+	media_type = strdup(li.tee_raw ? kiln_layer_media_type(c) : KILN_MT_OCI_LAYER);
+	if (!media_type)
+		return -ENOMEM;
 	*ret = (struct kiln_descriptor){
-		.media_type = strdup(li.tee_raw ? kiln_layer_media_type(c) : KILN_MT_OCI_LAYER),
+		.media_type = media_type,
 		.digest = digest,
 		.size = kiln_blob_writer_size(blob),
 	};
-	return ret->media_type ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* Any other blob, copied as it is, verified. */

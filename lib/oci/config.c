@@ -85,10 +85,8 @@ static int collect_extra(const struct oci_parse *p, const struct json_value *obj
 	size_t n = 0;
 	int r;
 
-	*ret = NULL;
-	*ret_n = 0;
 	if (obj->obj.n == 0)
-		return 0;
+		goto none;
 	f = calloc(obj->obj.n, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -111,11 +109,15 @@ static int collect_extra(const struct oci_parse *p, const struct json_value *obj
 	}
 	if (n == 0) {
 		free(f);
-		return 0;
+		goto none;
 	}
 	qsort(f, n, sizeof(*f), field_cmp);
 	*ret = f;
 	*ret_n = n;
+	return 0;
+none:
+	*ret = NULL;
+	*ret_n = 0;
 	return 0;
 }
 

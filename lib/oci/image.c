@@ -325,22 +325,18 @@ int kiln_descriptor_copy(const struct kiln_descriptor *src, struct kiln_descript
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = {
 		.digest = src->digest,
 		.size = src->size,
-		.n_annotations = src->n_annotations,
-		.n_urls = src->n_urls,
 	};
 
 	if (!oci_strdup(src->media_type, &d.media_type) ||
 	    !oci_strdup(src->artifact_type, &d.artifact_type) || !oci_strdup(src->data, &d.data))
 		return -ENOMEM;
-	if (oci_annotations_copy(src->annotations, src->n_annotations, &d.annotations) < 0 ||
-	    oci_strings_copy(src->urls, src->n_urls, &d.urls) < 0) {
-		/* keep the counts true to what was copied before releasing */
-		if (!d.annotations)
-			d.n_annotations = 0;
-		if (!d.urls)
-			d.n_urls = 0;
+	/* each count is set once its array is copied: the release frees what d holds */
+	if (oci_annotations_copy(src->annotations, src->n_annotations, &d.annotations) < 0)
 		return -ENOMEM;
-	}
+	d.n_annotations = src->n_annotations;
+	if (oci_strings_copy(src->urls, src->n_urls, &d.urls) < 0)
+		return -ENOMEM;
+	d.n_urls = src->n_urls;
 	if (src->platform) {
 		d.platform = calloc(1, sizeof(*d.platform));
 		if (!d.platform || kiln_platform_copy(src->platform, d.platform) < 0)
@@ -403,10 +399,11 @@ static int parse_descriptors(const struct oci_parse *p, const struct json_value 
 		return oci_bad(p, key, "missing");
 	if (v->type != JSON_ARRAY)
 		return oci_bad(p, key, "expected an array of descriptors");
-	*ret = NULL;
-	*ret_n = 0;
-	if (v->arr.n == 0)
+	if (v->arr.n == 0) {
+		*ret = NULL;
+		*ret_n = 0;
 		return 0;
+	}
 	d = calloc(v->arr.n, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -430,9 +427,10 @@ static int parse_subject(const struct oci_parse *p, const struct json_value *roo
 	struct kiln_descriptor *d;
 	int r;
 
-	*ret = NULL;
-	if (!v || v->type == JSON_NULL)
+	if (!v || v->type == JSON_NULL) {
+		*ret = NULL;
 		return 0;
+	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

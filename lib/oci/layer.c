@@ -136,6 +136,7 @@ static int format_time(struct kiln_ctx *ctx, int64_t t, char buf[static 32])
 int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret)
 {
 	_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
+	char *name;
 	int r;
 
 	r = kiln_ref_parse(ctx, ref, &parsed);
@@ -146,8 +147,11 @@ int layer_canonical_name(struct kiln_ctx *ctx, const char *ref, char **ret)
 				  "cannot name an image \"%s\": a name takes a tag, "
 				  "not a digest",
 				  ref);
-	*ret = kiln_ref_name(&parsed);
-	return *ret ? 0 : -ENOMEM;
+	name = kiln_ref_name(&parsed);
+	if (!name)
+		return -ENOMEM;
+	*ret = name;
+	return 0;
 }
 
 int kiln_image_from_dir(struct kiln_ctx *ctx, struct kiln_store *s, const char *dir,
@@ -181,9 +185,9 @@ static int store_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *c
 		       size_t config_len, struct kiln_descriptor *layers, size_t n_layers,
 		       const struct kiln_platform *p, const char *name, struct kiln_descriptor *ret)
 {
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
 	_cleanup_free_ char *manifest_json = NULL;
 	struct kiln_digest config_digest, manifest_digest;
-	struct kiln_platform *ret_platform;
 	size_t manifest_len;
 	int r;
 
@@ -210,26 +214,23 @@ static int store_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *c
 	if (r < 0)
 		return r;
 
-	ret_platform = calloc(1, sizeof(*ret_platform));
-	if (!ret_platform)
+	d.digest = manifest_digest;
+	d.size = manifest_len;
+	d.media_type = strdup(KILN_MT_OCI_MANIFEST);
+	if (!d.media_type)
 		return -ENOMEM;
-	*ret = (struct kiln_descriptor){
-		.media_type = strdup(KILN_MT_OCI_MANIFEST),
-		.digest = manifest_digest,
-		.size = manifest_len,
-		.platform = ret_platform,
-	};
-	if (!ret->media_type || kiln_platform_copy(p, ret_platform) < 0) {
-		kiln_descriptor_release(ret);
+	d.platform = calloc(1, sizeof(*d.platform));
+	if (!d.platform)
 		return -ENOMEM;
-	}
+	if (kiln_platform_copy(p, d.platform) < 0)
+		return -ENOMEM;
 	if (name) {
-		r = kiln_store_set_ref(ctx, s, name, ret);
-		if (r < 0) {
-			kiln_descriptor_release(ret);
+		r = kiln_store_set_ref(ctx, s, name, &d);
+		if (r < 0)
 			return r;
-		}
 	}
+	*ret = d;
+	d = (struct kiln_descriptor){ 0 };
 	return 0;
 }
 

@@ -29,11 +29,12 @@ static void member_path(char *buf, size_t size, const char *field, const char *k
 
 bool oci_strdup(const char *s, char **ret)
 {
-	*ret = NULL;
-	if (!s)
-		return true;
-	*ret = strdup(s);
-	return *ret != NULL;
+	char *copy = NULL;
+
+	if (s && !(copy = strdup(s)))
+		return false;
+	*ret = copy;
+	return true;
 }
 
 static const char *type_name(enum json_type t)
@@ -60,12 +61,17 @@ static const char *type_name(enum json_type t)
 static int copy_string(const struct oci_parse *p, const struct json_value *v, const char *path,
 		       char **ret)
 {
+	char *s;
+
 	if (v->type != JSON_STRING)
 		return oci_bad(p, path, "expected a string, got %s", type_name(v->type));
 	if (strlen(v->str.s) != v->str.len)
 		return oci_bad(p, path, "a NUL character in a string");
-	*ret = strdup(v->str.s);
-	return *ret ? 0 : -ENOMEM;
+	s = strdup(v->str.s);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }
 
 int oci_get_string(const struct oci_parse *p, const struct json_value *obj, const char *field,
@@ -74,11 +80,11 @@ int oci_get_string(const struct oci_parse *p, const struct json_value *obj, cons
 	const struct json_value *v = json_get(obj, key);
 	char path[160];
 
-	*ret = NULL;
 	member_path(path, sizeof(path), field, key);
 	if (!v || (v->type == JSON_NULL && !required)) {
 		if (required)
 			return oci_bad(p, path, "missing");
+		*ret = NULL;
 		return 0;
 	}
 	return copy_string(p, v, path, ret);
@@ -99,15 +105,14 @@ int oci_get_strings(const struct oci_parse *p, const struct json_value *obj, con
 	char **out;
 	int r;
 
-	*ret = NULL;
-	*ret_n = 0;
 	member_path(path, sizeof(path), field, key);
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	if (v->type != JSON_ARRAY)
+	if (v && v->type != JSON_NULL && v->type != JSON_ARRAY)
 		return oci_bad(p, path, "expected an array of strings, got %s", type_name(v->type));
-	if (v->arr.n == 0)
+	if (!v || v->type == JSON_NULL || v->arr.n == 0) {
+		*ret = NULL;
+		*ret_n = 0;
 		return 0;
+	}
 	out = calloc(v->arr.n, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
@@ -128,9 +133,10 @@ int oci_strings_copy(char *const *v, size_t n, char ***ret)
 {
 	char **out;
 
-	*ret = NULL;
-	if (n == 0)
+	if (n == 0) {
+		*ret = NULL;
 		return 0;
+	}
 	out = calloc(n, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
@@ -170,16 +176,15 @@ int oci_get_annotations(const struct oci_parse *p, const struct json_value *obj,
 	size_t n = 0;
 	int r;
 
-	*ret = NULL;
-	*ret_n = 0;
 	member_path(path, sizeof(path), field, key);
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	if (v->type != JSON_OBJECT)
+	if (v && v->type != JSON_NULL && v->type != JSON_OBJECT)
 		return oci_bad(p, path, "expected an object of strings, got %s",
 			       type_name(v->type));
-	if (v->obj.n == 0)
+	if (!v || v->type == JSON_NULL || v->obj.n == 0) {
+		*ret = NULL;
+		*ret_n = 0;
 		return 0;
+	}
 	out = calloc(v->obj.n, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
@@ -215,9 +220,10 @@ int oci_annotations_copy(const struct kiln_annotation *a, size_t n, struct kiln_
 {
 	struct kiln_annotation *out;
 
-	*ret = NULL;
-	if (n == 0)
+	if (n == 0) {
+		*ret = NULL;
 		return 0;
+	}
 	out = calloc(n, sizeof(*out));
 	if (!out)
 		return -ENOMEM;

@@ -309,6 +309,7 @@ static int resolve_digest(struct kiln_ctx *ctx, struct kiln_store *s, const char
 {
 	_cleanup_free_ char *buf = NULL;
 	const char *mt;
+	char *media_type;
 	uint64_t size;
 	size_t len;
 	int r;
@@ -330,9 +331,11 @@ static int resolve_digest(struct kiln_ctx *ctx, struct kiln_store *s, const char
 		kiln_error_prefix(ctx, "blob %s", d->s);
 		return r;
 	}
-	*ret = (struct kiln_descriptor){ .digest = *d, .size = len };
-	ret->media_type = strdup(mt);
-	return ret->media_type ? 0 : -ENOMEM;
+	media_type = strdup(mt);
+	if (!media_type)
+		return -ENOMEM;
+	*ret = (struct kiln_descriptor){ .media_type = media_type, .digest = *d, .size = len };
+	return 0;
 }
 
 int kiln_store_resolve(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,

@@ -404,7 +404,8 @@ static int unquote(struct tpl *t, const struct tpl_tok *tk, struct tpl_value *re
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	const char *s = t->text + tk->pos + 1;
-	size_t n = tk->len - 2;
+	size_t n = tk->len - 2, len;
+	char *buf;
 	int r;
 
 	if (tk->type == TOK_RAW_STRING) {
@@ -421,11 +422,13 @@ static int unquote(struct tpl *t, const struct tpl_tok *tk, struct tpl_value *re
 		if (r < 0)
 			return r;
 	}
-	ret->type = TPL_STRING;
-	ret->buf = strbuf_detach(&sb, &ret->len);
-	if (!ret->buf)
+	buf = strbuf_detach(&sb, &len);
+	if (!buf)
 		return tpl_error(t, -ENOMEM, tk->pos, "out of memory");
-	ret->s = ret->buf;
+	ret->type = TPL_STRING;
+	ret->buf = buf;
+	ret->s = buf;
+	ret->len = len;
 	return 0;
 in_place:
 	ret->type = TPL_STRING;
@@ -521,33 +524,44 @@ static int check_operand(struct tpl *t, const struct tpl_tok *tk)
 
 static int eval_operand(struct tpl *t, const struct tpl_tok *tk, struct tpl_value *ret)
 {
+	_cleanup_(tpl_value_release) struct tpl_value v = {
+		.type = TPL_MISSING,
+		.pos = tk->pos,
+		.tok_len = tk->len,
+	};
 	const struct strmap_entry *e;
 	const struct tpl_func *f;
+	int r;
 
-	*ret = (struct tpl_value){ .type = TPL_MISSING, .pos = tk->pos, .tok_len = tk->len };
 	switch (tk->type) {
 	case TOK_FIELD:
 		e = t->vars ? strmap_find(t->vars, t->text + tk->pos + 1, tk->len - 1) : NULL;
 		if (e) {
-			ret->type = TPL_STRING;
-			ret->s = e->value;
-			ret->len = e->value_len;
+			v.type = TPL_STRING;
+			v.s = e->value;
+			v.len = e->value_len;
 		}
-		return 0;
+		break;
 	case TOK_STRING:
 	case TOK_RAW_STRING:
-		ret->literal = true;
-		return unquote(t, tk, ret);
+		v.literal = true;
+		r = unquote(t, tk, &v);
+		if (r < 0)
+			return r;
+		break;
 	case TOK_NUMBER:
-		ret->literal = true;
-		ret->type = TPL_INT;
-		return parse_int(t, tk, &ret->i);
+		v.literal = true;
+		v.type = TPL_INT;
+		r = parse_int(t, tk, &v.i);
+		if (r < 0)
+			return r;
+		break;
 	case TOK_IDENT:
 		if (tok_keyword(t, tk) == KW_TRUE || tok_keyword(t, tk) == KW_FALSE) {
-			ret->literal = true;
-			ret->type = TPL_BOOL;
-			ret->i = tok_keyword(t, tk) == KW_TRUE;
-			return 0;
+			v.literal = true;
+			v.type = TPL_BOOL;
+			v.i = tok_keyword(t, tk) == KW_TRUE;
+			break;
 		}
 		/* a function name as an operand is a call without arguments */
 		f = tpl_func_lookup(t->text + tk->pos, tk->len);
@@ -555,14 +569,20 @@ static int eval_operand(struct tpl *t, const struct tpl_tok *tk, struct tpl_valu
 			return tpl_error(t, 0, tk->pos, "function \"%.*s\" not defined", TOK_QUOTE(t, tk));
 		if (tpl_func_check_args(t, f, tk->pos, 0) < 0)
 			return -EINVAL;
-		return tpl_func_call(t, f, tk->pos, NULL, 0, ret);
+		r = tpl_func_call(t, f, tk->pos, NULL, 0, &v);
+		if (r < 0)
+			return r;
+		break;
 	default:
 		return tpl_error(t, 0, tk->pos, "unexpected \"%.*s\" in operand", TOK_QUOTE(t, tk));
 	}
+	tpl_value_move(ret, &v);
+	return 0;
 }
 
 static int eval_command(struct tpl *t, size_t n, struct tpl_value *final, struct tpl_value *ret)
 {
+	_cleanup_(tpl_value_release) struct tpl_value v = { .type = TPL_MISSING };
 	const struct tpl_tok *toks = t->toks;
 	const struct tpl_func *f = NULL;
 	size_t n_args, i;
@@ -583,21 +603,27 @@ static int eval_command(struct tpl *t, size_t n, struct tpl_value *final, struct
 		return r;
 	if (GROW(t->args, t->args_alloc, n_args) < 0)
 		return tpl_error(t, -ENOMEM, toks[0].pos, "out of memory");
-	for (i = 0; i + 1 < n && r >= 0; i++)
+	/* i counts the arguments evaluated: a failed one leaves its slot unset */
+	for (i = 0; i + 1 < n; i++) {
 		r = eval_operand(t, &toks[i + 1], &t->args[i]);
+		if (r < 0)
+			break;
+	}
 	if (r >= 0) {
 		if (final) {
 			tpl_value_move(&t->args[i], final);
 			/* a piped value is never "a literal" to Go, even if it was one */
 			t->args[i++].literal = false;
 		}
-		r = tpl_func_call(t, f, toks[0].pos, t->args, n_args, ret);
+		r = tpl_func_call(t, f, toks[0].pos, t->args, n_args, &v);
 	}
 	while (i > 0)
 		tpl_value_release(&t->args[--i]);
-	if (r >= 0)
-		ret->pos = toks[0].pos;
-	return r;
+	if (r < 0)
+		return r;
+	v.pos = toks[0].pos;
+	tpl_value_move(ret, &v);
+	return 0;
 }
 
 /*
@@ -629,7 +655,6 @@ static int parse_command(struct tpl *t, bool live, unsigned stage, struct tpl_va
 			return tpl_error(t, -ENOMEM, tk.pos, "out of memory");
 		t->toks[n++] = tk;
 	}
-	*ret_more = tk.type == TOK_PIPE;
 	if (tk.type == TOK_RIGHT)
 		t->trim_next = tk.trim;
 
@@ -637,6 +662,7 @@ static int parse_command(struct tpl *t, bool live, unsigned stage, struct tpl_va
 		/* Go accepts a trailing "|": the value goes through unchanged */
 		if (final && tk.type == TOK_RIGHT) {
 			tpl_value_move(ret, final);
+			*ret_more = false;
 			return 0;
 		}
 		if (!final)
@@ -648,9 +674,13 @@ static int parse_command(struct tpl *t, bool live, unsigned stage, struct tpl_va
 						       tok_keyword(t, &t->toks[0]) != KW_NONE)))
 		return tpl_error(t, 0, t->toks[0].pos, "non executable command in pipeline stage %u",
 				 stage);
-	if (!live)
-		return 0;
-	return eval_command(t, n, final, ret);
+	if (live) {
+		r = eval_command(t, n, final, ret);
+		if (r < 0)
+			return r;
+	}
+	*ret_more = tk.type == TOK_PIPE;
+	return 0;
 }
 
 /* A pipeline up to and including the "}}"; *@ret is its value if @live, else missing. */
@@ -854,13 +884,17 @@ static int parse_list(struct tpl *t, bool live, unsigned depth, enum stop *ret_s
 	for (;;) {
 		_cleanup_(tpl_value_release) struct tpl_value v = { .type = TPL_MISSING };
 		struct tpl_tok tk;
+		enum stop stop;
+		size_t stop_pos;
 		int r;
 
 		r = next_action(t, live);
-		if (r <= 0) {
+		if (r < 0)
+			return r;
+		if (r == 0) {
 			*ret_stop = STOP_EOF;
 			*ret_pos = t->len;
-			return r;
+			return 0;
 		}
 		r = skip_comment(t);
 		if (r != 0) {
@@ -878,21 +912,29 @@ static int parse_list(struct tpl *t, bool live, unsigned depth, enum stop *ret_s
 				return r;
 			continue;
 		case KW_ELSE:
-			*ret_pos = tk.pos;
+			stop_pos = tk.pos;
 			r = lex_next(t, &tk);
 			if (r < 0)
 				return r;
 			if (tok_keyword(t, &tk) == KW_IF) {
-				*ret_stop = STOP_ELSE_IF;
-				return 0;
+				stop = STOP_ELSE_IF;
+			} else {
+				lex_unread(t, &tk);
+				r = expect_right(t, "else");
+				if (r < 0)
+					return r;
+				stop = STOP_ELSE;
 			}
-			lex_unread(t, &tk);
-			*ret_stop = STOP_ELSE;
-			return expect_right(t, "else");
+			*ret_stop = stop;
+			*ret_pos = stop_pos;
+			return 0;
 		case KW_END:
-			*ret_pos = tk.pos;
+			r = expect_right(t, "end");
+			if (r < 0)
+				return r;
 			*ret_stop = STOP_END;
-			return expect_right(t, "end");
+			*ret_pos = tk.pos;
+			return 0;
 		case KW_UNSUPPORTED:
 			return tpl_error(t, 0, tk.pos, "{{%.*s}} is not supported by kiln",
 					 TOK_QUOTE(t, &tk));

@@ -33,11 +33,14 @@ static int find_program(const char *name, char **ret)
 {
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *dirs = NULL;
-	char *save = NULL;
+	char *save = NULL, *copy;
 
 	if (strchr(name, '/')) {
-		*ret = strdup(name);
-		return *ret ? 0 : -ENOMEM;
+		copy = strdup(name);
+		if (!copy)
+			return -ENOMEM;
+		*ret = copy;
+		return 0;
 	}
 	if (asprintf(&dirs, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin") < 0)
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <kiln/layer.h>
 #include <kiln/oci.h>
 
 #include "fileio.h"
@@ -17,6 +18,7 @@
 #include "tap.h"
 
 #define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 static struct kiln_ctx *new_ctx(void)
 {
@@ -59,6 +61,7 @@ static int make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ar
 	struct kiln_digest layer_d, config_d, manifest_d;
 	_cleanup_free_ char *config = NULL, *manifest = NULL;
 	size_t config_len, manifest_len;
+	char *mt;
 	int r;
 
 	r = kiln_store_put_blob(ctx, s, layer, strlen(layer), &layer_d);
@@ -86,9 +89,15 @@ static int make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ar
 	r = kiln_store_put_blob(ctx, s, manifest, manifest_len, &manifest_d);
 	if (r < 0)
 		return r;
-	*ret = (struct kiln_descriptor){ .digest = manifest_d, .size = manifest_len };
-	ret->media_type = strdup(KILN_MT_OCI_MANIFEST);
-	return ret->media_type ? 0 : -ENOMEM;
+	mt = strdup(KILN_MT_OCI_MANIFEST);
+	if (!mt)
+		return -ENOMEM;
+	*ret = (struct kiln_descriptor){
+		.media_type = mt,
+		.digest = manifest_d,
+		.size = manifest_len,
+	};
+	return 0;
 }
 
 static bool blob_file_exists(const char *store, const struct kiln_digest *d)
@@ -585,6 +594,43 @@ TEST(store_load_image_errors)
 	}
 	ASSERT_EQ(kiln_store_load_image(ctx, s, "a:1", NULL, &img), -ENOENT);
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "a:1: blob");
+}
+
+/* A failed call leaves the caller's *ret as it was: nothing half made, nothing freed. */
+TEST(store_failures_leave_ret_untouched)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_tmpdir_ char *dir = make_tmpdir(), *tree = make_tmpdir();
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	_cleanup_(kiln_platform_release) struct kiln_platform amd = { 0 };
+	_cleanup_free_ char *index = NULL;
+	char sentinel[] = "sentinel";
+	struct kiln_descriptor d = { .media_type = sentinel, .size = 42 };
+	const struct kiln_image_options o = {
+		.platform = &amd,
+		.created = 1700000000,
+		.layer = { .compression = KILN_LAYER_TAR },
+	};
+	struct kiln_digest missing;
+
+	ASSERT_OK(kiln_store_open(ctx, dir, &s));
+	ASSERT_OK(kiln_platform_parse(ctx, "linux/amd64", &amd));
+	ASSERT_OK(kiln_digest_parse(ctx, "sha256:" HEX_B, &missing));
+
+	ASSERT_EQ(kiln_store_resolve(ctx, s, missing.s, &d), -ENOENT);
+	ASSERT_EQ(kiln_store_get_ref(ctx, s, "docker.io/library/none:1", &d), -ENOENT);
+	ASSERT_EQ(kiln_image_from_dir(ctx, s, tree, "example.com/x@sha256:" HEX_B, &o, &d),
+		  -EINVAL);
+	ASSERT_TRUE(d.media_type == sentinel);
+	ASSERT_EQ(d.size, 42);
+
+	/* the image is stored, but naming it fails: its descriptor was made, and must not leak */
+	ASSERT_TRUE(asprintf(&index, "%s/index.json", dir) > 0);
+	ASSERT_OK(write_file_atomic(index, "[", 1, 0644));
+	ASSERT_EQ(kiln_image_from_dir(ctx, s, tree, "kiln/test:one", &o, &d), -EBADMSG);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "index.json");
+	ASSERT_TRUE(d.media_type == sentinel);
+	ASSERT_EQ(d.size, 42);
 }
 
 TAP_MAIN

@@ -11,6 +11,8 @@
 #include "json.h"
 #include "strbuf.h"
 #include "tap.h"
+/* lib/oci's JSON readers, which are not on the include path */
+#include "../../lib/oci/oci-json.h"
 
 #define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -617,6 +619,49 @@ TEST(json_compact_writer)
 	json_kv_string(&w, "a", "b");
 	json_end_object(&w);
 	ASSERT_STREQ(pretty.buf, "{\n  \"a\": \"b\"\n}\n");
+}
+
+/* ---- output parameters: written on success only ---- */
+
+TEST(failed_reads_leave_ret_untouched)
+{
+	static const char doc[] = "{\"Env\":5,\"Labels\":[\"a\"],\"User\":7,\"Cmd\":[\"x\",1]}";
+	static const char manifest[] = "{\"schemaVersion\":2,\"config\":{},\"layers\":[]}";
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_(json_doc_freep) struct json_doc *d = NULL;
+	const struct oci_parse p = { ctx, "test" };
+	struct kiln_annotation sentinel_a[1], *a = sentinel_a;
+	char *sentinel_v[1], **v = sentinel_v, sentinel_s[1], *str = sentinel_s;
+	struct kiln_platform pl = { .os = sentinel_s };
+	struct kiln_manifest *m = (struct kiln_manifest *)sentinel_v;
+	size_t n = 42, n_a = 43;
+	const struct json_value *root;
+
+	ASSERT_OK(json_parse(ctx, "test", doc, strlen(doc), &d));
+	root = json_doc_root(d);
+
+	/* the wrong type, a bad member, a required one missing: a caller's values stay */
+	ASSERT_EQ(oci_get_strings(&p, root, "config", "Env", &v, &n), -EBADMSG);
+	ASSERT_EQ(oci_get_strings(&p, root, "config", "Cmd", &v, &n), -EBADMSG);
+	ASSERT_TRUE(v == sentinel_v);
+	ASSERT_EQ(n, 42);
+	ASSERT_EQ(oci_get_annotations(&p, root, "config", "Labels", &a, &n_a), -EBADMSG);
+	ASSERT_TRUE(a == sentinel_a);
+	ASSERT_EQ(n_a, 43);
+	ASSERT_EQ(oci_get_string(&p, root, "config", "User", false, &str), -EBADMSG);
+	ASSERT_EQ(oci_get_string(&p, root, "config", "WorkingDir", true, &str), -EBADMSG);
+	ASSERT_TRUE(str == sentinel_s);
+
+	/* and absent ones are NULL and 0, a success */
+	ASSERT_OK(oci_get_strings(&p, root, "config", "Entrypoint", &v, &n));
+	ASSERT_TRUE(v == NULL);
+	ASSERT_EQ(n, 0);
+
+	/* the same through the public parsers */
+	ASSERT_EQ(kiln_manifest_parse(ctx, manifest, strlen(manifest), &m), -EBADMSG);
+	ASSERT_TRUE(m == (struct kiln_manifest *)sentinel_v);
+	ASSERT_EQ(kiln_platform_parse(ctx, "linux", &pl), -EINVAL);
+	ASSERT_TRUE(pl.os == sentinel_s);
 }
 
 TAP_MAIN
