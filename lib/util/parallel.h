@@ -20,5 +20,5 @@ unsigned kiln_parallel_for(size_t n, unsigned jobs,
 			   void (*fn)(size_t i, unsigned worker, void *userdata),
 			   void (*progress)(size_t done, size_t n, void *userdata), void *userdata);
 
-/* The number of online CPUs, at least 1. */
+/* The number of CPUs this process may run on (its affinity mask), at least 1. */
 unsigned kiln_cpus_online(void);
