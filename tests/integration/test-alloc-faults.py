@@ -17,6 +17,7 @@ allocation failing. Every such run must end in one of two ways:
 A crash, another exit status, a success with other output, or a message
 about something else is a failure, shown with the fault's number N; rerun
 it with KILN_FAILMALLOC=N LD_PRELOAD=.../failmalloc.so taskset -c 0 kiln ...
+(on one CPU, as the test runs it, so that kiln starts one worker).
 Commands that change files (module sign, import) also check that what they
 write is either as it was or complete.
 """
@@ -67,8 +68,6 @@ def says_memory(stderr):
 
 def faults(name, argv, env=None, prepare=None, check_files=None):
     """Run @argv with every sampled allocation failing; one TAP point."""
-    # on one CPU, kiln starts one worker: the Nth allocation is the same one in every run
-    argv = ["taskset", "-c", "0"] + argv
     env = dict(os.environ if env is None else env)
     env.pop("KILN_FAILMALLOC", None)
     if prepare:
@@ -131,6 +130,8 @@ def read_tree(path):
 
 
 def main():
+    # on one CPU, kiln starts one worker: the Nth allocation is the same one in every run
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     work = tempfile.mkdtemp(prefix="kiln-alloc-faults.")
     try:
         run(work)
