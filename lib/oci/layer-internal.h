@@ -35,6 +35,18 @@ int layer_make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref
 		     struct kiln_descriptor *ret);
 
 /*
+ * What every applier of a layer (fs.c to the flattened filesystem,
+ * unpack.c to a directory) asks of entry @e before it touches anything: a
+ * clean path (kiln_tar_path_clean(), in *@ret_clean), a type that is
+ * applied, the root only as a directory, and no whiteout used as a
+ * directory. Returns 1 with *@ret_base at the last component of
+ * *@ret_clean, 0 for the root itself (nothing to apply), or -errno with the
+ * reason on @ctx.
+ */
+int layer_entry_check(struct kiln_ctx *ctx, const struct kiln_tar_entry *e, char **ret_clean,
+		      const char **ret_base);
+
+/*
  * Apply one entry (@index, counting from 0) of layer @layer to @fs, with
  * every check kiln_fs_apply() makes; a refusal names the entry.
  */

@@ -162,12 +162,6 @@ static bool split_ustar(const char *path, size_t len, size_t *ret_prefix)
 	return false;
 }
 
-static bool is_known_type(char t)
-{
-	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
-	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
-}
-
 /* The name of the PAX header before @name, as Go makes it: DIR/PaxHeaders.0/BASE, ASCII. */
 static void pax_header_name(char field[100], const char *name)
 {
@@ -231,7 +225,7 @@ int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
 		return r;
 	if (!e->path || !e->path[0])
 		return kiln_error(ctx, EINVAL, "tar entry without a name");
-	if (!is_known_type(e->type))
+	if (!tar_type_is_known(e->type))
 		return kiln_error(ctx, EINVAL, "tar entry \"%s\": cannot write type '%c'", e->path,
 				  e->type);
 	if (e->mtime < 0 || (uint64_t)e->mtime > tar_octal_max(sizeof(h.mtime)))

@@ -660,12 +660,6 @@ static int apply_whiteout(struct kiln_unpacker *u, const char *parent, const cha
 	return r < 0 ? fail_entry(u, r, path, "cannot remove what it hides") : 0;
 }
 
-static bool is_applied_type(char t)
-{
-	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
-	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
-}
-
 static int apply_entry(struct kiln_unpacker *u, const struct kiln_tar_entry *e,
 		       struct kiln_tar_reader *tr)
 {
@@ -677,24 +671,10 @@ static int apply_entry(struct kiln_unpacker *u, const struct kiln_tar_entry *e,
 	bool exists;
 	int r;
 
-	r = kiln_tar_path_clean(u->ctx, e->path, &clean);
-	if (r < 0)
+	r = layer_entry_check(u->ctx, e, &clean, &base);
+	if (r <= 0)
 		return r;
-	if (!is_applied_type(e->type))
-		return kiln_error(u->ctx, EOPNOTSUPP, "entry \"%s\": unsupported type '%c'", clean,
-				  e->type);
-	if (!clean[0]) {
-		if (e->type != KILN_TAR_DIR)
-			return kiln_error(u->ctx, EINVAL,
-					  "entry \"%s\": the root must be a directory", e->path);
-		return 0;
-	}
-	slash = strrchr(clean, '/');
-	base = slash ? slash + 1 : clean;
-	for (const char *p = clean; p < base; p = strchr(p, '/') + 1)
-		if (strncmp(p, ".wh.", 4) == 0)
-			return kiln_error(u->ctx, EINVAL,
-					  "entry \"%s\": a whiteout used as a directory", clean);
+	slash = base > clean ? clean + (base - 1 - clean) : NULL;
 	r = check_symlinks(u, clean, NULL);
 	if (r < 0)
 		return r;
