@@ -15,15 +15,14 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include <kiln/layer.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "strbuf.h"
 #include "tar-format.h"
@@ -384,17 +383,6 @@ static void tree_release(struct tree *t)
 	*t = (struct tree){ 0 };
 }
 
-static int open_beneath(int root, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
 static int xattr_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct kiln_xattr *)a)->name, ((const struct kiln_xattr *)b)->name);
@@ -510,7 +498,7 @@ static int list_dir(struct kiln_ctx *ctx, int root, const struct kiln_tar_tree_o
 
 	if (!path)
 		return -ENOMEM;
-	fd = open_beneath(root, path, O_RDONLY | O_DIRECTORY);
+	fd = openat_beneath(root, path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0 && (fd == -ELOOP || fd == -ENOTDIR || fd == -ENOENT || fd == -EXDEV))
 		return changed(ctx, path, "changed");
 	if (fd < 0)
@@ -656,7 +644,7 @@ static int write_file(struct kiln_ctx *ctx, int root, const struct kiln_tar_tree
 	uint64_t left;
 	int r;
 
-	fd = open_beneath(root, it->name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	fd = openat_beneath(root, it->name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd == -ELOOP || fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV)
 		return changed(ctx, it->name, "changed");
 	if (fd < 0)

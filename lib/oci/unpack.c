@@ -27,7 +27,6 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -181,24 +180,9 @@ static bool made_this_layer(struct kiln_unpacker *u, const struct stat *st)
 
 /* ---- paths ------------------------------------------------------------------ */
 
-/* @path resolved from the root with RESOLVE_IN_ROOT | @resolve. */
-static int open_in_root_with(struct kiln_unpacker *u, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | resolve,
-	};
-	long fd;
-
-	do {
-		fd = syscall(SYS_openat2, u->root, path[0] ? path : ".", &how, sizeof(how));
-	} while (fd < 0 && errno == EAGAIN);
-	return fd < 0 ? -errno : (int)fd;
-}
-
 static int open_in_root(struct kiln_unpacker *u, const char *path, int flags)
 {
-	return open_in_root_with(u, path, flags, RESOLVE_NO_MAGICLINKS);
+	return openat_in_root(u->root, path, flags, 0);
 }
 
 /*
@@ -326,7 +310,8 @@ static int check_symlinks(struct kiln_unpacker *u, const char *entry, const char
 	if (strbuf_add(&pending, path, (size_t)(slash - path)) < 0)
 		return -ENOMEM;
 	/* most directories are reached through no symlink at all, which one call tells */
-	fd = open_in_root_with(u, pending.buf, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	fd = open_resolved(u->root, pending.buf, O_PATH | O_DIRECTORY, 0,
+			   RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
 	if (fd >= 0)
 		return 0;
 	fd = openat(u->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
