@@ -11,6 +11,7 @@
 
 #include <kiln/oci.h>
 
+#include "hex.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -74,14 +75,8 @@ int kiln_digest_parse(struct kiln_ctx *ctx, const char *s, struct kiln_digest *r
 
 static void to_hex(const unsigned char *md, struct kiln_digest *ret)
 {
-	static const char hexdig[] = "0123456789abcdef";
-
 	memcpy(ret->s, KILN_DIGEST_PREFIX, 7);
-	for (size_t i = 0; i < 32; i++) {
-		ret->s[7 + 2 * i] = hexdig[md[i] >> 4];
-		ret->s[8 + 2 * i] = hexdig[md[i] & 0xf];
-	}
-	ret->s[71] = '\0';
+	hex_encode(ret->s + 7, md, 32, 0, false);
 }
 
 void kiln_digest_of(const void *data, size_t len, struct kiln_digest *ret)
