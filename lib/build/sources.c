@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <kiln/oci.h>
 
@@ -41,11 +40,6 @@ static void curl_easy_cleanupp(CURL **c)
 {
 	if (*c)
 		curl_easy_cleanup(*c);
-}
-
-static void md_ctx_freep(EVP_MD_CTX **m)
-{
-	EVP_MD_CTX_free(*m);
 }
 
 static int64_t now_ns(void)
@@ -83,11 +77,12 @@ struct download {
 	const char *qurl; /* @url quoted for messages */
 	int fd; /* the temporary file */
 	struct kiln_hasher *sha256;
-	EVP_MD_CTX *sha512;
+	struct kiln_hasher *sha512;
 	uint64_t done;
 	int64_t total;
 	int64_t last_progress;
-	int error; /* -errno that ended a transfer from a callback */
+	/* -errno that ended a transfer from a callback, recorded on @ctx (but -ECANCELED) */
+	int error;
 };
 
 static bool cancelled(const struct download *d)
@@ -108,14 +103,24 @@ static void report_progress(struct download *d, bool last)
 	d->o->progress(d->o->userdata, d->url, d->done, d->total);
 }
 
+static int write_failed(struct download *d, int err)
+{
+	return kiln_error(d->ctx, err, "source \"%s\": cannot write the download to %s/sources/tmp: %s",
+			  d->qurl, d->o->cache_dir, strerror(err));
+}
+
 /* Start again from nothing, for a new try. */
 static int download_reset(struct download *d)
 {
+	int r;
+
 	if (ftruncate(d->fd, 0) < 0)
-		return -errno;
-	kiln_hasher_reset(d->sha256);
-	if (!EVP_DigestInit_ex(d->sha512, EVP_sha512(), NULL))
-		return -ENOMEM;
+		return write_failed(d, errno);
+	r = kiln_hasher_reset(d->ctx, d->sha256);
+	if (r >= 0)
+		r = kiln_hasher_reset(d->ctx, d->sha512);
+	if (r < 0)
+		return r;
 	d->done = 0;
 	d->total = -1;
 	d->error = 0;
@@ -126,6 +131,7 @@ static int download_add(struct download *d, const void *data, size_t len)
 {
 	const char *p = data;
 	size_t left = len;
+	int r;
 
 	/* pwrite at our own count: a reset needs no seek, and a short write is just continued */
 	while (left) {
@@ -134,13 +140,15 @@ static int download_add(struct download *d, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return write_failed(d, errno);
 		p += n;
 		left -= (size_t)n;
 	}
-	kiln_hasher_update(d->sha256, data, len);
-	if (!EVP_DigestUpdate(d->sha512, data, len))
-		return -ENOMEM;
+	r = kiln_hasher_update(d->ctx, d->sha256, data, len);
+	if (r >= 0)
+		r = kiln_hasher_update(d->ctx, d->sha512, data, len);
+	if (r < 0)
+		return r;
 	d->done += len;
 	report_progress(d, false);
 	return 0;
@@ -222,7 +230,7 @@ static int http_get(struct download *d, CURL *curl, long *status, CURLcode *code
 
 	r = download_reset(d);
 	if (r < 0)
-		return r;
+		return d->error = r;
 	errbuf[0] = '\0';
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, d->url);
@@ -295,12 +303,8 @@ static int fetch_http(struct download *d)
 		if (r == -ECANCELED)
 			return kiln_error(d->ctx, ECANCELED, "source \"%s\": download cancelled",
 					  d->qurl);
-		if (r < 0 && r != -EIO)
-			return kiln_error(
-			    d->ctx, r,
-			    "source \"%s\": cannot write the download to %s/sources/tmp: "
-			    "%s",
-			    d->qurl, d->o->cache_dir, strerror(-r));
+		if (r < 0 && d->error < 0)
+			return r; /* a callback's failure, on the context already */
 		if (r == 0 && status >= 200 && status < 300)
 			return 0;
 		again = r < 0 ? http_error_is_transient(code) : status == 429 || status >= 500;
@@ -370,9 +374,7 @@ static int fetch_file(struct download *d, const char *path)
 					  d->qurl);
 		r = download_add(d, buf, (size_t)n);
 		if (r < 0)
-			return kiln_error(
-			    d->ctx, r, "source \"%s\": cannot write the copy to %s/sources/tmp: %s",
-			    d->qurl, d->o->cache_dir, strerror(-r));
+			return r;
 	}
 }
 
@@ -454,29 +456,19 @@ static int open_tmp(struct kiln_ctx *ctx, const char *cache_dir, const char *sha
 	return 0;
 }
 
-static void sha512_hex(EVP_MD_CTX *m, char ret[129])
-{
-	static const char hexdig[] = "0123456789abcdef";
-	unsigned char md[64];
-
-	if (!EVP_DigestFinal_ex(m, md, NULL))
-		abort();
-	for (size_t i = 0; i < sizeof(md); i++) {
-		ret[2 * i] = hexdig[md[i] >> 4];
-		ret[2 * i + 1] = hexdig[md[i] & 0xf];
-	}
-	ret[128] = '\0';
-}
-
 static int verify(struct download *d, const char *sha256, const char *sha512)
 {
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
 	struct kiln_digest got256;
-	char got512[129];
+	char got512[KILN_HASH_HEX_MAX + 1];
 	bool bad256, bad512;
+	int r;
 
-	kiln_hasher_final(d->sha256, &got256);
-	sha512_hex(d->sha512, got512);
+	r = kiln_hasher_final(d->ctx, d->sha256, &got256);
+	if (r >= 0)
+		r = kiln_hasher_final_hex(d->ctx, d->sha512, got512);
+	if (r < 0)
+		return r;
 	bad256 = !streq(sha256, kiln_digest_hex(&got256));
 	bad512 = !streq(sha512, got512);
 	if (!bad256 && !bad512)
@@ -495,8 +487,7 @@ static int verify(struct download *d, const char *sha256, const char *sha512)
 int source_fetch(struct kiln_ctx *ctx, const struct kiln_source *src,
 		 const struct source_fetch_options *o, int *ret_fd)
 {
-	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h256 = NULL;
-	_cleanup_(md_ctx_freep) EVP_MD_CTX *h512 = NULL;
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h256 = NULL, *h512 = NULL;
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *qurl = NULL, *final = NULL;
 	_cleanup_close_ int rofd = -1;
@@ -542,12 +533,11 @@ int source_fetch(struct kiln_ctx *ctx, const struct kiln_source *src,
 		return kiln_error(ctx, r, "cannot open the cached source %s: %s", final,
 				  strerror(-r));
 
-	r = kiln_hasher_new(&h256);
+	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h256);
+	if (r >= 0)
+		r = kiln_hasher_new(ctx, KILN_HASH_SHA512, &h512);
 	if (r < 0)
 		return r;
-	h512 = EVP_MD_CTX_new();
-	if (!h512)
-		return -ENOMEM;
 	r = open_tmp(ctx, o->cache_dir, sha512, &f);
 	if (r < 0)
 		return r;

@@ -2,32 +2,11 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "cert.h"
 #include "fileio.h"
 #include "log.h"
-#include "strbuf.h"
-
-int kiln_ssl_error(struct kiln_ctx *ctx, int err, const char *fmt, ...)
-{
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	unsigned long e = ERR_peek_last_error();
-	const char *reason = e ? ERR_reason_error_string(e) : NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	/* OpenSSL's reason names what it disliked, never the bytes it read */
-	if (reason)
-		strbuf_addf(&sb, ": %s", reason);
-	else if (e)
-		strbuf_addf(&sb, ": OpenSSL error %lx", e);
-	ERR_clear_error();
-	return kiln_error(ctx, err, "%s", strbuf_str(&sb));
-}
 
 /* The file may be the signing key's PEM, holding the private key too (text: strlen covers it). */
 static void cleanse_freep(char **buf)

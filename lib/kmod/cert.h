@@ -3,7 +3,7 @@
 
 /*
  * OpenSSL pieces shared by signing and verifying (internal to lib/kmod):
- * certificates read by sign-file's rule, and OpenSSL's reason in errors.
+ * certificates read by sign-file's rule (OpenSSL's reason in errors: openssl-util.h).
  */
 
 #include <openssl/x509.h>
@@ -12,12 +12,8 @@
 #include <kiln/kiln.h>
 
 #include "macro.h"
+#include "openssl-util.h"
 
-/*
- * Record an error as kiln_error() does, with OpenSSL's reason for the
- * latest failure appended (": <reason>"), and clear OpenSSL's error queue.
- */
-int kiln_ssl_error(struct kiln_ctx *ctx, int err, const char *fmt, ...) _printf_(3, 4);
 
 /*
  * Read the certificates of @path. As sign-file decides: DER when the file

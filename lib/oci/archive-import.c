@@ -299,7 +299,7 @@ static ssize_t layer_raw(void *userdata, void *buf, size_t len)
 	int r;
 
 	if (n > 0 && li->tee_raw && (r = kiln_blob_writer_write(li->blob, buf, (size_t)n)) < 0)
-		return kiln_error(li->ctx, r, "cannot write into the store: %s", strerror(-r));
+		return r;
 	return n;
 }
 
@@ -335,22 +335,25 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 				  "layer \"%s\" is %s-compressed, which OCI has no "
 				  "media type for",
 				  src->name, kiln_layer_compression_name(c));
-	if ((r = kiln_hasher_new(&h)) < 0 || (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
+	if ((r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h)) < 0 ||
+	    (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
 		return r;
 	li.blob = blob;
 	r = kiln_unzip_new(ctx, layer_raw, &li, &uz);
 	if (r < 0)
 		return r;
 	while ((n = kiln_unzip_read(uz, buf, sizeof(buf))) > 0) {
-		kiln_hasher_update(h, buf, (size_t)n);
-		if (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
-			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+		r = kiln_hasher_update(ctx, h, buf, (size_t)n);
+		if (r < 0 || (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0))
+			return r;
 	}
 	if (n < 0) {
 		kiln_error_prefix(ctx, "layer \"%s\"", src->name);
 		return (int)n;
 	}
-	kiln_hasher_final(h, &got);
+	r = kiln_hasher_final(ctx, h, &got);
+	if (r < 0)
+		return r;
 	if (diff_id && !streq(got.s, diff_id->s))
 		return kiln_error(ctx, EBADMSG,
 				  "layer \"%s\": its uncompressed digest is %s, the "
@@ -381,7 +384,7 @@ static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct range *
 		return r;
 	while ((n = range_read(src, buf, sizeof(buf))) > 0)
 		if ((r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
-			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+			return r;
 	if (n < 0)
 		return (int)n;
 	return kiln_blob_writer_commit(ctx, blob, expect, NULL);
@@ -576,7 +579,9 @@ static int import_json_blob(struct kiln_ctx *ctx, struct kiln_store *s, const st
 	r = read_member(a, name, max, &data, &len);
 	if (r < 0)
 		return r;
-	kiln_digest_of(data, len, &got);
+	r = kiln_digest_of(ctx, data, len, &got);
+	if (r < 0)
+		return r;
 	if (!streq(got.s, d->digest.s) || len != d->size)
 		return kiln_error(ctx, EBADMSG,
 				  "\"%s\": blob %s does not match its descriptor "

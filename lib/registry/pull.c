@@ -84,7 +84,9 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	}
 	if (resp.status != 200)
 		return reg_status_error(conn, what, &resp);
-	kiln_digest_of(resp.body.buf ? resp.body.buf : "", resp.body.len, &d);
+	r = kiln_digest_of(p->ctx, resp.body.buf ? resp.body.buf : "", resp.body.len, &d);
+	if (r < 0)
+		return r;
 	if (expect && !streq(expect->s, d.s))
 		return kiln_error(p->ctx, EBADMSG, "%s: the manifest received hashes to %s", what,
 				  d.s);

@@ -162,10 +162,11 @@ static int verify_local(struct push *p, struct reg_conn *conn, struct reg_blob *
 	struct kiln_digest got;
 	int r;
 
-	r = kiln_digest_of_fd(fd, &got);
-	if (r < 0)
-		return kiln_error(conn->ctx, r, "cannot read blob %s from the store: %s",
-				  b->digest.s, strerror(-r));
+	r = kiln_digest_of_fd(conn->ctx, fd, &got);
+	if (r < 0) {
+		kiln_error_prefix(conn->ctx, "cannot read blob %s from the store", b->digest.s);
+		return r;
+	}
 	if (!streq(got.s, b->digest.s))
 		return kiln_error(conn->ctx, EBADMSG,
 				  "blob %s in the store %s is corrupt (it hashes to %s): pull or "
