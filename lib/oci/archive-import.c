@@ -81,7 +81,7 @@ static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct a
 {
 	_cleanup_(kiln_tar_reader_freep) struct kiln_tar_reader *tr = NULL;
 	const struct kiln_tar_entry *e;
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	unsigned char magic[6];
 	struct stat st;
 	ssize_t n;
@@ -101,11 +101,11 @@ static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct a
 	n = pread(a->fd, magic, sizeof(magic), 0);
 	if (n < 0)
 		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
-	c = kiln_layer_sniff(magic, (size_t)n);
+	c = kiln_compression_detect(magic, (size_t)n);
 	/* members are read by offset, which a compressed stream has none of */
-	if (c != KILN_LAYER_TAR)
+	if (c != KILN_COMPRESSION_NONE)
 		return kiln_error(ctx, EOPNOTSUPP, "\"%s\" is %s-compressed: decompress it first",
-				  path, kiln_layer_compression_name(c));
+				  path, kiln_compression_name(c));
 	r = kiln_tar_reader_new(ctx, seq_read, a, &tr);
 	if (r < 0)
 		return r;
@@ -317,7 +317,7 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
 	_cleanup_(kiln_unzip_freep) struct kiln_unzip *uz = NULL;
 	struct layer_in li = { .ctx = ctx, .src = src };
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	struct kiln_digest got, digest;
 	unsigned char magic[6];
 	char buf[65536];
@@ -328,13 +328,13 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 		  (off_t)src->off);
 	if (n < 0)
 		return kiln_error(ctx, errno, "cannot read \"%s\": %m", src->a->path);
-	c = kiln_layer_sniff(magic, (size_t)n);
+	c = kiln_compression_detect(magic, (size_t)n);
 	li.tee_raw = kiln_layer_media_type(c) != NULL;
 	if (!li.tee_raw && require_raw)
 		return kiln_error(ctx, EOPNOTSUPP,
 				  "layer \"%s\" is %s-compressed, which OCI has no "
 				  "media type for",
-				  src->name, kiln_layer_compression_name(c));
+				  src->name, kiln_compression_name(c));
 	if ((r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h)) < 0 ||
 	    (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
 		return r;

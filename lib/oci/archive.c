@@ -418,7 +418,7 @@ static int measure_layers(struct kiln_ctx *ctx, struct kiln_store *s, const stru
 		r = kiln_layer_reader_open(ctx, s, &m->layers[i], &img->config->diff_ids[i], &lr);
 		if (r < 0)
 			return r;
-		if (kiln_layer_reader_format(lr) == KILN_LAYER_TAR &&
+		if (kiln_layer_reader_format(lr) == KILN_COMPRESSION_NONE &&
 		    streq(m->layers[i].digest.s, img->config->diff_ids[i].s)) {
 			/* its bytes are checked against the digest while they are copied */
 			sizes[i] = m->layers[i].size;

@@ -17,6 +17,20 @@
 
 /* ---- writing ---------------------------------------------------------------- */
 
+const char *kiln_layer_media_type(enum kiln_compression c)
+{
+	switch (c) {
+	case KILN_COMPRESSION_NONE:
+		return KILN_MT_OCI_LAYER;
+	case KILN_COMPRESSION_GZIP:
+		return KILN_MT_OCI_LAYER_GZIP;
+	case KILN_COMPRESSION_ZSTD:
+		return KILN_MT_OCI_LAYER_ZSTD;
+	default:
+		return NULL;
+	}
+}
+
 struct layer_sink {
 	struct kiln_ctx *ctx;
 	struct kiln_hasher *diff;
@@ -38,7 +52,7 @@ static int sink_tar(void *userdata, const void *data, size_t len)
 	return r < 0 ? r : kiln_zip_write(s->zip, data, len);
 }
 
-int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_compression c,
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c,
 		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
 		struct kiln_digest *ret_diff_id)
 {
@@ -54,7 +68,7 @@ int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_comp
 
 	if (!mt)
 		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers: use tar, gzip or zstd",
-				  kiln_layer_compression_name(c));
+				  kiln_compression_name(c));
 	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &diff);
 	if (r < 0)
 		return r;
@@ -503,7 +517,7 @@ struct kiln_tar_reader *kiln_layer_reader_tar(struct kiln_layer_reader *lr)
 	return lr->tar;
 }
 
-enum kiln_layer_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr)
+enum kiln_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr)
 {
 	return kiln_unzip_format(lr->unzip);
 }
