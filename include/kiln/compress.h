@@ -107,8 +107,8 @@ static inline void kiln_unzip_freep(struct kiln_unzip **z)
  * it without copying the input. The output is capped at @max bytes
  * (-EFBIG beyond); corrupt input is -EBADMSG with the reason on @ctx.
  */
-int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data,
-		    size_t len, size_t max, uint8_t **ret, size_t *ret_len);
+int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
+		    size_t max, uint8_t **ret, size_t *ret_len);
 
 /*
  * Compress as the kernel's modules_install does: xz with a CRC32 check and

@@ -133,8 +133,7 @@ ssize_t kiln_initramfs_reader_read(void *r, void *buf, size_t len);
 
 /* Which segment (counting from 1, as errors do) the current entry is in, and its compression. */
 unsigned kiln_initramfs_reader_segment(const struct kiln_initramfs_reader *r);
-enum kiln_compression
-kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r);
+enum kiln_compression kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r);
 void kiln_initramfs_reader_free(struct kiln_initramfs_reader *r);
 
 /*

@@ -124,7 +124,8 @@ static int walk(struct kiln_ctx *ctx, struct stage *st, size_t *alloc, int dirfd
 			}
 			r = kiln_digest_of(ctx, target, (size_t)len, &digest);
 			if (r >= 0)
-				r = add_file(st, alloc, path, KILN_TAR_SYMLINK, 0777, &digest, NULL);
+				r = add_file(st, alloc, path, KILN_TAR_SYMLINK, 0777, &digest,
+					     NULL);
 		} else {
 			kiln_warn_at(
 			    ctx, NULL, 0, 0,

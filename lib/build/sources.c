@@ -105,8 +105,9 @@ static void report_progress(struct download *d, bool last)
 
 static int write_failed(struct download *d, int err)
 {
-	return kiln_error(d->ctx, err, "source \"%s\": cannot write the download to %s/sources/tmp: %s",
-			  d->qurl, d->o->cache_dir, strerror(err));
+	return kiln_error(d->ctx, err,
+			  "source \"%s\": cannot write the download to %s/sources/tmp: %s", d->qurl,
+			  d->o->cache_dir, strerror(err));
 }
 
 /* Start again from nothing, for a new try. */

@@ -155,10 +155,9 @@ _printf_(3, 4) static int fail(struct kiln_initramfs_reader *r, int err, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (r->cur == &r->inner)
-		r->error = kiln_error(r->ctx, err,
-				      "initramfs segment %u (%s), data offset %" PRIu64 ": %s",
-				      r->segment, kiln_compression_name(r->compression),
-				      src_offset(r->cur), msg);
+		r->error = kiln_error(
+		    r->ctx, err, "initramfs segment %u (%s), data offset %" PRIu64 ": %s",
+		    r->segment, kiln_compression_name(r->compression), src_offset(r->cur), msg);
 	else
 		r->error = kiln_error(r->ctx, err, "initramfs offset %" PRIu64 ": %s",
 				      src_offset(r->cur), msg);

@@ -14,7 +14,6 @@
 #include "macro.h"
 #include "openssl-util.h"
 
-
 /*
  * Read the certificates of @path. As sign-file decides: DER when the file
  * starts with 30 81..84 (a SEQUENCE with a long length), else PEM. With

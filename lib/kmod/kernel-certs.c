@@ -96,7 +96,7 @@ static int fabricate_name(X509 *x, struct strbuf *sb)
 
 static int add_hex(struct strbuf *sb, const unsigned char *p, size_t len)
 {
-	int r = strbuf_reserve(sb, HEX_ENCODED_SIZE(len, 0));
+	int r = strbuf_reserve(sb, hex_encoded_size(len, 0));
 
 	if (r < 0)
 		return r;

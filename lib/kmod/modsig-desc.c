@@ -55,7 +55,7 @@ static const char *openssl_reason(char *buf, size_t size)
 /* "01:12:DE:AD"; modinfo breaks it into lines of 20 bytes, which is for the printer to do. */
 static char *hex_colon(const uint8_t *p, size_t len)
 {
-	char *s = malloc(HEX_ENCODED_SIZE(len, ':'));
+	char *s = malloc(hex_encoded_size(len, ':'));
 
 	if (s)
 		hex_encode(s, p, len, ':', true);

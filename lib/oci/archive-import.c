@@ -344,7 +344,8 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 		return r;
 	while ((n = kiln_unzip_read(uz, buf, sizeof(buf))) > 0) {
 		r = kiln_hasher_update(ctx, h, buf, (size_t)n);
-		if (r < 0 || (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0))
+		if (r < 0 ||
+		    (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0))
 			return r;
 	}
 	if (n < 0) {

@@ -22,8 +22,8 @@ typedef int (*layer_fill_fn)(void *userdata, struct kiln_tar_writer *w);
  * -> sha256 (*@ret_diff_id) -> compressor @c at @level -> the store.
  * *@ret gets the blob's descriptor. Nothing is stored when @fill fails.
  */
-int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c,
-		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c, int level,
+		layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
 		struct kiln_digest *ret_diff_id);
 
 /*

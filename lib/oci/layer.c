@@ -52,8 +52,8 @@ static int sink_tar(void *userdata, const void *data, size_t len)
 	return r < 0 ? r : kiln_zip_write(s->zip, data, len);
 }
 
-int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c,
-		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c, int level,
+		layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
 		struct kiln_digest *ret_diff_id)
 {
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *diff = NULL;

@@ -120,8 +120,8 @@ static int zip_new(struct kiln_ctx *ctx, enum kiln_compression c, const struct z
 			return -ENOMEM;
 		if (ZSTD_isError(
 			ZSTD_CCtx_setParameter(z->zc, ZSTD_c_compressionLevel, p->level)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_checksumFlag,
-							p->zstd_checksum)) ||
+		    ZSTD_isError(
+			ZSTD_CCtx_setParameter(z->zc, ZSTD_c_checksumFlag, p->zstd_checksum)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers, 0)) ||
 		    (p->size && ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z->zc, p->size))))
 			return kiln_error(ctx, EINVAL, "cannot set zstd level %d", p->level);
@@ -158,14 +158,19 @@ static int zip_new(struct kiln_ctx *ctx, enum kiln_compression c, const struct z
 	return 0;
 }
 
+/* What level 0 stands for: gzip's and zstd's own defaults, xz -0. */
+static int default_level(enum kiln_compression c)
+{
+	if (c == KILN_COMPRESSION_GZIP)
+		return 6;
+	return c == KILN_COMPRESSION_ZSTD ? ZSTD_CLEVEL_DEFAULT : 0;
+}
+
 int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_compression c, int level, kiln_write_fn out,
 		 void *userdata, struct kiln_zip **ret)
 {
 	struct zip_params p = {
-		.level = level                       ? level
-			 : c == KILN_COMPRESSION_GZIP ? 6
-			 : c == KILN_COMPRESSION_ZSTD ? 3
-						      : 0,
+		.level = level ? level : default_level(c),
 		.xz_extreme = true,
 		.zstd_checksum = true,
 	};
@@ -675,8 +680,8 @@ static size_t output_room(const struct strbuf *sb, size_t max)
 	return room < max + 1 - sb->len ? room : max + 1 - sb->len;
 }
 
-int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data,
-		    size_t len, size_t max, uint8_t **ret, size_t *ret_len)
+int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
+		    size_t max, uint8_t **ret, size_t *ret_len)
 {
 	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
@@ -708,7 +713,8 @@ int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t
 		}
 	}
 	if (r == -EFBIG || (r >= 0 && out.len > max))
-		return kiln_error(ctx, EFBIG, "decompressed data is larger than %zu MiB", max >> 20);
+		return kiln_error(ctx, EFBIG, "decompressed data is larger than %zu MiB",
+				  max >> 20);
 	if (r < 0)
 		return r;
 	*ret = (uint8_t *)strbuf_detach(&out, ret_len);
@@ -725,9 +731,7 @@ int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *
 {
 	/* modules_install: xz --check=crc32 --lzma2=dict=1MiB, zstd, gzip -n */
 	struct zip_params p = {
-		.level = c == KILN_COMPRESSION_GZIP   ? 6
-			 : c == KILN_COMPRESSION_ZSTD ? ZSTD_CLEVEL_DEFAULT
-						      : LZMA_PRESET_DEFAULT,
+		.level = c == KILN_COMPRESSION_XZ ? (int)LZMA_PRESET_DEFAULT : default_level(c),
 		.xz_dict_size = 1u << 20,
 		.size = len,
 	};

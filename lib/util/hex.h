@@ -7,12 +7,15 @@
 #include <stddef.h>
 
 /* The bytes hex_encode() writes for @len bytes, the NUL included. */
-#define HEX_ENCODED_SIZE(len, sep) ((len) * 2 + ((sep) && (len) ? (len) - 1 : 0) + 1)
+static inline size_t hex_encoded_size(size_t len, char sep)
+{
+	return len * 2 + (sep && len ? len - 1 : 0) + 1;
+}
 
 /*
  * @len bytes at @data as two hex digits each at @out (uppercase with
  * @upper, else lowercase), @sep between bytes unless it is '\0', then a
- * NUL: HEX_ENCODED_SIZE(@len, @sep) bytes in all. Returns the end of the
+ * NUL: hex_encoded_size(@len, @sep) bytes in all. Returns the end of the
  * text (where the NUL is), for a caller that writes on from there.
  */
 char *hex_encode(char *out, const void *data, size_t len, char sep, bool upper);

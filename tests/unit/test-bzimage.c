@@ -86,8 +86,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 }
 
 /* @data compressed with @c; kbuild's size after it unless gzip, whose ISIZE is it. */
-static void compress_to(enum kiln_compression c, const struct strbuf *data,
-			struct strbuf *out)
+static void compress_to(enum kiln_compression c, const struct strbuf *data, struct strbuf *out)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_(kiln_zip_freep) struct kiln_zip *z = NULL;
@@ -177,8 +176,7 @@ TEST(bzimage_gzip_and_zstd)
 		make_image(cs[i], &file);
 		ASSERT_OK(open_img(ctx, &file, file.len, &img));
 		ASSERT_STREQ(kiln_kernel_image_format(img), "bzImage");
-		ASSERT_STREQ(kiln_kernel_image_compression(img),
-			     kiln_compression_name(cs[i]));
+		ASSERT_STREQ(kiln_kernel_image_compression(img), kiln_compression_name(cs[i]));
 		/* the header's version wins over the banner */
 		ASSERT_STREQ(kiln_kernel_image_release(img), "9.9.9-test");
 		ASSERT_STREQ(kiln_kernel_image_version(img), "9.9.9-test (kiln@test) #1 SMP");

@@ -888,8 +888,8 @@ TEST(replacing_entries)
 
 /* ---- compression ------------------------------------------------------------------- */
 
-static int zip_all(struct kiln_ctx *ctx, enum kiln_compression c, const char *data,
-		   size_t len, struct strbuf *out)
+static int zip_all(struct kiln_ctx *ctx, enum kiln_compression c, const char *data, size_t len,
+		   struct strbuf *out)
 {
 	struct kiln_zip *z = NULL;
 	int r = kiln_zip_new(ctx, c, 0, to_strbuf, out, &z);

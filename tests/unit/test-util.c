@@ -107,9 +107,10 @@ TEST(json_escapes_and_nests)
 TEST(hex_encode_cases_and_separators)
 {
 	static const unsigned char b[] = { 0x00, 0x9f, 0xa5, 0xff };
-	char out[HEX_ENCODED_SIZE(sizeof(b), ':')];
+	char out[12];
 
-	ASSERT_EQ(sizeof(out), 12);
+	ASSERT_EQ(hex_encoded_size(sizeof(b), ':'), sizeof(out));
+	ASSERT_EQ(hex_encoded_size(sizeof(b), 0), 9);
 	ASSERT_TRUE(hex_encode(out, b, sizeof(b), 0, false) == out + 8);
 	ASSERT_STREQ(out, "009fa5ff");
 	ASSERT_TRUE(hex_encode(out, b, sizeof(b), ':', true) == out + 11);
