@@ -16,6 +16,9 @@
 
 #include <kiln/kiln.h>
 
+/* libkiln's interface: exported even when the library is built with hidden visibility */
+#pragma GCC visibility push(default)
+
 /* ---- byte streams -------------------------------------------------------- */
 
 /* Read up to @len bytes into @buf: the count, 0 at the end, or -errno. */
@@ -117,3 +120,5 @@ int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t
  */
 int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
 		  uint8_t **ret, size_t *ret_len);
+
+#pragma GCC visibility pop
