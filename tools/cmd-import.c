@@ -31,7 +31,7 @@ struct import_args {
 	const char *tag;
 	const char *platform;
 	const char *format;
-	enum kiln_layer_compression compression;
+	enum kiln_compression compression;
 	bool compression_set;
 	bool owner_set;
 	uint32_t uid, gid;
@@ -138,11 +138,11 @@ static int on_option(int c, const char *arg, void *userdata)
 		return CLI_CONTINUE;
 	case OPT_COMPRESSION:
 		if (streq(arg, "gzip"))
-			a->compression = KILN_LAYER_GZIP;
+			a->compression = KILN_COMPRESSION_GZIP;
 		else if (streq(arg, "zstd"))
-			a->compression = KILN_LAYER_ZSTD;
+			a->compression = KILN_COMPRESSION_ZSTD;
 		else if (streq(arg, "none"))
-			a->compression = KILN_LAYER_TAR;
+			a->compression = KILN_COMPRESSION_NONE;
 		else
 			return cli_usage("import: --compression '%s': use gzip, zstd or none", arg);
 		a->compression_set = true;
@@ -283,7 +283,7 @@ int cmd_import(int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ 0 },
 	};
-	struct import_args a = { .compression = KILN_LAYER_GZIP };
+	struct import_args a = { .compression = KILN_COMPRESSION_GZIP };
 	struct cli_options o = {
 		.name = "import",
 		.no_tree = true,

@@ -68,16 +68,18 @@ static void write_pem(struct strbuf *out, const struct kiln_kernel_cert *c)
 	strbuf_adds(out, "-----END CERTIFICATE-----\n");
 }
 
-static void write_text(struct strbuf *out, const char *path, const struct kiln_kernel_image *img,
-		       const struct kiln_kernel_cert *certs, size_t n)
+static int write_text(struct strbuf *out, const char *path, const struct kiln_kernel_image *img,
+		      const struct kiln_kernel_cert *certs, size_t n)
 {
 	strbuf_addf(out, "%s: %s (%s), release %s: %zu certificate%s\n", path,
 		    kiln_kernel_image_format(img), kiln_kernel_image_compression(img),
 		    kiln_kernel_image_release(img) ?: "unknown", n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		struct kiln_digest d;
+		int r = kiln_digest_of(cli_ctx, certs[i].der, certs[i].der_len, &d);
 
-		kiln_digest_of(certs[i].der, certs[i].der_len, &d);
+		if (r < 0)
+			return r;
 		strbuf_addf(out,
 			    "  '%s'\n"
 			    "    CN      %s\n"
@@ -88,10 +90,11 @@ static void write_text(struct strbuf *out, const char *path, const struct kiln_k
 			    certs[i].skid ?: "- (the kernel names it by its serial number)",
 			    kiln_digest_hex(&d));
 	}
+	return 0;
 }
 
-static void write_json(struct json_writer *w, const char *path, const struct kiln_kernel_image *img,
-		       const struct kiln_kernel_cert *certs, size_t n)
+static int write_json(struct json_writer *w, const char *path, const struct kiln_kernel_image *img,
+		      const struct kiln_kernel_cert *certs, size_t n)
 {
 	json_begin_object(w);
 	json_kv_string(w, "path", path);
@@ -107,8 +110,10 @@ static void write_json(struct json_writer *w, const char *path, const struct kil
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *b64 = base64_encode(certs[i].der, certs[i].der_len);
 		struct kiln_digest d;
+		int r = kiln_digest_of(cli_ctx, certs[i].der, certs[i].der_len, &d);
 
-		kiln_digest_of(certs[i].der, certs[i].der_len, &d);
+		if (r < 0)
+			return r;
 		json_begin_object(w);
 		json_kv_string(w, "description", certs[i].description);
 		json_key(w, "cn");
@@ -125,6 +130,7 @@ static void write_json(struct json_writer *w, const char *path, const struct kil
 	}
 	json_end_array(w);
 	json_end_object(w);
+	return 0;
 }
 
 /* One image into @out; EXIT_OK, or EXIT_FAILURE_ after saying why. */
@@ -141,14 +147,14 @@ static int show_image(const char *path, bool pem, struct json_writer *w, struct 
 	if (r < 0)
 		return cli_fail(r, "module certs");
 	if (w)
-		write_json(w, path, img, certs, n);
+		r = write_json(w, path, img, certs, n);
 	else if (pem)
 		for (size_t i = 0; i < n; i++)
 			write_pem(out, &certs[i]);
 	else
-		write_text(out, path, img, certs, n);
+		r = write_text(out, path, img, certs, n);
 	kiln_kernel_certs_free(certs, n);
-	return EXIT_OK;
+	return r < 0 ? cli_fail(r, "module certs") : EXIT_OK;
 }
 
 int cmd_module_certs(int argc, char **argv)

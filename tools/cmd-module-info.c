@@ -16,6 +16,7 @@
 
 #include <kiln/module.h>
 
+#include "hex.h"
 #include "json.h"
 #include "kiln.h"
 #include "log.h"
@@ -165,23 +166,18 @@ static void module_view_release(struct module_view *v)
  */
 static char *hex_kmod(const uint8_t *p, size_t len)
 {
-	static const char digits[] = "0123456789ABCDEF";
 	char *s = malloc(len ? len * 3 + len / 20 * 3 : 1), *q = s;
 
 	if (!s)
 		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (i) {
-			*q++ = ':';
-			if (i % 20 == 0) {
-				memcpy(q, "\n\t\t", 3);
-				q += 3;
-			}
-		}
-		*q++ = digits[p[i] >> 4];
-		*q++ = digits[p[i] & 15];
-	}
 	*q = '\0';
+	for (size_t i = 0; i < len; i += 20) {
+		if (i) {
+			memcpy(q, ":\n\t\t", 4);
+			q += 4;
+		}
+		q = hex_encode(q, p + i, len - i < 20 ? len - i : 20, ':', true);
+	}
 	return s;
 }
 

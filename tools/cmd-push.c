@@ -41,7 +41,7 @@ static int help(void)
 	       "from another repository of the same registry are mounted from there; the rest\n"
 	       "are uploaded, several at once, streamed from the store: in one request up to\n"
 	       "16 MiB, in 32 MiB chunks above (an interrupted chunk is resumed, or the\n"
-	       "upload started again). Requests are retried on 429, 5xx and dropped\n"
+	       "upload started again). Requests are retried on 408, 429, 5xx and dropped\n"
 	       "connections. An index is pushed after its manifests, and the tag is set last:\n"
 	       "a push that fails leaves the tag where it was.\n"
 	       "\n"

@@ -109,7 +109,7 @@ int kiln_cpio_write_tree(struct kiln_ctx *ctx, int dirfd, const struct kiln_cpio
  * (init/initramfs.c): one or more newc archives ("070701", or "070702"
  * whose checksums are verified), each either plain, starting at a multiple
  * of 4 bytes, or inside a gzip, zstd or xz stream (decompressed as it is
- * read, through the layer decompressor), with zero bytes between them. A
+ * read, through kiln_unzip), with zero bytes between them. A
  * compressed stream holds whole archives. Input is hostile: headers are
  * checked field by field, names and link targets are capped at
  * KILN_CPIO_NAME_MAX, anything else where an archive should start is
@@ -136,8 +136,7 @@ ssize_t kiln_initramfs_reader_read(void *r, void *buf, size_t len);
 
 /* Which segment (counting from 1, as errors do) the current entry is in, and its compression. */
 unsigned kiln_initramfs_reader_segment(const struct kiln_initramfs_reader *r);
-enum kiln_layer_compression
-kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r);
+enum kiln_compression kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r);
 void kiln_initramfs_reader_free(struct kiln_initramfs_reader *r);
 
 /*

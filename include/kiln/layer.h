@@ -18,83 +18,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <kiln/compress.h>
 #include <kiln/kiln.h>
 #include <kiln/oci.h>
 
 #pragma GCC visibility push(default)
 
-/* ---- byte streams -------------------------------------------------------- */
-
-/* Read up to @len bytes into @buf: the count, 0 at the end, or -errno. */
-typedef ssize_t (*kiln_read_fn)(void *userdata, void *buf, size_t len);
-
-/* Take all @len bytes: 0 or -errno. */
-typedef int (*kiln_write_fn)(void *userdata, const void *buf, size_t len);
-
-/* ---- compression (lib/oci/compress.c) ----------------------------------- */
-
-enum kiln_layer_compression {
-	KILN_LAYER_TAR, /* none */
-	KILN_LAYER_GZIP,
-	KILN_LAYER_ZSTD,
-	KILN_LAYER_XZ, /* OCI has no media type for it: written for initramfs segments */
-	KILN_LAYER_BZIP2, /* recognized, to be refused by name */
-};
-
-/* What @len bytes at the start of a layer are compressed with, from their magic. */
-enum kiln_layer_compression kiln_layer_sniff(const void *data, size_t len);
-
-/* "tar", "gzip", "zstd", "xz", "bzip2". */
-const char *kiln_layer_compression_name(enum kiln_layer_compression c);
+/* ---- compression (the formats and streams are in kiln/compress.h) ------- */
 
 /* The OCI layer media type for @c; NULL for xz and bzip2. */
-const char *kiln_layer_media_type(enum kiln_layer_compression c);
-
-/*
- * A compressor writing into @out. gzip is deterministic: no file name,
- * MTIME 0, OS 3 (Unix), as `gzip -n` writes it. zstd runs single-threaded,
- * with the content checksum, for the same reason. xz is written as the
- * kernel reads it in an initramfs: one single-threaded stream with a CRC32
- * check, preset @level with -e (`xz -C crc32 -0 -e`, as Talos compresses
- * its initramfs). @level 0 is the default (gzip 6, zstd 3, xz 0).
- */
-struct kiln_zip;
-int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level, kiln_write_fn out,
-		 void *userdata, struct kiln_zip **ret);
-int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len);
-/* Flush and end the stream; the compressor can only be freed after. */
-int kiln_zip_finish(struct kiln_zip *z);
-void kiln_zip_free(struct kiln_zip *z);
-
-/*
- * A decompressor reading from @in: the format is sniffed from the first
- * bytes (gzip, including multi-member; zstd; xz; anything else is passed
- * through as a plain tar). bzip2 is -EOPNOTSUPP. Corrupt or truncated input
- * is -EBADMSG with the reason on @ctx. It reads @in until its end: bytes
- * after the compressed stream are an error, not ignored.
- */
-struct kiln_unzip;
-int kiln_unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, struct kiln_unzip **ret);
-enum kiln_layer_compression kiln_unzip_format(const struct kiln_unzip *z);
-
-/*
- * As kiln_unzip_new(), for one compressed member with other data after it
- * (the segments of a Linux initramfs): the stream ends with the first gzip
- * member, zstd frame or xz stream, and whatever follows is left alone.
- * Input that is none of the three is -EINVAL.
- */
-int kiln_unzip_new_member(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata,
-			  struct kiln_unzip **ret);
-
-/*
- * Once a member reader has returned 0: how many of the bytes it took from
- * its input lie past the member's end. They are the last ones it took,
- * from its last call of the input function.
- */
-size_t kiln_unzip_unconsumed(const struct kiln_unzip *z);
-/* A kiln_read_fn: pass the kiln_unzip as userdata. */
-ssize_t kiln_unzip_read(void *z, void *buf, size_t len);
-void kiln_unzip_free(struct kiln_unzip *z);
+const char *kiln_layer_media_type(enum kiln_compression c);
 
 /* ---- tar entries --------------------------------------------------------- */
 
@@ -242,7 +175,7 @@ void kiln_tar_reader_free(struct kiln_tar_reader *r);
 
 struct kiln_layer_options {
 	struct kiln_tar_tree_options tree;
-	enum kiln_layer_compression compression; /* tar, gzip or zstd */
+	enum kiln_compression compression; /* none, gzip or zstd */
 	int level; /* 0: the compressor's default */
 };
 
@@ -312,7 +245,7 @@ int kiln_layer_reader_open(struct kiln_ctx *ctx, struct kiln_store *s,
 			   struct kiln_layer_reader **ret);
 struct kiln_tar_reader *kiln_layer_reader_tar(struct kiln_layer_reader *lr);
 /* How the blob is compressed, as sniffed. */
-enum kiln_layer_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr);
+enum kiln_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr);
 /* The uncompressed stream itself, for a caller that copies it rather than parsing it. */
 ssize_t kiln_layer_reader_read_raw(void *lr, void *buf, size_t len);
 /* Drain and verify; *@ret_size (may be NULL) gets the uncompressed size. */
@@ -554,16 +487,6 @@ void kiln_tar_input_free(struct kiln_tar_input *in);
 static inline void kiln_tar_input_freep(struct kiln_tar_input **in)
 {
 	kiln_tar_input_free(*in);
-}
-
-static inline void kiln_zip_freep(struct kiln_zip **z)
-{
-	kiln_zip_free(*z);
-}
-
-static inline void kiln_unzip_freep(struct kiln_unzip **z)
-{
-	kiln_unzip_free(*z);
 }
 
 static inline void kiln_tar_writer_freep(struct kiln_tar_writer **w)

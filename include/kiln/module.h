@@ -15,37 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kiln/compress.h>
 #include <kiln/kiln.h>
 
 #pragma GCC visibility push(default)
-
-/* ---- compression (lib/kmod/compress.c) --------------------------------- */
-
-enum kiln_compression {
-	KILN_COMPRESSION_NONE,
-	KILN_COMPRESSION_XZ,
-	KILN_COMPRESSION_ZSTD,
-};
-
-/* What @data is compressed with, from its magic bytes. */
-enum kiln_compression kiln_compression_detect(const uint8_t *data, size_t len);
-
-const char *kiln_compression_name(enum kiln_compression c);
-
-/*
- * Decompress @data (@len bytes, compressed with @c) into a new buffer. The
- * output is capped at @max bytes (-EFBIG beyond); corrupt input is -EBADMSG
- * with the reason on @ctx.
- */
-int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data,
-		    size_t len, size_t max, uint8_t **ret, size_t *ret_len);
-
-/*
- * Compress as the kernel's modules_install does: xz with a CRC32 check and a
- * 1 MiB dictionary, zstd at its default level.
- */
-int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
-		  uint8_t **ret, size_t *ret_len);
 
 /* ---- the appended signature (lib/kmod/modsig.c) ------------------------- */
 

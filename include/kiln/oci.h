@@ -56,8 +56,11 @@ bool kiln_digest_is_valid(const char *s);
  */
 int kiln_digest_parse(struct kiln_ctx *ctx, const char *s, struct kiln_digest *ret);
 
-/* The digest of @len bytes at @data. */
-void kiln_digest_of(const void *data, size_t len, struct kiln_digest *ret);
+/*
+ * The sha256 digest of @len bytes at @data. Returns 0, or -EIO with
+ * OpenSSL's reason on @ctx when OpenSSL fails.
+ */
+int kiln_digest_of(struct kiln_ctx *ctx, const void *data, size_t len, struct kiln_digest *ret);
 
 /* The 64 hex digits (the blob's file name in a layout). */
 static inline const char *kiln_digest_hex(const struct kiln_digest *d)
@@ -65,16 +68,41 @@ static inline const char *kiln_digest_hex(const struct kiln_digest *d)
 	return d->s + 7;
 }
 
-/* The digest of all of @fd from offset 0 (its file offset is not moved). Returns 0 or -errno. */
-int kiln_digest_of_fd(int fd, struct kiln_digest *ret);
+/*
+ * The sha256 digest of all of @fd from offset 0 (its file offset is not
+ * moved). Returns 0 or -errno with the reason on @ctx: for a failed read
+ * only strerror(), for the caller to put its file name before with
+ * kiln_error_prefix().
+ */
+int kiln_digest_of_fd(struct kiln_ctx *ctx, int fd, struct kiln_digest *ret);
 
-/* An incremental sha256. */
+/* What a kiln_hasher computes: sha256 names OCI content, sha512 also checks step sources. */
+enum kiln_hash {
+	KILN_HASH_SHA256,
+	KILN_HASH_SHA512,
+};
+
+/* The hex digits of the longest hash (sha512), without the NUL. */
+#define KILN_HASH_HEX_MAX 128
+
+/*
+ * An incremental hash over OpenSSL. Every function returns 0, or -errno
+ * with the reason on @ctx (an OpenSSL failure is -EIO, naming it); a
+ * hasher that failed is only good for kiln_hasher_reset() or freeing.
+ */
 struct kiln_hasher;
-int kiln_hasher_new(struct kiln_hasher **ret);
-void kiln_hasher_update(struct kiln_hasher *h, const void *data, size_t len);
-/* Finish into @ret; the hasher may then be freed or reset with kiln_hasher_reset(). */
-void kiln_hasher_final(struct kiln_hasher *h, struct kiln_digest *ret);
-void kiln_hasher_reset(struct kiln_hasher *h);
+int kiln_hasher_new(struct kiln_ctx *ctx, enum kiln_hash hash, struct kiln_hasher **ret);
+int kiln_hasher_update(struct kiln_ctx *ctx, struct kiln_hasher *h, const void *data, size_t len);
+/*
+ * Finish a sha256 hasher into @ret (-EINVAL for another hash); the hasher
+ * may then be freed or reset with kiln_hasher_reset().
+ */
+int kiln_hasher_final(struct kiln_ctx *ctx, struct kiln_hasher *h, struct kiln_digest *ret);
+/* Finish any hasher as lowercase hex digits in @ret, NUL-terminated. */
+int kiln_hasher_final_hex(struct kiln_ctx *ctx, struct kiln_hasher *h,
+			  char ret[static KILN_HASH_HEX_MAX + 1]);
+/* Start again from nothing. */
+int kiln_hasher_reset(struct kiln_ctx *ctx, struct kiln_hasher *h);
 void kiln_hasher_free(struct kiln_hasher *h);
 
 static inline void kiln_hasher_freep(struct kiln_hasher **h)
@@ -365,7 +393,9 @@ int kiln_store_put_blob(struct kiln_ctx *ctx, struct kiln_store *s, const void *
  * A blob written as a stream: hashed as it is written into a temporary file
  * in the store, then either committed (verified against @expect if given,
  * fsync'ed, renamed into blobs/sha256/) or aborted (the temporary file is
- * removed). Freeing an uncommitted writer aborts it.
+ * removed). Freeing an uncommitted writer aborts it. kiln_blob_writer_write()
+ * records its errors (a failed write, a failed hash) on the context the
+ * writer was made with.
  */
 struct kiln_blob_writer;
 int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_blob_writer **ret);

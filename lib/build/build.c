@@ -377,10 +377,12 @@ static int hash_secrets(struct build *b)
 		if (fd < 0)
 			return kiln_error(b->ctx, errno, "secret \"%s\": cannot read \"%s\": %m",
 					  b->o->secrets[i].id, b->o->secrets[i].path);
-		r = kiln_digest_of_fd(fd, &b->secret_digests[i]);
-		if (r < 0)
-			return kiln_error(b->ctx, -r, "secret \"%s\": cannot read \"%s\": %s",
-					  b->o->secrets[i].id, b->o->secrets[i].path, strerror(-r));
+		r = kiln_digest_of_fd(b->ctx, fd, &b->secret_digests[i]);
+		if (r < 0) {
+			kiln_error_prefix(b->ctx, "secret \"%s\": cannot read \"%s\"",
+					  b->o->secrets[i].id, b->o->secrets[i].path);
+			return r;
+		}
 	}
 	return 0;
 }

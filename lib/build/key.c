@@ -96,16 +96,17 @@ static int walk(struct kiln_ctx *ctx, struct stage *st, size_t *alloc, int dirfd
 				r = kiln_error(ctx, errno, "cannot open \"%s/%s\": %m", dir, path);
 				break;
 			}
-			kiln_digest_of("", 0, &digest);
-			r = add_file(st, alloc, path, KILN_TAR_DIR, sb.st_mode & 07777, &digest,
-				     NULL);
+			r = kiln_digest_of(ctx, "", 0, &digest);
+			if (r >= 0)
+				r = add_file(st, alloc, path, KILN_TAR_DIR, sb.st_mode & 07777,
+					     &digest, NULL);
 			if (r >= 0)
 				r = walk(ctx, st, alloc, sub, dir, path);
 		} else if (S_ISREG(sb.st_mode)) {
 			_cleanup_close_ int f =
 			    openat(dirfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-			if (f < 0 || (r = kiln_digest_of_fd(f, &digest)) < 0) {
+			if (f < 0 || (r = kiln_digest_of_fd(ctx, f, &digest)) < 0) {
 				r = kiln_error(ctx, f < 0 ? errno : -r, "cannot read \"%s/%s\": %s",
 					       dir, path, strerror(f < 0 ? errno : -r));
 				break;
@@ -121,8 +122,10 @@ static int walk(struct kiln_ctx *ctx, struct stage *st, size_t *alloc, int dirfd
 					       "cannot read symlink \"%s/%s\"", dir, path);
 				break;
 			}
-			kiln_digest_of(target, (size_t)len, &digest);
-			r = add_file(st, alloc, path, KILN_TAR_SYMLINK, 0777, &digest, NULL);
+			r = kiln_digest_of(ctx, target, (size_t)len, &digest);
+			if (r >= 0)
+				r = add_file(st, alloc, path, KILN_TAR_SYMLINK, 0777, &digest,
+					     NULL);
 		} else {
 			kiln_warn_at(
 			    ctx, NULL, 0, 0,
@@ -158,8 +161,10 @@ int stage_list_files(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	for (size_t i = 0; i < n_tmpls; i++) {
 		struct kiln_digest digest;
 
-		kiln_digest_of(tmpls[i].text, tmpls[i].len, &digest);
-		r = add_file(st, &alloc, tmpls[i].path, KILN_TAR_REG, 0644, &digest, &tmpls[i]);
+		r = kiln_digest_of(ctx, tmpls[i].text, tmpls[i].len, &digest);
+		if (r >= 0)
+			r = add_file(st, &alloc, tmpls[i].path, KILN_TAR_REG, 0644, &digest,
+				     &tmpls[i]);
 		if (r < 0)
 			return r;
 	}
@@ -246,7 +251,9 @@ int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 					 b->secret_digests[i].s);
 	if (r < 0)
 		return -ENOMEM;
-	kiln_digest_of(text.buf, text.len, &d);
+	r = kiln_digest_of(ctx, text.buf, text.len, &d);
+	if (r < 0)
+		return r;
 	memcpy(st->key, kiln_digest_hex(&d), 64);
 	st->key[64] = '\0';
 	return 0;

@@ -27,7 +27,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <linux/capability.h>
-#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -250,13 +249,7 @@ static bool parent_alive(int alive_fd)
 /* @path inside the root @rootfd as an O_PATH fd, resolved as if @rootfd were /. */
 static int open_in_root(int rootfd, const char *path, int flags)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC | (unsigned)flags,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
+	return openat_in_root(rootfd, path, O_PATH | flags, 0);
 }
 
 /*

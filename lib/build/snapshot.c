@@ -86,7 +86,9 @@ int snapshot_get(struct kiln_ctx *ctx, struct build *b, const struct stage_input
 		text = NULL;
 		return -ENOMEM;
 	}
-	kiln_digest_of(text, strlen(text), &key);
+	r = kiln_digest_of(ctx, text, strlen(text), &key);
+	if (r < 0)
+		return r;
 	path = path_join(b->snapshot_dir, kiln_digest_hex(&key));
 	if (!path)
 		return -ENOMEM;

@@ -18,19 +18,17 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <kiln/oci.h>
 
 #include "curl-util.h"
 #include "fileio.h"
+#include "http.h"
 #include "log.h"
 #include "sources.h"
 #include "strbuf.h"
 
 #define FETCH_TRIES 3
-#define BACKOFF_MS 500u
-#define MAX_REDIRECTS 10L
 #define PROGRESS_INTERVAL_NS 250000000LL
 #define READ_CHUNK (1u << 20)
 #define QUOTE_MAX 200
@@ -41,11 +39,6 @@ static void curl_easy_cleanupp(CURL **c)
 {
 	if (*c)
 		curl_easy_cleanup(*c);
-}
-
-static void md_ctx_freep(EVP_MD_CTX **m)
-{
-	EVP_MD_CTX_free(*m);
 }
 
 static int64_t now_ns(void)
@@ -83,11 +76,11 @@ struct download {
 	const char *qurl; /* @url quoted for messages */
 	int fd; /* the temporary file */
 	struct kiln_hasher *sha256;
-	EVP_MD_CTX *sha512;
+	struct kiln_hasher *sha512;
 	uint64_t done;
 	int64_t total;
 	int64_t last_progress;
-	int error; /* -errno that ended a transfer from a callback */
+	int error; /* -errno that ended a transfer from the sink, recorded on @ctx */
 };
 
 static bool cancelled(const struct download *d)
@@ -108,14 +101,25 @@ static void report_progress(struct download *d, bool last)
 	d->o->progress(d->o->userdata, d->url, d->done, d->total);
 }
 
+static int write_failed(struct download *d, int err)
+{
+	return kiln_error(d->ctx, err,
+			  "source \"%s\": cannot write the download to %s/sources/tmp: %s", d->qurl,
+			  d->o->cache_dir, strerror(err));
+}
+
 /* Start again from nothing, for a new try. */
 static int download_reset(struct download *d)
 {
+	int r;
+
 	if (ftruncate(d->fd, 0) < 0)
-		return -errno;
-	kiln_hasher_reset(d->sha256);
-	if (!EVP_DigestInit_ex(d->sha512, EVP_sha512(), NULL))
-		return -ENOMEM;
+		return write_failed(d, errno);
+	r = kiln_hasher_reset(d->ctx, d->sha256);
+	if (r >= 0)
+		r = kiln_hasher_reset(d->ctx, d->sha512);
+	if (r < 0)
+		return r;
 	d->done = 0;
 	d->total = -1;
 	d->error = 0;
@@ -126,6 +130,7 @@ static int download_add(struct download *d, const void *data, size_t len)
 {
 	const char *p = data;
 	size_t left = len;
+	int r;
 
 	/* pwrite at our own count: a reset needs no seek, and a short write is just continued */
 	while (left) {
@@ -134,13 +139,15 @@ static int download_add(struct download *d, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return write_failed(d, errno);
 		p += n;
 		left -= (size_t)n;
 	}
-	kiln_hasher_update(d->sha256, data, len);
-	if (!EVP_DigestUpdate(d->sha512, data, len))
-		return -ENOMEM;
+	r = kiln_hasher_update(d->ctx, d->sha256, data, len);
+	if (r >= 0)
+		r = kiln_hasher_update(d->ctx, d->sha512, data, len);
+	if (r < 0)
+		return r;
 	d->done += len;
 	report_progress(d, false);
 	return 0;
@@ -148,119 +155,24 @@ static int download_add(struct download *d, const void *data, size_t len)
 
 /* ---- http and https ---------------------------------------------------------- */
 
-struct http_try {
+struct http_download {
 	struct download *d;
-	CURL *curl;
+	const struct http_response *resp;
 };
 
-static size_t http_write(char *data, size_t size, size_t nmemb, void *userdata)
+/* The body of a 2xx answer, into the file and both hashes (an error page never is). */
+static int http_sink(void *userdata, long status, const void *data, size_t len)
 {
-	struct http_try *t = userdata;
-	struct download *d = t->d;
-	size_t n = size * nmemb;
-	curl_off_t cl = -1;
-	long status = 0;
+	struct http_download *h = userdata;
+	struct download *d = h->d;
 	int r;
 
-	if (cancelled(d)) {
-		d->error = -ECANCELED;
-		return CURL_WRITEFUNC_ERROR;
-	}
-	/* an error page is never part of the file (it is told apart after the transfer) */
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status >= 300)
-		return n;
-	if (d->done == 0 &&
-	    curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
-		d->total = cl >= 0 ? (int64_t)cl : -1;
-	r = download_add(d, data, n);
-	if (r < 0) {
-		d->error = r;
-		return CURL_WRITEFUNC_ERROR;
-	}
-	return n;
-}
-
-/* Called often even while nothing arrives: a stalled download can still be cancelled. */
-static int http_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-			 curl_off_t ulnow)
-{
-	struct http_try *t = userdata;
-
-	if (cancelled(t->d)) {
-		t->d->error = -ECANCELED;
-		return 1;
-	}
-	return 0;
-}
-
-static bool http_error_is_transient(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* One GET of @d->url into @d. 0 when a response arrived (its status in *@status), else -errno. */
-static int http_get(struct download *d, CURL *curl, long *status, CURLcode *code, char *errbuf)
-{
-	struct http_try t = { .d = d, .curl = curl };
-	CURLcode c;
-	int r;
-
-	r = download_reset(d);
+	if (d->done == 0)
+		d->total = h->resp->content_length;
+	r = download_add(d, data, len);
 	if (r < 0)
-		return r;
-	errbuf[0] = '\0';
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, d->url);
-	kiln_curl_set_defaults(curl, errbuf, d->o->tls_verify);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-	/* stop at the status line of an error: a 404 page may be large */
-	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-
-	c = curl_easy_perform(curl);
-	*code = c;
-	*status = 0;
-	if (d->error < 0)
-		return d->error;
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-	if (c == CURLE_OK || c == CURLE_HTTP_RETURNED_ERROR)
-		return 0;
-	if (!errbuf[0])
-		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(c));
-	return -EIO;
-}
-
-/* Sleep @ms, waking early when cancelled. */
-static int backoff(const struct download *d, unsigned ms)
-{
-	for (unsigned slept = 0; slept < ms; slept += 50) {
-		struct timespec ts = { .tv_nsec = 50 * 1000000L };
-
-		if (cancelled(d))
-			return -ECANCELED;
-		nanosleep(&ts, NULL);
-	}
-	return cancelled(d) ? -ECANCELED : 0;
+		d->error = r;
+	return r;
 }
 
 static int status_errno(long status)
@@ -272,50 +184,64 @@ static int status_errno(long status)
 	return EIO;
 }
 
+static int download_cancelled(struct download *d)
+{
+	return kiln_error(d->ctx, ECANCELED, "source \"%s\": download cancelled", d->qurl);
+}
+
 static int fetch_http(struct download *d)
 {
 	_cleanup_(curl_easy_cleanupp) CURL *curl = NULL;
-	char errbuf[CURL_ERROR_SIZE], after[32] = "";
-	unsigned tries = 0;
-	long status = 0;
-	CURLcode code = CURLE_OK;
-	int r;
+	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
+	_cleanup_free_ char *what = NULL;
+	struct http_download h = { .d = d, .resp = &resp };
+	const struct http_request req = {
+		.method = "GET",
+		.url = d->url,
+		.sink = http_sink,
+		.sink_userdata = &h,
+		.follow_redirects = true,
+		.tls_verify = d->o->tls_verify,
+		.cancel = d->o->cancel,
+	};
+	/* a mirror that cannot be reached now may be back in a moment */
+	const struct http_retry retry = {
+		.tries = FETCH_TRIES,
+		.unreachable = true,
+		.cancel = d->o->cancel,
+	};
+	char after[32] = "";
+	unsigned tries;
+	int r, k;
 
+	if (asprintf(&what, "source \"%s\"", d->qurl) < 0) {
+		what = NULL;
+		return -ENOMEM;
+	}
 	if (kiln_curl_global_init() < 0)
 		return kiln_error(d->ctx, ENOMEM, "source \"%s\": cannot initialize libcurl",
 				  d->qurl);
 	curl = curl_easy_init();
 	if (!curl)
 		return -ENOMEM;
-	for (;;) {
-		bool again;
-
-		tries++;
-		r = http_get(d, curl, &status, &code, errbuf);
-		if (r == -ECANCELED)
-			return kiln_error(d->ctx, ECANCELED, "source \"%s\": download cancelled",
-					  d->qurl);
-		if (r < 0 && r != -EIO)
-			return kiln_error(
-			    d->ctx, r,
-			    "source \"%s\": cannot write the download to %s/sources/tmp: "
-			    "%s",
-			    d->qurl, d->o->cache_dir, strerror(-r));
-		if (r == 0 && status >= 200 && status < 300)
-			return 0;
-		again = r < 0 ? http_error_is_transient(code) : status == 429 || status >= 500;
-		if (!again || tries >= FETCH_TRIES)
-			break;
+	for (tries = 1;; tries++) {
+		r = download_reset(d);
 		if (r < 0)
-			kiln_log(d->ctx, KILN_LOG_INFO, "source \"%s\": %s; retrying (%u of %u)",
-				 d->qurl, errbuf, tries + 1, FETCH_TRIES);
-		else
-			kiln_log(d->ctx, KILN_LOG_INFO,
-				 "source \"%s\": the server answered HTTP %ld; retrying (%u of %u)",
-				 d->qurl, status, tries + 1, FETCH_TRIES);
-		if (backoff(d, BACKOFF_MS << (tries - 1)) < 0)
-			return kiln_error(d->ctx, ECANCELED, "source \"%s\": download cancelled",
-					  d->qurl);
+			return r;
+		r = http_perform(curl, &req, &resp);
+		if (r == -ECANCELED)
+			return download_cancelled(d);
+		if (d->error < 0)
+			return d->error; /* the file or a hash failed: on the context already */
+		if (r < 0 && r != -EIO)
+			return kiln_error(d->ctx, r, "source \"%s\": %s", d->qurl, strerror(-r));
+		if (r == 0 && resp.status >= 200 && resp.status < 300)
+			return 0;
+		k = http_retry(d->ctx, &retry, tries, what, r, &resp);
+		if (k < 0)
+			return download_cancelled(d);
+		if (k == 0)
+			break;
 	}
 	if (tries > 1)
 		snprintf(after, sizeof(after), " after %u tries", tries);
@@ -323,14 +249,14 @@ static int fetch_http(struct download *d)
 		return kiln_error(
 		    d->ctx, EIO,
 		    "source \"%s\": download failed%s: %s; check the url and the network", d->qurl,
-		    after, errbuf);
-	if (status == 429 || status >= 500)
+		    after, resp.curl_error);
+	if (http_status_is_transient(resp.status))
 		return kiln_error(d->ctx, EIO,
 				  "source \"%s\": the server answered HTTP %ld%s; try again later",
-				  d->qurl, status, after);
-	return kiln_error(d->ctx, status_errno(status),
+				  d->qurl, resp.status, after);
+	return kiln_error(d->ctx, status_errno(resp.status),
 			  "source \"%s\": the server answered HTTP %ld; check the url in pkg.yaml",
-			  d->qurl, status);
+			  d->qurl, resp.status);
 }
 
 /* ---- file:///absolute/path ----------------------------------------------------- */
@@ -370,9 +296,7 @@ static int fetch_file(struct download *d, const char *path)
 					  d->qurl);
 		r = download_add(d, buf, (size_t)n);
 		if (r < 0)
-			return kiln_error(
-			    d->ctx, r, "source \"%s\": cannot write the copy to %s/sources/tmp: %s",
-			    d->qurl, d->o->cache_dir, strerror(-r));
+			return r;
 	}
 }
 
@@ -454,29 +378,19 @@ static int open_tmp(struct kiln_ctx *ctx, const char *cache_dir, const char *sha
 	return 0;
 }
 
-static void sha512_hex(EVP_MD_CTX *m, char ret[129])
-{
-	static const char hexdig[] = "0123456789abcdef";
-	unsigned char md[64];
-
-	if (!EVP_DigestFinal_ex(m, md, NULL))
-		abort();
-	for (size_t i = 0; i < sizeof(md); i++) {
-		ret[2 * i] = hexdig[md[i] >> 4];
-		ret[2 * i + 1] = hexdig[md[i] & 0xf];
-	}
-	ret[128] = '\0';
-}
-
 static int verify(struct download *d, const char *sha256, const char *sha512)
 {
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
 	struct kiln_digest got256;
-	char got512[129];
+	char got512[KILN_HASH_HEX_MAX + 1];
 	bool bad256, bad512;
+	int r;
 
-	kiln_hasher_final(d->sha256, &got256);
-	sha512_hex(d->sha512, got512);
+	r = kiln_hasher_final(d->ctx, d->sha256, &got256);
+	if (r >= 0)
+		r = kiln_hasher_final_hex(d->ctx, d->sha512, got512);
+	if (r < 0)
+		return r;
 	bad256 = !streq(sha256, kiln_digest_hex(&got256));
 	bad512 = !streq(sha512, got512);
 	if (!bad256 && !bad512)
@@ -495,8 +409,7 @@ static int verify(struct download *d, const char *sha256, const char *sha512)
 int source_fetch(struct kiln_ctx *ctx, const struct kiln_source *src,
 		 const struct source_fetch_options *o, int *ret_fd)
 {
-	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h256 = NULL;
-	_cleanup_(md_ctx_freep) EVP_MD_CTX *h512 = NULL;
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h256 = NULL, *h512 = NULL;
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *qurl = NULL, *final = NULL;
 	_cleanup_close_ int rofd = -1;
@@ -542,12 +455,11 @@ int source_fetch(struct kiln_ctx *ctx, const struct kiln_source *src,
 		return kiln_error(ctx, r, "cannot open the cached source %s: %s", final,
 				  strerror(-r));
 
-	r = kiln_hasher_new(&h256);
+	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h256);
+	if (r >= 0)
+		r = kiln_hasher_new(ctx, KILN_HASH_SHA512, &h512);
 	if (r < 0)
 		return r;
-	h512 = EVP_MD_CTX_new();
-	if (!h512)
-		return -ENOMEM;
 	r = open_tmp(ctx, o->cache_dir, sha512, &f);
 	if (r < 0)
 		return r;

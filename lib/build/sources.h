@@ -41,8 +41,9 @@ struct source_fetch_options {
  * A file already cached under the sha512 was verified when it was stored:
  * it is used as it is (only an empty one is fetched again). Otherwise the
  * url is downloaded to a temporary file, following redirects, hashed with
- * sha256 and sha512 as it streams, and tried up to 3 times (with backoff) on
- * a failed connection or a 5xx or 429 answer. Both hashes must match; a
+ * sha256 and sha512 as it streams, and tried up to 3 times (with backoff,
+ * honouring Retry-After) on a failed, refused or cut connection or a 408,
+ * 429 or 5xx answer (lib/util/http.c's policy). Both hashes must match; a
  * mismatch names the url, the hash, and the expected and actual digests,
  * and nothing is cached. On success the file is fsynced and renamed into
  * place, so the final name only ever holds a verified file. Any other

@@ -719,7 +719,7 @@ static int finalize(struct run *r)
 		 * -1: 19 s), and unpacks 4 times faster; registries, skopeo, containerd
 		 * and go-containerregistry (the Talos imager's) all take it.
 		 */
-		.layer = { .compression = KILN_LAYER_ZSTD },
+		.layer = { .compression = KILN_COMPRESSION_ZSTD },
 	};
 	int ret;
 

@@ -9,7 +9,7 @@
  * microcode) and append compressed ones (Talos: extensions), so one input
  * often has all three kinds.
  *
- * A compressed segment is read through the layer decompressor in its
+ * A compressed segment is read through kiln's decompressor (kiln_unzip) in its
  * member mode, which stops at the end of the stream: the bytes it read
  * past it are handed back to the outer input (they are the tail of the
  * last chunk it was given, still in the outer buffer) and reading goes on
@@ -45,7 +45,7 @@ struct kiln_initramfs_reader {
 	struct source outer, inner;
 	struct source *cur;
 	struct kiln_unzip *unzip;
-	enum kiln_layer_compression compression;
+	enum kiln_compression compression;
 	unsigned segment; /* counting from 1; 0 before the first */
 	unsigned archive; /* counting from 1: hard links only join names of one archive */
 	bool in_archive; /* after a header, before the trailer */
@@ -155,10 +155,9 @@ _printf_(3, 4) static int fail(struct kiln_initramfs_reader *r, int err, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (r->cur == &r->inner)
-		r->error = kiln_error(r->ctx, err,
-				      "initramfs segment %u (%s), data offset %" PRIu64 ": %s",
-				      r->segment, kiln_layer_compression_name(r->compression),
-				      src_offset(r->cur), msg);
+		r->error = kiln_error(
+		    r->ctx, err, "initramfs segment %u (%s), data offset %" PRIu64 ": %s",
+		    r->segment, kiln_compression_name(r->compression), src_offset(r->cur), msg);
 	else
 		r->error = kiln_error(r->ctx, err, "initramfs offset %" PRIu64 ": %s",
 				      src_offset(r->cur), msg);
@@ -223,7 +222,7 @@ unsigned kiln_initramfs_reader_segment(const struct kiln_initramfs_reader *r)
 	return r->segment;
 }
 
-enum kiln_layer_compression kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r)
+enum kiln_compression kiln_initramfs_reader_compression(const struct kiln_initramfs_reader *r)
 {
 	return r->compression;
 }
@@ -409,15 +408,15 @@ static const char *unsupported_compression(const uint8_t *p, size_t len)
 static int start_compressed(struct kiln_initramfs_reader *r)
 {
 	struct source *o = &r->outer;
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	const char *other;
 	int e;
 
 	e = src_peek(o, 6);
 	if (e < 0)
 		return read_failed(r, e);
-	c = kiln_layer_sniff(o->buf + o->pos, o->len - o->pos);
-	if (c != KILN_LAYER_GZIP && c != KILN_LAYER_ZSTD && c != KILN_LAYER_XZ) {
+	c = kiln_compression_detect(o->buf + o->pos, o->len - o->pos);
+	if (c != KILN_COMPRESSION_GZIP && c != KILN_COMPRESSION_ZSTD && c != KILN_COMPRESSION_XZ) {
 		other = unsupported_compression(o->buf + o->pos, o->len - o->pos);
 		if (other)
 			return fail(r, EOPNOTSUPP,
@@ -477,7 +476,7 @@ static int next_archive(struct kiln_initramfs_reader *r)
 		if (s->buf[s->pos] == '0') {
 			if (s == &r->outer) {
 				r->segment++;
-				r->compression = KILN_LAYER_TAR;
+				r->compression = KILN_COMPRESSION_NONE;
 			}
 			r->archive++;
 			r->in_archive = true;

@@ -458,17 +458,17 @@ static int modules_dep_digest(struct installer *in, const struct installer_ext *
 
 		if (fd < 0)
 			return kiln_error(in->ctx, errno, "cannot open \"%s/%s\": %m", path, *n);
-		r = kiln_digest_of_fd(fd, &d);
-		if (r < 0)
-			return kiln_error(in->ctx, -r, "cannot read \"%s/%s\": %s", path, *n,
-					  strerror(-r));
+		r = kiln_digest_of_fd(in->ctx, fd, &d);
+		if (r < 0) {
+			kiln_error_prefix(in->ctx, "cannot read \"%s/%s\"", path, *n);
+			return r;
+		}
 		if (strbuf_addf(&text, "%s %s\n", d.s, *n) < 0)
 			return -ENOMEM;
 	}
 	if (strbuf_addf(&text, "release %s\n", e->manifest->ext_version) < 0)
 		return -ENOMEM;
-	kiln_digest_of(text.buf, text.len, ret);
-	return 0;
+	return kiln_digest_of(in->ctx, text.buf, text.len, ret);
 }
 
 /*
@@ -502,7 +502,9 @@ static int cache_path(struct installer *in, const struct installer_ext *e,
 		     SQUASHFS_CACHE_VERSION, e->in ? "manifest" : "modules.dep", content.s,
 		     so->level, so->block_size, so->mtime) < 0)
 		return -ENOMEM;
-	kiln_digest_of(text, strlen(text), &key);
+	r = kiln_digest_of(in->ctx, text, strlen(text), &key);
+	if (r < 0)
+		return r;
 	dir = path_join(in->cache, "image/sqsh");
 	if (!dir)
 		return -ENOMEM;

@@ -245,24 +245,24 @@ static int write_archive(struct installer *in, const char *dir, kiln_write_fn ou
  * How to compress what is appended: as the base's initramfs is, which
  * its kernel reads (Talos: xz before 1.8, zstd since).
  */
-static int base_compression(struct installer *in, int fd, enum kiln_layer_compression *ret,
+static int base_compression(struct installer *in, int fd, enum kiln_compression *ret,
 			    int *ret_level)
 {
 	uint8_t magic[6] = { 0 };
 	ssize_t n = pread(fd, magic, sizeof(magic), 0);
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	int level;
 
 	if (n < 0)
 		return kiln_error(in->ctx, errno, "cannot read \"%s\": %m", in->base_initramfs);
-	c = kiln_layer_sniff(magic, (size_t)n);
-	if (c == KILN_LAYER_XZ)
+	c = kiln_compression_detect(magic, (size_t)n);
+	if (c == KILN_COMPRESSION_XZ)
 		level = 0; /* xz -C crc32 -0 -e */
-	else if (c == KILN_LAYER_ZSTD)
+	else if (c == KILN_COMPRESSION_ZSTD)
 		level = 18;
-	else if (c == KILN_LAYER_GZIP)
+	else if (c == KILN_COMPRESSION_GZIP)
 		level = 9;
-	else if (c == KILN_LAYER_TAR && n >= 6 && memcmp(magic, "07070", 5) == 0)
+	else if (c == KILN_COMPRESSION_NONE && n >= 6 && memcmp(magic, "07070", 5) == 0)
 		level = 0; /* a plain archive: so is what is appended */
 	else
 		return kiln_error(in->ctx, EOPNOTSUPP,
@@ -279,7 +279,7 @@ int installer_write_initramfs(struct installer *in, int fd)
 	_cleanup_(kiln_zip_freep) struct kiln_zip *zip = NULL;
 	_cleanup_close_ int base = open(in->base_initramfs, O_RDONLY | O_CLOEXEC);
 	struct installer_fd k = { in->ctx, fd, "the initramfs" };
-	enum kiln_layer_compression c = KILN_LAYER_TAR;
+	enum kiln_compression c = KILN_COMPRESSION_NONE;
 	int level = 0, r;
 	off_t end;
 
@@ -306,7 +306,7 @@ int installer_write_initramfs(struct installer *in, int fd)
 				  strerror(-r));
 	/* a plain archive starts at a multiple of 4; zeros between archives are skipped */
 	end = lseek(fd, 0, SEEK_CUR);
-	if (c == KILN_LAYER_TAR && end > 0 && end % 4) {
+	if (c == KILN_COMPRESSION_NONE && end > 0 && end % 4) {
 		static const char zeros[4];
 
 		r = installer_fd_write(&k, zeros, (size_t)(4 - end % 4));

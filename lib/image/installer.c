@@ -481,7 +481,7 @@ static int make_installer(struct installer *in)
 	struct kiln_image_options io = {
 		.created = in->o->source_date_epoch,
 		/* what it holds is compressed already: gzip would cost seconds and save nothing */
-		.layer = { .compression = KILN_LAYER_TAR },
+		.layer = { .compression = KILN_COMPRESSION_NONE },
 		.created_by = "kiln image installer",
 	};
 	int r;

@@ -11,14 +11,14 @@
  * little-endian u32 to every payload (gzip's ISIZE is the same number),
  * which tells how much to allocate and checks the result.
  *
- * The decompressor is the one of layers (lib/oci/compress.c), reading one
+ * The decompressor is kiln's one (lib/util/compress.c), reading one
  * member: the size after the stream is not part of it.
  */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 
-#include <kiln/layer.h>
+#include <kiln/compress.h>
 #include <kiln/module.h>
 
 #include "fileio.h"
@@ -157,7 +157,7 @@ static int decompress(struct kiln_ctx *ctx, const char *name, const uint8_t *dat
 				  len > 2 ? data[2] : 0, len > 3 ? data[3] : 0);
 	if (r < 0)
 		return r;
-	img->compression = kiln_layer_compression_name(kiln_unzip_format(u));
+	img->compression = kiln_compression_name(kiln_unzip_format(u));
 
 	/* one byte more than expected, so that the end is seen without a second round */
 	alloc = size_hint && size_hint < KILN_KERNEL_IMAGE_MAX_PAYLOAD ? size_hint + 1 : 16u << 20;

@@ -3,7 +3,7 @@
 
 /*
  * OpenSSL pieces shared by signing and verifying (internal to lib/kmod):
- * certificates read by sign-file's rule, and OpenSSL's reason in errors.
+ * certificates read by sign-file's rule (OpenSSL's reason in errors: openssl-util.h).
  */
 
 #include <openssl/x509.h>
@@ -12,18 +12,7 @@
 #include <kiln/kiln.h>
 
 #include "macro.h"
-
-/*
- * Record an error as kiln_error() does, with OpenSSL's reason for the
- * latest failure appended (": <reason>"), and clear OpenSSL's error queue.
- * When an allocation failed anywhere in the chain, the error is -ENOMEM
- * and says "out of memory" instead: the reason at the top of the chain
- * ("nested asn1 error") would blame the input.
- */
-int kiln_ssl_error(struct kiln_ctx *ctx, int err, const char *fmt, ...) _printf_(3, 4);
-
-/* Empty OpenSSL's error queue; true if an allocation failure was in it. */
-bool kiln_ssl_clear_error(void);
+#include "openssl-util.h"
 
 /*
  * Read the certificates of @path. As sign-file decides: DER when the file

@@ -12,13 +12,12 @@
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include <kiln/module.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -26,21 +25,10 @@
 #define DIR_ENTRIES_MAX 100000
 #define NAME_MAX_LEN 4096
 
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
 /* 1 if @path is a regular file in the tree (what kernel_read_file() takes), else 0. */
 static int is_file(int rootfd, const char *path)
 {
-	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
+	_cleanup_close_ int fd = openat_in_root(rootfd, path, O_PATH, 0);
 	struct stat st;
 
 	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP || fd == -EACCES)
@@ -94,7 +82,7 @@ static int list_matches(int rootfd, const char *dir, const char *pattern, char *
 	DIR *d;
 	int fd, r = 0;
 
-	fd = open_in_root(rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY);
+	fd = openat_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd == -ENOENT || fd == -ENOTDIR || fd == -EACCES) {
 		*ret = NULL;
 		return 0;

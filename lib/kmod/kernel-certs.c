@@ -21,6 +21,7 @@
 
 #include <kiln/module.h>
 
+#include "hex.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -95,11 +96,12 @@ static int fabricate_name(X509 *x, struct strbuf *sb)
 
 static int add_hex(struct strbuf *sb, const unsigned char *p, size_t len)
 {
-	int r = 0;
+	int r = strbuf_reserve(sb, hex_encoded_size(len, 0));
 
-	for (size_t i = 0; i < len && r >= 0; i++)
-		r = strbuf_addf(sb, "%02x", p[i]);
-	return r;
+	if (r < 0)
+		return r;
+	sb->len = (size_t)(hex_encode(sb->buf + sb->len, p, len, 0, false) - sb->buf);
+	return 0;
 }
 
 /* The serial number's DER content octets, as the kernel keeps them (a leading 00 included). */

@@ -28,6 +28,7 @@
 
 #include <kiln/module.h>
 
+#include "hex.h"
 #include "log.h"
 
 static void cms_freep(CMS_ContentInfo **p)
@@ -54,18 +55,10 @@ static const char *openssl_reason(char *buf, size_t size)
 /* "01:12:DE:AD"; modinfo breaks it into lines of 20 bytes, which is for the printer to do. */
 static char *hex_colon(const uint8_t *p, size_t len)
 {
-	static const char digits[] = "0123456789ABCDEF";
-	char *s = malloc(len ? len * 3 : 1), *q = s;
+	char *s = malloc(hex_encoded_size(len, ':'));
 
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (i)
-			*q++ = ':';
-		*q++ = digits[p[i] >> 4];
-		*q++ = digits[p[i] & 15];
-	}
-	*q = '\0';
+	if (s)
+		hex_encode(s, p, len, ':', true);
 	return s;
 }
 

@@ -81,7 +81,7 @@ static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct a
 {
 	_cleanup_(kiln_tar_reader_freep) struct kiln_tar_reader *tr = NULL;
 	const struct kiln_tar_entry *e;
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	unsigned char magic[6];
 	struct stat st;
 	ssize_t n;
@@ -101,11 +101,11 @@ static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct a
 	n = pread(a->fd, magic, sizeof(magic), 0);
 	if (n < 0)
 		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
-	c = kiln_layer_sniff(magic, (size_t)n);
+	c = kiln_compression_detect(magic, (size_t)n);
 	/* members are read by offset, which a compressed stream has none of */
-	if (c != KILN_LAYER_TAR)
+	if (c != KILN_COMPRESSION_NONE)
 		return kiln_error(ctx, EOPNOTSUPP, "\"%s\" is %s-compressed: decompress it first",
-				  path, kiln_layer_compression_name(c));
+				  path, kiln_compression_name(c));
 	r = kiln_tar_reader_new(ctx, seq_read, a, &tr);
 	if (r < 0)
 		return r;
@@ -303,7 +303,7 @@ static ssize_t layer_raw(void *userdata, void *buf, size_t len)
 	int r;
 
 	if (n > 0 && li->tee_raw && (r = kiln_blob_writer_write(li->blob, buf, (size_t)n)) < 0)
-		return kiln_error(li->ctx, r, "cannot write into the store: %s", strerror(-r));
+		return r;
 	return n;
 }
 
@@ -321,7 +321,7 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
 	_cleanup_(kiln_unzip_freep) struct kiln_unzip *uz = NULL;
 	struct layer_in li = { .ctx = ctx, .src = src };
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	struct kiln_digest got, digest;
 	unsigned char magic[6];
 	char buf[65536], *media_type;
@@ -332,29 +332,33 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 		  (off_t)src->off);
 	if (n < 0)
 		return kiln_error(ctx, errno, "cannot read \"%s\": %m", src->a->path);
-	c = kiln_layer_sniff(magic, (size_t)n);
+	c = kiln_compression_detect(magic, (size_t)n);
 	li.tee_raw = kiln_layer_media_type(c) != NULL;
 	if (!li.tee_raw && require_raw)
 		return kiln_error(ctx, EOPNOTSUPP,
 				  "layer \"%s\" is %s-compressed, which OCI has no "
 				  "media type for",
-				  src->name, kiln_layer_compression_name(c));
-	if ((r = kiln_hasher_new(&h)) < 0 || (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
+				  src->name, kiln_compression_name(c));
+	if ((r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h)) < 0 ||
+	    (r = kiln_blob_writer_new(ctx, s, &blob)) < 0)
 		return r;
 	li.blob = blob;
 	r = kiln_unzip_new(ctx, layer_raw, &li, &uz);
 	if (r < 0)
 		return r;
 	while ((n = kiln_unzip_read(uz, buf, sizeof(buf))) > 0) {
-		kiln_hasher_update(h, buf, (size_t)n);
-		if (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
-			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+		r = kiln_hasher_update(ctx, h, buf, (size_t)n);
+		if (r < 0 ||
+		    (!li.tee_raw && (r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0))
+			return r;
 	}
 	if (n < 0) {
 		kiln_error_prefix(ctx, "layer \"%s\"", src->name);
 		return (int)n;
 	}
-	kiln_hasher_final(h, &got);
+	r = kiln_hasher_final(ctx, h, &got);
+	if (r < 0)
+		return r;
 	if (diff_id && !streq(got.s, diff_id->s))
 		return kiln_error(ctx, EBADMSG,
 				  "layer \"%s\": its uncompressed digest is %s, the "
@@ -388,7 +392,7 @@ static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct range *
 		return r;
 	while ((n = range_read(src, buf, sizeof(buf))) > 0)
 		if ((r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
-			return kiln_error(ctx, r, "cannot write into the store: %s", strerror(-r));
+			return r;
 	if (n < 0)
 		return (int)n;
 	return kiln_blob_writer_commit(ctx, blob, expect, NULL);
@@ -583,7 +587,9 @@ static int import_json_blob(struct kiln_ctx *ctx, struct kiln_store *s, const st
 	r = read_member(a, name, max, &data, &len);
 	if (r < 0)
 		return r;
-	kiln_digest_of(data, len, &got);
+	r = kiln_digest_of(ctx, data, len, &got);
+	if (r < 0)
+		return r;
 	if (!streq(got.s, d->digest.s) || len != d->size)
 		return kiln_error(ctx, EBADMSG,
 				  "\"%s\": blob %s does not match its descriptor "

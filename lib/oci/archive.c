@@ -125,7 +125,7 @@ static int add_store_blob(struct out *o, struct kiln_store *s, const struct kiln
 	if (fd < 0)
 		return kiln_error(o->ctx, fd, "blob %s: %s", d->s,
 				  fd == -ENOENT ? "not in the store" : strerror(-fd));
-	r = kiln_hasher_new(&h);
+	r = kiln_hasher_new(o->ctx, KILN_HASH_SHA256, &h);
 	if (r < 0)
 		return r;
 	e.path = name;
@@ -141,13 +141,17 @@ static int add_store_blob(struct out *o, struct kiln_store *s, const struct kiln
 			return kiln_error(o->ctx, n < 0 ? errno : EBADMSG,
 					  "blob %s is shorter than %llu bytes in the store", d->s,
 					  (unsigned long long)size);
-		kiln_hasher_update(h, buf, (size_t)n);
+		r = kiln_hasher_update(o->ctx, h, buf, (size_t)n);
+		if (r < 0)
+			return r;
 		r = kiln_tar_writer_write(o->tw, buf, (size_t)n);
 		if (r < 0)
 			return r;
 		left -= (uint64_t)n;
 	}
-	kiln_hasher_final(h, &got);
+	r = kiln_hasher_final(o->ctx, h, &got);
+	if (r < 0)
+		return r;
 	if (!streq(got.s, d->s) || read(fd, buf, 1) != 0)
 		return kiln_error(o->ctx, EBADMSG, "blob %s is corrupt in the store", d->s);
 	return 0;
@@ -414,7 +418,7 @@ static int measure_layers(struct kiln_ctx *ctx, struct kiln_store *s, const stru
 		r = kiln_layer_reader_open(ctx, s, &m->layers[i], &img->config->diff_ids[i], &lr);
 		if (r < 0)
 			return r;
-		if (kiln_layer_reader_format(lr) == KILN_LAYER_TAR &&
+		if (kiln_layer_reader_format(lr) == KILN_COMPRESSION_NONE &&
 		    streq(m->layers[i].digest.s, img->config->diff_ids[i].s)) {
 			/* its bytes are checked against the digest while they are copied */
 			sizes[i] = m->layers[i].size;
@@ -520,7 +524,9 @@ static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char 
 		if (r < 0)
 			return r;
 		manifest_bytes = mjson;
-		kiln_digest_of(mjson, mlen, &mdesc.digest);
+		r = kiln_digest_of(ctx, mjson, mlen, &mdesc.digest);
+		if (r < 0)
+			return r;
 		mdesc.size = mlen;
 	}
 	if (!mdesc.platform && (img->config->os || img->config->architecture)) {

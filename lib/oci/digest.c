@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sha256 digests as OCI writes them, and an incremental hasher over
- * OpenSSL's EVP (which picks the SHA-NI/AVX2 code paths at run time: layers
- * are gigabytes, and hashing is the floor of a push or a pull).
+ * sha256 digests as OCI writes them, and an incremental sha256 or sha512
+ * (step sources are checked with both) over OpenSSL's EVP, which picks the
+ * SHA-NI/AVX2 code paths at run time: layers are gigabytes, and hashing is
+ * the floor of a push or a pull. OpenSSL failing is an error like any
+ * other, reported on the context.
  */
 #include <string.h>
 #include <unistd.h>
@@ -11,7 +13,9 @@
 
 #include <kiln/oci.h>
 
+#include "hex.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "strbuf.h"
 
 /* Files are hashed a MiB at a time. */
@@ -72,29 +76,39 @@ int kiln_digest_parse(struct kiln_ctx *ctx, const char *s, struct kiln_digest *r
 			  n);
 }
 
-static void to_hex(const unsigned char *md, struct kiln_digest *ret)
-{
-	static const char hexdig[] = "0123456789abcdef";
+struct kiln_hasher {
+	enum kiln_hash hash;
+	EVP_MD_CTX *md;
+};
 
-	memcpy(ret->s, KILN_DIGEST_PREFIX, 7);
-	for (size_t i = 0; i < 32; i++) {
-		ret->s[7 + 2 * i] = hexdig[md[i] >> 4];
-		ret->s[8 + 2 * i] = hexdig[md[i] & 0xf];
-	}
-	ret->s[71] = '\0';
+static const EVP_MD *hash_md(enum kiln_hash hash)
+{
+	return hash == KILN_HASH_SHA512 ? EVP_sha512() : EVP_sha256();
 }
 
-void kiln_digest_of(const void *data, size_t len, struct kiln_digest *ret)
+static const char *hash_name(enum kiln_hash hash)
+{
+	return hash == KILN_HASH_SHA512 ? "sha512" : "sha256";
+}
+
+/* OpenSSL's @call failed for @hash: -EIO, naming both and OpenSSL's reason. */
+static int hash_failed(struct kiln_ctx *ctx, enum kiln_hash hash, const char *call)
+{
+	return kiln_ssl_error(ctx, EIO, "%s: OpenSSL's %s failed", hash_name(hash), call);
+}
+
+int kiln_digest_of(struct kiln_ctx *ctx, const void *data, size_t len, struct kiln_digest *ret)
 {
 	unsigned char md[32];
 
-	/* EVP_Digest() fails only when OpenSSL cannot allocate, which sha256 never needs */
 	if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL))
-		abort();
-	to_hex(md, ret);
+		return hash_failed(ctx, KILN_HASH_SHA256, "EVP_Digest");
+	memcpy(ret->s, KILN_DIGEST_PREFIX, 7);
+	hex_encode(ret->s + 7, md, sizeof(md), 0, false);
+	return 0;
 }
 
-int kiln_digest_of_fd(int fd, struct kiln_digest *ret)
+int kiln_digest_of_fd(struct kiln_ctx *ctx, int fd, struct kiln_digest *ret)
 {
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
 	_cleanup_free_ char *buf = malloc(HASH_BUFFER);
@@ -103,7 +117,7 @@ int kiln_digest_of_fd(int fd, struct kiln_digest *ret)
 
 	if (!buf)
 		return -ENOMEM;
-	r = kiln_hasher_new(&h);
+	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &h);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -113,54 +127,72 @@ int kiln_digest_of_fd(int fd, struct kiln_digest *ret)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return kiln_error(ctx, errno, "%m");
 		if (n == 0)
 			break;
-		kiln_hasher_update(h, buf, (size_t)n);
+		r = kiln_hasher_update(ctx, h, buf, (size_t)n);
+		if (r < 0)
+			return r;
 		off += n;
 	}
-	kiln_hasher_final(h, ret);
-	return 0;
+	return kiln_hasher_final(ctx, h, ret);
 }
 
-struct kiln_hasher {
-	EVP_MD_CTX *md;
-};
-
-int kiln_hasher_new(struct kiln_hasher **ret)
+int kiln_hasher_new(struct kiln_ctx *ctx, enum kiln_hash hash, struct kiln_hasher **ret)
 {
-	struct kiln_hasher *h = calloc(1, sizeof(*h));
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
+	h->hash = hash;
 	h->md = EVP_MD_CTX_new();
-	if (!h->md || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL)) {
-		kiln_hasher_free(h);
+	if (!h->md)
 		return -ENOMEM;
-	}
-	*ret = h;
+	if (!EVP_DigestInit_ex(h->md, hash_md(hash), NULL))
+		return hash_failed(ctx, hash, "EVP_DigestInit_ex");
+	*ret = TAKE_PTR(h);
 	return 0;
 }
 
-void kiln_hasher_update(struct kiln_hasher *h, const void *data, size_t len)
+int kiln_hasher_update(struct kiln_ctx *ctx, struct kiln_hasher *h, const void *data, size_t len)
 {
 	if (!EVP_DigestUpdate(h->md, data, len))
-		abort();
+		return hash_failed(ctx, h->hash, "EVP_DigestUpdate");
+	return 0;
 }
 
-void kiln_hasher_final(struct kiln_hasher *h, struct kiln_digest *ret)
+int kiln_hasher_final_hex(struct kiln_ctx *ctx, struct kiln_hasher *h,
+			  char ret[static KILN_HASH_HEX_MAX + 1])
 {
-	unsigned char md[32];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
 
-	if (!EVP_DigestFinal_ex(h->md, md, NULL))
-		abort();
-	to_hex(md, ret);
+	if (!EVP_DigestFinal_ex(h->md, md, &len))
+		return hash_failed(ctx, h->hash, "EVP_DigestFinal_ex");
+	hex_encode(ret, md, len, 0, false);
+	return 0;
 }
 
-void kiln_hasher_reset(struct kiln_hasher *h)
+int kiln_hasher_final(struct kiln_ctx *ctx, struct kiln_hasher *h, struct kiln_digest *ret)
 {
-	if (!EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
-		abort();
+	char hex[KILN_HASH_HEX_MAX + 1];
+	int r;
+
+	if (h->hash != KILN_HASH_SHA256)
+		return kiln_error(ctx, EINVAL, "a %s hash is no OCI digest", hash_name(h->hash));
+	r = kiln_hasher_final_hex(ctx, h, hex);
+	if (r < 0)
+		return r;
+	memcpy(ret->s, KILN_DIGEST_PREFIX, 7);
+	memcpy(ret->s + 7, hex, 65);
+	return 0;
+}
+
+int kiln_hasher_reset(struct kiln_ctx *ctx, struct kiln_hasher *h)
+{
+	if (!EVP_DigestInit_ex(h->md, hash_md(h->hash), NULL))
+		return hash_failed(ctx, h->hash, "EVP_DigestInit_ex");
+	return 0;
 }
 
 void kiln_hasher_free(struct kiln_hasher *h)

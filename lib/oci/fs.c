@@ -26,6 +26,7 @@
 #include "layer-internal.h"
 #include "log.h"
 #include "strbuf.h"
+#include "tar-format.h"
 
 #define MAX_SYMLINK_HOPS 40
 
@@ -382,12 +383,6 @@ int kiln_fs_lookup(struct kiln_ctx *ctx, const struct kiln_fs *fs, const char *p
 
 /* ---- applying a layer ----------------------------------------------------------- */
 
-static bool is_applied_type(char t)
-{
-	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
-	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
-}
-
 static void set_meta(struct kiln_fs_node *n, const struct kiln_fs_node *from)
 {
 	n->type = from->type;
@@ -474,19 +469,17 @@ static int link_target(struct kiln_ctx *ctx, struct kiln_fs *fs, const char *pat
 	return 0;
 }
 
-int layer_fs_apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
-			 const struct kiln_tar_entry *e)
+int layer_entry_check(struct kiln_ctx *ctx, const struct kiln_tar_entry *e, char **ret_clean,
+		      const char **ret_base)
 {
-	_cleanup_free_ char *clean = NULL, *parent = NULL, *linkname = NULL;
-	struct kiln_fs_node meta = { 0 }, *dir, *existing, *n;
-	struct walk w = { .follow_last = true, .create = true };
+	_cleanup_free_ char *clean = NULL;
 	const char *base, *slash;
 	int r;
 
 	r = kiln_tar_path_clean(ctx, e->path, &clean);
 	if (r < 0)
 		return r;
-	if (!is_applied_type(e->type))
+	if (!tar_type_is_known(e->type))
 		return kiln_error(ctx, EOPNOTSUPP, "entry \"%s\": unsupported type '%c'", clean,
 				  e->type);
 	if (!clean[0]) {
@@ -502,8 +495,25 @@ int layer_fs_apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned laye
 		if (strncmp(p, ".wh.", 4) == 0)
 			return kiln_error(ctx, EINVAL,
 					  "entry \"%s\": a whiteout used as a directory", clean);
+	*ret_base = base;
+	*ret_clean = TAKE_PTR(clean);
+	return 1;
+}
+
+int layer_fs_apply_entry(struct kiln_ctx *ctx, struct kiln_fs *fs, unsigned layer, uint64_t index,
+			 const struct kiln_tar_entry *e)
+{
+	_cleanup_free_ char *clean = NULL, *parent = NULL, *linkname = NULL;
+	struct kiln_fs_node meta = { 0 }, *dir, *existing, *n;
+	struct walk w = { .follow_last = true, .create = true };
+	const char *base;
+	int r;
+
+	r = layer_entry_check(ctx, e, &clean, &base);
+	if (r <= 0)
+		return r;
 	/* @clean stays whole: a refusal names the entry */
-	parent = strndup(clean, slash ? (size_t)(slash - clean) : 0);
+	parent = strndup(clean, base > clean ? (size_t)(base - 1 - clean) : 0);
 	if (!parent)
 		return -ENOMEM;
 	if (strncmp(base, ".wh.", 4) == 0)

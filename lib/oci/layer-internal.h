@@ -22,8 +22,8 @@ typedef int (*layer_fill_fn)(void *userdata, struct kiln_tar_writer *w);
  * -> sha256 (*@ret_diff_id) -> compressor @c at @level -> the store.
  * *@ret gets the blob's descriptor. Nothing is stored when @fill fails.
  */
-int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_compression c,
-		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c, int level,
+		layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
 		struct kiln_digest *ret_diff_id);
 
 /*
@@ -33,6 +33,18 @@ int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_comp
 int layer_make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref_name,
 		     const struct kiln_image_options *o, layer_fill_fn fill, void *userdata,
 		     struct kiln_descriptor *ret);
+
+/*
+ * What every applier of a layer (fs.c to the flattened filesystem,
+ * unpack.c to a directory) asks of entry @e before it touches anything: a
+ * clean path (kiln_tar_path_clean(), in *@ret_clean), a type that is
+ * applied, the root only as a directory, and no whiteout used as a
+ * directory. Returns 1 with *@ret_base at the last component of
+ * *@ret_clean, 0 for the root itself (nothing to apply), or -errno with the
+ * reason on @ctx.
+ */
+int layer_entry_check(struct kiln_ctx *ctx, const struct kiln_tar_entry *e, char **ret_clean,
+		      const char **ret_base);
 
 /*
  * Apply one entry (@index, counting from 0) of layer @layer to @fs, with

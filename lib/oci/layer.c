@@ -17,6 +17,20 @@
 
 /* ---- writing ---------------------------------------------------------------- */
 
+const char *kiln_layer_media_type(enum kiln_compression c)
+{
+	switch (c) {
+	case KILN_COMPRESSION_NONE:
+		return KILN_MT_OCI_LAYER;
+	case KILN_COMPRESSION_GZIP:
+		return KILN_MT_OCI_LAYER_GZIP;
+	case KILN_COMPRESSION_ZSTD:
+		return KILN_MT_OCI_LAYER_ZSTD;
+	default:
+		return NULL;
+	}
+}
+
 struct layer_sink {
 	struct kiln_ctx *ctx;
 	struct kiln_hasher *diff;
@@ -27,24 +41,19 @@ struct layer_sink {
 static int sink_blob(void *userdata, const void *data, size_t len)
 {
 	struct layer_sink *s = userdata;
-	int r = kiln_blob_writer_write(s->blob, data, len);
-
-	if (r < 0)
-		return kiln_error(s->ctx, r, "cannot write the layer into the store: %s",
-				  strerror(-r));
-	return 0;
+	return kiln_blob_writer_write(s->blob, data, len);
 }
 
 static int sink_tar(void *userdata, const void *data, size_t len)
 {
 	struct layer_sink *s = userdata;
+	int r = kiln_hasher_update(s->ctx, s->diff, data, len);
 
-	kiln_hasher_update(s->diff, data, len);
-	return kiln_zip_write(s->zip, data, len);
+	return r < 0 ? r : kiln_zip_write(s->zip, data, len);
 }
 
-int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_compression c,
-		int level, layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
+int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_compression c, int level,
+		layer_fill_fn fill, void *userdata, struct kiln_descriptor *ret,
 		struct kiln_digest *ret_diff_id)
 {
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *diff = NULL;
@@ -59,8 +68,8 @@ int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_comp
 
 	if (!mt)
 		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers: use tar, gzip or zstd",
-				  kiln_layer_compression_name(c));
-	r = kiln_hasher_new(&diff);
+				  kiln_compression_name(c));
+	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &diff);
 	if (r < 0)
 		return r;
 	r = kiln_blob_writer_new(ctx, s, &blob);
@@ -85,7 +94,9 @@ int layer_write(struct kiln_ctx *ctx, struct kiln_store *s, enum kiln_layer_comp
 	r = kiln_blob_writer_commit(ctx, blob, NULL, &digest);
 	if (r < 0)
 		return r;
-	kiln_hasher_final(diff, &diff_id);
+	r = kiln_hasher_final(ctx, diff, &diff_id);
+	if (r < 0)
+		return r;
 
 	mt_copy = strdup(mt);
 	if (!mt_copy)
@@ -433,13 +444,16 @@ static ssize_t blob_read(void *userdata, void *buf, size_t len)
 {
 	struct kiln_layer_reader *lr = userdata;
 	ssize_t n;
+	int r;
 
 	do {
 		n = read(lr->fd, buf, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return kiln_error(lr->ctx, errno, "cannot read layer %s: %m", lr->digest.s);
-	kiln_hasher_update(lr->blob_hash, buf, (size_t)n);
+	r = kiln_hasher_update(lr->ctx, lr->blob_hash, buf, (size_t)n);
+	if (r < 0)
+		return r;
 	lr->blob_size += (uint64_t)n;
 	return n;
 }
@@ -448,11 +462,15 @@ ssize_t kiln_layer_reader_read_raw(void *userdata, void *buf, size_t len)
 {
 	struct kiln_layer_reader *lr = userdata;
 	ssize_t n = kiln_unzip_read(lr->unzip, buf, len);
+	int r;
 
 	if (n > 0) {
 		/* with nothing to check it against, hashing the stream is a sixth of the work */
-		if (lr->check_diff_id)
-			kiln_hasher_update(lr->diff_hash, buf, (size_t)n);
+		if (lr->check_diff_id) {
+			r = kiln_hasher_update(lr->ctx, lr->diff_hash, buf, (size_t)n);
+			if (r < 0)
+				return r;
+		}
 		lr->raw_size += (uint64_t)n;
 	}
 	return n;
@@ -476,7 +494,8 @@ int kiln_layer_reader_open(struct kiln_ctx *ctx, struct kiln_store *s,
 		lr->diff_id = *diff_id;
 		lr->check_diff_id = true;
 	}
-	if ((r = kiln_hasher_new(&lr->blob_hash)) < 0 || (r = kiln_hasher_new(&lr->diff_hash)) < 0)
+	if ((r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &lr->blob_hash)) < 0 ||
+	    (r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &lr->diff_hash)) < 0)
 		return r;
 	lr->fd = kiln_store_open_blob(s, &layer->digest);
 	if (lr->fd == -ENOENT)
@@ -499,7 +518,7 @@ struct kiln_tar_reader *kiln_layer_reader_tar(struct kiln_layer_reader *lr)
 	return lr->tar;
 }
 
-enum kiln_layer_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr)
+enum kiln_compression kiln_layer_reader_format(const struct kiln_layer_reader *lr)
 {
 	return kiln_unzip_format(lr->unzip);
 }
@@ -509,21 +528,24 @@ int kiln_layer_reader_finish(struct kiln_layer_reader *lr, uint64_t *ret_size)
 	struct kiln_digest got;
 	char buf[16384];
 	ssize_t n;
+	int r;
 
 	/* the digests cover every byte: what follows the tar's end too */
 	while ((n = kiln_layer_reader_read_raw(lr, buf, sizeof(buf))) > 0)
 		;
 	if (n < 0)
 		return (int)n;
-	kiln_hasher_final(lr->blob_hash, &got);
+	r = kiln_hasher_final(lr->ctx, lr->blob_hash, &got);
+	if (r < 0)
+		return r;
 	if (!streq(got.s, lr->digest.s) || lr->blob_size != lr->size)
 		return kiln_error(lr->ctx, EBADMSG,
 				  "layer %s is corrupt in the store: it hashes to %s (%llu bytes, "
 				  "%llu expected)",
 				  lr->digest.s, got.s, (unsigned long long)lr->blob_size,
 				  (unsigned long long)lr->size);
-	if (lr->check_diff_id)
-		kiln_hasher_final(lr->diff_hash, &got);
+	if (lr->check_diff_id && (r = kiln_hasher_final(lr->ctx, lr->diff_hash, &got)) < 0)
+		return r;
 	if (lr->check_diff_id && !streq(got.s, lr->diff_id.s))
 		return kiln_error(lr->ctx, EBADMSG,
 				  "layer %s does not match the image config: its uncompressed "

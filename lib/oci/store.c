@@ -302,7 +302,9 @@ int kiln_store_read_blob(struct kiln_ctx *ctx, struct kiln_store *s, const struc
 				  max);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot read blob %s: %s", d->s, strerror(-r));
-	kiln_digest_of(buf, len, &got);
+	r = kiln_digest_of(ctx, buf, len, &got);
+	if (r < 0)
+		return r;
 	if (!streq(got.s, d->s)) {
 		remove_corrupt(s, d, fd);
 		return kiln_error(ctx, EBADMSG,
@@ -324,7 +326,9 @@ int kiln_store_put_blob(struct kiln_ctx *ctx, struct kiln_store *s, const void *
 	uint64_t size;
 	int r;
 
-	kiln_digest_of(data, len, &d);
+	r = kiln_digest_of(ctx, data, len, &d);
+	if (r < 0)
+		return r;
 	/* content-addressed: a blob of the right name and size is this content */
 	if (kiln_store_has_blob(s, &d, &size) > 0 && size == len) {
 		*ret = d;
@@ -335,14 +339,14 @@ int kiln_store_put_blob(struct kiln_ctx *ctx, struct kiln_store *s, const void *
 		return r;
 	r = kiln_blob_writer_write(w, data, len);
 	if (r < 0)
-		return kiln_error(ctx, r, "cannot write blob %s to %s: %s", d.s, s->path,
-				  strerror(-r));
+		return r;
 	return kiln_blob_writer_commit(ctx, w, &d, ret);
 }
 
 /* ---- streaming writers ---- */
 
 struct kiln_blob_writer {
+	struct kiln_ctx *ctx; /* the one it was made with: writes report on it */
 	struct kiln_store *s;
 	struct kiln_hasher *hasher;
 	int fd;
@@ -360,10 +364,11 @@ int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->ctx = ctx;
 	w->s = s;
 	w->fd = -1;
 	w->done = true; /* nothing to remove until the file exists */
-	r = kiln_hasher_new(&w->hasher);
+	r = kiln_hasher_new(ctx, KILN_HASH_SHA256, &w->hasher);
 	if (r < 0)
 		return r;
 	for (int tries = 0; w->fd < 0; tries++) {
@@ -395,10 +400,13 @@ int kiln_blob_writer_write(struct kiln_blob_writer *w, const void *data, size_t 
 		return w->error;
 	if (w->done)
 		return -EINVAL;
-	kiln_hasher_update(w->hasher, data, len);
-	r = write_all(w->fd, data, len);
+	r = kiln_hasher_update(w->ctx, w->hasher, data, len);
 	if (r < 0)
 		return w->error = r;
+	r = write_all(w->fd, data, len);
+	if (r < 0)
+		return w->error = kiln_error(w->ctx, r, "cannot write a blob into %s/%s: %s",
+					     w->s->path, STORE_TMP_DIR, strerror(-r));
 	w->size += len;
 	return 0;
 }
@@ -429,7 +437,11 @@ int kiln_blob_writer_commit(struct kiln_ctx *ctx, struct kiln_blob_writer *w,
 		return kiln_error(ctx, r, "cannot write a blob to %s: %s", w->s->path,
 				  strerror(-r));
 	}
-	kiln_hasher_final(w->hasher, &got);
+	r = kiln_hasher_final(ctx, w->hasher, &got);
+	if (r < 0) {
+		writer_abort(w);
+		return r;
+	}
 	if (expect && !streq(expect->s, got.s)) {
 		writer_abort(w);
 		return kiln_error(ctx, EBADMSG,

@@ -7,9 +7,22 @@
  * Internal to lib/oci.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <kiln/layer.h>
+
 #define TAR_BLOCK 512
+
+/*
+ * The entry types kiln writes and applies: files, hard links, symlinks,
+ * devices, directories and fifos (the rest are refused where applied).
+ */
+static inline bool tar_type_is_known(char t)
+{
+	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
+	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
+}
 
 struct tar_header {
 	char name[100];

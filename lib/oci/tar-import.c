@@ -242,7 +242,7 @@ int kiln_tar_input_open(struct kiln_ctx *ctx, struct kiln_store *s, int fd, cons
 
 		if (n < 0)
 			return kiln_error(ctx, errno, "cannot read %s: %m", in->what);
-		in->by_offset = kiln_layer_sniff(magic, (size_t)n) == KILN_LAYER_TAR;
+		in->by_offset = kiln_compression_detect(magic, (size_t)n) == KILN_COMPRESSION_NONE;
 	}
 	if (in->by_offset || format == KILN_ARCHIVE_ROOTFS) {
 		in->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);

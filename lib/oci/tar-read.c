@@ -478,10 +478,10 @@ static int read_meta(struct kiln_tar_reader *r, const struct tar_header *h, cons
 	return 0;
 }
 
+/* Entries whose size field says nothing of data: all known types but regular files. */
 static bool is_header_only(char type)
 {
-	return type == KILN_TAR_LINK || type == KILN_TAR_SYMLINK || type == KILN_TAR_CHAR ||
-	       type == KILN_TAR_BLOCK || type == KILN_TAR_DIR || type == KILN_TAR_FIFO;
+	return type != KILN_TAR_REG && tar_type_is_known(type);
 }
 
 /* ---- entries --------------------------------------------------------------- */

@@ -15,15 +15,14 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include <kiln/layer.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "strbuf.h"
 #include "tar-format.h"
@@ -162,12 +161,6 @@ static bool split_ustar(const char *path, size_t len, size_t *ret_prefix)
 	return false;
 }
 
-static bool is_known_type(char t)
-{
-	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
-	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
-}
-
 /* The name of the PAX header before @name, as Go makes it: DIR/PaxHeaders.0/BASE, ASCII. */
 static void pax_header_name(char field[100], const char *name)
 {
@@ -231,7 +224,7 @@ int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
 		return r;
 	if (!e->path || !e->path[0])
 		return kiln_error(ctx, EINVAL, "tar entry without a name");
-	if (!is_known_type(e->type))
+	if (!tar_type_is_known(e->type))
 		return kiln_error(ctx, EINVAL, "tar entry \"%s\": cannot write type '%c'", e->path,
 				  e->type);
 	if (e->mtime < 0 || (uint64_t)e->mtime > tar_octal_max(sizeof(h.mtime)))
@@ -390,17 +383,6 @@ static void tree_release(struct tree *t)
 	*t = (struct tree){ 0 };
 }
 
-static int open_beneath(int root, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
 static int xattr_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct kiln_xattr *)a)->name, ((const struct kiln_xattr *)b)->name);
@@ -516,7 +498,7 @@ static int list_dir(struct kiln_ctx *ctx, int root, const struct kiln_tar_tree_o
 
 	if (!path)
 		return -ENOMEM;
-	fd = open_beneath(root, path, O_RDONLY | O_DIRECTORY);
+	fd = openat_beneath(root, path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0 && (fd == -ELOOP || fd == -ENOTDIR || fd == -ENOENT || fd == -EXDEV))
 		return changed(ctx, path, "changed");
 	if (fd < 0)
@@ -662,7 +644,7 @@ static int write_file(struct kiln_ctx *ctx, int root, const struct kiln_tar_tree
 	uint64_t left;
 	int r;
 
-	fd = open_beneath(root, it->name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	fd = openat_beneath(root, it->name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd == -ELOOP || fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV)
 		return changed(ctx, it->name, "changed");
 	if (fd < 0)

@@ -27,7 +27,6 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -181,24 +180,9 @@ static bool made_this_layer(struct kiln_unpacker *u, const struct stat *st)
 
 /* ---- paths ------------------------------------------------------------------ */
 
-/* @path resolved from the root with RESOLVE_IN_ROOT | @resolve. */
-static int open_in_root_with(struct kiln_unpacker *u, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | resolve,
-	};
-	long fd;
-
-	do {
-		fd = syscall(SYS_openat2, u->root, path[0] ? path : ".", &how, sizeof(how));
-	} while (fd < 0 && errno == EAGAIN);
-	return fd < 0 ? -errno : (int)fd;
-}
-
 static int open_in_root(struct kiln_unpacker *u, const char *path, int flags)
 {
-	return open_in_root_with(u, path, flags, RESOLVE_NO_MAGICLINKS);
+	return openat_in_root(u->root, path, flags, 0);
 }
 
 /*
@@ -326,7 +310,8 @@ static int check_symlinks(struct kiln_unpacker *u, const char *entry, const char
 	if (strbuf_add(&pending, path, (size_t)(slash - path)) < 0)
 		return -ENOMEM;
 	/* most directories are reached through no symlink at all, which one call tells */
-	fd = open_in_root_with(u, pending.buf, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	fd = open_resolved(u->root, pending.buf, O_PATH | O_DIRECTORY, 0,
+			   RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
 	if (fd >= 0)
 		return 0;
 	fd = openat(u->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -660,12 +645,6 @@ static int apply_whiteout(struct kiln_unpacker *u, const char *parent, const cha
 	return r < 0 ? fail_entry(u, r, path, "cannot remove what it hides") : 0;
 }
 
-static bool is_applied_type(char t)
-{
-	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
-	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
-}
-
 static int apply_entry(struct kiln_unpacker *u, const struct kiln_tar_entry *e,
 		       struct kiln_tar_reader *tr)
 {
@@ -677,24 +656,10 @@ static int apply_entry(struct kiln_unpacker *u, const struct kiln_tar_entry *e,
 	bool exists;
 	int r;
 
-	r = kiln_tar_path_clean(u->ctx, e->path, &clean);
-	if (r < 0)
+	r = layer_entry_check(u->ctx, e, &clean, &base);
+	if (r <= 0)
 		return r;
-	if (!is_applied_type(e->type))
-		return kiln_error(u->ctx, EOPNOTSUPP, "entry \"%s\": unsupported type '%c'", clean,
-				  e->type);
-	if (!clean[0]) {
-		if (e->type != KILN_TAR_DIR)
-			return kiln_error(u->ctx, EINVAL,
-					  "entry \"%s\": the root must be a directory", e->path);
-		return 0;
-	}
-	slash = strrchr(clean, '/');
-	base = slash ? slash + 1 : clean;
-	for (const char *p = clean; p < base; p = strchr(p, '/') + 1)
-		if (strncmp(p, ".wh.", 4) == 0)
-			return kiln_error(u->ctx, EINVAL,
-					  "entry \"%s\": a whiteout used as a directory", clean);
+	slash = base > clean ? clean + (base - 1 - clean) : NULL;
 	r = check_symlinks(u, clean, NULL);
 	if (r < 0)
 		return r;

@@ -381,8 +381,9 @@ static int fetch_token(struct reg_conn *conn, const char *realm, const char *ser
 {
 	struct reg_client *c = conn->c;
 	_cleanup_(wipe_freep) char *basic = NULL;
-	_cleanup_free_ char *url = NULL;
+	_cleanup_free_ char *url = NULL, *what = NULL;
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
+	struct http_retry retry = reg_retry(conn, TOKEN_ATTEMPTS, NULL);
 	int r;
 
 	if (!realm || !*realm)
@@ -429,7 +430,13 @@ static int fetch_token(struct reg_conn *conn, const char *realm, const char *ser
 			return -ENOMEM;
 	}
 
-	for (unsigned attempt = 0;; attempt++) {
+	if (asprintf(&what, "token service %s", realm) < 0) {
+		what = NULL;
+		return -ENOMEM;
+	}
+	/* the token service is a host of its own: its answers are not the registry's */
+	retry.server = NULL;
+	for (unsigned try = 1;; try++) {
 		struct http_request req = {
 			.method = "GET",
 			.url = url,
@@ -437,21 +444,13 @@ static int fetch_token(struct reg_conn *conn, const char *realm, const char *ser
 			.max_body = TOKEN_REPLY_MAX,
 			.tls_verify = c->tls_verify,
 		};
-		bool again;
 
 		r = http_perform(conn->curl, &req, &resp);
-		if (r == -EIO)
-			again = http_error_is_transient(resp.curl_code);
-		else if (r < 0)
+		if (r < 0 && r != -EIO)
 			return kiln_error(conn->ctx, r, "token service %s: %s", realm,
 					  r == -EMSGSIZE ? "reply too large" : strerror(-r));
-		else
-			again = resp.status == 429 || resp.status >= 500;
-		if (!again || attempt + 1 >= TOKEN_ATTEMPTS)
+		if (http_retry(conn->ctx, &retry, try, what, r, &resp) <= 0)
 			break;
-		reg_notice(conn, "token service %s: %s; retrying", realm,
-			   r < 0 ? resp.curl_error : "busy");
-		reg_sleep_ms(reg_backoff_ms(attempt, resp.retry_after));
 	}
 	if (r < 0)
 		return kiln_error(conn->ctx, EIO, "cannot reach the token service %s: %s", realm,

@@ -4,11 +4,11 @@
  * threads; one reg_conn (libcurl handle, error context) per thread. Every
  * request goes through reg_call(), which attaches auth, answers 401
  * challenges, and retries what the spec and containers/image say may be
- * retried: 429 (after Retry-After), 5xx and dropped connections.
+ * retried, by the policy of lib/util/http.c: 408, 429 (after Retry-After),
+ * 5xx and dropped connections.
  */
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 #include "curl-util.h"
 #include "json-parse.h"
@@ -16,45 +16,7 @@
 #include "registry-internal.h"
 
 #define MAX_ATTEMPTS 6
-#define BACKOFF_BASE_MS 250u
-#define BACKOFF_MAX_MS 8000u
-/* A Retry-After longer than this is a registry asking us to give up. */
-#define RETRY_AFTER_MAX_MS 60000u
 #define PING_MAX (64u << 10)
-
-unsigned reg_backoff_ms(unsigned attempt, const char *retry_after)
-{
-	unsigned ms = BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
-
-	if (ms > BACKOFF_MAX_MS)
-		ms = BACKOFF_MAX_MS;
-	if (retry_after && *retry_after) {
-		char *end;
-		unsigned long s = strtoul(retry_after, &end, 10);
-
-		if (end != retry_after && *end == '\0') {
-			ms =
-			    s > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS : (unsigned)s * 1000;
-		} else {
-			/* an HTTP-date */
-			time_t when = curl_getdate(retry_after, NULL), now = time(NULL);
-
-			if (when > now)
-				ms = when - now > RETRY_AFTER_MAX_MS / 1000
-					 ? RETRY_AFTER_MAX_MS
-					 : (unsigned)(when - now) * 1000;
-		}
-	}
-	return ms;
-}
-
-void reg_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 void reg_notice(struct reg_conn *conn, const char *fmt, ...)
 {
@@ -72,6 +34,22 @@ void reg_notice(struct reg_conn *conn, const char *fmt, ...)
 		reg_event_notice(e, msg);
 	else
 		kiln_log(conn->ctx, KILN_LOG_INFO, "%s", msg);
+}
+
+static void retry_notice(void *userdata, const char *message)
+{
+	reg_notice(userdata, "%s", message);
+}
+
+struct http_retry reg_retry(struct reg_conn *conn, unsigned tries, const atomic_bool *cancel)
+{
+	return (struct http_retry){
+		.tries = tries,
+		.server = conn->c->domain,
+		.cancel = cancel,
+		.notice = retry_notice,
+		.userdata = conn,
+	};
 }
 
 int reg_client_new(struct kiln_ctx *ctx, const char *domain, const char *repo,
@@ -223,7 +201,7 @@ int reg_status_error(struct reg_conn *conn, const char *what, const struct http_
 		err = ENOENT;
 	else if (resp->status == 401 || resp->status == 403)
 		err = EACCES;
-	else if (resp->status == 429 || resp->status >= 500)
+	else if (http_status_is_transient(resp->status))
 		err = EAGAIN;
 	else
 		err = EPROTO;
@@ -273,7 +251,8 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 {
 	struct reg_client *c = conn->c;
 	_cleanup_(strv_freep) char **extra = NULL;
-	unsigned attempt = 0, auth_rounds = 0;
+	const struct http_retry retry = reg_retry(conn, MAX_ATTEMPTS, call->cancel);
+	unsigned tries = 0, auth_rounds = 0;
 	bool same_origin = reg_url_same_origin(c, call->url);
 	int r;
 
@@ -304,7 +283,7 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 			.progress = call->progress,
 			.cancel = call->cancel,
 		};
-		bool again;
+		int k;
 
 		r = merge_scopes(call->scopes, extra, &scopes);
 		if (r < 0)
@@ -338,26 +317,18 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 		}
 		if (r == 0 && resp->status == 403)
 			return auth_refused(conn, call, resp);
-		if (r < 0)
-			again = http_error_is_transient(resp->curl_code);
-		else
-			again = resp->status == 429 || resp->status >= 500;
-		if (!again)
-			break;
 		/* a body already streamed into a sink cannot be taken back: the caller resumes */
-		if (!call->retry || resp->sink_bytes > 0 || ++attempt >= MAX_ATTEMPTS)
+		if (!call->retry || resp->sink_bytes > 0)
 			break;
-		if (r < 0)
-			reg_notice(conn, "%s: %s; retrying (%u of %u)", call->what,
-				   resp->curl_error, attempt + 1, MAX_ATTEMPTS);
-		else
-			reg_notice(conn, "%s: %s answered %ld; retrying (%u of %u)", call->what,
-				   c->domain, resp->status, attempt + 1, MAX_ATTEMPTS);
-		reg_sleep_ms(reg_backoff_ms(attempt - 1, r < 0 ? NULL : resp->retry_after));
+		k = http_retry(conn->ctx, &retry, ++tries, call->what, r, resp);
+		if (k < 0)
+			return k;
+		if (k == 0)
+			break;
 	}
 	if (r < 0)
 		return kiln_error(conn->ctx, EIO, "%s: %s", call->what, resp->curl_error);
-	if (resp->status == 429 || resp->status >= 500)
+	if (http_status_is_transient(resp->status))
 		return reg_status_error(conn, call->what, resp);
 	return 0;
 }

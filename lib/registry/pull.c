@@ -84,7 +84,9 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	}
 	if (resp.status != 200)
 		return reg_status_error(conn, what, &resp);
-	kiln_digest_of(resp.body.buf ? resp.body.buf : "", resp.body.len, &d);
+	r = kiln_digest_of(p->ctx, resp.body.buf ? resp.body.buf : "", resp.body.len, &d);
+	if (r < 0)
+		return r;
 	if (expect && !streq(expect->s, d.s))
 		return kiln_error(p->ctx, EBADMSG, "%s: the manifest received hashes to %s", what,
 				  d.s);
@@ -270,7 +272,7 @@ static int download(struct pull *p, struct reg_conn *conn, struct reg_blob *b)
 		} else if (r == 0) {
 			r = reg_status_error(conn, what, &resp);
 			break;
-		} else if (r != -EIO || !http_error_is_transient(resp.curl_code)) {
+		} else if (!http_is_transient(r, &resp, false)) {
 			break;
 		}
 		if (attempt + 1 >= DOWNLOAD_ATTEMPTS)
@@ -279,7 +281,10 @@ static int download(struct pull *p, struct reg_conn *conn, struct reg_blob *b)
 			   kiln_ctx_error(conn->ctx) ? kiln_ctx_error(conn->ctx) : what,
 			   (uintmax_t)kiln_blob_writer_size(k.w), attempt + 2, DOWNLOAD_ATTEMPTS);
 		kiln_ctx_clear_error(conn->ctx);
-		reg_sleep_ms(reg_backoff_ms(attempt, NULL));
+		if (http_sleep_ms(http_backoff_ms(attempt, NULL), &p->t.w.failed) < 0) {
+			r = -ECANCELED;
+			break;
+		}
 	}
 	if (r < 0) {
 		kiln_blob_writer_free(k.w);

@@ -162,10 +162,11 @@ static int verify_local(struct push *p, struct reg_conn *conn, struct reg_blob *
 	struct kiln_digest got;
 	int r;
 
-	r = kiln_digest_of_fd(fd, &got);
-	if (r < 0)
-		return kiln_error(conn->ctx, r, "cannot read blob %s from the store: %s",
-				  b->digest.s, strerror(-r));
+	r = kiln_digest_of_fd(conn->ctx, fd, &got);
+	if (r < 0) {
+		kiln_error_prefix(conn->ctx, "cannot read blob %s from the store", b->digest.s);
+		return r;
+	}
 	if (!streq(got.s, b->digest.s))
 		return kiln_error(conn->ctx, EBADMSG,
 				  "blob %s in the store %s is corrupt (it hashes to %s): pull or "
@@ -217,14 +218,6 @@ static int check_digest(struct reg_conn *conn, const char *what, const struct ht
 				  conn->c->domain, strempty(q));
 	}
 	return 0;
-}
-
-/* Whether an upload attempt that ended in @r/@resp may be tried again from the start. */
-static bool upload_transient(int r, const struct http_response *resp)
-{
-	if (r == -EIO)
-		return http_error_is_transient(resp->curl_code);
-	return r == 0 && (resp->status == 429 || resp->status >= 500);
 }
 
 /* An upload session's new Location, @sent, resolved against the old one in *@location. */
@@ -328,13 +321,15 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 			atomic_store(&b->moved, 0);
 			return 1;
 		}
-		if (r == -ECANCELED || (!upload_transient(r, &resp) && r != -EAGAIN))
+		if (r == -ECANCELED || (!http_is_transient(r, &resp, false) && r != -EAGAIN))
 			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
 		if (++failures >= UPLOAD_ATTEMPTS)
 			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
 		kiln_ctx_clear_error(conn->ctx);
 		atomic_store(&b->moved, before);
-		reg_sleep_ms(reg_backoff_ms(failures - 1, resp.retry_after));
+		r = http_sleep_ms(http_backoff_ms(failures - 1, resp.retry_after), &p->t.w.failed);
+		if (r < 0)
+			return r;
 		/* 2.8 cancels a session asked about with a stale offset: then start over */
 		r = upload_status(p, conn, location, &offset);
 		if (r == -ECANCELED)
@@ -421,7 +416,8 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 				   kiln_ctx_error(conn->ctx) ? kiln_ctx_error(conn->ctx) : what,
 				   attempt + 1, UPLOAD_ATTEMPTS);
 			kiln_ctx_clear_error(conn->ctx);
-			reg_sleep_ms(delay_ms);
+			if (http_sleep_ms(delay_ms, &p->t.w.failed) < 0)
+				return -ECANCELED;
 			/* what was lost may have been the answer, not the blob */
 			if (head_blob(p, conn, b, &there) >= 0 && there)
 				return 0;
@@ -483,8 +479,9 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		}
 		/* the session is gone (see send_chunks()), or the registry is busy: again */
 		corrupted = false;
-		if (upload_transient(r, &resp) || r == -EAGAIN || (r == 0 && resp.status == 404)) {
-			delay_ms = reg_backoff_ms(attempt, r == 0 ? resp.retry_after : NULL);
+		if (http_is_transient(r, &resp, false) || r == -EAGAIN ||
+		    (r == 0 && resp.status == 404)) {
+			delay_ms = http_backoff_ms(attempt, r == 0 ? resp.retry_after : NULL);
 			if (r == 0)
 				r = reg_status_error(conn, what, &resp);
 			continue;

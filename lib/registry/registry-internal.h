@@ -86,7 +86,7 @@ struct reg_call {
 	void *sink_userdata;
 	size_t max_body;
 	bool follow_redirects;
-	/* retry 429/5xx/resets (only if the request can be sent again as it is) */
+	/* retry what http_is_transient() says (only if the request can be sent again as it is) */
 	bool retry;
 	_Atomic uint64_t *progress;
 	const atomic_bool *cancel;
@@ -112,10 +112,10 @@ int reg_ping(struct reg_conn *conn);
 /*
  * Send @call with the auth it needs, answering 401 challenges (once a
  * scope set) and retrying what may be retried. Returns 0 once a response
- * arrived that is not an auth failure, 429 or 5xx (the caller judges the
- * status: 404 is often an answer), else -errno with the error on conn->ctx:
- * -EACCES (auth refused: 401/403), -EAGAIN (429/5xx after the last try),
- * -EIO (transport).
+ * arrived that is not an auth failure or transient (408, 429, 5xx; the
+ * caller judges the status: 404 is often an answer), else -errno with the
+ * error on conn->ctx: -EACCES (auth refused: 401/403), -EAGAIN (a
+ * transient status after the last try), -EIO (transport).
  */
 int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_response *resp);
 
@@ -123,7 +123,7 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
  * Record on conn->ctx an error for @resp's unexpected status: the
  * registry's error codes and messages (quoted, capped) or the start of its
  * body. Returns -ENOENT for 404, -EACCES for 401/403, -EAGAIN for
- * 429/5xx, else -EPROTO.
+ * a transient status (408, 429, 5xx), else -EPROTO.
  */
 int reg_status_error(struct reg_conn *conn, const char *what, const struct http_response *resp);
 
@@ -139,9 +139,12 @@ bool reg_url_same_origin(const struct reg_client *c, const char *url);
  */
 void reg_notice(struct reg_conn *conn, const char *fmt, ...) _printf_(2, 3);
 
-/* Milliseconds to wait before retry number @attempt (0-based), honouring Retry-After. */
-unsigned reg_backoff_ms(unsigned attempt, const char *retry_after);
-void reg_sleep_ms(unsigned ms);
+/*
+ * How requests on @conn are tried again (see http_retry()): @tries in all,
+ * the registry's own name in messages, which go through reg_notice(), and
+ * waits that end when *@cancel (may be NULL) is set.
+ */
+struct http_retry reg_retry(struct reg_conn *conn, unsigned tries, const atomic_bool *cancel);
 
 /* ---- auth.c ---- */
 

@@ -2,10 +2,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
 #include "dirtree.h"
+#include "fileio.h"
 #include "log.h"
 
 void dirtree_release(struct dirtree *t)
@@ -16,18 +15,6 @@ void dirtree_release(struct dirtree *t)
 	}
 	free(t->e);
 	*t = (struct dirtree){ 0 };
-}
-
-/* @path below @root, no symlink followed on the way or at the end. */
-static int open_below(int root, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
 }
 
 static int tree_changed(struct kiln_ctx *ctx, const char *path, const char *how)
@@ -100,7 +87,7 @@ static int list_one(struct kiln_ctx *ctx, int root, struct dirtree *t, size_t in
 
 	if (!dir)
 		return -ENOMEM;
-	fd = open_below(root, dir, O_RDONLY | O_DIRECTORY);
+	fd = openat_beneath(root, dir, O_RDONLY | O_DIRECTORY);
 	if (fd == -ELOOP || fd == -ENOTDIR || fd == -ENOENT || fd == -EXDEV)
 		return tree_changed(ctx, dir, "changed");
 	if (fd < 0)
@@ -195,7 +182,7 @@ int dirtree_list(struct kiln_ctx *ctx, int root, struct dirtree *ret)
 
 int dirtree_open_file(struct kiln_ctx *ctx, int root, const struct dirtree_entry *e, int *ret_fd)
 {
-	_cleanup_close_ int fd = open_below(root, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	_cleanup_close_ int fd = openat_beneath(root, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 
 	if (fd == -ELOOP || fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV)

@@ -278,19 +278,30 @@ int remove_tree_at(int at, const char *name)
 	return unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int openat_in_root(int root, const char *path, int flags, unsigned mode)
+int open_resolved(int dirfd, const char *path, int flags, unsigned mode, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = (uint64_t)flags | O_CLOEXEC,
 		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = resolve,
 	};
 	long fd;
 
 	do
-		fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+		fd = syscall(SYS_openat2, dirfd, path[0] ? path : ".", &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN);
 	return fd < 0 ? -errno : (int)fd;
+}
+
+int openat_in_root(int root, const char *path, int flags, unsigned mode)
+{
+	return open_resolved(root, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+int openat_beneath(int root, const char *path, int flags)
+{
+	return open_resolved(root, path, flags | O_NOFOLLOW, 0,
+			     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 int open_dir_in_root(int root, const char *path, bool create, int *ret_fd)

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -104,8 +105,24 @@ int remove_tree_at(int at, const char *name);
  */
 int open_dir_in_root(int root, const char *path, bool create, int *ret_fd);
 
-/* openat2(@root, @path, @flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): an fd or -errno. */
+/*
+ * openat2(@dirfd, @path, @flags | O_CLOEXEC, @mode with O_CREAT, @resolve),
+ * tried again for as long as it fails with EAGAIN (a rename or mount
+ * elsewhere raced a RESOLVE_IN_ROOT or RESOLVE_BENEATH lookup, which the
+ * kernel refuses to guess through). An empty @path is ".". Every openat2 of
+ * the library goes through here. Returns the fd or -errno.
+ */
+int open_resolved(int dirfd, const char *path, int flags, unsigned mode, uint64_t resolve);
+
+/* open_resolved() with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: @root is "/" for @path. */
 int openat_in_root(int root, const char *path, int flags, unsigned mode);
+
+/*
+ * open_resolved() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS and O_NOFOLLOW: @path below @root, with no symlink
+ * followed on the way or at the end.
+ */
+int openat_beneath(int root, const char *path, int flags);
 
 /*
  * Copy all of @in, from its start (whatever its offset), to @out at its

@@ -86,8 +86,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 }
 
 /* @data compressed with @c; kbuild's size after it unless gzip, whose ISIZE is it. */
-static void compress_to(enum kiln_layer_compression c, const struct strbuf *data,
-			struct strbuf *out)
+static void compress_to(enum kiln_compression c, const struct strbuf *data, struct strbuf *out)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_(kiln_zip_freep) struct kiln_zip *z = NULL;
@@ -96,7 +95,7 @@ static void compress_to(enum kiln_layer_compression c, const struct strbuf *data
 	ASSERT_OK(kiln_zip_new(ctx, c, 0, to_strbuf, out, &z));
 	ASSERT_OK(kiln_zip_write(z, data->buf, data->len));
 	ASSERT_OK(kiln_zip_finish(z));
-	if (c != KILN_LAYER_GZIP) {
+	if (c != KILN_COMPRESSION_GZIP) {
 		put_le32(size, (uint32_t)data->len);
 		ASSERT_OK(strbuf_add(out, size, 4));
 	}
@@ -122,7 +121,7 @@ static void make_bzimage(const struct strbuf *payload, struct strbuf *img)
 	put_le32(h + 0x24c, (uint32_t)payload->len);
 }
 
-static void make_image(enum kiln_layer_compression c, struct strbuf *img)
+static void make_image(enum kiln_compression c, struct strbuf *img)
 {
 	_cleanup_strbuf_ struct strbuf vmlinux = STRBUF_INIT, packed = STRBUF_INIT;
 
@@ -163,7 +162,7 @@ static void expect_two_certs(struct kiln_ctx *ctx, const struct kiln_kernel_imag
 
 TEST(bzimage_gzip_and_zstd)
 {
-	static const enum kiln_layer_compression cs[] = { KILN_LAYER_GZIP, KILN_LAYER_ZSTD };
+	static const enum kiln_compression cs[] = { KILN_COMPRESSION_GZIP, KILN_COMPRESSION_ZSTD };
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_strbuf_ struct strbuf vmlinux = STRBUF_INIT;
 
@@ -177,8 +176,7 @@ TEST(bzimage_gzip_and_zstd)
 		make_image(cs[i], &file);
 		ASSERT_OK(open_img(ctx, &file, file.len, &img));
 		ASSERT_STREQ(kiln_kernel_image_format(img), "bzImage");
-		ASSERT_STREQ(kiln_kernel_image_compression(img),
-			     kiln_layer_compression_name(cs[i]));
+		ASSERT_STREQ(kiln_kernel_image_compression(img), kiln_compression_name(cs[i]));
 		/* the header's version wins over the banner */
 		ASSERT_STREQ(kiln_kernel_image_release(img), "9.9.9-test");
 		ASSERT_STREQ(kiln_kernel_image_version(img), "9.9.9-test (kiln@test) #1 SMP");
@@ -196,7 +194,7 @@ TEST(bzimage_hostile_headers)
 	struct kiln_kernel_image *img = NULL;
 	uint8_t *h;
 
-	make_image(KILN_LAYER_GZIP, &file);
+	make_image(KILN_COMPRESSION_GZIP, &file);
 	h = (uint8_t *)file.buf;
 
 	/* a header cut short: the magic is there, the payload fields are not */
@@ -245,7 +243,7 @@ TEST(bzimage_hostile_payloads)
 	uint8_t *payload;
 	size_t plen;
 
-	make_image(KILN_LAYER_GZIP, &file);
+	make_image(KILN_COMPRESSION_GZIP, &file);
 	payload = (uint8_t *)file.buf + SETUP_LEN + PAYLOAD_OFFSET;
 	plen = file.len - SETUP_LEN - PAYLOAD_OFFSET;
 
@@ -272,7 +270,7 @@ TEST(bzimage_hostile_payloads)
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "not compressed with anything known");
 
 	/* zstd, with kbuild's size after the frame: a size that disagrees is corrupt */
-	make_image(KILN_LAYER_ZSTD, &zfile);
+	make_image(KILN_COMPRESSION_ZSTD, &zfile);
 	ASSERT_OK(open_img(ctx, &zfile, zfile.len, &img));
 	kiln_kernel_image_free(img);
 	img = NULL;
@@ -286,7 +284,7 @@ TEST(bzimage_every_truncation)
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_strbuf_ struct strbuf file = STRBUF_INIT;
 
-	make_image(KILN_LAYER_ZSTD, &file);
+	make_image(KILN_COMPRESSION_ZSTD, &file);
 	/* a cut file is an error (with the reason) wherever it is cut, never a crash */
 	for (size_t len = 0; len < file.len; len += len < 0x300 ? 1 : 13) {
 		struct kiln_kernel_image *img = NULL;
@@ -318,7 +316,7 @@ TEST(arm64_image)
 	kiln_kernel_image_free(img);
 	img = NULL;
 
-	compress_to(KILN_LAYER_GZIP, &image, &gz);
+	compress_to(KILN_COMPRESSION_GZIP, &image, &gz);
 	ASSERT_OK(open_img(ctx, &gz, gz.len, &img));
 	ASSERT_STREQ(kiln_kernel_image_format(img), "arm64 Image");
 	ASSERT_STREQ(kiln_kernel_image_compression(img), "gzip");
@@ -329,7 +327,7 @@ TEST(arm64_image)
 	/* gzip around something else is not an Image.gz */
 	memcpy(image.buf + 0x38, "ARM\x65", 4);
 	strbuf_reset(&gz);
-	compress_to(KILN_LAYER_GZIP, &image, &gz);
+	compress_to(KILN_COMPRESSION_GZIP, &image, &gz);
 	ASSERT_EQ(open_img(ctx, &gz, gz.len, &img), -ENOEXEC);
 }
 

@@ -31,24 +31,44 @@ static struct kiln_ctx *new_ctx(void)
 
 TEST(digest_of_and_hasher)
 {
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
 	struct kiln_digest a, b;
 
-	kiln_digest_of("", 0, &a);
+	ASSERT_OK(kiln_digest_of(ctx, "", 0, &a));
 	ASSERT_STREQ(a.s, EMPTY_SHA);
 	ASSERT_STREQ(kiln_digest_hex(&a), &EMPTY_SHA[7]);
-	kiln_digest_of("{}", 2, &a);
+	ASSERT_OK(kiln_digest_of(ctx, "{}", 2, &a));
 	ASSERT_STREQ(a.s,
 		     "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
 
-	ASSERT_OK(kiln_hasher_new(&h));
-	kiln_hasher_update(h, "{", 1);
-	kiln_hasher_update(h, "}", 1);
-	kiln_hasher_final(h, &b);
+	ASSERT_OK(kiln_hasher_new(ctx, KILN_HASH_SHA256, &h));
+	ASSERT_OK(kiln_hasher_update(ctx, h, "{", 1));
+	ASSERT_OK(kiln_hasher_update(ctx, h, "}", 1));
+	ASSERT_OK(kiln_hasher_final(ctx, h, &b));
 	ASSERT_STREQ(a.s, b.s);
-	kiln_hasher_reset(h);
-	kiln_hasher_final(h, &b);
+	ASSERT_OK(kiln_hasher_reset(ctx, h));
+	ASSERT_OK(kiln_hasher_final(ctx, h, &b));
 	ASSERT_STREQ(b.s, EMPTY_SHA);
+}
+
+TEST(hasher_sha512)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_(kiln_hasher_freep) struct kiln_hasher *h = NULL;
+	char hex[KILN_HASH_HEX_MAX + 1];
+	struct kiln_digest d;
+
+	ASSERT_OK(kiln_hasher_new(ctx, KILN_HASH_SHA512, &h));
+	ASSERT_OK(kiln_hasher_update(ctx, h, "a", 1));
+	ASSERT_OK(kiln_hasher_update(ctx, h, "bc", 2));
+	ASSERT_OK(kiln_hasher_final_hex(ctx, h, hex));
+	ASSERT_STREQ(hex, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+			  "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+	/* an OCI digest is sha256: a sha512 hasher has none to give */
+	ASSERT_OK(kiln_hasher_reset(ctx, h));
+	ASSERT_EQ(kiln_hasher_final(ctx, h, &d), -EINVAL);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "sha512");
 }
 
 TEST(digest_parse_rejects)

@@ -2,16 +2,20 @@
 /*
  * The registry client's parts that need no registry: WWW-Authenticate
  * challenges, the auth-file lookup (order, key matching, bad entries),
- * which hosts may use plain HTTP, Location resolution, and images.json.
+ * which hosts may use plain HTTP, Location resolution, images.json, and
+ * the retry policy every HTTP client of kiln shares (lib/util/http.c: the
+ * registry client and step source downloads).
  */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <kiln/registry.h>
 
 #include "fileio.h"
+#include "http.h"
 #include "tap.h"
 
 /* ---- challenges ---- */
@@ -352,6 +356,144 @@ TEST(location_resolution)
 	free(u);
 	ASSERT_EQ(kiln_registry_url_resolve(post, "file:///etc/passwd", NULL, NULL, &u), -EINVAL);
 	ASSERT_EQ(kiln_registry_url_resolve(post, "ftp://x/y", NULL, NULL, &u), -EINVAL);
+}
+
+/* ---- the retry policy ---- */
+
+TEST(retry_what_is_transient)
+{
+	struct http_response resp = { .content_length = -1 };
+	static const long again[] = { 408, 429, 500, 502, 503, 504, 599 };
+	static const long not_again[] = { 200, 301, 400, 401, 403, 404, 410, 416, 600 };
+
+	for (size_t i = 0; i < ELEMENTSOF(again); i++) {
+		resp.status = again[i];
+		ASSERT_TRUE(http_status_is_transient(again[i]));
+		ASSERT_TRUE(http_is_transient(0, &resp, false));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(not_again); i++) {
+		resp.status = not_again[i];
+		ASSERT_FALSE(http_status_is_transient(not_again[i]));
+		ASSERT_FALSE(http_is_transient(0, &resp, true));
+	}
+	/* a cut or reset connection is worth another try, for every client */
+	ASSERT_TRUE(http_error_is_transient(CURLE_RECV_ERROR, false));
+	ASSERT_TRUE(http_error_is_transient(CURLE_PARTIAL_FILE, false));
+	ASSERT_TRUE(http_error_is_transient(CURLE_OPERATION_TIMEDOUT, false));
+	ASSERT_TRUE(http_error_is_transient(CURLE_HTTP2_STREAM, false));
+	/* not reaching the server at all, only for a client that says so */
+	ASSERT_FALSE(http_error_is_transient(CURLE_COULDNT_CONNECT, false));
+	ASSERT_TRUE(http_error_is_transient(CURLE_COULDNT_CONNECT, true));
+	ASSERT_FALSE(http_error_is_transient(CURLE_COULDNT_RESOLVE_HOST, false));
+	ASSERT_TRUE(http_error_is_transient(CURLE_COULDNT_RESOLVE_HOST, true));
+	ASSERT_TRUE(http_error_is_transient(CURLE_SSL_CONNECT_ERROR, true));
+	/* never: a certificate that is not trusted, a url curl refuses */
+	ASSERT_FALSE(http_error_is_transient(CURLE_PEER_FAILED_VERIFICATION, true));
+	ASSERT_FALSE(http_error_is_transient(CURLE_UNSUPPORTED_PROTOCOL, true));
+	/* the status of a failed transfer, or the transport of an answer, says nothing */
+	resp.curl_code = CURLE_RECV_ERROR;
+	resp.status = 200;
+	ASSERT_TRUE(http_is_transient(-EIO, &resp, false));
+	ASSERT_FALSE(http_is_transient(0, &resp, false));
+	resp.status = 503;
+	ASSERT_FALSE(http_is_transient(-ENOMEM, &resp, true));
+}
+
+TEST(retry_backoff_and_retry_after)
+{
+	char date[64];
+	time_t t;
+	unsigned ms;
+
+	ASSERT_EQ(http_backoff_ms(0, NULL), 250);
+	ASSERT_EQ(http_backoff_ms(1, NULL), 500);
+	ASSERT_EQ(http_backoff_ms(4, ""), 4000);
+	ASSERT_EQ(http_backoff_ms(5, NULL), 8000);
+	ASSERT_EQ(http_backoff_ms(6, NULL), 8000);
+	ASSERT_EQ(http_backoff_ms(1000, NULL), 8000);
+	/* Retry-After wins, in seconds or as a date, capped at a minute */
+	ASSERT_EQ(http_backoff_ms(0, "3"), 3000);
+	ASSERT_EQ(http_backoff_ms(5, "0"), 0);
+	ASSERT_EQ(http_backoff_ms(0, "120"), 60000);
+	ASSERT_EQ(http_backoff_ms(0, "99999999999999999999"), 60000);
+	t = time(NULL) + 10;
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
+	ms = http_backoff_ms(0, date);
+	ASSERT_TRUE(ms >= 8000 && ms <= 10000);
+	t = time(NULL) + 3600;
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
+	ASSERT_EQ(http_backoff_ms(0, date), 60000);
+	/* a date gone by, or nothing to read: the backoff */
+	ASSERT_EQ(http_backoff_ms(1, "Thu, 01 Jan 1970 00:00:01 GMT"), 500);
+	ASSERT_EQ(http_backoff_ms(2, "soon"), 1000);
+}
+
+struct notices {
+	unsigned n;
+	char last[256];
+};
+
+static void on_notice(void *userdata, const char *message)
+{
+	struct notices *n = userdata;
+
+	n->n++;
+	snprintf(n->last, sizeof(n->last), "%s", message);
+}
+
+static void on_log(void *userdata, enum kiln_log_level level, const char *msg)
+{
+	if (level == KILN_LOG_INFO)
+		on_notice(userdata, msg);
+}
+
+TEST(retry_says_so_waits_and_stops)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
+	struct http_response resp = { .content_length = -1, .retry_after = (char *)"0" };
+	struct notices seen = { 0 };
+	atomic_bool cancel = false;
+	struct http_retry p = {
+		.tries = 3,
+		.server = "r.example",
+		.cancel = &cancel,
+		.notice = on_notice,
+		.userdata = &seen,
+	};
+
+	ASSERT_OK(kiln_ctx_new(&ctx));
+	kiln_ctx_set_log_fn(ctx, on_log, &seen);
+	kiln_ctx_set_log_level(ctx, KILN_LOG_INFO);
+	resp.status = 503;
+	ASSERT_EQ(http_retry(ctx, &p, 1, "GET x", 0, &resp), 1);
+	ASSERT_STREQ(seen.last, "GET x: r.example answered 503; retrying (2 of 3)");
+	ASSERT_EQ(http_retry(ctx, &p, 2, "GET x", 0, &resp), 1);
+	ASSERT_STREQ(seen.last, "GET x: r.example answered 503; retrying (3 of 3)");
+	/* the last try is the last */
+	ASSERT_EQ(http_retry(ctx, &p, 3, "GET x", 0, &resp), 0);
+	resp.status = 404;
+	ASSERT_EQ(http_retry(ctx, &p, 1, "GET x", 0, &resp), 0);
+	ASSERT_EQ(seen.n, 2);
+	/* a transport failure: curl's words, and no Retry-After (there was no answer) */
+	resp.curl_code = CURLE_COULDNT_CONNECT;
+	snprintf(resp.curl_error, sizeof(resp.curl_error), "Failed to connect");
+	ASSERT_EQ(http_retry(ctx, &p, 1, "GET x", -EIO, &resp), 0);
+	p.unreachable = true;
+	p.server = NULL;
+	/* a wait of 250 ms, ended at once by the cancel flag */
+	cancel = true;
+	ASSERT_EQ(http_retry(ctx, &p, 1, "GET x", -EIO, &resp), -ECANCELED);
+	ASSERT_STREQ(seen.last, "GET x: Failed to connect; retrying (2 of 3)");
+	ASSERT_EQ(http_sleep_ms(10000, &cancel), -ECANCELED);
+	cancel = false;
+	ASSERT_OK(http_sleep_ms(1, &cancel));
+	ASSERT_OK(http_sleep_ms(0, NULL));
+	/* without a notice function, the line goes to the log at KILN_LOG_INFO */
+	p.notice = NULL;
+	resp.status = 429;
+	ASSERT_EQ(http_retry(ctx, &p, 1, "GET y", 0, &resp), 1);
+	ASSERT_EQ(seen.n, 4);
+	ASSERT_STREQ(seen.last, "GET y: the server answered 429; retrying (2 of 3)");
 }
 
 /* ---- images.json ---- */

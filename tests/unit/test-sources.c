@@ -450,15 +450,26 @@ TEST(http_404_names_the_status)
 	ASSERT_FETCH_FAILS(&f, ENOENT, "HTTP 404");
 }
 
+static void count_retries(void *userdata, enum kiln_log_level level, const char *msg)
+{
+	if (level == KILN_LOG_INFO && strstr(msg, "; retrying ("))
+		(*(unsigned *)userdata)++;
+}
+
+/* A source mirror may come back: unlike a registry, one that refuses is tried again. */
 TEST(connection_refused_is_retried_then_fails)
 {
 	_cleanup_fetch_ struct fetch f = { .fd = -1 };
+	unsigned retries = 0;
 	char *url;
 
 	setup();
 	ASSERT_TRUE(asprintf(&url, "http://127.0.0.1:%d/data.bin", free_port()) > 0);
 	fetch_init(&f, "cache-refused", url);
+	kiln_ctx_set_log_fn(f.ctx, count_retries, &retries);
+	kiln_ctx_set_log_level(f.ctx, KILN_LOG_INFO);
 	ASSERT_FETCH_FAILS(&f, EIO, "download failed after 3 tries");
+	ASSERT_EQ(retries, 2);
 }
 
 TEST(file_url)

@@ -888,8 +888,8 @@ TEST(replacing_entries)
 
 /* ---- compression ------------------------------------------------------------------- */
 
-static int zip_all(struct kiln_ctx *ctx, enum kiln_layer_compression c, const char *data,
-		   size_t len, struct strbuf *out)
+static int zip_all(struct kiln_ctx *ctx, enum kiln_compression c, const char *data, size_t len,
+		   struct strbuf *out)
 {
 	struct kiln_zip *z = NULL;
 	int r = kiln_zip_new(ctx, c, 0, to_strbuf, out, &z);
@@ -926,9 +926,9 @@ TEST(compression_round_trips)
 
 	for (int i = 0; i < 20000; i++)
 		strbuf_addf(&data, "line %d\n", i * 7919 % 1000);
-	ASSERT_OK(zip_all(ctx, KILN_LAYER_GZIP, data.buf, data.len, &z));
+	ASSERT_OK(zip_all(ctx, KILN_COMPRESSION_GZIP, data.buf, data.len, &z));
 	ASSERT_TRUE(memcmp(z.buf, gzip_head, sizeof(gzip_head)) == 0);
-	ASSERT_OK(zip_all(ctx, KILN_LAYER_GZIP, data.buf, data.len, &z2));
+	ASSERT_OK(zip_all(ctx, KILN_COMPRESSION_GZIP, data.buf, data.len, &z2));
 	ASSERT_TRUE(z.len == z2.len && memcmp(z.buf, z2.buf, z.len) == 0);
 	/* two members, as pigz or cat a.gz b.gz make */
 	strbuf_add(&z2, z.buf, z.len);
@@ -944,7 +944,7 @@ TEST(compression_round_trips)
 	ASSERT_EQ(unzip_all(ctx, &z2, &out), -EBADMSG);
 
 	z.len = out.len = 0;
-	ASSERT_OK(zip_all(ctx, KILN_LAYER_ZSTD, data.buf, data.len, &z));
+	ASSERT_OK(zip_all(ctx, KILN_COMPRESSION_ZSTD, data.buf, data.len, &z));
 	ASSERT_OK(unzip_all(ctx, &z, &out));
 	ASSERT_TRUE(out.len == data.len && memcmp(out.buf, data.buf, data.len) == 0);
 	out.len = 0;
@@ -964,8 +964,8 @@ TEST(compression_round_trips)
 
 	/* xz as an initramfs takes it (`xz -C crc32 -0 -e`; test-image.sh compares the bytes) */
 	z.len = z2.len = out.len = 0;
-	ASSERT_OK(zip_all(ctx, KILN_LAYER_XZ, data.buf, data.len, &z));
-	ASSERT_OK(zip_all(ctx, KILN_LAYER_XZ, data.buf, data.len, &z2));
+	ASSERT_OK(zip_all(ctx, KILN_COMPRESSION_XZ, data.buf, data.len, &z));
+	ASSERT_OK(zip_all(ctx, KILN_COMPRESSION_XZ, data.buf, data.len, &z2));
 	ASSERT_TRUE(z.len == z2.len && memcmp(z.buf, z2.buf, z.len) == 0);
 	ASSERT_EQ(z.buf[7], 0x01); /* the stream flags' check: CRC32 */
 	ASSERT_OK(unzip_all(ctx, &z, &out));
@@ -993,7 +993,7 @@ TEST(images_from_directories)
 		.created = 1700000000,
 		.labels = &label,
 		.n_labels = 1,
-		.layer = { .compression = KILN_LAYER_GZIP },
+		.layer = { .compression = KILN_COMPRESSION_GZIP },
 	};
 	struct kiln_fs *fs = NULL;
 	const struct kiln_fs_node *n;
@@ -1003,7 +1003,7 @@ TEST(images_from_directories)
 	ASSERT_OK(kiln_image_from_dir(ctx, s, d, "kiln/test:one", &o, &m1));
 	ASSERT_OK(kiln_image_from_dir(ctx, s, d, "kiln/test:two", &o, &m2));
 	ASSERT_STREQ(m1.digest.s, m2.digest.s);
-	o.layer.compression = KILN_LAYER_ZSTD;
+	o.layer.compression = KILN_COMPRESSION_ZSTD;
 	ASSERT_OK(kiln_image_from_dir(ctx, s, d, "kiln/test:zstd", &o, &m3));
 	ASSERT_FALSE(streq(m1.digest.s, m3.digest.s));
 

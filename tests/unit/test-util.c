@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "hex.h"
 #include "json-parse.h"
 #include "json.h"
 #include "log.h"
@@ -102,6 +103,21 @@ TEST(json_escapes_and_nests)
 			     "  ],\n"
 			     "  \"empty\": []\n"
 			     "}\n");
+}
+
+TEST(hex_encode_cases_and_separators)
+{
+	static const unsigned char b[] = { 0x00, 0x9f, 0xa5, 0xff };
+	char out[12];
+
+	ASSERT_EQ(hex_encoded_size(sizeof(b), ':'), sizeof(out));
+	ASSERT_EQ(hex_encoded_size(sizeof(b), 0), 9);
+	ASSERT_TRUE(hex_encode(out, b, sizeof(b), 0, false) == out + 8);
+	ASSERT_STREQ(out, "009fa5ff");
+	ASSERT_TRUE(hex_encode(out, b, sizeof(b), ':', true) == out + 11);
+	ASSERT_STREQ(out, "00:9F:A5:FF");
+	ASSERT_TRUE(hex_encode(out, b, 0, ':', true) == out);
+	ASSERT_STREQ(out, "");
 }
 
 TEST(path_join_one_slash)

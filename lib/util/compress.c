@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Layer compression as streams: gzip through zlib, zstd, and xz (docker
- * load takes xz layers, though OCI has no media type for them; a Linux
- * initramfs takes xz segments).
+ * Compression as streams, for everything kiln compresses: gzip through
+ * zlib, zstd, and xz (docker load takes xz layers, though OCI has no media
+ * type for them; a Linux initramfs takes xz segments; modules are .ko.xz
+ * and .ko.zst). Buffers already in memory (a module file) go through the
+ * same streams, with the input read in place.
  *
  * Writing must give the same bytes for the same tar every time, because
  * the blob's digest is the layer's name: the gzip header is set explicitly
@@ -22,9 +24,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include <kiln/layer.h>
+#include <kiln/compress.h>
 
 #include "log.h"
+#include "strbuf.h"
 
 #define BUF_SIZE (64u << 10)
 #define XZ_MEMLIMIT (256u << 20)
@@ -36,45 +39,31 @@ static const uint8_t bzip2_magic[] = { 'B', 'Z', 'h' };
 
 #define SNIFF_LEN 6
 
-enum kiln_layer_compression kiln_layer_sniff(const void *data, size_t len)
+enum kiln_compression kiln_compression_detect(const void *data, size_t len)
 {
 	if (len >= sizeof(gzip_magic) && memcmp(data, gzip_magic, sizeof(gzip_magic)) == 0)
-		return KILN_LAYER_GZIP;
+		return KILN_COMPRESSION_GZIP;
 	if (len >= sizeof(zstd_magic) && memcmp(data, zstd_magic, sizeof(zstd_magic)) == 0)
-		return KILN_LAYER_ZSTD;
+		return KILN_COMPRESSION_ZSTD;
 	if (len >= sizeof(xz_magic) && memcmp(data, xz_magic, sizeof(xz_magic)) == 0)
-		return KILN_LAYER_XZ;
+		return KILN_COMPRESSION_XZ;
 	if (len >= sizeof(bzip2_magic) && memcmp(data, bzip2_magic, sizeof(bzip2_magic)) == 0)
-		return KILN_LAYER_BZIP2;
-	return KILN_LAYER_TAR;
+		return KILN_COMPRESSION_BZIP2;
+	return KILN_COMPRESSION_NONE;
 }
 
-const char *kiln_layer_compression_name(enum kiln_layer_compression c)
+const char *kiln_compression_name(enum kiln_compression c)
 {
-	static const char *const names[] = { "tar", "gzip", "zstd", "xz", "bzip2" };
+	static const char *const names[] = { "none", "gzip", "zstd", "xz", "bzip2" };
 
 	return (size_t)c < ELEMENTSOF(names) ? names[c] : "unknown";
-}
-
-const char *kiln_layer_media_type(enum kiln_layer_compression c)
-{
-	switch (c) {
-	case KILN_LAYER_TAR:
-		return KILN_MT_OCI_LAYER;
-	case KILN_LAYER_GZIP:
-		return KILN_MT_OCI_LAYER_GZIP;
-	case KILN_LAYER_ZSTD:
-		return KILN_MT_OCI_LAYER_ZSTD;
-	default:
-		return NULL;
-	}
 }
 
 /* ---- compressing ----------------------------------------------------------- */
 
 struct kiln_zip {
 	struct kiln_ctx *ctx;
-	enum kiln_layer_compression c;
+	enum kiln_compression c;
 	kiln_write_fn out;
 	void *userdata;
 	z_stream z;
@@ -87,8 +76,17 @@ struct kiln_zip {
 	bool finished;
 };
 
-int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level, kiln_write_fn out,
-		 void *userdata, struct kiln_zip **ret)
+/* How a stream is compressed: kiln_zip_new() and kiln_compress() each have theirs. */
+struct zip_params {
+	int level; /* as the compressor takes it: 0 is no default here */
+	bool xz_extreme;
+	uint32_t xz_dict_size; /* 0: the preset's */
+	bool zstd_checksum;
+	uint64_t size; /* all the input there will be, for zstd's frame header; 0: unknown */
+};
+
+static int zip_new(struct kiln_ctx *ctx, enum kiln_compression c, const struct zip_params *p,
+		   kiln_write_fn out, void *userdata, struct kiln_zip **ret)
 {
 	_cleanup_(kiln_zip_freep) struct kiln_zip *z = calloc(1, sizeof(*z));
 
@@ -99,15 +97,15 @@ int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level,
 	z->out = out;
 	z->userdata = userdata;
 	switch (c) {
-	case KILN_LAYER_TAR:
+	case KILN_COMPRESSION_NONE:
 		break;
-	case KILN_LAYER_GZIP:
+	case KILN_COMPRESSION_GZIP:
 		z->buf = malloc(BUF_SIZE);
 		if (!z->buf)
 			return -ENOMEM;
 		/* windowBits 15 + 16: a gzip wrapper, not zlib's */
-		if (deflateInit2(&z->z, level ? level : 6, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
+		if (deflateInit2(&z->z, p->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK)
 			return kiln_error(ctx, ENOMEM, "cannot start gzip compression");
 		z->z_init = true;
 		/* what `gzip -n` writes: no name, no time, OS 3 (Unix); XFL follows the level */
@@ -115,36 +113,69 @@ int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_layer_compression c, int level,
 		if (deflateSetHeader(&z->z, &z->gzh) != Z_OK)
 			return kiln_error(ctx, EINVAL, "cannot set the gzip header");
 		break;
-	case KILN_LAYER_ZSTD:
+	case KILN_COMPRESSION_ZSTD:
 		z->buf = malloc(BUF_SIZE);
 		z->zc = ZSTD_createCCtx();
 		if (!z->buf || !z->zc)
 			return -ENOMEM;
-		if (ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_compressionLevel,
-							level ? level : 3)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_checksumFlag, 1)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers, 0)))
-			return kiln_error(ctx, EINVAL, "cannot set zstd level %d", level);
+		if (ZSTD_isError(
+			ZSTD_CCtx_setParameter(z->zc, ZSTD_c_compressionLevel, p->level)) ||
+		    ZSTD_isError(
+			ZSTD_CCtx_setParameter(z->zc, ZSTD_c_checksumFlag, p->zstd_checksum)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers, 0)) ||
+		    (p->size && ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z->zc, p->size))))
+			return kiln_error(ctx, EINVAL, "cannot set zstd level %d", p->level);
 		break;
-	case KILN_LAYER_XZ:
+	case KILN_COMPRESSION_XZ: {
+		lzma_options_lzma opt;
+		lzma_filter filters[] = {
+			{ .id = LZMA_FILTER_LZMA2, .options = &opt },
+			{ .id = LZMA_VLI_UNKNOWN },
+		};
+
 		z->buf = malloc(BUF_SIZE);
 		if (!z->buf)
 			return -ENOMEM;
-		if (level < 0 || level > 9)
-			return kiln_error(ctx, EINVAL, "cannot set xz level %d", level);
+		/* as lzma_easy_encoder() sets it up, with the dictionary to choose */
+		if (p->level < 0 || p->level > 9 ||
+		    lzma_lzma_preset(&opt, (uint32_t)p->level |
+					       (p->xz_extreme ? LZMA_PRESET_EXTREME : 0)))
+			return kiln_error(ctx, EINVAL, "cannot set xz level %d", p->level);
+		if (p->xz_dict_size)
+			opt.dict_size = p->xz_dict_size;
 		/* a CRC32 check, as the kernel's xz.rst asks of what its XZ decoder reads */
 		z->lz = (lzma_stream)LZMA_STREAM_INIT;
-		if (lzma_easy_encoder(&z->lz, (uint32_t)level | LZMA_PRESET_EXTREME,
-				      LZMA_CHECK_CRC32) != LZMA_OK)
+		if (lzma_stream_encoder(&z->lz, filters, LZMA_CHECK_CRC32) != LZMA_OK)
 			return kiln_error(ctx, ENOMEM, "cannot start xz compression");
 		z->lz_init = true;
 		break;
+	}
 	default:
-		return kiln_error(ctx, EOPNOTSUPP, "cannot write %s layers",
-				  kiln_layer_compression_name(c));
+		return kiln_error(ctx, EOPNOTSUPP, "cannot compress with %s",
+				  kiln_compression_name(c));
 	}
 	*ret = TAKE_PTR(z);
 	return 0;
+}
+
+/* What level 0 stands for: gzip's and zstd's own defaults, xz -0. */
+static int default_level(enum kiln_compression c)
+{
+	if (c == KILN_COMPRESSION_GZIP)
+		return 6;
+	return c == KILN_COMPRESSION_ZSTD ? ZSTD_CLEVEL_DEFAULT : 0;
+}
+
+int kiln_zip_new(struct kiln_ctx *ctx, enum kiln_compression c, int level, kiln_write_fn out,
+		 void *userdata, struct kiln_zip **ret)
+{
+	struct zip_params p = {
+		.level = level ? level : default_level(c),
+		.xz_extreme = true,
+		.zstd_checksum = true,
+	};
+
+	return zip_new(ctx, c, &p, out, userdata, ret);
 }
 
 void kiln_zip_free(struct kiln_zip *z)
@@ -240,7 +271,7 @@ int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len)
 	if (z->finished)
 		return -EINVAL;
 	switch (z->c) {
-	case KILN_LAYER_GZIP:
+	case KILN_COMPRESSION_GZIP:
 		/* avail_in is 32-bit */
 		while (len > 0) {
 			size_t k = len < (1u << 30) ? len : (1u << 30);
@@ -252,9 +283,9 @@ int kiln_zip_write(struct kiln_zip *z, const void *data, size_t len)
 			len -= k;
 		}
 		return 0;
-	case KILN_LAYER_ZSTD:
+	case KILN_COMPRESSION_ZSTD:
 		return len ? zstd_run(z, data, len, ZSTD_e_continue) : 0;
-	case KILN_LAYER_XZ:
+	case KILN_COMPRESSION_XZ:
 		return len ? xz_run(z, data, len, LZMA_RUN) : 0;
 	default:
 		return len ? z->out(z->userdata, data, len) : 0;
@@ -267,11 +298,11 @@ int kiln_zip_finish(struct kiln_zip *z)
 
 	if (z->finished)
 		return 0;
-	if (z->c == KILN_LAYER_GZIP)
+	if (z->c == KILN_COMPRESSION_GZIP)
 		r = gzip_run(z, NULL, 0, Z_FINISH);
-	else if (z->c == KILN_LAYER_ZSTD)
+	else if (z->c == KILN_COMPRESSION_ZSTD)
 		r = zstd_run(z, NULL, 0, ZSTD_e_end);
-	else if (z->c == KILN_LAYER_XZ)
+	else if (z->c == KILN_COMPRESSION_XZ)
 		r = xz_run(z, NULL, 0, LZMA_FINISH);
 	if (r >= 0)
 		z->finished = true;
@@ -284,10 +315,11 @@ struct kiln_unzip {
 	struct kiln_ctx *ctx;
 	kiln_read_fn in;
 	void *userdata;
-	enum kiln_layer_compression c;
-	unsigned char *ibuf;
+	enum kiln_compression c;
+	unsigned char *ibuf; /* BUF_SIZE bytes, or the caller's whole input (@in_place) */
 	size_t ipos, ilen;
 	bool in_eof;
+	bool in_place;
 	z_stream z;
 	bool z_init;
 	ZSTD_DStream *zd;
@@ -308,15 +340,17 @@ void kiln_unzip_free(struct kiln_unzip *u)
 	ZSTD_freeDStream(u->zd);
 	if (u->lz_init)
 		lzma_end(&u->lz);
-	free(u->ibuf);
+	if (!u->in_place)
+		free(u->ibuf);
 	free(u);
 }
 
-enum kiln_layer_compression kiln_unzip_format(const struct kiln_unzip *u)
+enum kiln_compression kiln_unzip_format(const struct kiln_unzip *u)
 {
 	return u->c;
 }
 
+/* @fmt follows the format's name: "data is truncated" says "xz data is truncated". */
 _printf_(3, 4) static int unzip_fail(struct kiln_unzip *u, int err, const char *fmt, ...)
 {
 	char msg[256];
@@ -325,7 +359,7 @@ _printf_(3, 4) static int unzip_fail(struct kiln_unzip *u, int err, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	u->error = kiln_error(u->ctx, err, "%s stream: %s", kiln_layer_compression_name(u->c), msg);
+	u->error = kiln_error(u->ctx, err, "%s %s", kiln_compression_name(u->c), msg);
 	return u->error;
 }
 
@@ -350,15 +384,9 @@ static int fill(struct kiln_unzip *u)
 	return 0;
 }
 
-static int unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, bool single,
-		     struct kiln_unzip **ret)
+/* The input from @in: the start of it, for the format's magic. */
+static int input_from_fn(struct kiln_unzip *u, kiln_read_fn in, void *userdata)
 {
-	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = calloc(1, sizeof(*u));
-
-	if (!u)
-		return -ENOMEM;
-	u->ctx = ctx;
-	u->single = single;
 	u->in = in;
 	u->userdata = userdata;
 	u->ibuf = malloc(BUF_SIZE);
@@ -378,20 +406,37 @@ static int unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, bool
 		}
 		u->ilen += (size_t)n;
 	}
-	u->c = kiln_layer_sniff(u->ibuf, u->ilen);
+	return 0;
+}
+
+/* The input is all of @data, read where it is: decoders take it in one piece. */
+static void input_in_place(struct kiln_unzip *u, const void *data, size_t len)
+{
+	u->ibuf = (unsigned char *)data;
+	u->ilen = len;
+	u->in_eof = true;
+	u->in_place = true;
+}
+
+/* A decompressor for the input @u has: its format sniffed and its decoder started. */
+static int unzip_start(struct kiln_ctx *ctx, struct kiln_unzip *u, bool single)
+{
+	u->ctx = ctx;
+	u->single = single;
+	u->c = kiln_compression_detect(u->ibuf, u->ilen);
 	switch (u->c) {
-	case KILN_LAYER_GZIP:
+	case KILN_COMPRESSION_GZIP:
 		/* 15 + 16: gzip only; a zlib or raw deflate stream is not a layer */
 		if (inflateInit2(&u->z, 15 + 16) != Z_OK)
 			return -ENOMEM;
 		u->z_init = true;
 		break;
-	case KILN_LAYER_ZSTD:
+	case KILN_COMPRESSION_ZSTD:
 		u->zd = ZSTD_createDStream();
 		if (!u->zd || ZSTD_isError(ZSTD_initDStream(u->zd)))
 			return -ENOMEM;
 		break;
-	case KILN_LAYER_XZ:
+	case KILN_COMPRESSION_XZ:
 		u->lz = (lzma_stream)LZMA_STREAM_INIT;
 		/* concatenated: further streams and stream padding are read as part of it */
 		if (lzma_stream_decoder(&u->lz, XZ_MEMLIMIT, single ? 0 : LZMA_CONCATENATED) !=
@@ -399,13 +444,30 @@ static int unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, bool
 			return -ENOMEM;
 		u->lz_init = true;
 		break;
-	case KILN_LAYER_BZIP2:
-		return kiln_error(ctx, EOPNOTSUPP, "bzip2 layers are not supported: use gzip");
+	case KILN_COMPRESSION_BZIP2:
+		return kiln_error(ctx, EOPNOTSUPP, "bzip2 is not supported: use gzip, zstd or xz");
 	default:
 		if (single)
 			return kiln_error(ctx, EINVAL, "not a gzip, zstd or xz stream");
 		break;
 	}
+	return 0;
+}
+
+static int unzip_new(struct kiln_ctx *ctx, kiln_read_fn in, void *userdata, bool single,
+		     struct kiln_unzip **ret)
+{
+	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return -ENOMEM;
+	r = input_from_fn(u, in, userdata);
+	if (r < 0)
+		return r;
+	r = unzip_start(ctx, u, single);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(u);
 	return 0;
 }
@@ -470,12 +532,12 @@ static ssize_t read_gzip(struct kiln_unzip *u, void *buf, size_t len)
 				return 0;
 			}
 			if (u->ibuf[u->ipos] != gzip_magic[0])
-				return unzip_fail(u, EBADMSG, "data after the end of the stream");
+				return unzip_fail(u, EBADMSG, "data is followed by other data");
 			inflateReset(&u->z);
 			u->member_end = false;
 		}
 		if (u->ipos == u->ilen)
-			return unzip_fail(u, EBADMSG, "truncated");
+			return unzip_fail(u, EBADMSG, "data is truncated");
 		u->z.next_in = u->ibuf + u->ipos;
 		u->z.avail_in = (uInt)(u->ilen - u->ipos);
 		u->z.next_out = buf;
@@ -486,7 +548,7 @@ static ssize_t read_gzip(struct kiln_unzip *u, void *buf, size_t len)
 		if (ret == Z_STREAM_END)
 			u->member_end = true;
 		else if (ret != Z_OK && ret != Z_BUF_ERROR)
-			return unzip_fail(u, EBADMSG, "corrupt: %s",
+			return unzip_fail(u, EBADMSG, "data is corrupt: %s",
 					  u->z.msg ? u->z.msg : "inflate failed");
 		if (produced > 0)
 			return (ssize_t)produced;
@@ -513,7 +575,8 @@ static ssize_t read_zstd(struct kiln_unzip *u, void *buf, size_t len)
 		in = (ZSTD_inBuffer){ u->ibuf, u->ilen, u->ipos };
 		ret = ZSTD_decompressStream(u->zd, &out, &in);
 		if (ZSTD_isError(ret))
-			return unzip_fail(u, EBADMSG, "corrupt: %s", ZSTD_getErrorName(ret));
+			return unzip_fail(u, EBADMSG, "data is corrupt: %s",
+					  ZSTD_getErrorName(ret));
 		/*
 		 * 0: a frame ended and everything is flushed; another may follow.
 		 * A call that did nothing (no input left) says nothing new: after
@@ -526,7 +589,7 @@ static ssize_t read_zstd(struct kiln_unzip *u, void *buf, size_t len)
 			return (ssize_t)out.pos;
 		if (u->ipos == u->ilen && u->in_eof) {
 			if (!u->member_end)
-				return unzip_fail(u, EBADMSG, "truncated");
+				return unzip_fail(u, EBADMSG, "data is truncated");
 			u->done = true;
 			return 0;
 		}
@@ -555,12 +618,13 @@ static ssize_t read_xz(struct kiln_unzip *u, void *buf, size_t len)
 			return (ssize_t)produced;
 		}
 		if (ret == LZMA_MEMLIMIT_ERROR)
-			return unzip_fail(u, EFBIG, "needs more than %u MiB to decompress",
+			return unzip_fail(u, EFBIG, "data needs more than %u MiB to decompress",
 					  XZ_MEMLIMIT >> 20);
 		if (ret == LZMA_BUF_ERROR && u->in_eof)
-			return unzip_fail(u, EBADMSG, "truncated");
+			return unzip_fail(u, EBADMSG, "data is truncated");
 		if (ret != LZMA_OK && ret != LZMA_BUF_ERROR)
-			return unzip_fail(u, EBADMSG, "corrupt (liblzma error %d)", (int)ret);
+			return unzip_fail(u, EBADMSG, "data is corrupt (liblzma error %d)",
+					  (int)ret);
 		if (produced > 0)
 			return (ssize_t)produced;
 	}
@@ -575,13 +639,113 @@ ssize_t kiln_unzip_read(void *userdata, void *buf, size_t len)
 	if (u->done || len == 0)
 		return 0;
 	switch (u->c) {
-	case KILN_LAYER_GZIP:
+	case KILN_COMPRESSION_GZIP:
 		return read_gzip(u, buf, len);
-	case KILN_LAYER_ZSTD:
+	case KILN_COMPRESSION_ZSTD:
 		return read_zstd(u, buf, len);
-	case KILN_LAYER_XZ:
+	case KILN_COMPRESSION_XZ:
 		return read_xz(u, buf, len);
 	default:
 		return read_plain(u, buf, len);
 	}
+}
+
+/* ---- buffers --------------------------------------------------------------- */
+
+/*
+ * Make room in @sb for more output once what it has is used up, growing
+ * by doubling. Only a full buffer grows: a stream of empty zstd frames
+ * would otherwise double it each round and reserve @max from a few hundred
+ * bytes of input (found by fuzz-modinfo).
+ */
+static int grow_output(struct strbuf *sb, size_t max)
+{
+	size_t chunk = sb->alloc > 65536 ? sb->alloc : 65536;
+
+	if (sb->len > max)
+		return -EFBIG;
+	if (sb->alloc && sb->alloc - sb->len - 1 > 0)
+		return 0;
+	/* one byte past @max, so that output beyond it is seen */
+	if (chunk > max + 1 - sb->len)
+		chunk = max + 1 - sb->len;
+	return strbuf_reserve(sb, chunk);
+}
+
+/* The room the decoder may fill: what is allocated, but never more than one byte past @max. */
+static size_t output_room(const struct strbuf *sb, size_t max)
+{
+	size_t room = sb->alloc - sb->len - 1;
+
+	return room < max + 1 - sb->len ? room : max + 1 - sb->len;
+}
+
+int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
+		    size_t max, uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = NULL;
+	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+	int r = 0;
+
+	if (c == KILN_COMPRESSION_NONE) {
+		r = strbuf_add(&out, data, len);
+	} else if (kiln_compression_detect(data, len) != c) {
+		return kiln_error(ctx, EBADMSG, "%s data does not start with its magic",
+				  kiln_compression_name(c));
+	} else {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		input_in_place(u, data, len);
+		r = unzip_start(ctx, u, false);
+		while (r >= 0) {
+			ssize_t n;
+
+			r = grow_output(&out, max);
+			if (r < 0)
+				break;
+			n = kiln_unzip_read(u, out.buf + out.len, output_room(&out, max));
+			if (n <= 0) {
+				r = (int)n;
+				break;
+			}
+			out.len += (size_t)n;
+		}
+	}
+	if (r == -EFBIG || (r >= 0 && out.len > max))
+		return kiln_error(ctx, EFBIG, "decompressed data is larger than %zu MiB",
+				  max >> 20);
+	if (r < 0)
+		return r;
+	*ret = (uint8_t *)strbuf_detach(&out, ret_len);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int add_to_strbuf(void *userdata, const void *data, size_t len)
+{
+	return strbuf_add(userdata, data, len);
+}
+
+int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *data, size_t len,
+		  uint8_t **ret, size_t *ret_len)
+{
+	/* modules_install: xz --check=crc32 --lzma2=dict=1MiB, zstd, gzip -n */
+	struct zip_params p = {
+		.level = c == KILN_COMPRESSION_XZ ? (int)LZMA_PRESET_DEFAULT : default_level(c),
+		.xz_dict_size = 1u << 20,
+		.size = len,
+	};
+	_cleanup_(kiln_zip_freep) struct kiln_zip *z = NULL;
+	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+	int r;
+
+	r = zip_new(ctx, c, &p, add_to_strbuf, &out, &z);
+	if (r >= 0)
+		r = kiln_zip_write(z, data, len);
+	if (r >= 0)
+		r = kiln_zip_finish(z);
+	if (r < 0)
+		return r;
+	*ret = (uint8_t *)strbuf_detach(&out, ret_len);
+	return *ret ? 0 : -ENOMEM;
 }

@@ -4,20 +4,30 @@
  * pread() (a retry or a redirect re-reads the same range, nothing is held in
  * memory), responses streamed to a sink only when they succeed (an error
  * page must never reach a blob writer), and response headers read back with
- * curl_easy_header() once the exchange is over.
+ * curl_easy_header() once the exchange is over. Then the retry policy
+ * every caller shares: what is transient, how long to wait, what to say.
  */
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "curl-util.h"
 #include "http.h"
+#include "log.h"
 #include "macro.h"
 
 /* Error bodies are kept for their message, never for their bulk. */
 #define ERROR_BODY_MAX (64u << 10)
 /* Big buffers: fewer syscalls and callbacks for layers of hundreds of MiB. */
 #define SEND_BUFFER_SIZE (512L << 10)
+#define MAX_REDIRECTS 10L
+#define BACKOFF_BASE_MS 250u
+#define BACKOFF_MAX_MS 8000u
+/* A Retry-After longer than this is a server asking us to give up. */
+#define RETRY_AFTER_MAX_MS 60000u
+/* How often a wait looks at its cancel flag. */
+#define SLEEP_SLICE_MS 50u
 
 void http_response_release(struct http_response *r)
 {
@@ -32,23 +42,6 @@ void http_response_release(struct http_response *r)
 		free(*p);
 	free(r->www_authenticate);
 	*r = (struct http_response){ .content_length = -1 };
-}
-
-bool http_error_is_transient(CURLcode c)
-{
-	/* not CURLE_COULDNT_CONNECT: nothing listening is an answer, not a hiccup */
-	switch (c) {
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
 }
 
 struct transfer {
@@ -132,7 +125,15 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
 	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
 		if (req->sink) {
-			int r = req->sink(req->sink_userdata, status, data, n);
+			int r;
+
+			if (t->resp->sink_bytes == 0) {
+				curl_off_t cl = -1;
+
+				curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+				t->resp->content_length = cl;
+			}
+			r = req->sink(req->sink_userdata, status, data, n);
 
 			if (r < 0) {
 				t->error = r;
@@ -157,6 +158,19 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
 		return CURL_WRITEFUNC_ERROR;
 	}
 	return size * nmemb;
+}
+
+/* Called often even while nothing arrives: a stalled exchange can still be cancelled. */
+static int xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		    curl_off_t ulnow)
+{
+	struct transfer *t = userdata;
+
+	if (cancelled(t)) {
+		t->error = -ECANCELED;
+		return 1;
+	}
+	return 0;
 }
 
 static char *header_value(CURL *curl, const char *name, size_t index)
@@ -311,7 +325,12 @@ int http_perform(CURL *curl, const struct http_request *req, struct http_respons
 	if (req->follow_redirects) {
 		/* libcurl keeps our Authorization header off other hosts (no UNRESTRICTED_AUTH) */
 		curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	}
+	if (req->cancel) {
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
 	}
 	setup_method(curl, req, &t);
 
@@ -329,4 +348,110 @@ int http_perform(CURL *curl, const struct http_request *req, struct http_respons
 	curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	resp->content_length = cl;
 	return collect_headers(curl, resp);
+}
+
+/* ---- trying again ---------------------------------------------------------- */
+
+bool http_status_is_transient(long status)
+{
+	return status == 408 || status == 429 || (status >= 500 && status < 600);
+}
+
+bool http_error_is_transient(CURLcode c, bool unreachable)
+{
+	switch (c) {
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+		return unreachable;
+	default:
+		return false;
+	}
+}
+
+bool http_is_transient(int r, const struct http_response *resp, bool unreachable)
+{
+	if (r == -EIO)
+		return http_error_is_transient(resp->curl_code, unreachable);
+	return r == 0 && http_status_is_transient(resp->status);
+}
+
+unsigned http_backoff_ms(unsigned retry, const char *retry_after)
+{
+	unsigned ms = BACKOFF_BASE_MS << (retry < 6 ? retry : 6);
+
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	if (retry_after && *retry_after) {
+		char *end;
+		unsigned long s = strtoul(retry_after, &end, 10);
+
+		if (end != retry_after && *end == '\0') {
+			ms =
+			    s > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS : (unsigned)s * 1000;
+		} else {
+			/* an HTTP-date */
+			time_t when = curl_getdate(retry_after, NULL), now = time(NULL);
+
+			if (when > now)
+				ms = when - now > RETRY_AFTER_MAX_MS / 1000
+					 ? RETRY_AFTER_MAX_MS
+					 : (unsigned)(when - now) * 1000;
+		}
+	}
+	return ms;
+}
+
+static bool is_set(const atomic_bool *flag)
+{
+	return flag && atomic_load_explicit(flag, memory_order_relaxed);
+}
+
+int http_sleep_ms(unsigned ms, const atomic_bool *cancel)
+{
+	while (ms > 0) {
+		unsigned slice = cancel && ms > SLEEP_SLICE_MS ? SLEEP_SLICE_MS : ms;
+		struct timespec ts = { .tv_sec = slice / 1000,
+				       .tv_nsec = (long)(slice % 1000) * 1000000L };
+
+		if (is_set(cancel))
+			return -ECANCELED;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
+	return is_set(cancel) ? -ECANCELED : 0;
+}
+
+int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, const char *what,
+	       int r, const struct http_response *resp)
+{
+	_cleanup_free_ char *msg = NULL;
+	unsigned ms;
+	int k;
+
+	if (try >= p->tries || !http_is_transient(r, resp, p->unreachable))
+		return 0;
+	if (r < 0)
+		k = asprintf(&msg, "%s: %s; retrying (%u of %u)", what, resp->curl_error, try + 1,
+			     p->tries);
+	else
+		k = asprintf(&msg, "%s: %s answered %ld; retrying (%u of %u)", what,
+			     p->server ? p->server : "the server", resp->status, try + 1, p->tries);
+	if (k < 0)
+		msg = NULL;
+	else if (p->notice)
+		p->notice(p->userdata, msg);
+	else
+		kiln_log(ctx, KILN_LOG_INFO, "%s", msg);
+	ms = http_backoff_ms(try - 1, r < 0 ? NULL : resp->retry_after);
+	return http_sleep_ms(ms, p->cancel) < 0 ? -ECANCELED : 1;
 }
