@@ -91,10 +91,15 @@ static const char *hash_name(enum kiln_hash hash)
 	return hash == KILN_HASH_SHA512 ? "sha512" : "sha256";
 }
 
-/* OpenSSL's @call failed for @hash: -EIO, naming both and OpenSSL's reason. */
+/*
+ * OpenSSL's @call failed for @hash. Its built-in digests have nothing to
+ * fail on but memory, whatever reason it gives ("initialization error").
+ */
 static int hash_failed(struct kiln_ctx *ctx, enum kiln_hash hash, const char *call)
 {
-	return kiln_ssl_error(ctx, EIO, "%s: OpenSSL's %s failed", hash_name(hash), call);
+	kiln_ssl_clear_error();
+	return kiln_error(ctx, ENOMEM, "%s: OpenSSL's %s failed: out of memory", hash_name(hash),
+			  call);
 }
 
 int kiln_digest_of(struct kiln_ctx *ctx, const void *data, size_t len, struct kiln_digest *ret)

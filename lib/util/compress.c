@@ -23,6 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <kiln/compress.h>
 
@@ -106,7 +107,7 @@ static int zip_new(struct kiln_ctx *ctx, enum kiln_compression c, const struct z
 		/* windowBits 15 + 16: a gzip wrapper, not zlib's */
 		if (deflateInit2(&z->z, p->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
 		    Z_OK)
-			return kiln_error(ctx, ENOMEM, "cannot start gzip compression");
+			return kiln_error(ctx, ENOMEM, "cannot start gzip compression: out of memory");
 		z->z_init = true;
 		/* what `gzip -n` writes: no name, no time, OS 3 (Unix); XFL follows the level */
 		z->gzh = (gz_header){ .os = 3 };
@@ -146,7 +147,7 @@ static int zip_new(struct kiln_ctx *ctx, enum kiln_compression c, const struct z
 		/* a CRC32 check, as the kernel's xz.rst asks of what its XZ decoder reads */
 		z->lz = (lzma_stream)LZMA_STREAM_INIT;
 		if (lzma_stream_encoder(&z->lz, filters, LZMA_CHECK_CRC32) != LZMA_OK)
-			return kiln_error(ctx, ENOMEM, "cannot start xz compression");
+			return kiln_error(ctx, ENOMEM, "cannot start xz compression: out of memory");
 		z->lz_init = true;
 		break;
 	}
@@ -547,6 +548,8 @@ static ssize_t read_gzip(struct kiln_unzip *u, void *buf, size_t len)
 		produced = len - u->z.avail_out;
 		if (ret == Z_STREAM_END)
 			u->member_end = true;
+		else if (ret == Z_MEM_ERROR)
+			return unzip_fail(u, ENOMEM, "data cannot be decompressed: out of memory");
 		else if (ret != Z_OK && ret != Z_BUF_ERROR)
 			return unzip_fail(u, EBADMSG, "data is corrupt: %s",
 					  u->z.msg ? u->z.msg : "inflate failed");
@@ -574,6 +577,8 @@ static ssize_t read_zstd(struct kiln_unzip *u, void *buf, size_t len)
 		/* called even without input: output of a full buffer may still be pending */
 		in = (ZSTD_inBuffer){ u->ibuf, u->ilen, u->ipos };
 		ret = ZSTD_decompressStream(u->zd, &out, &in);
+		if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation)
+			return unzip_fail(u, ENOMEM, "data cannot be decompressed: out of memory");
 		if (ZSTD_isError(ret))
 			return unzip_fail(u, EBADMSG, "data is corrupt: %s",
 					  ZSTD_getErrorName(ret));
@@ -617,6 +622,8 @@ static ssize_t read_xz(struct kiln_unzip *u, void *buf, size_t len)
 			u->done = true;
 			return (ssize_t)produced;
 		}
+		if (ret == LZMA_MEM_ERROR)
+			return unzip_fail(u, ENOMEM, "data cannot be decompressed: out of memory");
 		if (ret == LZMA_MEMLIMIT_ERROR)
 			return unzip_fail(u, EFBIG, "data needs more than %u MiB to decompress",
 					  XZ_MEMLIMIT >> 20);
