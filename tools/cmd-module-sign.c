@@ -120,7 +120,14 @@ static void sign_one(size_t i, unsigned worker, void *userdata)
 	if (res->r >= 0)
 		return;
 	why = kiln_ctx_error(ctx);
-	res->error = strdup(why ? why : strerror(-res->r));
+	/* the library says it is signed; how to sign it again is this command's */
+	if (res->r == -EEXIST) {
+		if (asprintf(&res->error, "%s; use --replace to sign it again",
+			     why ? why : "already signed") < 0)
+			res->error = NULL;
+	} else {
+		res->error = strdup(why ? why : strerror(-res->r));
+	}
 	kiln_ctx_clear_error(ctx);
 }
 

@@ -219,8 +219,9 @@ struct kiln_sign_info {
 /*
  * Sign the module file contents @data (.ko, or .ko.xz/.ko.zst, told by their
  * magic): decompress, sign, compress the same way. An already signed module
- * is -EEXIST unless @flags has KILN_SIGN_REPLACE; a malformed trailer is
- * -EBADMSG; data that is not ELF is -ENOEXEC. @ret_info may be NULL.
+ * is -EEXIST unless @flags has KILN_SIGN_REPLACE (no other failure is
+ * -EEXIST); a malformed trailer is -EBADMSG; data that is not ELF is
+ * -ENOEXEC. @ret_info may be NULL.
  */
 int kiln_module_sign_mem(struct kiln_ctx *ctx, const struct kiln_signer *s, const uint8_t *data,
 			 size_t len, unsigned flags, uint8_t **ret, size_t *ret_len,
@@ -528,7 +529,8 @@ struct kiln_kernel_options {
 struct kiln_kernel_info {
 	const char *release;
 	const char *vermagic; /* NULL when unknown */
-	const char *vermagic_source; /* ".config", "--vermagic", or the module it came from */
+	const char *vermagic_source; /* ".config", "options" (given as @vermagic), or the module
+				      * it came from */
 	const char *cert; /* path, or NULL */
 	const char *kernel_image; /* path, or NULL */
 	size_t n_image_certs; /* the certificates built into it: kiln_kernel_certs() */
@@ -640,13 +642,54 @@ enum kiln_check_status {
 	KILN_CHECK_FAIL, /* the kernel refuses to load it */
 };
 
+/*
+ * What to do about a finding, as a fact: the front end words it (with its
+ * own commands and options), from the fix and its @fix_arg.
+ */
+enum kiln_check_fix {
+	KILN_FIX_NONE,
+	/* the module */
+	KILN_FIX_SIGN, /* unsigned: sign it with the kernel's key; arg: the kernel's certificate */
+	KILN_FIX_RESIGN, /* a signature the kernel cannot use: replace it with one by the
+			  * kernel's key; arg: the kernel's certificate */
+	KILN_FIX_RESIGN_OR_ENROLL, /* signed by a key the kernel does not trust: re-sign it, or
+				    * enroll the signer's certificate (MOK); arg: the certificate */
+	KILN_FIX_REBUILD, /* rebuild it against the kernel's build tree; arg: the release */
+	KILN_FIX_REBUILD_WITH_SYMVERS, /* rebuild it against the Module.symvers of module arg
+					* (KBUILD_EXTRA_SYMBOLS) */
+	KILN_FIX_KEEP_SYMTAB, /* rebuild it, and strip no more than debug information */
+	KILN_FIX_IMPORT_NS, /* add MODULE_IMPORT_NS(arg) to its source */
+	KILN_FIX_GPL_LICENSE, /* a GPL-compatible MODULE_LICENSE(), or stop using symbol arg */
+	KILN_FIX_RENAME_EXPORT, /* rename the export, or blacklist the in-tree module arg;
+				 * arg NULL: the kernel itself exports it: stop exporting it */
+	KILN_FIX_INSTALL, /* install it in lib/modules/arg/ (kiln_build_module's own finding) */
+	/* what is around it */
+	KILN_FIX_GIVE_EXPORTER, /* symbol arg was undefined at build time too: give the module
+				 * that exports it, or its Module.symvers */
+	KILN_FIX_GIVE_EXPORTER_OR_REBUILD, /* symbol arg was exported where the module was built
+					    * (its CRC is in __versions): give its exporter or
+					    * its Module.symvers, or rebuild against this kernel */
+	KILN_FIX_GIVE_DEPENDENCY, /* give module arg too (it ships with this one), or its
+				   * Module.symvers */
+	KILN_FIX_ADD_FIRMWARE, /* ship firmware arg with the module (usr/lib/firmware/), or give
+				* the tree that has it as a firmware root */
+	/* what the check was not given */
+	KILN_FIX_GIVE_VERMAGIC, /* the kernel's vermagic: its .config, the string, or the
+				 * vermagic of its modules */
+	KILN_FIX_GIVE_SYMVERS, /* what the kernel exports: its Module.symvers or build tree */
+	KILN_FIX_GIVE_CERT, /* the kernel's signing certificate; arg: the kernel image that has
+			     * none built in, or NULL when no image was given either */
+	KILN_FIX_MAX,
+};
+
 struct kiln_check_finding {
 	enum kiln_check_kind kind;
 	enum kiln_check_status status;
 	char *subject; /* the symbol, firmware or dependency; NULL for the module itself */
 	char *message; /* what is wrong */
 	char *kernel_says; /* what the kernel prints at load (or probe) time; may be NULL */
-	char *advice; /* what to do about it; may be NULL */
+	enum kiln_check_fix fix; /* what to do about it; KILN_FIX_NONE: nothing to do */
+	char *fix_arg; /* what the fix is about (see enum kiln_check_fix); may be NULL */
 };
 
 struct kiln_check_result {
@@ -686,3 +729,7 @@ static inline bool kiln_check_loads(const struct kiln_check_result *r)
 
 const char *kiln_check_kind_name(enum kiln_check_kind kind); /* "vermagic" */
 const char *kiln_check_status_name(enum kiln_check_status status); /* "ok", "fail" */
+/* "sign", "resign", "give-symvers", ...: a key for machines; NULL for KILN_FIX_NONE. */
+const char *kiln_check_fix_name(enum kiln_check_fix fix);
+/* The fix of that name; KILN_FIX_NONE for NULL or a name it does not know. */
+enum kiln_check_fix kiln_check_fix_by_name(const char *name);

@@ -27,7 +27,7 @@ static bool firmware_found(struct check_state *st, const char *name, struct strb
 		if (r < 0) {
 			check_finding(st, KILN_CHECK_SKIPPED, name,
 				      check_fmt(st, "%s", strempty(kiln_ctx_error(st->ctx))), NULL,
-				      NULL);
+				      KILN_FIX_NONE, NULL);
 			kiln_ctx_clear_error(st->ctx);
 			return true; /* reported already */
 		}
@@ -39,7 +39,7 @@ static bool firmware_found(struct check_state *st, const char *name, struct strb
 void check_firmware(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_modinfo *mi;
-	char *msg, *says, *advice;
+	char *msg, *says;
 	size_t n;
 
 	st->kind = KILN_CHECK_FIRMWARE;
@@ -60,7 +60,7 @@ void check_firmware(struct check_state *st, struct mod_entry *me)
 					strbuf_str(&roots));
 		else
 			msg = check_fmt(st,
-					"%s: no --firmware-root given to look in; the module "
+					"%s: no firmware root given to look in; the module "
 					"loads, but its probe fails without it",
 					glob ? "no file matching the pattern found" : "not found");
 		/* dev_warn(): the driver's and the device's names come first */
@@ -68,13 +68,7 @@ void check_firmware(struct check_state *st, struct mod_entry *me)
 				 "<driver> <device>: Direct firmware load for %s%s%s "
 				 "failed with error -2",
 				 glob ? "<a name matching " : "", name, glob ? ">" : "");
-		/* /usr/lib/firmware: the kernel finds it there through merged /usr, and it is
-		 * the only firmware path a Talos extension may hold */
-		advice =
-		    check_fmt(st, "add it to the extension under /usr/lib/firmware/, or give the "
-				  "tree that has it as a firmware root (kiln module check "
-				  "--firmware-root, kiln ext validate --base)");
-		check_finding(st, KILN_CHECK_WARN, name, msg, says, advice);
+		check_finding(st, KILN_CHECK_WARN, name, msg, says, KILN_FIX_ADD_FIRMWARE, name);
 	}
 }
 
@@ -122,7 +116,7 @@ static bool is_given(const struct check_state *st, const struct mod_entry *me, c
 void check_depends(struct check_state *st, struct mod_entry *me)
 {
 	const char *deps = kiln_module_get(me->m, "depends"), *source;
-	char *msg, *advice;
+	char *msg;
 
 	st->kind = KILN_CHECK_DEPENDS;
 	for (const char *p = deps; p && *p;) {
@@ -145,15 +139,12 @@ void check_depends(struct check_state *st, struct mod_entry *me)
 					"depends on %s, an external module listed in %s: "
 					"it must ship too",
 					dep, source);
-			check_finding(st, KILN_CHECK_NOTE, dep, msg, NULL, NULL);
+			check_finding(st, KILN_CHECK_NOTE, dep, msg, NULL, KILN_FIX_NONE, NULL);
 			continue;
 		}
 		msg = check_fmt(st, "depends on %s, which is neither given nor part of the kernel",
 				dep);
-		advice = check_fmt(st,
-				   "give %s.ko too (it must ship in the same extension), or its "
-				   "Module.symvers with --symvers",
-				   dep);
-		check_finding(st, KILN_CHECK_FAIL, dep, msg, unresolved_lines(st, me), advice);
+		check_finding(st, KILN_CHECK_FAIL, dep, msg, unresolved_lines(st, me),
+			      KILN_FIX_GIVE_DEPENDENCY, dep);
 	}
 }

@@ -74,11 +74,12 @@ struct provider {
 _printf_(2, 3) char *check_fmt(struct check_state *st, const char *format, ...);
 
 /*
- * Record a finding of the running check. Takes @message, @says (what the
- * kernel prints) and @advice (each may be NULL, @message only on -ENOMEM).
+ * Record a finding of the running check. Takes @message and @says (what
+ * the kernel prints; NULL when nothing), @message being NULL only on
+ * -ENOMEM; what to do is @fix, about @fix_arg (copied; may be NULL).
  */
 void check_finding(struct check_state *st, enum kiln_check_status status, const char *subject,
-		   char *message, char *says, char *advice);
+		   char *message, char *says, enum kiln_check_fix fix, const char *fix_arg);
 
 /* The last path component of @path, *@ret_len bytes long: without ".ko". */
 const char *check_base_name(const char *path, size_t *ret_len);

@@ -57,10 +57,11 @@ int check_load_verifier(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 
 /*
  * module_sig_check() on a signature the kernel cannot use (ENODATA, ENOKEY,
- * ENOPKG): fatal when signatures are enforced, else a taint.
+ * ENOPKG): fatal when signatures are enforced, else a taint. The fix is
+ * about the kernel's certificate, when it is known.
  */
 static void soft_signature_failure(struct check_state *st, struct mod_entry *me, int kernel_error,
-				   char *msg, char *advice)
+				   char *msg, enum kiln_check_fix fix)
 {
 	const struct kiln_kernel_info *ki = st->ki;
 	const char *reason = kernel_error == -ENOKEY   ? "module with unavailable key"
@@ -76,13 +77,13 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 			      "Loading of %s is rejected\n(init_module() fails with EKEYREJECTED: "
 			      "insmod prints \"Key was rejected by service\")",
 			      reason);
-		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
+		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, fix, ki->cert);
 		return;
 	}
 	if (ki->lockdown_forced == 1) {
 		says = check_fmt(st, "Lockdown: insmod: unsigned module loading is restricted; "
 				     "see man kernel_lockdown.7");
-		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
+		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, fix, ki->cert);
 		return;
 	}
 	m2 = check_fmt(st,
@@ -95,49 +96,38 @@ static void soft_signature_failure(struct check_state *st, struct mod_entry *me,
 			 "%s: module verification failed: signature and/or required key missing - "
 			 "tainting kernel",
 			 me->name);
-	check_finding(st, KILN_CHECK_WARN, NULL, m2, says, advice);
-}
-
-static char *sign_advice(struct check_state *st, bool replace)
-{
-	return check_fmt(
-	    st, "sign it with the kernel's key: kiln module sign%s --key KEY --cert %s FILE",
-	    replace ? " --replace" : "", st->ki->cert ? st->ki->cert : "CERT");
+	check_finding(st, KILN_CHECK_WARN, NULL, m2, says, fix, ki->cert);
 }
 
 /* Without the kernel's certificate: what the trailer alone tells. */
 static void check_signature_without_cert(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_modsig *sig;
-	char *msg, *advice;
+	char *msg;
 	int r;
 
 	r = kiln_module_signature(me->m, &sig);
 	if (r == -ENODATA) {
 		soft_signature_failure(st, me, -ENODATA, check_fmt(st, "the module is not signed"),
-				       sign_advice(st, false));
+				       KILN_FIX_SIGN);
 	} else if (r < 0) {
 		/* mod_check_sig(): EBADMSG, fatal enforced or not */
 		msg = check_fmt(st, "malformed signature trailer: %s",
 				strempty(kiln_module_signature_error(me->m)));
 		check_finding(st, KILN_CHECK_FAIL, NULL, msg, check_fmt(st, SAYS_EBADMSG),
-			      sign_advice(st, true));
+			      KILN_FIX_RESIGN, st->ki->cert);
 	} else if (st->ki->kernel_image) {
 		msg = check_fmt(st,
 				"the module is signed, but the kernel image '%s' has no built-in "
 				"certificate to verify it against",
 				st->ki->kernel_image);
-		advice = check_fmt(st, "give the kernel's signing certificate with --cert");
-		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
+		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_GIVE_CERT,
+			      st->ki->kernel_image);
 	} else {
 		msg =
 		    check_fmt(st, "the module is signed, but there is no certificate to verify it "
 				  "against");
-		advice =
-		    check_fmt(st, "give the kernel's signing certificate with --cert, its boot "
-				  "image with --kernel-image, or a build tree with "
-				  "certs/signing_key.x509");
-		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
+		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_GIVE_CERT, NULL);
 	}
 }
 
@@ -162,7 +152,7 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 	struct kiln_verify_result vr = { 0 };
 	const struct kiln_modsig_desc *d = &vr.desc;
 	const uint8_t *data;
-	char *msg, *says, *advice;
+	char *msg, *says;
 	size_t len;
 	int r;
 
@@ -170,7 +160,7 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 	if (st->ki->module_sig == 0) {
 		msg = check_fmt(st, "the kernel does not check module signatures "
 				    "(CONFIG_MODULE_SIG is off)");
-		check_finding(st, KILN_CHECK_NOTE, NULL, msg, NULL, NULL);
+		check_finding(st, KILN_CHECK_NOTE, NULL, msg, NULL, KILN_FIX_NONE, NULL);
 		return;
 	}
 	if (!st->verifier) {
@@ -184,7 +174,7 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 		st->oom = st->oom || r == -ENOMEM;
 		msg = check_fmt(st, "cannot verify: %s", kiln_ctx_error(st->ctx) ?: strerror(-r));
 		kiln_ctx_clear_error(st->ctx);
-		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, NULL);
+		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_NONE, NULL);
 		return;
 	}
 	switch (vr.verdict) {
@@ -192,20 +182,14 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 		break;
 	case KILN_VERIFY_UNSIGNED:
 		soft_signature_failure(st, me, -ENODATA, check_fmt(st, "the module is not signed"),
-				       sign_advice(st, false));
+				       KILN_FIX_SIGN);
 		break;
 	case KILN_VERIFY_OTHER_KEY:
 		msg = check_fmt(
 		    st, "signed by a key the kernel does not trust: \"%s\" (key %s), not %s",
 		    vr.has_desc ? strempty(d->signer) : "unknown signer",
 		    vr.has_desc ? strempty(d->sig_key) : "?", st->trusted);
-		advice =
-		    check_fmt(st,
-			      "re-sign it with the kernel's key (kiln module sign --replace "
-			      "--key KEY --cert %s FILE), or enroll the signer's certificate in "
-			      "the kernel's keyring (MOK)",
-			      st->ki->cert ? st->ki->cert : "CERT");
-		soft_signature_failure(st, me, -ENOKEY, msg, advice);
+		soft_signature_failure(st, me, -ENOKEY, msg, KILN_FIX_RESIGN_OR_ENROLL);
 		break;
 	case KILN_VERIFY_CORRUPT:
 		if (vr.kernel_error == -ENOPKG) {
@@ -213,7 +197,7 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 					"the signature uses an algorithm the kernel does not "
 					"support: %s",
 					strempty(vr.reason));
-			soft_signature_failure(st, me, -ENOPKG, msg, sign_advice(st, true));
+			soft_signature_failure(st, me, -ENOPKG, msg, KILN_FIX_RESIGN);
 			break;
 		}
 		/* module_sig_check(): every other error is fatal, enforced or not */
@@ -221,7 +205,7 @@ void check_signature(struct check_state *st, struct mod_entry *me)
 		says = check_fmt(st, "(nothing logged; init_module() fails with %s: \"%s\")",
 				 errno_name(vr.kernel_error),
 				 strerror(vr.kernel_error < 0 ? -vr.kernel_error : EINVAL));
-		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, sign_advice(st, true));
+		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, KILN_FIX_RESIGN, st->ki->cert);
 		break;
 	}
 	kiln_verify_result_release(&vr);

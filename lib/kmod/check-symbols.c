@@ -124,7 +124,7 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_symvers_entry *e;
 	const struct kiln_modversion *v;
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	if (st->ki->modversions != 1 || !me->syms.has_versions)
 		return;
@@ -137,7 +137,7 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 		msg = check_fmt(st, "no CRC for module_layout in __versions: the kernel warns, "
 				    "and loads it");
 		says = check_fmt(st, "%s: no symbol version for module_layout", me->name);
-		check_finding(st, KILN_CHECK_WARN, "module_layout", msg, says, NULL);
+		check_finding(st, KILN_CHECK_WARN, "module_layout", msg, says, KILN_FIX_NONE, NULL);
 		return;
 	}
 	if (v->crc == e->crc)
@@ -147,9 +147,8 @@ static void check_module_layout(struct check_state *st, struct mod_entry *me)
 			"the module was built against a kernel whose struct module differs",
 			v->crc, e->crc);
 	says = check_fmt(st, "%s: disagrees about version of symbol module_layout", me->name);
-	advice = check_fmt(st, "rebuild the module against this kernel's build tree (release %s)",
-			   st->ki->release);
-	check_finding(st, KILN_CHECK_FAIL, "module_layout", msg, says, advice);
+	check_finding(st, KILN_CHECK_FAIL, "module_layout", msg, says, KILN_FIX_REBUILD,
+		      st->ki->release);
 }
 
 /* x86's ignore_undef_symbol() in kernel/module/main.c */
@@ -160,22 +159,16 @@ static bool ignored_undef(uint16_t machine, const char *name)
 
 static void unknown_symbol(struct check_state *st, struct mod_entry *me, const char *name)
 {
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	msg = check_fmt(st, "%s is exported neither by the kernel (%s) nor by a module given", name,
 			st->ki->symvers);
 	says = check_fmt(st, "%s: Unknown symbol %s (err -2)", me->name, name);
-	if (find_version(me->m, name))
-		advice = check_fmt(
-		    st, "it was exported where the module was built (its CRC is in "
-			"__versions), not here: give the module that exports it (or its "
-			"Module.symvers with --symvers), or rebuild against this kernel's "
-			"tree");
-	else
-		advice =
-		    check_fmt(st, "it was undefined at build time too (modpost warned): give the "
-				  "module that exports it, or its Module.symvers with --symvers");
-	check_finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
+	/* a CRC in __versions: it was exported where the module was built, not here */
+	check_finding(st, KILN_CHECK_FAIL, name, msg, says,
+		      find_version(me->m, name) ? KILN_FIX_GIVE_EXPORTER_OR_REBUILD
+						: KILN_FIX_GIVE_EXPORTER,
+		      name);
 }
 
 /* check_version() for one import the kernel has a CRC for. */
@@ -183,13 +176,13 @@ static void check_crc(struct check_state *st, struct mod_entry *me, const char *
 		      const struct provider *p)
 {
 	const struct kiln_modversion *v = find_version(me->m, name);
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	if (!v) {
 		msg = check_fmt(
 		    st, "no CRC for %s in __versions: the kernel warns once, and loads it", name);
 		says = check_fmt(st, "%s: no symbol version for %s", me->name, name);
-		check_finding(st, KILN_CHECK_WARN, name, msg, says, NULL);
+		check_finding(st, KILN_CHECK_WARN, name, msg, says, KILN_FIX_NONE, NULL);
 		return;
 	}
 	if (v->crc == p->crc)
@@ -200,17 +193,11 @@ static void check_crc(struct check_state *st, struct mod_entry *me, const char *
 	    st, "%s: disagrees about version of symbol %s\n%s: Unknown symbol %s (err -22)",
 	    me->name, name, me->name, name);
 	if (p->given)
-		advice = check_fmt(st,
-				   "rebuild the module against %s's Module.symvers "
-				   "(KBUILD_EXTRA_SYMBOLS)",
-				   p->owner);
+		check_finding(st, KILN_CHECK_FAIL, name, msg, says, KILN_FIX_REBUILD_WITH_SYMVERS,
+			      p->owner);
 	else
-		advice =
-		    check_fmt(st,
-			      "rebuild the module against this kernel's build tree (release %s): "
-			      "its Module.symvers has the CRCs the kernel checks",
+		check_finding(st, KILN_CHECK_FAIL, name, msg, says, KILN_FIX_REBUILD,
 			      st->ki->release);
-	check_finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
 }
 
 /* verify_namespace_is_imported() */
@@ -218,7 +205,7 @@ static void check_namespace(struct check_state *st, struct mod_entry *me, const 
 			    const char *ns)
 {
 	bool allowed = st->ki->allow_missing_ns == 1;
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	if (imports_ns(me->m, ns))
 		return;
@@ -233,8 +220,8 @@ static void check_namespace(struct check_state *st, struct mod_entry *me, const 
 				 "%s: module uses symbol (%s) from namespace %s, "
 				 "but does not import it.\n%s: Unknown symbol %s (err -22)",
 				 me->name, name, ns, me->name, name);
-	advice = check_fmt(st, "add MODULE_IMPORT_NS(%s) to the module's source", ns);
-	check_finding(st, allowed ? KILN_CHECK_WARN : KILN_CHECK_FAIL, name, msg, says, advice);
+	check_finding(st, allowed ? KILN_CHECK_WARN : KILN_CHECK_FAIL, name, msg, says,
+		      KILN_FIX_IMPORT_NS, ns);
 }
 
 /* resolve_symbol() on one import: found, GPL-only rule, CRC, namespace. */
@@ -242,7 +229,7 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 			 bool gpl_ok)
 {
 	const char *license = kiln_module_get(me->m, "license");
-	char *msg, *says, *advice;
+	char *msg, *says;
 	struct provider p;
 	bool found;
 
@@ -267,9 +254,8 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 				"GPL-compatible",
 				imp->name, strempty(license));
 		says = check_fmt(st, "%s: Unknown symbol %s (err -2)", me->name, imp->name);
-		advice = check_fmt(st, "use a GPL-compatible MODULE_LICENSE(), or stop using %s",
-				   imp->name);
-		check_finding(st, KILN_CHECK_FAIL, imp->name, msg, says, advice);
+		check_finding(st, KILN_CHECK_FAIL, imp->name, msg, says, KILN_FIX_GPL_LICENSE,
+			      imp->name);
 		return;
 	}
 	if (p.has_crc && st->ki->modversions == 1 && me->syms.has_versions) {
@@ -278,7 +264,7 @@ static void check_import(struct check_state *st, struct mod_entry *me, const str
 		msg =
 		    check_fmt(st, "%s comes from %s, which records no CRC for it: any CRC accepted",
 			      imp->name, p.where);
-		check_finding(st, KILN_CHECK_NOTE, imp->name, msg, NULL, NULL);
+		check_finding(st, KILN_CHECK_NOTE, imp->name, msg, NULL, KILN_FIX_NONE, NULL);
 	}
 	if (p.ns[0])
 		check_namespace(st, me, imp->name, p.ns);
@@ -299,7 +285,8 @@ static bool module_name_is(const char *norm, const char *b, size_t len)
 static void duplicate_export(struct check_state *st, struct mod_entry *me, const char *name,
 			     const char *owner, size_t len)
 {
-	char *msg, *says, *advice;
+	_cleanup_free_ char *module = check_fmt(st, "%.*s", (int)len, owner);
+	char *msg, *says;
 
 	msg = check_fmt(st,
 			"exports %s, as the in-tree module %.*s does: it fails to load while "
@@ -307,15 +294,14 @@ static void duplicate_export(struct check_state *st, struct mod_entry *me, const
 			name, (int)len, owner);
 	says = check_fmt(st, "%s: exports duplicate symbol %s (owned by %.*s)", me->name, name,
 			 (int)len, owner);
-	advice = check_fmt(st, "rename the symbol, or blacklist %.*s", (int)len, owner);
-	check_finding(st, KILN_CHECK_WARN, name, msg, says, advice);
+	check_finding(st, KILN_CHECK_WARN, name, msg, says, KILN_FIX_RENAME_EXPORT, module);
 }
 
 /* verify_exported_symbols(): an export the kernel already has fails the load. */
 static void check_exports(struct check_state *st, struct mod_entry *me)
 {
 	const struct kiln_symvers *sv = kiln_kernel_symvers(st->k);
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	for (size_t i = 0; i < me->syms.n_exports; i++) {
 		const char *name = me->syms.exports[i].name, *owner;
@@ -334,8 +320,8 @@ static void check_exports(struct check_state *st, struct mod_entry *me)
 			msg = check_fmt(st, "exports %s, which the kernel itself exports", name);
 			says = check_fmt(st, "%s: exports duplicate symbol %s (owned by kernel)",
 					 me->name, name);
-			advice = check_fmt(st, "rename the symbol, or stop exporting it");
-			check_finding(st, KILN_CHECK_FAIL, name, msg, says, advice);
+			check_finding(st, KILN_CHECK_FAIL, name, msg, says, KILN_FIX_RENAME_EXPORT,
+				      NULL);
 			continue;
 		}
 		owner = check_base_name(e->module, &len);
@@ -355,7 +341,7 @@ static void unchecked_symbols(struct check_state *st)
 {
 	size_t more = st->n_unchecked > 5 ? st->n_unchecked - 5 : 0;
 	_cleanup_free_ char *rest = more ? check_fmt(st, ", and %zu more", more) : NULL;
-	char *msg, *advice;
+	char *msg;
 
 	msg =
 	    check_fmt(st,
@@ -364,9 +350,7 @@ static void unchecked_symbols(struct check_state *st)
 		      "against) or the load fails with \"Unknown symbol\"",
 		      st->n_unchecked, st->n_unchecked == 1 ? "" : "s", strbuf_str(&st->unchecked),
 		      strempty(rest), st->n_unchecked == 1 ? "it" : "them");
-	advice = check_fmt(
-	    st, "give the kernel's Module.symvers (--symvers) or build tree to check them");
-	check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
+	check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_GIVE_SYMVERS, NULL);
 }
 
 void check_symbols(struct check_state *st, struct mod_entry *me)
@@ -374,7 +358,7 @@ void check_symbols(struct check_state *st, struct mod_entry *me)
 	bool gpl_ok = license_is_gpl_compatible(kiln_module_get(me->m, "license"));
 	bool forced = st->ki->force_load == 1;
 	const struct kiln_symvers_entry *layout;
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	st->kind = KILN_CHECK_SYMBOLS;
 	if (me->syms_error) {
@@ -382,15 +366,13 @@ void check_symbols(struct check_state *st, struct mod_entry *me)
 		says = me->syms_error == -ENOEXEC
 			   ? check_fmt(st, "%s: module has no symbols (stripped?)", me->name)
 			   : NULL;
-		advice = check_fmt(st, "rebuild the module; strip it with --strip-debug only");
-		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
+		check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, KILN_FIX_KEEP_SYMTAB, NULL);
 		return;
 	}
 	if (!st->ki->symvers && !kiln_kernel_knows_module_exports(st->k)) {
 		msg = check_fmt(st, "what the kernel exports is unknown: no Module.symvers, and no "
 				    "modules.symbols in its modules directory");
-		advice = check_fmt(st, "give the kernel's build tree, or its Module.symvers");
-		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
+		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_GIVE_SYMVERS, NULL);
 		return;
 	}
 	layout = kiln_symvers_find(kiln_kernel_symvers(st->k), "module_layout");
@@ -404,9 +386,8 @@ void check_symbols(struct check_state *st, struct mod_entry *me)
 		says = forced ? check_fmt(st, "%s: %s: kernel tainted.", me->name,
 					  layout ? "module_layout" : me->syms.imports[0].name)
 			      : check_fmt(st, SAYS_ENOEXEC);
-		advice = check_fmt(st, "rebuild the module against this kernel's build tree");
 		check_finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says,
-			      advice);
+			      KILN_FIX_REBUILD, st->ki->release);
 	}
 	check_module_layout(st, me);
 	strbuf_reset(&st->unchecked);

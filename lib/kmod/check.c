@@ -41,12 +41,8 @@ char *check_fmt(struct check_state *st, const char *format, ...)
 	return s;
 }
 
-/*
- * Record a finding of the running check. Takes @message, @says (what the
- * kernel prints) and @advice (each may be NULL, @message only on -ENOMEM).
- */
 void check_finding(struct check_state *st, enum kiln_check_status status, const char *subject,
-		   char *message, char *says, char *advice)
+		   char *message, char *says, enum kiln_check_fix fix, const char *fix_arg)
 {
 	struct kiln_check_result *r = st->r;
 	struct kiln_check_finding *f;
@@ -64,19 +60,17 @@ void check_finding(struct check_state *st, enum kiln_check_status status, const 
 		.status = status,
 		.message = message,
 		.kernel_says = says,
-		.advice = advice,
+		.fix = fix,
 	};
-	if (subject) {
-		f->subject = strdup(subject);
-		if (!f->subject)
-			goto oom;
-	}
+	/* counted first: kiln_check_result_release() frees what it holds */
 	r->n_findings++;
+	if ((subject && !(f->subject = strdup(subject))) ||
+	    (fix_arg && !(f->fix_arg = strdup(fix_arg))))
+		st->oom = true;
 	return;
 oom:
 	free(message);
 	free(says);
-	free(advice);
 	st->oom = true;
 }
 
@@ -128,16 +122,13 @@ void check_vermagic(struct check_state *st, struct mod_entry *me)
 	bool has_crcs = me->syms.has_versions && st->ki->modversions == 1;
 	bool forced = st->ki->force_load == 1;
 	_cleanup_free_ char *diff = NULL;
-	char *msg, *says, *advice;
+	char *msg, *says;
 
 	st->kind = KILN_CHECK_VERMAGIC;
 	if (!kern) {
 		msg = check_fmt(st, "the kernel's vermagic is unknown");
-		advice = check_fmt(
-		    st, "give a kernel build tree with its .config (--kernel-build), "
-			"the vermagic (--vermagic), or the kernel's /lib/modules/<release> "
-			"(--modules-dir)");
-		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, advice);
+		check_finding(st, KILN_CHECK_SKIPPED, NULL, msg, NULL, KILN_FIX_GIVE_VERMAGIC,
+			      NULL);
 		return;
 	}
 	if (!mod) {
@@ -145,9 +136,8 @@ void check_vermagic(struct check_state *st, struct mod_entry *me)
 		msg = check_fmt(st, "the module has no vermagic");
 		says = forced ? check_fmt(st, "%s: bad vermagic: kernel tainted.", me->name)
 			      : check_fmt(st, SAYS_ENOEXEC);
-		advice = check_fmt(st, "rebuild the module with kbuild against this kernel's tree");
 		check_finding(st, forced ? KILN_CHECK_WARN : KILN_CHECK_FAIL, NULL, msg, says,
-			      advice);
+			      KILN_FIX_REBUILD, st->ki->release);
 		return;
 	}
 	if (kiln_vermagic_same(mod, kern, has_crcs)) {
@@ -158,16 +148,14 @@ void check_vermagic(struct check_state *st, struct mod_entry *me)
 				"the release because the module has symbol versions "
 				"(CONFIG_MODVERSIONS); the symbol CRCs decide",
 				(int)strcspn(mod, " "), mod, st->ki->release);
-		check_finding(st, KILN_CHECK_NOTE, NULL, msg, NULL, NULL);
+		check_finding(st, KILN_CHECK_NOTE, NULL, msg, NULL, KILN_FIX_NONE, NULL);
 		return;
 	}
 	diff = vermagic_diff(mod, kern);
 	msg = check_fmt(st, "vermagic \"%s\" does not match the kernel's \"%s\" (%s)", mod, kern,
 			diff ? diff : "?");
 	says = check_fmt(st, "%s: version magic '%s' should be '%s'", me->name, mod, kern);
-	advice = check_fmt(st, "rebuild the module against this kernel's build tree (release %s)",
-			   st->ki->release);
-	check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, advice);
+	check_finding(st, KILN_CHECK_FAIL, NULL, msg, says, KILN_FIX_REBUILD, st->ki->release);
 }
 
 /* ---- putting it together ------------------------------------------------- */
@@ -194,13 +182,47 @@ const char *kiln_check_status_name(enum kiln_check_status status)
 	return (unsigned)status < ELEMENTSOF(names) ? names[status] : "?";
 }
 
+static const char *const fix_names[] = {
+	[KILN_FIX_SIGN] = "sign",
+	[KILN_FIX_RESIGN] = "resign",
+	[KILN_FIX_RESIGN_OR_ENROLL] = "resign-or-enroll",
+	[KILN_FIX_REBUILD] = "rebuild",
+	[KILN_FIX_REBUILD_WITH_SYMVERS] = "rebuild-with-symvers",
+	[KILN_FIX_KEEP_SYMTAB] = "keep-symtab",
+	[KILN_FIX_IMPORT_NS] = "import-ns",
+	[KILN_FIX_GPL_LICENSE] = "gpl-license",
+	[KILN_FIX_RENAME_EXPORT] = "rename-export",
+	[KILN_FIX_INSTALL] = "install",
+	[KILN_FIX_GIVE_EXPORTER] = "give-exporter",
+	[KILN_FIX_GIVE_EXPORTER_OR_REBUILD] = "give-exporter-or-rebuild",
+	[KILN_FIX_GIVE_DEPENDENCY] = "give-dependency",
+	[KILN_FIX_ADD_FIRMWARE] = "add-firmware",
+	[KILN_FIX_GIVE_VERMAGIC] = "give-vermagic",
+	[KILN_FIX_GIVE_SYMVERS] = "give-symvers",
+	[KILN_FIX_GIVE_CERT] = "give-cert",
+};
+_Static_assert(ELEMENTSOF(fix_names) == KILN_FIX_MAX, "a fix without a name");
+
+const char *kiln_check_fix_name(enum kiln_check_fix fix)
+{
+	return (unsigned)fix < ELEMENTSOF(fix_names) ? fix_names[fix] : NULL;
+}
+
+enum kiln_check_fix kiln_check_fix_by_name(const char *name)
+{
+	for (size_t i = 1; name && i < ELEMENTSOF(fix_names); i++)
+		if (streq(fix_names[i], name))
+			return (enum kiln_check_fix)i;
+	return KILN_FIX_NONE;
+}
+
 void kiln_check_result_release(struct kiln_check_result *r)
 {
 	for (size_t j = 0; j < r->n_findings; j++) {
 		free(r->findings[j].subject);
 		free(r->findings[j].message);
 		free(r->findings[j].kernel_says);
-		free(r->findings[j].advice);
+		free(r->findings[j].fix_arg);
 	}
 	free(r->findings);
 	free(r->name);

@@ -174,7 +174,8 @@ TEST(sign_mem_refuses_signed_and_replaces)
 	once = signed_module(rsa_a, &l1);
 	ASSERT_TRUE(once);
 	ASSERT_EQ(kiln_module_sign_mem(ctx, rsa_a, once, l1, 0, &again, &l2, NULL), -EEXIST);
-	ASSERT_CONTAINS(kiln_ctx_error(ctx), "already signed; use --replace");
+	/* the library says what is wrong; the option that replaces it is the CLI's */
+	ASSERT_STREQ(kiln_ctx_error(ctx), "already signed");
 	ASSERT_OK(kiln_module_sign_mem(ctx, rsa_a, once, l1, KILN_SIGN_REPLACE, &replaced, &l3,
 				       &info));
 	ASSERT_TRUE(info.replaced);
