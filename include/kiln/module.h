@@ -151,6 +151,53 @@ const struct kiln_modversion *kiln_module_versions(const struct kiln_module *m, 
 int kiln_module_signature(const struct kiln_module *m, const struct kiln_modsig **ret);
 const char *kiln_module_signature_error(const struct kiln_module *m);
 
+/* ---- what modinfo shows (lib/kmod/modinfo.c) ----------------------------- */
+
+/* A module parameter: its parm= and parmtype= entries, merged as kmod's modinfo merges them. */
+struct kiln_module_param {
+	const char *name; /* into .modinfo: @name_len bytes, not NUL-terminated */
+	size_t name_len;
+	const char *desc; /* the last parm= of the name (what follows "NAME:"), or NULL */
+	const char *type; /* the last parmtype= of the name, or NULL */
+	size_t first; /* the .modinfo entry where the name first appears */
+};
+
+/*
+ * The parameters of @m as modinfo lists them: parm=NAME:DESC and
+ * parmtype=NAME:TYPE merged by NAME, the last value of each winning, the
+ * newest name first. Entries without ':' are left out, as modinfo leaves
+ * them, and counted in *@ret_n_bad (may be NULL). *@ret points into @m;
+ * free() it (NULL when there are none). A crafted module with a million
+ * parameters costs n log n.
+ */
+int kiln_module_params(const struct kiln_module *m, struct kiln_module_param **ret, size_t *ret_n,
+		       size_t *ret_n_bad);
+
+enum kiln_modsig_state {
+	KILN_MODSIG_UNSIGNED,
+	KILN_MODSIG_SIGNED, /* a well-formed trailer and PKCS#7; not verified (kiln_verify_*()) */
+	KILN_MODSIG_MALFORMED, /* a trailer or a PKCS#7 that does not parse */
+};
+
+/* What a module's signature is, before anyone verifies it. */
+struct kiln_module_sig {
+	enum kiln_modsig_state state;
+	char *why; /* MALFORMED: what is wrong with it */
+	struct kiln_modsig_desc desc; /* SIGNED: who signed it, with which digest */
+};
+
+/*
+ * Describe the signature of @m: unsigned, malformed and why, or signed and
+ * by whom. A malformed signature is a fact about the module, not an error:
+ * only -ENOMEM fails. Release *@ret with kiln_module_sig_release().
+ */
+int kiln_module_sig_describe(struct kiln_ctx *ctx, const struct kiln_module *m,
+			     struct kiln_module_sig *ret);
+void kiln_module_sig_release(struct kiln_module_sig *s);
+
+/* "unsigned", "signed", "malformed". */
+const char *kiln_modsig_state_name(enum kiln_modsig_state s);
+
 /* ---- signing (lib/kmod/sign.c) ------------------------------------------- */
 
 /*
@@ -308,6 +355,63 @@ int kiln_verify_file(struct kiln_ctx *ctx, const struct kiln_verifier *v, const 
  */
 int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *name,
 			       const uint8_t *der, size_t len);
+
+/* ---- many modules at once (lib/kmod/batch.c) ----------------------------- */
+
+enum kiln_module_batch_op {
+	KILN_MODULE_BATCH_INFO, /* read each: kiln_module_open(), its parameters, its signature */
+	KILN_MODULE_BATCH_SIGN, /* sign each in place: kiln_module_sign_file() */
+	KILN_MODULE_BATCH_VERIFY, /* verify each: kiln_verify_file() */
+};
+
+/* What one module of a batch gave. */
+struct kiln_module_batch_item {
+	size_t index; /* in the paths given */
+	const char *path;
+	int r; /* < 0: the operation failed (for VERIFY: the file could not be read) */
+	/* why it failed, as the operation said it on its context (INFO's names the file,
+	 * SIGN's and VERIFY's do not); NULL when it said nothing: strerror(-r) */
+	char *error;
+	/* INFO: the module (on_item may take it, leaving NULL), its parameters, its signature */
+	struct kiln_module *module;
+	struct kiln_module_param *params;
+	size_t n_params;
+	size_t n_bad_params;
+	struct kiln_module_sig sig;
+	/* SIGN */
+	struct kiln_sign_info sign;
+	/* VERIFY: the kernel's verdict */
+	struct kiln_verify_result verify;
+};
+
+struct kiln_module_batch_options {
+	enum kiln_module_batch_op op;
+	unsigned jobs; /* threads, each with a context of its own; 0: one per online CPU */
+	const struct kiln_signer *signer; /* SIGN */
+	unsigned sign_flags; /* SIGN: KILN_SIGN_REPLACE */
+	const struct kiln_verifier *verifier; /* VERIFY */
+	/*
+	 * Each item, on the calling thread, in the order of the paths, as soon
+	 * as it and every one before it are done. What it holds is freed when
+	 * on_item returns. A negative return stops the batch: no module starts
+	 * after it, and kiln_module_batch() returns it.
+	 */
+	int (*on_item)(struct kiln_module_batch_item *item, void *userdata);
+	/* How many are done, now and then and once at the end, on the calling thread; may be
+	 * NULL. */
+	void (*on_progress)(size_t done, size_t n, void *userdata);
+	void *userdata;
+};
+
+/*
+ * Do @o->op on the @n module files @paths, on @o->jobs threads. A module
+ * that fails is an item with its error, never an error of the batch; the
+ * results are held a few hundred at a time (more with many threads),
+ * whatever @n is. Returns 0, what on_item stopped it with, or -errno (on
+ * @ctx) when the batch could not run.
+ */
+int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
+		      const struct kiln_module_batch_options *o);
 
 /* ---- a kernel's boot image (lib/kmod/bzimage.c, lib/kmod/kernel-certs.c) ---- */
 

@@ -335,9 +335,8 @@ static int installed_release(const char *path, char **ret)
 /* What `kiln module info` tells of @km: its name, vermagic and signer. */
 static int describe(struct kiln_ctx *ctx, const struct kiln_module *km, struct kiln_build_module *m)
 {
-	_cleanup_(kiln_modsig_desc_release) struct kiln_modsig_desc d = { 0 };
+	_cleanup_(kiln_module_sig_release) struct kiln_module_sig sig = { 0 };
 	const char *name = kiln_module_get(km, "name"), *vermagic = kiln_module_get(km, "vermagic");
-	const struct kiln_modsig *sig;
 	int r;
 
 	if (!name) {
@@ -351,21 +350,15 @@ static int describe(struct kiln_ctx *ctx, const struct kiln_module *km, struct k
 	}
 	if (!m->name || (vermagic && !(m->vermagic = strdup(vermagic))))
 		return -ENOMEM;
-	r = kiln_module_signature(km, &sig);
-	if (r == -ENODATA)
-		return 0;
-	m->has_signature = true;
-	if (r >= 0)
-		r = kiln_modsig_describe(ctx, sig, &d);
-	if (r == -ENOMEM)
+	r = kiln_module_sig_describe(ctx, km, &sig);
+	if (r < 0)
 		return r;
-	if (r < 0) {
-		/* a signature the kernel refuses: the check says why */
-		kiln_ctx_clear_error(ctx);
-		return 0;
+	m->has_signature = sig.state != KILN_MODSIG_UNSIGNED;
+	/* a malformed one has no signer: the check says why the kernel refuses it */
+	if (sig.state == KILN_MODSIG_SIGNED) {
+		m->signer = TAKE_PTR(sig.desc.signer);
+		m->sig_hash = TAKE_PTR(sig.desc.hash_algo);
 	}
-	m->signer = TAKE_PTR(d.signer);
-	m->sig_hash = TAKE_PTR(d.hash_algo);
 	return 0;
 }
 
