@@ -615,6 +615,24 @@ TEST(signatures_described_as_kmod_does)
 	kiln_modsig_desc_release(&d);
 }
 
+/* The state of @data's signature; @why the reason a malformed one gives. */
+static enum kiln_modsig_state sig_state(struct kiln_ctx *ctx, const void *data, size_t len,
+					const char *why)
+{
+	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
+	_cleanup_(kiln_module_sig_release) struct kiln_module_sig s = { 0 };
+
+	ASSERT_OK(kiln_module_open_mem(ctx, "s.ko", data, len, &m));
+	ASSERT_OK(kiln_module_sig_describe(ctx, m, &s));
+	/* a malformed signature is the module's fact, not an error on the context */
+	ASSERT_TRUE(kiln_ctx_error(ctx) == NULL);
+	if (s.state == KILN_MODSIG_MALFORMED)
+		ASSERT_CONTAINS(s.why, why);
+	if (s.state == KILN_MODSIG_SIGNED)
+		ASSERT_STREQ(s.desc.signer, "kiln sig state");
+	return s.state;
+}
+
 TEST(signature_trailer_problems)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
@@ -640,6 +658,7 @@ TEST(signature_trailer_problems)
 		ASSERT_STREQ(kiln_module_get(m, "name"), "x");
 		ASSERT_TRUE(kiln_ctx_error(ctx) == NULL);
 	}
+	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "bytes of signature"), KILN_MODSIG_MALFORMED);
 
 	/* a well-formed trailer around bytes that are not DER */
 	strbuf_reset(&sb);
@@ -658,6 +677,7 @@ TEST(signature_trailer_problems)
 		ASSERT_CONTAINS(kiln_ctx_error(ctx), "signature is not PKCS#7 DER");
 		ASSERT_TRUE(d.signer == NULL && d.sig_key == NULL);
 	}
+	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "not PKCS#7 DER"), KILN_MODSIG_MALFORMED);
 }
 
 /* ---- what modinfo shows --------------------------------------------------- */
@@ -694,56 +714,20 @@ TEST(params_merged_as_modinfo_merges_them)
 	ASSERT_TRUE(q == NULL && n == 0);
 }
 
-/* The state of @data's signature; @why the reason a malformed one gives. */
-static enum kiln_modsig_state sig_state(struct kiln_ctx *ctx, const void *data, size_t len,
-					const char *why)
-{
-	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
-	_cleanup_(kiln_module_sig_release) struct kiln_module_sig s = { 0 };
-
-	ASSERT_OK(kiln_module_open_mem(ctx, "s.ko", data, len, &m));
-	ASSERT_OK(kiln_module_sig_describe(ctx, m, &s));
-	/* a malformed signature is the module's fact, not an error on the context */
-	ASSERT_TRUE(kiln_ctx_error(ctx) == NULL);
-	if (s.state == KILN_MODSIG_MALFORMED)
-		ASSERT_CONTAINS(s.why, why);
-	if (s.state == KILN_MODSIG_SIGNED)
-		ASSERT_STREQ(s.desc.signer, "kiln sig state");
-	return s.state;
-}
-
-TEST(signature_state_of_each_kind)
+TEST(signature_state_unsigned_and_signed)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_(test_signer_free) struct test_signer s = { 0 };
-	uint8_t elf[4096], info[KILN_MODSIG_INFO_LEN] = { 0 };
+	uint8_t elf[4096];
 	size_t len = build_elf(elf, true, false, "name=st", 8, NULL, 0);
 
 	ASSERT_EQ(sig_state(ctx, elf, len, NULL), KILN_MODSIG_UNSIGNED);
 	ASSERT_STREQ(kiln_modsig_state_name(KILN_MODSIG_UNSIGNED), "unsigned");
-
 	test_signer_new(&s, "CN", "kiln sig state", 7);
 	sign_module(&s, "sha256", false, elf, len, &sb);
 	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, NULL), KILN_MODSIG_SIGNED);
-
-	/* a trailer that claims more than there is */
-	strbuf_reset(&sb);
-	info[2] = KILN_PKEY_ID_PKCS7;
-	put(info + 8, 1u << 30, 4, true);
-	strbuf_add(&sb, elf, len);
-	strbuf_add(&sb, info, sizeof(info));
-	strbuf_add(&sb, KILN_MODSIG_MAGIC, KILN_MODSIG_MAGIC_LEN);
-	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "bytes of signature"), KILN_MODSIG_MALFORMED);
-
-	/* a well-formed trailer around bytes that are not DER */
-	strbuf_reset(&sb);
-	strbuf_add(&sb, elf, len);
-	strbuf_add(&sb, "\x30\x82\xff\xff garbage", 12);
-	put(info + 8, 12, 4, true);
-	strbuf_add(&sb, info, sizeof(info));
-	strbuf_add(&sb, KILN_MODSIG_MAGIC, KILN_MODSIG_MAGIC_LEN);
-	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "not PKCS#7 DER"), KILN_MODSIG_MALFORMED);
+	/* malformed ones: signature_trailer_problems */
 }
 
 /* What an INFO batch handed back. */
