@@ -405,10 +405,11 @@ struct kiln_module_batch_options {
 
 /*
  * Do @o->op on the @n module files @paths, on @o->jobs threads. A module
- * that fails is an item with its error, never an error of the batch; the
- * results are held a few hundred at a time (more with many threads),
- * whatever @n is. Returns 0, what on_item stopped it with, or -errno (on
- * @ctx) when the batch could not run.
+ * that fails is an item with its error, never an error of the batch. Few
+ * results are held at once, whatever @n is: for INFO, two more than
+ * threads (each holds its module); for SIGN and VERIFY, 16 a thread.
+ * Returns 0, what on_item stopped it with, or -errno (on @ctx) when the
+ * batch could not run.
  */
 int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 		      const struct kiln_module_batch_options *o);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,34 +33,55 @@ struct worker {
 	pthread_t thread;
 };
 
+/*
+ * Whether the caller has items to hand back and should do it now: half a
+ * window of them (waking it for each costs more than a small item does),
+ * or the workers would wait for it (the window is full, or there is
+ * nothing left to start). The lock is held.
+ */
+static bool ready(const struct pool *p)
+{
+	return p->finished[p->delivered % p->window] &&
+	       (p->done - p->delivered >= (p->window + 1) / 2 || p->next >= p->n ||
+		p->next >= p->delivered + p->window);
+}
+
 static void *run_worker(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
+	size_t i = SIZE_MAX; /* the item this thread just did, if any */
 
+	/* one lock an item: the one done is counted where the next is taken */
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		size_t i;
+		bool wake = false;
 
+		if (i != SIZE_MAX) {
+			p->done++;
+			if (p->finished)
+				p->finished[i % p->window] = true;
+			/* the caller wakes up on its own to report progress; only what it waits
+			 * for is signalled: the end, or items to hand back */
+			wake = p->done == p->n || (p->finished && ready(p));
+		}
 		while (p->finished && !p->stop && p->next < p->n &&
-		       p->next >= p->delivered + p->window)
+		       p->next >= p->delivered + p->window) {
+			if (wake)
+				pthread_cond_signal(&p->changed);
+			wake = false;
 			pthread_cond_wait(&p->room, &p->lock);
-		if (p->stop || p->next >= p->n)
-			break;
-		i = p->next++;
+		}
+		i = p->stop || p->next >= p->n ? SIZE_MAX : p->next++;
 		pthread_mutex_unlock(&p->lock);
+		/* signalled unlocked, so that the caller does not wake up to a lock still held */
+		if (wake)
+			pthread_cond_signal(&p->changed);
+		if (i == SIZE_MAX)
+			return NULL;
 		p->fn(i, w->id, p->userdata);
 		pthread_mutex_lock(&p->lock);
-		p->done++;
-		if (p->finished)
-			p->finished[i % p->window] = true;
-		/* the caller wakes up on its own to report progress; only what it waits for is
-		 * signalled: the end, or the item it hands back next */
-		if (p->done == p->n || (p->finished && i == p->delivered))
-			pthread_cond_signal(&p->changed);
 	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 unsigned kiln_cpus_online(void)
@@ -97,14 +119,17 @@ static int supervise(struct pool *p, int (*deliver)(size_t i, void *userdata),
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	pthread_mutex_lock(&p->lock);
 	while (deliver ? p->delivered < p->n : p->done < p->n) {
-		size_t i = p->delivered;
+		size_t first = p->delivered, k = 0;
 
-		if (deliver && p->finished[i % p->window]) {
-			p->finished[i % p->window] = false;
+		/* every item done from here on, handed back with the lock released */
+		while (deliver && first + k < p->n && p->finished[(first + k) % p->window])
+			p->finished[(first + k++) % p->window] = false;
+		if (k) {
 			pthread_mutex_unlock(&p->lock);
-			r = deliver(i, p->userdata);
+			for (size_t j = 0; j < k && r >= 0; j++)
+				r = deliver(first + j, p->userdata);
 			pthread_mutex_lock(&p->lock);
-			p->delivered++;
+			p->delivered = first + k;
 			p->stop = r < 0;
 			pthread_cond_broadcast(&p->room);
 			if (r < 0)
