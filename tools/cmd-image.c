@@ -14,6 +14,7 @@
 #include "json.h"
 #include "kiln.h"
 #include "log.h"
+#include "module-report.h"
 #include "strbuf.h"
 
 #define DEFAULT_OUT_DIR "_out"
@@ -40,9 +41,10 @@ struct image_args {
 	struct cli_registry_args registry;
 };
 
-/* What the progress lines count. */
+/* What the progress lines count, and what to do about the first module refused. */
 struct progress {
 	unsigned modules, warnings, sigs_unchecked;
+	char *refusal_fix;
 };
 
 static void image_args_release(struct image_args *a)
@@ -207,6 +209,32 @@ static int on_option(int c, const char *arg, void *userdata)
 	}
 }
 
+/*
+ * What to do about the first failing finding of the first module refused:
+ * the preflight's error says what is wrong with it, this what to do.
+ */
+static void note_refusal(struct progress *p, const struct kiln_installer_event *ev)
+{
+	const struct kiln_check_result *r = ev->check;
+
+	for (size_t i = 0; i < r->n_findings && !p->refusal_fix; i++) {
+		const struct kiln_check_finding *f = &r->findings[i];
+		_cleanup_free_ char *owned = NULL;
+		const char *todo;
+
+		if (f->status != KILN_CHECK_FAIL)
+			continue;
+		todo = cli_fix_text(f->fix, f->fix_arg, &owned);
+		/* a signature is fixed in the image as it is; anything else in its source */
+		if (todo && asprintf(&p->refusal_fix, "%s%s", todo,
+				     ev->name && f->kind != KILN_CHECK_SIGNATURE
+					 ? ", then rebuild the extension"
+					 : "") < 0)
+			p->refusal_fix = NULL;
+		return;
+	}
+}
+
 /* A module's findings worth a line: what would taint or fail at probe. */
 static void print_module(struct progress *p, const struct kiln_installer_event *ev)
 {
@@ -214,16 +242,21 @@ static void print_module(struct progress *p, const struct kiln_installer_event *
 
 	p->modules++;
 	p->sigs_unchecked += r->checks[KILN_CHECK_SIGNATURE] == KILN_CHECK_SKIPPED;
+	if (!kiln_check_loads(r) && !p->refusal_fix)
+		note_refusal(p, ev);
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct kiln_check_finding *f = &r->findings[i];
+		_cleanup_free_ char *owned = NULL;
+		const char *todo;
 
 		if (f->status != KILN_CHECK_WARN)
 			continue;
 		p->warnings++;
+		todo = cli_fix_text(f->fix, f->fix_arg, &owned);
 		fprintf(stderr, "kiln: warning: image: preflight: %s (%s): %s%s%s: %s%s%s\n",
 			ev->module, strempty(ev->name), kiln_check_kind_name(f->kind),
-			f->subject ? " " : "", strempty(f->subject), f->message,
-			f->advice ? "; " : "", strempty(f->advice));
+			f->subject ? " " : "", strempty(f->subject), f->message, todo ? "; " : "",
+			strempty(todo));
 	}
 }
 
@@ -386,6 +419,9 @@ static int image_installer(int argc, char **argv)
 	r = kiln_installer_build(cli_ctx, s, &a.o, &res);
 	if (r < 0) {
 		r = cli_fail(r, "image installer");
+		if (progress.refusal_fix)
+			fprintf(stderr, "kiln: image installer: preflight: to fix it: %s\n",
+				progress.refusal_fix);
 		goto out;
 	}
 	for (unsigned i = 0; i < KILN_INSTALLER_PHASE_MAX; i++)
@@ -412,6 +448,7 @@ static int image_installer(int argc, char **argv)
 	}
 	r = EXIT_OK;
 out:
+	free(progress.refusal_fix);
 	image_args_release(&a);
 	return r;
 }

@@ -185,7 +185,7 @@ static void write_json(struct json_writer *w, const struct kiln_check_result *r)
 	json_begin_object(w);
 	json_kv_string(w, "path", r->path);
 	json_kv_string(w, "name", r->name);
-	cli_check_json_members(w, r);
+	cli_check_json_members(w, r, NULL, NULL);
 	json_end_object(w);
 }
 

@@ -122,40 +122,27 @@ static bool is_one_of(const char *key, const char *const *keys, size_t n)
 
 /* ---- what one module shows ---------------------------------------------- */
 
-struct param {
-	const char *name;
-	size_t name_len;
-	const char *desc; /* the last parm= of this name, or NULL */
-	const char *type; /* the last parmtype= of this name, or NULL */
-	size_t first; /* where the name first appeared */
-};
-
+/* What lib/kmod read of one module (kiln_module_batch()), and its fields as modinfo writes them. */
 struct module_view {
-	struct kiln_module *m;
+	const struct kiln_module *m;
 	char *filename; /* as modinfo prints it: absolute, not normalized */
+	const struct kiln_module_param *params; /* in modinfo's order: the newest name first */
+	size_t n_params;
 	char *sig_status; /* "signed", "unsigned", or "malformed: why" */
 	char n_versions[24];
-	bool has_desc;
-	struct kiln_modsig_desc desc;
+	const struct kiln_modsig_desc *desc; /* NULL unless signed */
 	char *sig_key; /* the desc's, wrapped as modinfo wraps it */
 	char *signature;
 	char *signer_id;
-	struct param *params; /* in modinfo's order: the newest name first */
-	size_t n_params;
-	size_t n_bad_params;
 };
 
 static void module_view_release(struct module_view *v)
 {
-	kiln_module_free(v->m);
 	free(v->filename);
 	free(v->sig_status);
-	if (v->has_desc)
-		kiln_modsig_desc_release(&v->desc);
 	free(v->sig_key);
 	free(v->signature);
 	free(v->signer_id);
-	free(v->params);
 	*v = (struct module_view){ 0 };
 }
 
@@ -204,119 +191,27 @@ static char *wrap_colon_hex(const char *hex)
 	return s;
 }
 
-static int param_cmp(const void *a, const void *b)
+/* The signature's fields, in modinfo's layout and kiln's words. */
+static int view_signature(struct module_view *v, const struct kiln_module_sig *sig)
 {
-	const struct param *x = a, *y = b;
-	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-	int c = memcmp(x->name, y->name, n);
-
-	if (c)
-		return c;
-	if (x->name_len != y->name_len)
-		return x->name_len < y->name_len ? -1 : 1;
-	return (x->first > y->first) - (x->first < y->first);
-}
-
-static int param_newest_first(const void *a, const void *b)
-{
-	const struct param *x = a, *y = b;
-
-	return (x->first < y->first) - (x->first > y->first);
-}
-
-/*
- * modinfo merges parm=NAME:DESC and parmtype=NAME:TYPE by NAME, the last
- * value of each winning, and lists the names newest first (it pushes each
- * new one on the front of a list). Sorted rather than searched, so that a
- * crafted module with a million parameters costs n log n.
- */
-static int collect_params(struct module_view *v)
-{
-	const struct kiln_modinfo *mi;
-	size_t n, k = 0, out = 0;
-	struct param *p;
-
-	mi = kiln_module_modinfo(v->m, &n);
-	for (size_t i = 0; i < n; i++)
-		if (streq(mi[i].key, "parm") || streq(mi[i].key, "parmtype"))
-			k++;
-	if (k == 0)
-		return 0;
-	p = calloc(k, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	k = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool is_type = streq(mi[i].key, "parmtype");
-		const char *colon;
-
-		if (!is_type && !streq(mi[i].key, "parm"))
-			continue;
-		colon = strchr(mi[i].value, ':');
-		if (!colon) {
-			v->n_bad_params++;
-			continue;
-		}
-		p[k++] = (struct param){
-			.name = mi[i].value,
-			.name_len = (size_t)(colon - mi[i].value),
-			.desc = is_type ? NULL : colon + 1,
-			.type = is_type ? colon + 1 : NULL,
-			.first = i,
-		};
-	}
-	qsort(p, k, sizeof(*p), param_cmp);
-	for (size_t i = 0, j; i < k; i = j) {
-		struct param merged = p[i];
-
-		for (j = i + 1; j < k && p[j].name_len == p[i].name_len &&
-				memcmp(p[j].name, p[i].name, p[i].name_len) == 0;
-		     j++) {
-			if (p[j].desc)
-				merged.desc = p[j].desc;
-			if (p[j].type)
-				merged.type = p[j].type;
-		}
-		p[out++] = merged;
-	}
-	qsort(p, out, sizeof(*p), param_newest_first);
-	v->params = p;
-	v->n_params = out;
-	return 0;
-}
-
-static int describe_signature(struct kiln_ctx *ctx, struct module_view *v)
-{
-	const struct kiln_modsig *sig;
-	const char *why = NULL;
 	int r;
 
-	r = kiln_module_signature(v->m, &sig);
-	if (r == 0) {
-		r = kiln_modsig_describe(ctx, sig, &v->desc);
-		if (r == -ENOMEM)
-			return r;
-		why = kiln_ctx_error(ctx);
-	} else if (r != -ENODATA) {
-		why = kiln_module_signature_error(v->m);
-	}
-	if (r == -ENODATA)
-		v->sig_status = strdup("unsigned");
-	else if (r < 0 && asprintf(&v->sig_status, "malformed: %s", why ? why : strerror(-r)) < 0)
-		v->sig_status = NULL;
-	kiln_ctx_clear_error(ctx);
-	if (r < 0)
+	if (sig->state == KILN_MODSIG_MALFORMED) {
+		if (asprintf(&v->sig_status, "malformed: %s", strempty(sig->why)) < 0)
+			v->sig_status = NULL;
 		return v->sig_status ? 0 : -ENOMEM;
-
-	v->has_desc = true;
-	v->sig_status = strdup("signed");
-	v->sig_key = wrap_colon_hex(v->desc.sig_key);
-	v->signature = hex_kmod(v->desc.signature, v->desc.signature_len);
-	if (v->desc.by_skid)
-		r = asprintf(&v->signer_id, "subjectKeyIdentifier %s", v->desc.sig_key);
+	}
+	v->sig_status = strdup(kiln_modsig_state_name(sig->state));
+	if (sig->state != KILN_MODSIG_SIGNED)
+		return v->sig_status ? 0 : -ENOMEM;
+	v->desc = &sig->desc;
+	v->sig_key = wrap_colon_hex(v->desc->sig_key);
+	v->signature = hex_kmod(v->desc->signature, v->desc->signature_len);
+	if (v->desc->by_skid)
+		r = asprintf(&v->signer_id, "subjectKeyIdentifier %s", v->desc->sig_key);
 	else
-		r = asprintf(&v->signer_id, "issuer \"%s\" serial %s", strempty(v->desc.signer),
-			     v->desc.sig_key);
+		r = asprintf(&v->signer_id, "issuer \"%s\" serial %s", strempty(v->desc->signer),
+			     v->desc->sig_key);
 	if (r < 0)
 		v->signer_id = NULL;
 	return v->sig_status && v->sig_key && v->signature && v->signer_id ? 0 : -ENOMEM;
@@ -332,24 +227,22 @@ static char *absolute_path(const char *cwd, const char *path)
 	return asprintf(&s, "%s/%s", cwd, path) < 0 ? NULL : s;
 }
 
-static int module_view_load(struct kiln_ctx *ctx, struct module_view *v, const char *cwd,
-			    const char *path)
+static int module_view_init(struct module_view *v, const struct kiln_module_batch_item *item,
+			    const char *cwd)
 {
 	size_t n;
-	int r;
 
-	r = kiln_module_open(ctx, path, &v->m);
-	if (r < 0)
-		return r;
-	v->filename = absolute_path(cwd, path);
+	*v = (struct module_view){
+		.m = item->module,
+		.params = item->params,
+		.n_params = item->n_params,
+	};
+	v->filename = absolute_path(cwd, item->path);
 	if (!v->filename)
 		return -ENOMEM;
 	kiln_module_versions(v->m, &n);
 	snprintf(v->n_versions, sizeof(v->n_versions), "%zu", n);
-	r = collect_params(v);
-	if (r < 0)
-		return r;
-	return describe_signature(ctx, v);
+	return view_signature(v, &item->sig);
 }
 
 /* ---- modinfo's text ----------------------------------------------------- */
@@ -373,7 +266,7 @@ static void add_field(struct strbuf *sb, const char *key, const char *value)
 }
 
 /* One parameter as modinfo prints it: in the full listing, or with -F parm. */
-static void add_param(struct strbuf *sb, const struct param *p, bool field_only)
+static void add_param(struct strbuf *sb, const struct kiln_module_param *p, bool field_only)
 {
 	if (!field_only)
 		strbuf_addf(sb, "%-16s", "parm:");
@@ -389,9 +282,9 @@ static void add_param(struct strbuf *sb, const struct param *p, bool field_only)
 static void sig_values(const struct module_view *v, const char *values[static 5])
 {
 	values[0] = "PKCS#7";
-	values[1] = strempty(v->desc.signer);
+	values[1] = strempty(v->desc->signer);
 	values[2] = v->sig_key;
-	values[3] = v->desc.hash_algo;
+	values[3] = v->desc->hash_algo;
 	values[4] = v->signature;
 }
 
@@ -415,7 +308,7 @@ static void add_text(struct strbuf *sb, const struct module_view *v, bool compat
 	for (size_t i = 0; i < n; i++)
 		if (!streq(mi[i].key, "parm") && !streq(mi[i].key, "parmtype"))
 			add_field(sb, mi[i].key, mi[i].value);
-	if (v->has_desc) {
+	if (v->desc) {
 		sig_values(v, values);
 		for (size_t i = 0; i < ELEMENTSOF(sig_keys); i++)
 			add_field(sb, sig_keys[i], values[i]);
@@ -450,7 +343,7 @@ static void add_field_values(struct strbuf *sb, const struct module_view *v, con
 	for (size_t i = 0; i < n; i++)
 		if (streq(mi[i].key, field))
 			strbuf_addf(sb, "%s\n", mi[i].value);
-	if (v->has_desc) {
+	if (v->desc) {
 		sig_values(v, values);
 		for (size_t i = 0; i < ELEMENTSOF(sig_keys); i++)
 			if (streq(field, sig_keys[i]))
@@ -553,7 +446,7 @@ static int add_json(struct json_writer *w, const struct module_view *v)
 	r = add_json_modinfo(w, v->m);
 	if (r < 0)
 		return r;
-	if (v->has_desc) {
+	if (v->desc) {
 		const char *values[5];
 
 		sig_values(v, values);
@@ -566,18 +459,18 @@ static int add_json(struct json_writer *w, const struct module_view *v)
 	json_int(w, (int64_t)n_versions);
 	json_kv_string(w, "signature_status", v->sig_status);
 	json_key(w, "signer_id");
-	if (!v->has_desc) {
+	if (!v->desc) {
 		json_null(w);
-	} else if (v->desc.by_skid) {
+	} else if (v->desc->by_skid) {
 		json_begin_object(w);
 		json_kv_string(w, "type", "skid");
-		json_kv_string(w, "skid", v->desc.sig_key);
+		json_kv_string(w, "skid", v->desc->sig_key);
 		json_end_object(w);
 	} else {
 		json_begin_object(w);
 		json_kv_string(w, "type", "issuer-serial");
-		json_kv_string(w, "issuer", v->desc.signer);
-		json_kv_string(w, "serial", v->desc.sig_key);
+		json_kv_string(w, "issuer", v->desc->signer);
+		json_kv_string(w, "serial", v->desc->sig_key);
 		json_end_object(w);
 	}
 	json_end_object(w);
@@ -607,146 +500,95 @@ static int path_list_add(struct path_list *l, char *path)
 
 /* ---- the command -------------------------------------------------------- */
 
-/*
- * Modules are read on every core: most of the time goes to mapping files
- * and faulting pages in, which threads overlap. Each module's output is
- * made apart and printed in operand order, a batch at a time.
- */
-#define BATCH 256
-
-struct slot {
-	struct strbuf out; /* its text, or its JSON object (without the comma before it) */
-	char *messages; /* its lines for stderr */
-	bool failed;
-};
-
-struct batch {
+struct info_run {
 	const struct info_args *a;
 	bool json;
 	const char *cwd;
-	char *const *paths;
-	struct slot *slots;
-	struct kiln_ctx **ctxs; /* one per worker: the error text lives on it */
+	size_t n_written; /* JSON objects written */
+	bool failed; /* a module could not be read */
 };
 
-static void slot_fail(struct slot *s, struct kiln_ctx *ctx, int r, const char *path)
+/* One module's failure, or its warning, on stderr. */
+static void report(const struct kiln_module_batch_item *item)
 {
-	const char *why = kiln_ctx_error(ctx);
-	int n;
-
-	s->failed = true;
-	free(s->messages);
-	/* the library's messages name the file; a bare errno does not */
-	if (why)
-		n = asprintf(&s->messages, "kiln: module info: %s\n", why);
-	else
-		n = asprintf(&s->messages, "kiln: module info: '%s': %s\n", path, strerror(-r));
-	if (n < 0)
-		s->messages = NULL;
-	kiln_ctx_clear_error(ctx);
+	if (item->r < 0 && item->error)
+		/* the library's messages name the file; a bare errno does not */
+		fprintf(stderr, "kiln: module info: %s\n", item->error);
+	else if (item->r < 0)
+		fprintf(stderr, "kiln: module info: '%s': %s\n", item->path, strerror(-item->r));
+	else if (item->n_bad_params)
+		fprintf(stderr,
+			"kiln: module info: '%s': warning: %zu parm or parmtype entries without"
+			" ':' left out, as modinfo does\n",
+			item->path, item->n_bad_params);
 }
 
-static void info_one(size_t i, unsigned worker, void *userdata)
+/*
+ * Each module, in operand order, as soon as lib/kmod has read it (on every
+ * core: most of the time goes to mapping files and faulting pages in). A
+ * negative return (stdout failed) stops the run.
+ */
+static int show_one(struct kiln_module_batch_item *item, void *userdata)
 {
-	const struct batch *b = userdata;
-	struct kiln_ctx *ctx = b->ctxs[worker];
-	struct slot *s = &b->slots[i];
-	const char *path = b->paths[i];
-	struct module_view v = { 0 };
-	int r;
+	struct info_run *run = userdata;
+	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+	_cleanup_(module_view_release) struct module_view v = { 0 };
+	int r = item->r;
 
-	r = module_view_load(ctx, &v, b->cwd, path);
-	if (r >= 0 && v.n_bad_params &&
-	    asprintf(&s->messages,
-		     "kiln: module info: '%s': warning: %zu parm or parmtype entries without"
-		     " ':' left out, as modinfo does\n",
-		     path, v.n_bad_params) < 0)
-		s->messages = NULL;
-	if (r >= 0 && b->json) {
+	if (r >= 0)
+		r = module_view_init(&v, item, run->cwd);
+	if (r == -ENOMEM)
+		return r;
+	report(item);
+	if (item->r < 0) {
+		run->failed = true;
+		return 0;
+	}
+	if (run->json) {
 		/* an array element: what json_writer writes one level down */
 		struct json_writer w;
 
-		json_init(&w, &s->out);
+		if (run->n_written++ > 0)
+			strbuf_addch(&out, ',');
+		json_init(&w, &out);
 		w.depth = 1;
 		r = add_json(&w, &v);
-	} else if (r >= 0 && b->a->field) {
-		add_field_values(&s->out, &v, b->a->field);
-	} else if (r >= 0) {
-		add_text(&s->out, &v, b->a->compat);
+		if (r < 0)
+			return r;
+	} else if (run->a->field) {
+		add_field_values(&out, &v, run->a->field);
+	} else {
+		add_text(&out, &v, run->a->compat);
 	}
-	module_view_release(&v);
-	if (r < 0)
-		slot_fail(s, ctx, r, path);
-}
-
-/* Print the batch in order; false if stdout failed. */
-static bool emit(struct slot *slots, size_t n, bool json, size_t *n_written, bool *failed)
-{
-	bool ok = true;
-
-	for (size_t i = 0; i < n; i++) {
-		struct slot *s = &slots[i];
-
-		if (s->messages)
-			fputs(s->messages, stderr);
-		if (s->failed)
-			*failed = true;
-		else if (ok && json && (*n_written)++ > 0)
-			ok = cli_write_stdout(",", 1) == EXIT_OK;
-		if (ok && s->out.len)
-			ok = cli_write_stdout(s->out.buf, s->out.len) == EXIT_OK;
-		strbuf_release(&s->out);
-		free(s->messages);
-		*s = (struct slot){ 0 };
-	}
-	return ok;
+	if (out.len && cli_write_stdout(out.buf, out.len) != EXIT_OK)
+		return -EPIPE;
+	return 0;
 }
 
 static int info_all(const struct info_args *a, bool json, char *const *paths, size_t n)
 {
-	unsigned jobs = kiln_cpus_online();
-	_cleanup_free_ struct slot *slots = calloc(BATCH, sizeof(*slots));
-	_cleanup_free_ struct kiln_ctx **ctxs = NULL;
 	_cleanup_free_ char *cwd = getcwd(NULL, 0);
-	size_t n_written = 0;
-	bool failed = false, ok = true;
-	int r = EXIT_OK;
+	unsigned cpus = kiln_cpus_online();
+	struct info_run run = { .a = a, .json = json, .cwd = cwd };
+	struct kiln_module_batch_options o = {
+		.op = KILN_MODULE_BATCH_INFO,
+		.jobs = cpus < 16 ? cpus : 16,
+		.on_item = show_one,
+		.userdata = &run,
+	};
+	int r;
 
-	if (jobs > 16)
-		jobs = 16;
-	ctxs = calloc(jobs, sizeof(*ctxs));
-	if (!slots || !ctxs)
-		return cli_fail(-ENOMEM, "module info");
-	for (unsigned t = 0; t < jobs; t++)
-		if (kiln_ctx_new(&ctxs[t]) < 0) {
-			r = cli_fail(-ENOMEM, "module info");
-			goto out;
-		}
-	if (json && cli_write_stdout("[", 1) != EXIT_OK) {
-		r = EXIT_FAILURE_;
-		goto out;
-	}
-	for (size_t first = 0; ok && first < n; first += BATCH) {
-		struct batch b = {
-			.a = a,
-			.json = json,
-			.cwd = cwd,
-			.paths = paths + first,
-			.slots = slots,
-			.ctxs = ctxs,
-		};
-		size_t k = n - first < BATCH ? n - first : BATCH;
-
-		kiln_parallel_for(k, jobs, info_one, NULL, &b);
-		ok = emit(slots, k, json, &n_written, &failed);
-	}
-	if (ok && json)
-		ok = cli_write_stdout(n_written ? "\n]\n" : "]\n", n_written ? 3 : 2) == EXIT_OK;
-	r = !ok || failed ? EXIT_FAILURE_ : EXIT_OK;
-out:
-	for (unsigned t = 0; t < jobs; t++)
-		kiln_ctx_free(ctxs[t]);
-	return r;
+	if (json && cli_write_stdout("[", 1) != EXIT_OK)
+		return EXIT_FAILURE_;
+	r = kiln_module_batch(cli_ctx, paths, n, &o);
+	if (r == -EPIPE)
+		return EXIT_FAILURE_; /* cli_write_stdout() said why */
+	if (r < 0)
+		return cli_fail(r, "module info");
+	if (json &&
+	    cli_write_stdout(run.n_written ? "\n]\n" : "]\n", run.n_written ? 3 : 2) != EXIT_OK)
+		return EXIT_FAILURE_;
+	return run.failed ? EXIT_FAILURE_ : EXIT_OK;
 }
 
 int cmd_module_info(int argc, char **argv)

@@ -14,7 +14,6 @@
 
 #include "json.h"
 #include "kiln.h"
-#include "parallel.h"
 
 struct sign_args {
 	struct kiln_signer_options signer;
@@ -30,10 +29,8 @@ struct sign_result {
 
 struct sign_run {
 	const struct kiln_signer *signer;
-	unsigned flags;
 	char **paths;
 	struct sign_result *results;
-	struct kiln_ctx **ctxs; /* one per worker: a context's last error is not shared */
 	bool show_progress;
 };
 
@@ -109,19 +106,26 @@ static int on_option(int c, const char *arg, void *userdata)
 	return CLI_CONTINUE;
 }
 
-static void sign_one(size_t i, unsigned worker, void *userdata)
+/* Keep what the summary needs of each module; the errors are printed once all are done. */
+static int keep_result(struct kiln_module_batch_item *item, void *userdata)
 {
 	struct sign_run *run = userdata;
-	struct kiln_ctx *ctx = run->ctxs[worker];
-	struct sign_result *res = &run->results[i];
-	const char *why;
+	struct sign_result *res = &run->results[item->index];
+	const char *why = item->error;
 
-	res->r = kiln_module_sign_file(ctx, run->signer, run->paths[i], run->flags, &res->info);
+	res->r = item->r;
+	res->info = item->sign;
 	if (res->r >= 0)
-		return;
-	why = kiln_ctx_error(ctx);
-	res->error = strdup(why ? why : strerror(-res->r));
-	kiln_ctx_clear_error(ctx);
+		return 0;
+	/* the library says it is signed; how to sign it again is this command's */
+	if (res->r == -EEXIST) {
+		if (asprintf(&res->error, "%s; use --replace to sign it again",
+			     why ? why : "already signed") < 0)
+			res->error = NULL;
+	} else {
+		res->error = strdup(why ? why : strerror(-res->r));
+	}
+	return 0;
 }
 
 static void show_progress(size_t done, size_t n, void *userdata)
@@ -212,9 +216,14 @@ int cmd_module_sign(int argc, char **argv)
 	_cleanup_(kiln_signer_freep) struct kiln_signer *signer = NULL;
 	struct tree_args t = { 0 };
 	struct sign_run run = { 0 };
+	struct kiln_module_batch_options bo = {
+		.op = KILN_MODULE_BATCH_SIGN,
+		.on_item = keep_result,
+		.on_progress = show_progress,
+		.userdata = &run,
+	};
 	char **paths = NULL;
 	size_t n = 0, failed = 0;
-	unsigned jobs = 0;
 	int r, ret = EXIT_FAILURE_;
 
 	r = cli_parse_options(argc, argv, &o, &t);
@@ -241,27 +250,24 @@ int cmd_module_sign(int argc, char **argv)
 		goto out;
 	}
 
-	jobs = a.jobs ? a.jobs : kiln_cpus_online();
-	if (jobs > n)
-		jobs = (unsigned)n;
 	run = (struct sign_run){
 		.signer = signer,
-		.flags = a.flags,
 		.paths = paths,
 		.results = calloc(n, sizeof(*run.results)),
-		.ctxs = calloc(jobs, sizeof(*run.ctxs)),
 		.show_progress = !t.json && isatty(STDERR_FILENO),
 	};
-	if (!run.results || !run.ctxs) {
+	if (!run.results) {
 		cli_fail(-ENOMEM, "module sign");
 		goto out;
 	}
-	for (unsigned i = 0; i < jobs; i++)
-		if (kiln_ctx_new(&run.ctxs[i]) < 0) {
-			cli_fail(-ENOMEM, "module sign");
-			goto out;
-		}
-	kiln_parallel_for(n, jobs, sign_one, show_progress, &run);
+	bo.jobs = a.jobs;
+	bo.signer = signer;
+	bo.sign_flags = a.flags;
+	r = kiln_module_batch(cli_ctx, paths, n, &bo);
+	if (r < 0) {
+		cli_fail(r, "module sign");
+		goto out;
+	}
 
 	/* in the operands' order, whatever order the threads finished in */
 	for (size_t i = 0; i < n; i++)
@@ -278,10 +284,6 @@ out:
 		for (size_t i = 0; i < n; i++)
 			free(run.results[i].error);
 	free(run.results);
-	if (run.ctxs)
-		for (unsigned i = 0; i < jobs; i++)
-			kiln_ctx_free(run.ctxs[i]);
-	free(run.ctxs);
 	kiln_strv_free(paths, n);
 	tree_args_release(&t);
 	return ret;

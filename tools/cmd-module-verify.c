@@ -11,7 +11,6 @@
 
 #include "json.h"
 #include "kiln.h"
-#include "parallel.h"
 
 struct verify_args {
 	const char **certs;
@@ -19,17 +18,11 @@ struct verify_args {
 	unsigned jobs;
 };
 
-struct verify_item {
-	int r; /* < 0: the file could not be read; the verdict is not set */
-	char *error;
-	struct kiln_verify_result res;
-};
-
+/* The lines (or the JSON array) being written, a module at a time, in operand order. */
 struct verify_run {
-	const struct kiln_verifier *verifier;
-	char **paths;
-	struct verify_item *items;
-	struct kiln_ctx **ctxs; /* one per worker */
+	struct strbuf *out;
+	struct json_writer *w; /* --json */
+	size_t bad; /* modules not ok, or not read */
 };
 
 static int help(void)
@@ -90,21 +83,6 @@ static int on_option(int c, const char *arg, void *userdata)
 	return CLI_CONTINUE;
 }
 
-static void verify_one(size_t i, unsigned worker, void *userdata)
-{
-	struct verify_run *run = userdata;
-	struct kiln_ctx *ctx = run->ctxs[worker];
-	struct verify_item *item = &run->items[i];
-	const char *why;
-
-	item->r = kiln_verify_file(ctx, run->verifier, run->paths[i], &item->res);
-	if (item->r >= 0)
-		return;
-	why = kiln_ctx_error(ctx);
-	item->error = strdup(why ? why : strerror(-item->r));
-	kiln_ctx_clear_error(ctx);
-}
-
 /* The kernel's name for the error its module loader would get. */
 static const char *kernel_error_name(int e)
 {
@@ -144,11 +122,11 @@ static void add_signer(struct strbuf *sb, const struct kiln_verify_result *res)
 		strbuf_addf(sb, ", %s", d->hash_algo);
 }
 
-static void write_line(struct strbuf *sb, const char *path, const struct verify_item *item)
+static void write_line(struct strbuf *sb, const struct kiln_module_batch_item *item)
 {
-	const struct kiln_verify_result *res = &item->res;
+	const struct kiln_verify_result *res = &item->verify;
 
-	strbuf_addf(sb, "%s: ", path);
+	strbuf_addf(sb, "%s: ", item->path);
 	switch (res->verdict) {
 	case KILN_VERIFY_OK:
 		strbuf_adds(sb, "ok (");
@@ -170,15 +148,15 @@ static void write_line(struct strbuf *sb, const char *path, const struct verify_
 	strbuf_addch(sb, '\n');
 }
 
-static void write_json(struct json_writer *w, const char *path, const struct verify_item *item)
+static void write_json(struct json_writer *w, const struct kiln_module_batch_item *item)
 {
-	const struct kiln_verify_result *res = &item->res;
+	const struct kiln_verify_result *res = &item->verify;
 
 	json_begin_object(w);
-	json_kv_string(w, "path", path);
+	json_kv_string(w, "path", item->path);
 	if (item->r < 0) {
 		json_kv_string(w, "verdict", "error");
-		json_kv_string(w, "error", item->error);
+		json_kv_string(w, "error", item->error ? item->error : strerror(-item->r));
 		json_end_object(w);
 		return;
 	}
@@ -193,6 +171,23 @@ static void write_json(struct json_writer *w, const char *path, const struct ver
 		json_kv_string(w, "sig_hashalgo", res->desc.hash_algo);
 	}
 	json_end_object(w);
+}
+
+/* One module's verdict, as it comes; a file that could not be read is said on stderr. */
+static int write_verdict(struct kiln_module_batch_item *item, void *userdata)
+{
+	struct verify_run *run = userdata;
+
+	if (item->r < 0 || item->verify.verdict != KILN_VERIFY_OK)
+		run->bad++;
+	if (item->r < 0)
+		fprintf(stderr, "kiln: module verify: '%s': %s\n", item->path,
+			item->error ? item->error : strerror(-item->r));
+	if (run->w)
+		write_json(run->w, item);
+	else if (item->r >= 0)
+		write_line(run->out, item);
+	return 0;
 }
 
 static int load_verifier(const struct verify_args *a, struct kiln_verifier **ret)
@@ -232,11 +227,15 @@ int cmd_module_verify(int argc, char **argv)
 	_cleanup_(kiln_verifier_freep) struct kiln_verifier *verifier = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 	struct tree_args t = { 0 };
-	struct verify_run run = { 0 };
 	struct json_writer w;
+	struct verify_run run = { .out = &out };
+	struct kiln_module_batch_options bo = {
+		.op = KILN_MODULE_BATCH_VERIFY,
+		.on_item = write_verdict,
+		.userdata = &run,
+	};
 	char **paths = NULL;
-	size_t n = 0, bad = 0;
-	unsigned jobs = 0;
+	size_t n = 0;
 	int r, ret = EXIT_FAILURE_;
 
 	r = cli_parse_options(argc, argv, &o, &t);
@@ -267,63 +266,27 @@ int cmd_module_verify(int argc, char **argv)
 		goto out;
 	}
 
-	jobs = a.jobs ? a.jobs : kiln_cpus_online();
-	if (jobs > n)
-		jobs = (unsigned)n;
-	run = (struct verify_run){
-		.verifier = verifier,
-		.paths = paths,
-		.items = calloc(n, sizeof(*run.items)),
-		.ctxs = calloc(jobs, sizeof(*run.ctxs)),
-	};
-	if (!run.items || !run.ctxs) {
-		r = cli_fail(-ENOMEM, "module verify");
-		goto out;
-	}
-	for (unsigned i = 0; i < jobs; i++)
-		if (kiln_ctx_new(&run.ctxs[i]) < 0) {
-			r = cli_fail(-ENOMEM, "module verify");
-			goto out;
-		}
-	kiln_parallel_for(n, jobs, verify_one, NULL, &run);
-
 	if (t.json) {
 		json_init(&w, &out);
 		json_begin_array(&w);
+		run.w = &w;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct verify_item *item = &run.items[i];
-
-		if (item->r < 0 || item->res.verdict != KILN_VERIFY_OK)
-			bad++;
-		if (item->r < 0)
-			fprintf(stderr, "kiln: module verify: '%s': %s\n", paths[i],
-				strempty(item->error));
-		if (t.json)
-			write_json(&w, paths[i], item);
-		else if (item->r >= 0)
-			write_line(&out, paths[i], item);
+	bo.jobs = a.jobs;
+	bo.verifier = verifier;
+	r = kiln_module_batch(cli_ctx, paths, n, &bo);
+	if (r < 0) {
+		r = cli_fail(r, "module verify");
+		goto out;
 	}
 	if (t.json) {
 		json_end_array(&w);
 		strbuf_addch(&out, '\n');
 	}
 	r = cli_write_stdout(strbuf_str(&out), out.len);
-	if (r == EXIT_OK && bad)
+	if (r == EXIT_OK && run.bad)
 		r = EXIT_FAILURE_;
 out:
 	ret = r;
-	if (run.items)
-		for (size_t i = 0; i < n; i++) {
-			free(run.items[i].error);
-			if (run.items[i].r >= 0)
-				kiln_verify_result_release(&run.items[i].res);
-		}
-	free(run.items);
-	if (run.ctxs)
-		for (unsigned i = 0; i < jobs; i++)
-			kiln_ctx_free(run.ctxs[i]);
-	free(run.ctxs);
 	kiln_strv_free(paths, n);
 	free(a.certs);
 	tree_args_release(&t);

@@ -14,6 +14,111 @@
 /* A stage with more modules than this (a kernel's) gets a count, and its problems listed. */
 #define SUMMARY_MODULES_MAX 20
 
+const char *cli_fix_text(enum kiln_check_fix fix, const char *arg, char **owned)
+{
+	const char *cert = arg ? arg : "CERT";
+	int r = 0; /* a value out of the enum: nothing to say */
+
+	*owned = NULL;
+	switch (fix) {
+	case KILN_FIX_NONE:
+	case KILN_FIX_MAX:
+		return NULL;
+	case KILN_FIX_SIGN:
+		r = asprintf(
+		    owned,
+		    "sign it with the kernel's key: kiln module sign --key KEY --cert %s FILE",
+		    cert);
+		break;
+	case KILN_FIX_RESIGN:
+		r = asprintf(owned,
+			     "sign it with the kernel's key: kiln module sign --replace --key KEY "
+			     "--cert %s FILE",
+			     cert);
+		break;
+	case KILN_FIX_RESIGN_OR_ENROLL:
+		r = asprintf(
+		    owned,
+		    "re-sign it with the kernel's key (kiln module sign --replace --key KEY "
+		    "--cert %s FILE), or enroll the signer's certificate in the kernel's "
+		    "keyring (MOK)",
+		    cert);
+		break;
+	case KILN_FIX_REBUILD:
+		if (!arg)
+			return "rebuild the module against this kernel's build tree";
+		r = asprintf(
+		    owned, "rebuild the module against this kernel's build tree (release %s)", arg);
+		break;
+	case KILN_FIX_REBUILD_WITH_SYMVERS:
+		r = asprintf(
+		    owned, "rebuild the module against %s's Module.symvers (KBUILD_EXTRA_SYMBOLS)",
+		    strempty(arg));
+		break;
+	case KILN_FIX_KEEP_SYMTAB:
+		return "rebuild the module; strip it with --strip-debug only";
+	case KILN_FIX_IMPORT_NS:
+		r = asprintf(owned, "add MODULE_IMPORT_NS(%s) to the module's source",
+			     strempty(arg));
+		break;
+	case KILN_FIX_GPL_LICENSE:
+		r = asprintf(owned, "use a GPL-compatible MODULE_LICENSE(), or stop using %s",
+			     strempty(arg));
+		break;
+	case KILN_FIX_RENAME_EXPORT:
+		if (!arg)
+			return "rename the symbol, or stop exporting it";
+		r = asprintf(owned, "rename the symbol, or blacklist %s", arg);
+		break;
+	case KILN_FIX_INSTALL:
+		r = asprintf(owned, "install it in usr/lib/modules/%s/", strempty(arg));
+		break;
+	case KILN_FIX_GIVE_EXPORTER:
+		return "it was undefined at build time too (modpost warned): give the module that "
+		       "exports it, or its Module.symvers with --symvers";
+	case KILN_FIX_GIVE_EXPORTER_OR_REBUILD:
+		return "it was exported where the module was built (its CRC is in __versions), not "
+		       "here: give the module that exports it (or its Module.symvers with "
+		       "--symvers), or rebuild against this kernel's tree";
+	case KILN_FIX_GIVE_DEPENDENCY:
+		r = asprintf(owned,
+			     "give %s.ko too (it must ship in the same extension), or its "
+			     "Module.symvers with --symvers",
+			     strempty(arg));
+		break;
+	case KILN_FIX_ADD_FIRMWARE:
+		/* /usr/lib/firmware: the kernel finds it there through merged /usr, and it is
+		 * the only firmware path a Talos extension may hold */
+		return "add it to the extension under /usr/lib/firmware/, or give the tree that "
+		       "has it as a firmware root (kiln module check --firmware-root, kiln ext "
+		       "validate --base)";
+	case KILN_FIX_GIVE_VERMAGIC:
+		return "give a kernel build tree with its .config (--kernel-build), the vermagic "
+		       "(--vermagic), or the kernel's /lib/modules/<release> (--modules-dir)";
+	case KILN_FIX_GIVE_SYMVERS:
+		return "give the kernel's build tree (--kernel-build) or its Module.symvers "
+		       "(--symvers) to check them";
+	case KILN_FIX_GIVE_CERT:
+		/* with a boot image that has none built in, only the certificate is left */
+		if (arg)
+			return "give the kernel's signing certificate with --cert";
+		return "give the kernel's signing certificate with --cert, its boot image with "
+		       "--kernel-image, or a build tree with certs/signing_key.x509";
+	}
+	if (r < 0)
+		*owned = NULL;
+	return *owned;
+}
+
+/* What to do about @f: @advice's words, else cli_fix_text()'s; *@owned is freed by the caller. */
+static const char *todo_text(const struct kiln_check_finding *f, cli_advice_fn advice,
+			     const void *userdata, char **owned)
+{
+	const char *todo = advice ? advice(f, userdata, owned) : NULL;
+
+	return todo ? todo : cli_fix_text(f->fix, f->fix_arg, owned);
+}
+
 /* "prefix" before each line of @text. */
 static void add_lines(struct strbuf *sb, const char *prefix, const char *text)
 {
@@ -40,7 +145,7 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 
 		if (f->status < min)
 			continue;
-		todo = advice ? advice(f, userdata, &owned) : NULL;
+		todo = todo_text(f, advice, userdata, &owned);
 		strbuf_addf(sb, "%s%s: %s: ", indent, kiln_check_status_name(f->status),
 			    kiln_check_kind_name(f->kind));
 		if (f->subject)
@@ -48,12 +153,13 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 		strbuf_addf(sb, "%s\n", f->message);
 		if (f->kernel_says)
 			add_lines(sb, says, f->kernel_says);
-		if (todo || f->advice)
-			strbuf_addf(sb, "%s    to do: %s\n", indent, todo ? todo : f->advice);
+		if (todo)
+			strbuf_addf(sb, "%s    to do: %s\n", indent, todo);
 	}
 }
 
-void cli_check_json_members(struct json_writer *w, const struct kiln_check_result *r)
+void cli_check_json_members(struct json_writer *w, const struct kiln_check_result *r,
+			    cli_advice_fn advice, const void *userdata)
 {
 	json_key(w, "loads");
 	json_bool(w, kiln_check_loads(r));
@@ -68,6 +174,7 @@ void cli_check_json_members(struct json_writer *w, const struct kiln_check_resul
 		json_begin_array(w);
 		for (size_t i = 0; i < r->n_findings; i++) {
 			const struct kiln_check_finding *f = &r->findings[i];
+			_cleanup_free_ char *owned = NULL;
 
 			if ((int)f->kind != k)
 				continue;
@@ -84,7 +191,9 @@ void cli_check_json_members(struct json_writer *w, const struct kiln_check_resul
 				t += len + (t[len] == '\n');
 			}
 			json_end_array(w);
-			json_kv_string(w, "advice", f->advice);
+			json_kv_string(w, "fix", kiln_check_fix_name(f->fix));
+			json_kv_string(w, "fix_arg", f->fix_arg);
+			json_kv_string(w, "advice", todo_text(f, advice, userdata, &owned));
 			json_end_object(w);
 		}
 		json_end_array(w);
@@ -101,7 +210,10 @@ static const char *tree_base(const struct kiln_build_module *m)
 	return streq(m->kernel_dir, "/") ? "" : m->kernel_dir;
 }
 
-/* What to do in the stage that makes the module, for what the library's advice cannot say. */
+/*
+ * What to do in the stage that makes the module, where that differs from
+ * what `kiln module check` would say: signing and firmware are the stage's.
+ */
 static const char *build_advice(const struct kiln_check_finding *f, const void *userdata,
 				char **owned)
 {
@@ -109,8 +221,10 @@ static const char *build_advice(const struct kiln_check_finding *f, const void *
 	const char *tree = tree_base(m);
 	int r = 0;
 
-	switch (f->kind) {
-	case KILN_CHECK_SIGNATURE:
+	switch (f->fix) {
+	case KILN_FIX_SIGN:
+	case KILN_FIX_RESIGN:
+	case KILN_FIX_RESIGN_OR_ENROLL:
 		if (!m->kernel_is_tree) {
 			/* the modules directory has no certificate: whose key is unknown */
 			r = asprintf(
@@ -126,18 +240,14 @@ static const char *build_advice(const struct kiln_check_finding *f, const void *
 			     "as a build secret (--secret)",
 			     tree, m->kernel, tree, tree);
 		break;
-	case KILN_CHECK_FIRMWARE:
+	case KILN_FIX_ADD_FIRMWARE:
 		return "a warning only: install the file under usr/lib/firmware/ in this stage "
 		       "(rootfs/usr/lib/firmware/ for an extension), or ship the package that has "
 		       "it with this one";
-	case KILN_CHECK_VERMAGIC:
-		/* the library's own vermagic findings have advice; the release's has none */
-		if (f->advice || !m->installed_release)
+	case KILN_FIX_INSTALL:
+		/* a modules directory: cli_fix_text()'s "install it in usr/lib/modules/R/" */
+		if (!m->kernel_is_tree)
 			return NULL;
-		if (!m->kernel_is_tree) {
-			r = asprintf(owned, "install it in usr/lib/modules/%s/", m->kernel_release);
-			break;
-		}
 		r = asprintf(
 		    owned,
 		    "build it against the kernel's tree and install it with kbuild: "
@@ -338,7 +448,7 @@ void build_modules_json(struct json_writer *w, const struct kiln_build_module *m
 			json_key(w, "tree");
 			json_bool(w, m[i].kernel_is_tree);
 			json_end_object(w);
-			cli_check_json_members(w, &m[i].check);
+			cli_check_json_members(w, &m[i].check, build_advice, &m[i]);
 		} else {
 			json_null(w);
 		}

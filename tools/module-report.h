@@ -14,7 +14,14 @@
 #include "json.h"
 #include "strbuf.h"
 
-/* What to do about a finding; NULL: its own advice. */
+/*
+ * What to do about a finding whose fix is @fix, about @arg, in the words of
+ * kiln's commands (the library gives the fact, never the words); NULL for
+ * KILN_FIX_NONE. When the text is made, it is *@owned, for the caller to free.
+ */
+const char *cli_fix_text(enum kiln_check_fix fix, const char *arg, char **owned);
+
+/* What to do about a finding, in a command's own words; NULL: cli_fix_text()'s. */
 typedef const char *(*cli_advice_fn)(const struct kiln_check_finding *f, const void *userdata,
 				     char **owned);
 
@@ -26,8 +33,12 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 			     enum kiln_check_status min, const char *indent, cli_advice_fn advice,
 			     const void *userdata);
 
-/* The verdict of @r as members of an open JSON object: "loads", "status", "checks". */
-void cli_check_json_members(struct json_writer *w, const struct kiln_check_result *r);
+/*
+ * The verdict of @r as members of an open JSON object: "loads", "status",
+ * "checks" (each finding with its "fix", "fix_arg" and, worded, "advice").
+ */
+void cli_check_json_members(struct json_writer *w, const struct kiln_check_result *r,
+			    cli_advice_fn advice, const void *userdata);
 
 /* The modules a build made, a line each, collected as stages end and printed at the end. */
 struct build_summary {

@@ -206,7 +206,13 @@ struct kiln_ext_problem {
 	 * NULL for the whole extension
 	 */
 	char *path;
-	char *message; /* what is wrong, and what to do */
+	char *message; /* what is wrong, and what to do (but for a module's finding) */
+	/*
+	 * A module's finding (kiln_module_check()): what to do about it, for
+	 * the caller to word; KILN_FIX_NONE for every other problem.
+	 */
+	enum kiln_check_fix fix;
+	char *fix_arg;
 	bool warning; /* worth fixing, but the extension works */
 };
 

@@ -382,7 +382,8 @@ void kiln_installer_result_release(struct kiln_installer_result *r);
  * a scratch directory under kiln's cache directory, removed at the end;
  * outputs are written atomically. A module the preflight finds the base's
  * kernel would refuse is -EKEYREJECTED (a signature) or -ENOEXEC (anything
- * else), with the kernel's words and the fix on @ctx.
+ * else), with the kernel's words on @ctx; what to do about it is in the
+ * findings (their fix) of the KILN_INSTALLER_MODULE event that judged it.
  */
 int kiln_installer_build(struct kiln_ctx *ctx, struct kiln_store *s,
 			 const struct kiln_installer_options *o, struct kiln_installer_result *ret);

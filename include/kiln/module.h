@@ -126,6 +126,53 @@ const struct kiln_modversion *kiln_module_versions(const struct kiln_module *m, 
 int kiln_module_signature(const struct kiln_module *m, const struct kiln_modsig **ret);
 const char *kiln_module_signature_error(const struct kiln_module *m);
 
+/* ---- what modinfo shows (lib/kmod/modinfo.c) ----------------------------- */
+
+/* A module parameter: its parm= and parmtype= entries, merged as kmod's modinfo merges them. */
+struct kiln_module_param {
+	const char *name; /* into .modinfo: @name_len bytes, not NUL-terminated */
+	size_t name_len;
+	const char *desc; /* the last parm= of the name (what follows "NAME:"), or NULL */
+	const char *type; /* the last parmtype= of the name, or NULL */
+	size_t first; /* the .modinfo entry where the name first appears */
+};
+
+/*
+ * The parameters of @m as modinfo lists them: parm=NAME:DESC and
+ * parmtype=NAME:TYPE merged by NAME, the last value of each winning, the
+ * newest name first. Entries without ':' are left out, as modinfo leaves
+ * them, and counted in *@ret_n_bad (may be NULL). *@ret points into @m;
+ * free() it (NULL when there are none). A crafted module with a million
+ * parameters costs n log n.
+ */
+int kiln_module_params(const struct kiln_module *m, struct kiln_module_param **ret, size_t *ret_n,
+		       size_t *ret_n_bad);
+
+enum kiln_modsig_state {
+	KILN_MODSIG_UNSIGNED,
+	KILN_MODSIG_SIGNED, /* a well-formed trailer and PKCS#7; not verified (kiln_verify_*()) */
+	KILN_MODSIG_MALFORMED, /* a trailer or a PKCS#7 that does not parse */
+};
+
+/* What a module's signature is, before anyone verifies it. */
+struct kiln_module_sig {
+	enum kiln_modsig_state state;
+	char *why; /* MALFORMED: what is wrong with it */
+	struct kiln_modsig_desc desc; /* SIGNED: who signed it, with which digest */
+};
+
+/*
+ * Describe the signature of @m: unsigned, malformed and why, or signed and
+ * by whom. A malformed signature is a fact about the module, not an error:
+ * only -ENOMEM fails. Release *@ret with kiln_module_sig_release().
+ */
+int kiln_module_sig_describe(struct kiln_ctx *ctx, const struct kiln_module *m,
+			     struct kiln_module_sig *ret);
+void kiln_module_sig_release(struct kiln_module_sig *s);
+
+/* "unsigned", "signed", "malformed". */
+const char *kiln_modsig_state_name(enum kiln_modsig_state s);
+
 /* ---- signing (lib/kmod/sign.c) ------------------------------------------- */
 
 /*
@@ -194,8 +241,9 @@ struct kiln_sign_info {
 /*
  * Sign the module file contents @data (.ko, or .ko.xz/.ko.zst, told by their
  * magic): decompress, sign, compress the same way. An already signed module
- * is -EEXIST unless @flags has KILN_SIGN_REPLACE; a malformed trailer is
- * -EBADMSG; data that is not ELF is -ENOEXEC. @ret_info may be NULL.
+ * is -EEXIST unless @flags has KILN_SIGN_REPLACE (no other failure is
+ * -EEXIST); a malformed trailer is -EBADMSG; data that is not ELF is
+ * -ENOEXEC. @ret_info may be NULL.
  */
 int kiln_module_sign_mem(struct kiln_ctx *ctx, const struct kiln_signer *s, const uint8_t *data,
 			 size_t len, unsigned flags, uint8_t **ret, size_t *ret_len,
@@ -282,6 +330,64 @@ int kiln_verify_file(struct kiln_ctx *ctx, const struct kiln_verifier *v, const 
  */
 int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *name,
 			       const uint8_t *der, size_t len);
+
+/* ---- many modules at once (lib/kmod/batch.c) ----------------------------- */
+
+enum kiln_module_batch_op {
+	KILN_MODULE_BATCH_INFO, /* read each: kiln_module_open(), its parameters, its signature */
+	KILN_MODULE_BATCH_SIGN, /* sign each in place: kiln_module_sign_file() */
+	KILN_MODULE_BATCH_VERIFY, /* verify each: kiln_verify_file() */
+};
+
+/* What one module of a batch gave. */
+struct kiln_module_batch_item {
+	size_t index; /* in the paths given */
+	const char *path;
+	int r; /* < 0: the operation failed (for VERIFY: the file could not be read) */
+	/* why it failed, as the operation said it on its context (INFO's names the file,
+	 * SIGN's and VERIFY's do not); NULL when it said nothing: strerror(-r) */
+	char *error;
+	/* INFO: the module (on_item may take it, leaving NULL), its parameters, its signature */
+	struct kiln_module *module;
+	struct kiln_module_param *params;
+	size_t n_params;
+	size_t n_bad_params;
+	struct kiln_module_sig sig;
+	/* SIGN */
+	struct kiln_sign_info sign;
+	/* VERIFY: the kernel's verdict */
+	struct kiln_verify_result verify;
+};
+
+struct kiln_module_batch_options {
+	enum kiln_module_batch_op op;
+	unsigned jobs; /* threads, each with a context of its own; 0: one per online CPU */
+	const struct kiln_signer *signer; /* SIGN */
+	unsigned sign_flags; /* SIGN: KILN_SIGN_REPLACE */
+	const struct kiln_verifier *verifier; /* VERIFY */
+	/*
+	 * Each item, on the calling thread, in the order of the paths, as soon
+	 * as it and every one before it are done. What it holds is freed when
+	 * on_item returns. A negative return stops the batch: no module starts
+	 * after it, and kiln_module_batch() returns it.
+	 */
+	int (*on_item)(struct kiln_module_batch_item *item, void *userdata);
+	/* How many are done, now and then and once at the end, on the calling thread; may be
+	 * NULL. */
+	void (*on_progress)(size_t done, size_t n, void *userdata);
+	void *userdata;
+};
+
+/*
+ * Do @o->op on the @n module files @paths, on @o->jobs threads. A module
+ * that fails is an item with its error, never an error of the batch. Few
+ * results are held at once, whatever @n is: for INFO, two more than
+ * threads (each holds its module); for SIGN and VERIFY, 16 a thread.
+ * Returns 0, what on_item stopped it with, or -errno (on @ctx) when the
+ * batch could not run.
+ */
+int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
+		      const struct kiln_module_batch_options *o);
 
 /* ---- a kernel's boot image (lib/kmod/bzimage.c, lib/kmod/kernel-certs.c) ---- */
 
@@ -503,7 +609,8 @@ struct kiln_kernel_options {
 struct kiln_kernel_info {
 	const char *release;
 	const char *vermagic; /* NULL when unknown */
-	const char *vermagic_source; /* ".config", "--vermagic", or the module it came from */
+	const char *vermagic_source; /* ".config", "options" (given as @vermagic), or the module
+				      * it came from */
 	const char *cert; /* path, or NULL */
 	const char *kernel_image; /* path, or NULL */
 	size_t n_image_certs; /* the certificates built into it: kiln_kernel_certs() */
@@ -615,13 +722,54 @@ enum kiln_check_status {
 	KILN_CHECK_FAIL, /* the kernel refuses to load it */
 };
 
+/*
+ * What to do about a finding, as a fact: the front end words it (with its
+ * own commands and options), from the fix and its @fix_arg.
+ */
+enum kiln_check_fix {
+	KILN_FIX_NONE,
+	/* the module */
+	KILN_FIX_SIGN, /* unsigned: sign it with the kernel's key; arg: the kernel's certificate */
+	KILN_FIX_RESIGN, /* a signature the kernel cannot use: replace it with one by the
+			  * kernel's key; arg: the kernel's certificate */
+	KILN_FIX_RESIGN_OR_ENROLL, /* signed by a key the kernel does not trust: re-sign it, or
+				    * enroll the signer's certificate (MOK); arg: the certificate */
+	KILN_FIX_REBUILD, /* rebuild it against the kernel's build tree; arg: the release */
+	KILN_FIX_REBUILD_WITH_SYMVERS, /* rebuild it against the Module.symvers of module arg
+					* (KBUILD_EXTRA_SYMBOLS) */
+	KILN_FIX_KEEP_SYMTAB, /* rebuild it, and strip no more than debug information */
+	KILN_FIX_IMPORT_NS, /* add MODULE_IMPORT_NS(arg) to its source */
+	KILN_FIX_GPL_LICENSE, /* a GPL-compatible MODULE_LICENSE(), or stop using symbol arg */
+	KILN_FIX_RENAME_EXPORT, /* rename the export, or blacklist the in-tree module arg;
+				 * arg NULL: the kernel itself exports it: stop exporting it */
+	KILN_FIX_INSTALL, /* install it in lib/modules/arg/ (kiln_build_module's own finding) */
+	/* what is around it */
+	KILN_FIX_GIVE_EXPORTER, /* symbol arg was undefined at build time too: give the module
+				 * that exports it, or its Module.symvers */
+	KILN_FIX_GIVE_EXPORTER_OR_REBUILD, /* symbol arg was exported where the module was built
+					    * (its CRC is in __versions): give its exporter or
+					    * its Module.symvers, or rebuild against this kernel */
+	KILN_FIX_GIVE_DEPENDENCY, /* give module arg too (it ships with this one), or its
+				   * Module.symvers */
+	KILN_FIX_ADD_FIRMWARE, /* ship firmware arg with the module (usr/lib/firmware/), or give
+				* the tree that has it as a firmware root */
+	/* what the check was not given */
+	KILN_FIX_GIVE_VERMAGIC, /* the kernel's vermagic: its .config, the string, or the
+				 * vermagic of its modules */
+	KILN_FIX_GIVE_SYMVERS, /* what the kernel exports: its Module.symvers or build tree */
+	KILN_FIX_GIVE_CERT, /* the kernel's signing certificate; arg: the kernel image that has
+			     * none built in, or NULL when no image was given either */
+	KILN_FIX_MAX,
+};
+
 struct kiln_check_finding {
 	enum kiln_check_kind kind;
 	enum kiln_check_status status;
 	char *subject; /* the symbol, firmware or dependency; NULL for the module itself */
 	char *message; /* what is wrong */
 	char *kernel_says; /* what the kernel prints at load (or probe) time; may be NULL */
-	char *advice; /* what to do about it; may be NULL */
+	enum kiln_check_fix fix; /* what to do about it; KILN_FIX_NONE: nothing to do */
+	char *fix_arg; /* what the fix is about (see enum kiln_check_fix); may be NULL */
 };
 
 struct kiln_check_result {
@@ -661,5 +809,9 @@ static inline bool kiln_check_loads(const struct kiln_check_result *r)
 
 const char *kiln_check_kind_name(enum kiln_check_kind kind); /* "vermagic" */
 const char *kiln_check_status_name(enum kiln_check_status status); /* "ok", "fail" */
+/* "sign", "resign", "give-symvers", ...: a key for machines; NULL for KILN_FIX_NONE. */
+const char *kiln_check_fix_name(enum kiln_check_fix fix);
+/* The fix of that name; KILN_FIX_NONE for NULL or a name it does not know. */
+enum kiln_check_fix kiln_check_fix_by_name(const char *name);
 
 #pragma GCC visibility pop

@@ -85,7 +85,8 @@ static void write_module(struct json_writer *w, const struct kiln_build_module *
 			json_kv_string(w, "subject", f->subject);
 			json_kv_string(w, "message", f->message);
 			json_kv_string(w, "kernel_says", f->kernel_says);
-			json_kv_string(w, "advice", f->advice);
+			json_kv_string(w, "fix", kiln_check_fix_name(f->fix));
+			json_kv_string(w, "fix_arg", f->fix_arg);
 			json_end_object(w);
 		}
 		json_end_array(w);
@@ -144,7 +145,12 @@ static int read_finding(const struct json_value *v, struct kiln_check_result *re
 
 	if (kind < 0 || status < 0 || !json_get_string(v, "message"))
 		return -EBADMSG;
-	*f = (struct kiln_check_finding){ .kind = kind, .status = status };
+	/* records of a kiln that gave advice in words have no fix: nothing to do then */
+	*f = (struct kiln_check_finding){
+		.kind = kind,
+		.status = status,
+		.fix = kiln_check_fix_by_name(json_get_string(v, "fix")),
+	};
 	res->n_findings++;
 	if ((enum kiln_check_status)counts > res->checks[kind])
 		res->checks[kind] = counts;
@@ -154,7 +160,7 @@ static int read_finding(const struct json_value *v, struct kiln_check_result *re
 	if (r >= 0)
 		r = get_string(v, "kernel_says", &f->kernel_says);
 	if (r >= 0)
-		r = get_string(v, "advice", &f->advice);
+		r = get_string(v, "fix_arg", &f->fix_arg);
 	return r;
 }
 
@@ -329,9 +335,8 @@ static int installed_release(const char *path, char **ret)
 /* What `kiln module info` tells of @km: its name, vermagic and signer. */
 static int describe(struct kiln_ctx *ctx, const struct kiln_module *km, struct kiln_build_module *m)
 {
-	_cleanup_(kiln_modsig_desc_release) struct kiln_modsig_desc d = { 0 };
+	_cleanup_(kiln_module_sig_release) struct kiln_module_sig sig = { 0 };
 	const char *name = kiln_module_get(km, "name"), *vermagic = kiln_module_get(km, "vermagic");
-	const struct kiln_modsig *sig;
 	int r;
 
 	if (!name) {
@@ -345,21 +350,15 @@ static int describe(struct kiln_ctx *ctx, const struct kiln_module *km, struct k
 	}
 	if (!m->name || (vermagic && !(m->vermagic = strdup(vermagic))))
 		return -ENOMEM;
-	r = kiln_module_signature(km, &sig);
-	if (r == -ENODATA)
-		return 0;
-	m->has_signature = true;
-	if (r >= 0)
-		r = kiln_modsig_describe(ctx, sig, &d);
-	if (r == -ENOMEM)
+	r = kiln_module_sig_describe(ctx, km, &sig);
+	if (r < 0)
 		return r;
-	if (r < 0) {
-		/* a signature the kernel refuses: the check says why */
-		kiln_ctx_clear_error(ctx);
-		return 0;
+	m->has_signature = sig.state != KILN_MODSIG_UNSIGNED;
+	/* a malformed one has no signer: the check says why the kernel refuses it */
+	if (sig.state == KILN_MODSIG_SIGNED) {
+		m->signer = TAKE_PTR(sig.desc.signer);
+		m->sig_hash = TAKE_PTR(sig.desc.hash_algo);
 	}
-	m->signer = TAKE_PTR(d.signer);
-	m->sig_hash = TAKE_PTR(d.hash_algo);
 	return 0;
 }
 
@@ -519,7 +518,11 @@ static int check_release(struct kiln_build_module *m)
 	c->findings = f;
 	/* first: it is the cause, whatever else the module has wrong */
 	memmove(f + 1, f, c->n_findings * sizeof(*f));
-	*f = (struct kiln_check_finding){ .kind = KILN_CHECK_VERMAGIC, .status = KILN_CHECK_FAIL };
+	*f = (struct kiln_check_finding){
+		.kind = KILN_CHECK_VERMAGIC,
+		.status = KILN_CHECK_FAIL,
+		.fix = KILN_FIX_INSTALL,
+	};
 	c->n_findings++;
 	c->status = c->checks[KILN_CHECK_VERMAGIC] = KILN_CHECK_FAIL;
 	if (asprintf(&f->message,
@@ -529,7 +532,8 @@ static int check_release(struct kiln_build_module *m)
 		     m->kernel_release) < 0 ||
 	    asprintf(&f->kernel_says,
 		     "modprobe: FATAL: Module %s not found in directory /lib/modules/%s",
-		     strempty(m->name), m->kernel_release) < 0)
+		     strempty(m->name), m->kernel_release) < 0 ||
+	    !(f->fix_arg = strdup(m->kernel_release)))
 		return -ENOMEM;
 	return 0;
 }
@@ -583,7 +587,7 @@ static int module_stage_paths(const struct modules_run *mr, struct kiln_build_mo
 		if (r >= 0)
 			r = stage_paths(mr, &f->kernel_says);
 		if (r >= 0)
-			r = stage_paths(mr, &f->advice);
+			r = stage_paths(mr, &f->fix_arg);
 	}
 	return r;
 }

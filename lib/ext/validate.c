@@ -51,6 +51,7 @@ void kiln_ext_report_free(struct kiln_ext_report *r)
 	for (size_t i = 0; i < r->n_problems; i++) {
 		free(r->problems[i].path);
 		free(r->problems[i].message);
+		free(r->problems[i].fix_arg);
 	}
 	free(r->problems);
 	free(r->modules_release);
@@ -85,6 +86,17 @@ static int problem(struct validator *v, bool warning, const char *path, const ch
 		r->n_warnings++;
 	else
 		r->n_errors++;
+	return 0;
+}
+
+/* What to do about the problem just recorded: @f's fix, which the caller words. */
+static int problem_fix(struct validator *v, const struct kiln_check_finding *f)
+{
+	struct kiln_ext_problem *p = &v->r->problems[v->r->n_problems - 1];
+
+	p->fix = f->fix;
+	if (f->fix_arg && !(p->fix_arg = strdup(f->fix_arg)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -476,12 +488,14 @@ static int check_modules(struct validator *v)
 			 * not load */
 			if (f->status < KILN_CHECK_WARN)
 				continue;
-			r = problem(
-			    v, f->status < KILN_CHECK_FAIL && f->kind != KILN_CHECK_FIRMWARE, path,
-			    "%s%s%s: %s%s%s%s%s%s", kiln_check_kind_name(f->kind),
-			    f->subject ? " " : "", strempty(f->subject), f->message,
-			    f->kernel_says ? " (the kernel says: " : "", strempty(f->kernel_says),
-			    f->kernel_says ? ")" : "", f->advice ? "; " : "", strempty(f->advice));
+			r = problem(v,
+				    f->status < KILN_CHECK_FAIL && f->kind != KILN_CHECK_FIRMWARE,
+				    path, "%s%s%s: %s%s%s%s", kiln_check_kind_name(f->kind),
+				    f->subject ? " " : "", strempty(f->subject), f->message,
+				    f->kernel_says ? " (the kernel says: " : "",
+				    strempty(f->kernel_says), f->kernel_says ? ")" : "");
+			if (r >= 0)
+				r = problem_fix(v, f);
 		}
 	}
 out:

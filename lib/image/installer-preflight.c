@@ -217,7 +217,7 @@ static int refusal(struct installer *in, const struct preflight *p, size_t i, un
 	const struct kiln_check_result *r = &p->best[i];
 	const struct installer_ext *e = p->owner[i];
 	const struct kiln_check_finding *f = NULL;
-	_cleanup_free_ char *msg = NULL, *says = NULL, *advice = NULL;
+	_cleanup_free_ char *msg = NULL, *says = NULL;
 
 	for (size_t j = 0; j < r->n_findings && !f; j++)
 		if (r->findings[j].status == KILN_CHECK_FAIL)
@@ -227,19 +227,17 @@ static int refusal(struct installer *in, const struct preflight *p, size_t i, un
 				  module_path(p, i));
 	msg = one_line(in, f->message);
 	says = one_line(in, strempty(f->kernel_says));
-	advice = one_line(in, strempty(f->advice));
-	if (!msg || !says || !advice)
+	if (!msg || !says)
 		return -ENOMEM;
+	/* what to do is the finding's fix, which the caller words: it saw the module's event */
 	return kiln_error_hint(
 	    in->ctx, KILN_HINT_NO_PREFLIGHT, NULL,
 	    f->kind == KILN_CHECK_SIGNATURE ? EKEYREJECTED : ENOEXEC,
 	    "preflight: the base's kernel %s would refuse %s of extension \"%s\" "
-	    "(\"%s\"): %s%s%s: %s%s%s%s%s%s (%u module%s refused in all)",
+	    "(\"%s\"): %s%s%s: %s%s%s (%u module%s refused in all)",
 	    in->res->kernel_release, module_path(p, i), e ? e->manifest->name : "?",
 	    e ? e->ref : "?", kiln_check_kind_name(f->kind), f->subject ? " " : "",
-	    strempty(f->subject), msg, *says ? "; the kernel says: " : "", says,
-	    *advice ? "; to fix it: " : "", advice,
-	    e && f->kind != KILN_CHECK_SIGNATURE ? ", then rebuild the extension" : "", n_refused,
+	    strempty(f->subject), msg, *says ? "; the kernel says: " : "", says, n_refused,
 	    n_refused == 1 ? "" : "s");
 }
 

@@ -819,7 +819,7 @@ static int kernel_load(struct kiln_ctx *ctx, struct kiln_kernel *k,
 	}
 	if (o->vermagic) {
 		k->vermagic = strdup(o->vermagic);
-		k->vermagic_source = strdup("--vermagic");
+		k->vermagic_source = strdup("options");
 		if (!k->vermagic || !k->vermagic_source)
 			return -ENOMEM;
 	} else if (o->modules_dir && !o->build_dir) {

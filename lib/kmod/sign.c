@@ -364,9 +364,9 @@ static int unsigned_length(struct kiln_ctx *ctx, const uint8_t *data, size_t len
 		}
 		if (r < 0)
 			return r;
+		/* -EEXIST means this and nothing else: the caller says how to replace it */
 		if (!(flags & KILN_SIGN_REPLACE))
-			return kiln_error(ctx, EEXIST,
-					  "already signed; use --replace to sign it again");
+			return kiln_error(ctx, EEXIST, "already signed");
 		if (!frames_one_sequence(sig.p7, sig.p7_len))
 			return kiln_error(ctx, EBADMSG,
 					  "its signature is malformed: the trailer's %zu bytes "

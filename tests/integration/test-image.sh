@@ -237,9 +237,13 @@ cp -a demo unsigned
 cp "$mods/kiln_plain.ko" unsigned/rootfs/usr/lib/modules/"$krel"/extras/
 "$KILN" import unsigned --tag localhost/kiln-test/unsigned:1 >/dev/null
 expect_fail "the preflight refuses an unsigned module, in the kernel's words" 1 \
-	"preflight: the base's kernel $krel would refuse usr/lib/modules/$krel/extras/kiln_plain.ko of extension \"kiln-demo\".*Key was rejected by service.*sign it" \
+	"preflight: the base's kernel $krel would refuse usr/lib/modules/$krel/extras/kiln_plain.ko of extension \"kiln-demo\".*Key was rejected by service" \
 	image --system-extension-image localhost/kiln-test/unsigned:1 --kernel-cert cert.der \
 	--output initramfs
+cp "$out/stderr" unsigned.err
+check "... and the command says what to do, with the certificate given" grep -q \
+	"^kiln: image installer: preflight: to fix it: sign it with the kernel's key: kiln module sign --key KEY --cert cert.der FILE$" \
+	unsigned.err
 expect_out "--no-preflight composes it anyway" 0 'out/initramfs-amd64.xz' \
 	image --system-extension-image localhost/kiln-test/unsigned:1 --no-preflight \
 	--output initramfs

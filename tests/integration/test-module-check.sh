@@ -131,6 +131,14 @@ for m in v:
 expect_out "unsigned, kernel does not enforce: loads, tainting" 0 \
 	"module verification failed: signature and/or required key missing - tainting kernel" \
 	"$KILN" module check --kernel-build "$kb" "$u/kiln_plain.ko"
+# the library gives the fix as a fact; the command words it with its own options
+expect_out "... and says what to do, in kiln's commands" 0 \
+	"^ +to do: sign it with the kernel's key: kiln module sign --key KEY --cert $kb/+certs/signing_key.x509 FILE$" \
+	"$KILN" module check --kernel-build "$kb" "$u/kiln_plain.ko"
+expect_out "... and --json gives the fix, its argument and the words" 0 \
+	'"fix": "sign", "fix_arg": ".*certs/signing_key.x509", "advice": "sign it with' \
+	sh -c '"$1" module check --json --kernel-build "$2" "$3" | tr -d "\n" | sed "s/,  */, /g"' \
+	_ "$KILN" "$kb" "$u/kiln_plain.ko"
 expect_out "unsigned, --sig-enforce: rejected" 1 "Loading of unsigned module is rejected" \
 	"$KILN" module check --kernel-build "$kb" --sig-enforce "$u/kiln_plain.ko"
 
@@ -139,6 +147,9 @@ cp "$u/kiln_plain.ko" "$w/otherkey/"
 check "sign one with another key" sign other "$w/otherkey/kiln_plain.ko"
 expect_out "signed by another key: named, loads tainting" 0 \
 	"signed by a key the kernel does not trust: \"kiln test other kernel key\"" \
+	"$KILN" module check --kernel-build "$kb" "$w/otherkey/kiln_plain.ko"
+expect_out "... to be re-signed, with --replace, or its signer enrolled" 0 \
+	"to do: re-sign it with the kernel's key \(kiln module sign --replace --key KEY --cert .*\), or enroll" \
 	"$KILN" module check --kernel-build "$kb" "$w/otherkey/kiln_plain.ko"
 expect_out "signed by another key, --sig-enforce: rejected" 1 \
 	"Loading of module with unavailable key is rejected" \
@@ -284,6 +295,9 @@ expect_out "consumer without its provider: depends reported" 1 \
 expect_out "... with the kernel's words for the symbol it takes from it" 1 \
 	"kernel: kiln_consumer: Unknown symbol kiln_provider_value \(err -2\)" \
 	"$KILN" module check --kernel-build "$kb" "$m/kiln_consumer.ko"
+expect_out "... and what to give with it" 1 \
+	"to do: give kiln_provider.ko too \(it must ship in the same extension\), or its Module.symvers with --symvers" \
+	"$KILN" module check --kernel-build "$kb" "$m/kiln_consumer.ko"
 expect_out "consumer with its provider: ok" 0 "^$m/kiln_consumer.ko: ok$" \
 	"$KILN" module check --kernel-build "$kb" "$m/kiln_consumer.ko" "$m/kiln_provider.ko"
 expect_out "consumer with the provider's Module.symvers (KBUILD_EXTRA_SYMBOLS): loads" 0 \
@@ -302,6 +316,10 @@ expect_out "--release, --symvers, --cert, --vermagic: ok" 0 "^$m/kiln_plain.ko: 
 	--cert "$kb/certs/signing_key.x509" \
 	--vermagic "$release SMP preempt mod_unload modversions " "$m/kiln_plain.ko"
 expect_out "no vermagic to compare with: skipped, said why" 0 "skipped: vermagic: the kernel's vermagic is unknown" \
+	"$KILN" module check --release "$release" --symvers "$kb/Module.symvers" \
+	--cert "$kb/certs/signing_key.x509" "$m/kiln_plain.ko"
+expect_out "... and which options would give it" 0 \
+	"to do: give a kernel build tree with its .config \(--kernel-build\), the vermagic \(--vermagic\)" \
 	"$KILN" module check --release "$release" --symvers "$kb/Module.symvers" \
 	--cert "$kb/certs/signing_key.x509" "$m/kiln_plain.ko"
 expect_out "no .config: an unsigned module is taken as rejected" 1 "Loading of unsigned module is rejected" \

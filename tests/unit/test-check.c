@@ -70,6 +70,25 @@ static struct kiln_ctx *new_ctx(void)
 	return ctx;
 }
 
+/* ---- fixes --------------------------------------------------------------- */
+
+/* A fix is a fact with a stable name (build records keep it); the words are the CLI's. */
+TEST(check_fix_names_round_trip)
+{
+	ASSERT_TRUE(kiln_check_fix_name(KILN_FIX_NONE) == NULL);
+	ASSERT_EQ(kiln_check_fix_by_name(NULL), KILN_FIX_NONE);
+	ASSERT_EQ(kiln_check_fix_by_name("use --replace"), KILN_FIX_NONE);
+	for (int i = KILN_FIX_NONE + 1; i < KILN_FIX_MAX; i++) {
+		const char *name = kiln_check_fix_name((enum kiln_check_fix)i);
+
+		ASSERT_TRUE(name != NULL);
+		ASSERT_TRUE(strchr(name, ' ') == NULL);
+		ASSERT_EQ(kiln_check_fix_by_name(name), i);
+	}
+	ASSERT_STREQ(kiln_check_fix_name(KILN_FIX_SIGN), "sign");
+	ASSERT_TRUE(kiln_check_fix_name(KILN_FIX_MAX) == NULL);
+}
+
 /* ---- vermagic ------------------------------------------------------------ */
 
 TEST(vermagic_same_whole_string_without_crcs)

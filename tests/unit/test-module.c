@@ -615,6 +615,24 @@ TEST(signatures_described_as_kmod_does)
 	kiln_modsig_desc_release(&d);
 }
 
+/* The state of @data's signature; @why the reason a malformed one gives. */
+static enum kiln_modsig_state sig_state(struct kiln_ctx *ctx, const void *data, size_t len,
+					const char *why)
+{
+	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
+	_cleanup_(kiln_module_sig_release) struct kiln_module_sig s = { 0 };
+
+	ASSERT_OK(kiln_module_open_mem(ctx, "s.ko", data, len, &m));
+	ASSERT_OK(kiln_module_sig_describe(ctx, m, &s));
+	/* a malformed signature is the module's fact, not an error on the context */
+	ASSERT_TRUE(kiln_ctx_error(ctx) == NULL);
+	if (s.state == KILN_MODSIG_MALFORMED)
+		ASSERT_CONTAINS(s.why, why);
+	if (s.state == KILN_MODSIG_SIGNED)
+		ASSERT_STREQ(s.desc.signer, "kiln sig state");
+	return s.state;
+}
+
 TEST(signature_trailer_problems)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
@@ -640,6 +658,7 @@ TEST(signature_trailer_problems)
 		ASSERT_STREQ(kiln_module_get(m, "name"), "x");
 		ASSERT_TRUE(kiln_ctx_error(ctx) == NULL);
 	}
+	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "bytes of signature"), KILN_MODSIG_MALFORMED);
 
 	/* a well-formed trailer around bytes that are not DER */
 	strbuf_reset(&sb);
@@ -658,6 +677,123 @@ TEST(signature_trailer_problems)
 		ASSERT_CONTAINS(kiln_ctx_error(ctx), "signature is not PKCS#7 DER");
 		ASSERT_TRUE(d.signer == NULL && d.sig_key == NULL);
 	}
+	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, "not PKCS#7 DER"), KILN_MODSIG_MALFORMED);
+}
+
+/* ---- what modinfo shows --------------------------------------------------- */
+
+TEST(params_merged_as_modinfo_merges_them)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	static const char mi[] = "parm=a:first\0parmtype=a:int\0parm=b:bee\0parm=a:second\0"
+				 "parm=nocolon\0parmtype=c:bool\0name=p\0";
+	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL, *none = NULL;
+	_cleanup_free_ struct kiln_module_param *p = NULL, *q = NULL;
+	uint8_t elf[4096], elf2[4096];
+	size_t len = build_elf(elf, true, false, mi, sizeof(mi), NULL, 0), n, bad;
+
+	ASSERT_OK(kiln_module_open_mem(ctx, "p.ko", elf, len, &m));
+	ASSERT_OK(kiln_module_params(m, &p, &n, &bad));
+	/* the newest name first: c, b, a; the last value of each kind wins */
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(bad, 1);
+	ASSERT_TRUE(p[0].name_len == 1 && p[0].name[0] == 'c');
+	ASSERT_TRUE(p[0].desc == NULL);
+	ASSERT_STREQ(p[0].type, "bool");
+	ASSERT_TRUE(p[1].name_len == 1 && p[1].name[0] == 'b');
+	ASSERT_STREQ(p[1].desc, "bee");
+	ASSERT_TRUE(p[1].type == NULL);
+	ASSERT_TRUE(p[2].name_len == 1 && p[2].name[0] == 'a');
+	ASSERT_STREQ(p[2].desc, "second");
+	ASSERT_STREQ(p[2].type, "int");
+	ASSERT_EQ(p[2].first, 0);
+
+	len = build_elf(elf2, true, false, "name=q", 7, NULL, 0);
+	ASSERT_OK(kiln_module_open_mem(ctx, "q.ko", elf2, len, &none));
+	ASSERT_OK(kiln_module_params(none, &q, &n, NULL));
+	ASSERT_TRUE(q == NULL && n == 0);
+}
+
+TEST(signature_state_unsigned_and_signed)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_(test_signer_free) struct test_signer s = { 0 };
+	uint8_t elf[4096];
+	size_t len = build_elf(elf, true, false, "name=st", 8, NULL, 0);
+
+	ASSERT_EQ(sig_state(ctx, elf, len, NULL), KILN_MODSIG_UNSIGNED);
+	ASSERT_STREQ(kiln_modsig_state_name(KILN_MODSIG_UNSIGNED), "unsigned");
+	test_signer_new(&s, "CN", "kiln sig state", 7);
+	sign_module(&s, "sha256", false, elf, len, &sb);
+	ASSERT_EQ(sig_state(ctx, sb.buf, sb.len, NULL), KILN_MODSIG_SIGNED);
+	/* malformed ones: signature_trailer_problems */
+}
+
+/* What an INFO batch handed back. */
+struct info_seen {
+	size_t n;
+	bool in_order;
+	char *names[8];
+	int last_r;
+	char *last_error;
+	size_t stop_after;
+};
+
+static int note_info(struct kiln_module_batch_item *item, void *userdata)
+{
+	struct info_seen *got = userdata;
+
+	got->in_order = got->in_order && item->index == got->n;
+	if (item->r >= 0 && got->n < ELEMENTSOF(got->names))
+		got->names[got->n] = strdup(strempty(kiln_module_get(item->module, "name")));
+	got->last_r = item->r;
+	free(got->last_error);
+	got->last_error = item->error ? strdup(item->error) : NULL;
+	return ++got->n == got->stop_after ? -ECANCELED : 0;
+}
+
+static void info_seen_release(struct info_seen *got)
+{
+	for (size_t i = 0; i < ELEMENTSOF(got->names); i++)
+		free(got->names[i]);
+	free(got->last_error);
+}
+
+TEST(batch_reads_modules_in_order)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_(info_seen_release) struct info_seen got = { .in_order = true };
+	const char *dir = getenv("KILN_TEST_MODULES");
+	char *paths[ELEMENTSOF(test_modules) + 1] = { 0 };
+	struct kiln_module_batch_options o = {
+		.op = KILN_MODULE_BATCH_INFO,
+		.jobs = 2,
+		.on_item = note_info,
+		.userdata = &got,
+	};
+
+	if (!dir)
+		SKIP_TEST("KILN_TEST_MODULES is not set");
+	for (size_t i = 0; i < ELEMENTSOF(test_modules); i++)
+		ASSERT_TRUE(asprintf(&paths[i], "%s/%s.ko", dir, test_modules[i]) > 0);
+	paths[ELEMENTSOF(test_modules)] = strdup("/nonexistent/missing.ko");
+	ASSERT_OK(kiln_module_batch(ctx, paths, ELEMENTSOF(paths), &o));
+	ASSERT_TRUE(got.in_order);
+	ASSERT_EQ(got.n, ELEMENTSOF(paths));
+	for (size_t i = 0; i < ELEMENTSOF(test_modules); i++)
+		ASSERT_STREQ(got.names[i], test_modules[i]);
+	/* one that cannot be read is an item with its reason, not a failed batch */
+	ASSERT_EQ(got.last_r, -ENOENT);
+	ASSERT_CONTAINS(got.last_error, "/nonexistent/missing.ko");
+
+	/* on_item stops it, and its error is the batch's */
+	info_seen_release(&got);
+	got = (struct info_seen){ .in_order = true, .stop_after = 2 };
+	ASSERT_EQ(kiln_module_batch(ctx, paths, ELEMENTSOF(paths), &o), -ECANCELED);
+	ASSERT_EQ(got.n, 2);
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+		free(paths[i]);
 }
 
 TAP_MAIN
