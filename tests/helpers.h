@@ -50,15 +50,12 @@ _unused_ static bool have(const char *tool)
 	return system(cmd) == 0;
 }
 
-/* A new directory /tmp/kiln-PROGRAM.XXXXXX, for the caller to remove. */
+/* A new directory $TMPDIR/kiln-PROGRAM.XXXXXX (see tap_temp_dir()). */
 _unused_ static char *temp_dir(void)
 {
 	extern char *program_invocation_short_name;
-	char *d;
 
-	if (asprintf(&d, "/tmp/kiln-%s.XXXXXX", program_invocation_short_name) < 0 || !mkdtemp(d))
-		abort();
-	return d;
+	return tap_temp_dir(program_invocation_short_name);
 }
 
 /* "@a/@b", newly allocated. */

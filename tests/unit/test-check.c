@@ -401,12 +401,10 @@ static void make_file(const char *root, const char *path)
 TEST(firmware_search_path_and_globs)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	char root[] = "/tmp/kiln-test-fw-XXXXXX", outside[] = "/tmp/kiln-test-out-XXXXXX";
-	_cleanup_free_ char *cmd = NULL, *link = NULL, *up = NULL;
+	_cleanup_free_ char *root = tap_temp_dir("test-fw"), *outside = tap_temp_dir("test-out");
+	_cleanup_free_ char *link = NULL, *up = NULL;
 	char *path = NULL;
 
-	ASSERT_TRUE(mkdtemp(root) != NULL);
-	ASSERT_TRUE(mkdtemp(outside) != NULL);
 	make_file(root, "lib/firmware/a/plain.bin");
 	make_file(root, "lib/firmware/updates/R/a/updated.bin");
 	make_file(root, "lib/firmware/R/a/rel.bin.zst");
@@ -441,9 +439,6 @@ TEST(firmware_search_path_and_globs)
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", up, &path), 0);
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", "escape/secret.bin", &path), 0);
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", "", &path), -EINVAL);
-
-	ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s' '%s'", root, outside) > 0);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 /* ---- finding a kernel in a tree (kiln build's dependencies) --------------- */
@@ -451,15 +446,13 @@ TEST(firmware_search_path_and_globs)
 TEST(kernel_found_in_a_root)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	char root[] = "/tmp/kiln-test-kroot-XXXXXX", outside[] = "/tmp/kiln-test-kout-XXXXXX";
+	_cleanup_free_ char *root = tap_temp_dir("test-kroot"), *outside = tap_temp_dir("test-kout");
 	_cleanup_free_ char *cmd = NULL, *link = NULL, *dir = NULL;
 	struct kiln_kernel_options o = { .release = "6.1.0-9-test" };
 	struct kiln_kernel *k = NULL;
 	const char *sub = NULL;
 	char *mods = NULL;
 
-	ASSERT_TRUE(mkdtemp(root) != NULL);
-	ASSERT_TRUE(mkdtemp(outside) != NULL);
 	ASSERT_EQ(kiln_kernel_build_find(ctx, root, &sub), 0);
 	ASSERT_EQ(kiln_kernel_modules_find(ctx, root, &mods), 0);
 	/* a tree through a symlink out of the root is not one */
@@ -511,9 +504,6 @@ TEST(kernel_found_in_a_root)
 	make_file(root, "usr/lib/modules/6.1.0-9-other/modules.dep");
 	make_file(root, "usr/lib/modules/6.1.0-9-other/modules.builtin");
 	ASSERT_EQ(kiln_kernel_modules_find(ctx, root, &mods), 0);
-
-	ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s' '%s'", root, outside) > 0);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 /* ---- a module's symbols --------------------------------------------------- */

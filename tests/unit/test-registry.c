@@ -112,19 +112,22 @@ TEST(challenge_malformed)
 
 /* ---- auth files ---- */
 
-static char tmpdir[] = "/tmp/kiln-test-registry-XXXXXX";
+static char *tmpdir;
 
 static void write_text(const char *path, const char *text)
 {
 	ASSERT_OK(write_file_atomic(path, text, strlen(text), 0600));
 }
 
-/* A clean environment under a fresh directory: no file of the caller's is read. */
+/*
+ * A clean environment under a fresh directory: no file of the caller's is
+ * read. The test's own process changes it, and tap.h removes the directory.
+ */
 static void setup_env(void)
 {
 	char path[512];
 
-	ASSERT_TRUE(mkdtemp(strcpy(tmpdir, "/tmp/kiln-test-registry-XXXXXX")));
+	tmpdir = tap_temp_dir("test-registry");
 	setenv("HOME", tmpdir, 1);
 	snprintf(path, sizeof(path), "%s/run", tmpdir);
 	setenv("XDG_RUNTIME_DIR", path, 1);
@@ -137,14 +140,6 @@ static void setup_env(void)
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/.docker", tmpdir);
 	mkdir(path, 0700);
-}
-
-static void cleanup_env(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 static void in_tmp(char *buf, size_t len, const char *name)
@@ -171,7 +166,6 @@ TEST(credentials_none)
 	ASSERT_CONTAINS(searched, "/.dockercfg");
 	free(searched);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_order_first_file_wins)
@@ -207,7 +201,6 @@ TEST(credentials_order_first_file_wins)
 	write_text(p, "{\"auths\":{}}");
 	ASSERT_EQ(kiln_credentials_lookup(ctx, p, "reg.example:5000", "a/b", &cr, NULL), 0);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_longest_key_wins)
@@ -230,7 +223,6 @@ TEST(credentials_longest_key_wins)
 	/* another port is another registry */
 	ASSERT_EQ(kiln_credentials_lookup(ctx, NULL, "reg.example:5000", "team/app", &cr, NULL), 0);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_docker_hub_legacy_keys)
@@ -263,7 +255,6 @@ TEST(credentials_docker_hub_legacy_keys)
 	ASSERT_STREQ(cr.password, "s3cret");
 	kiln_credentials_release(&cr);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_bad_entries)
@@ -304,7 +295,6 @@ TEST(credentials_bad_entries)
 	ASSERT_STREQ(cr.password, "p:w:x");
 	kiln_credentials_release(&cr);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 /* ---- hosts and URLs ---- */
@@ -392,7 +382,6 @@ TEST(images_json)
 	ASSERT_EQ(kiln_images_json_record(ctx, dir, "r:5000/a:v1", "r:5000/a:v1@x", &d), -EBADMSG);
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "fix or remove it");
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TAP_MAIN

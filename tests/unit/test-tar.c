@@ -353,11 +353,11 @@ TEST(writer_pax_only_where_needed)
 	kiln_tar_reader_free(r);
 	/* GNU tar reads it the same way */
 	{
-		FILE *f = fopen("/tmp/kiln-test-pax.tar", "w");
+		_cleanup_free_ char *d = temp_dir(), *tar = cat(d, "pax.tar");
+		FILE *f = fopen(tar, "w");
 
 		ASSERT_TRUE(f && fwrite(t.buf, 1, t.len, f) == t.len && fclose(f) == 0);
-		run("tar -tf /tmp/kiln-test-pax.tar | grep -qx %s && rm /tmp/kiln-test-pax.tar",
-		    name300);
+		run("tar -tf %s | grep -qx %s", tar, name300);
 	}
 }
 
