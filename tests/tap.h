@@ -166,6 +166,17 @@ __attribute__((noreturn, unused)) static void tap_skip(const char *why)
 			TAP_FAIL("\"%s\" does not contain \"%s\"", _h ? _h : "(null)", _n); \
 	} while (0)
 
+/* Print @text as TAP diagnostics, a "#   " line for each of its lines. */
+__attribute__((unused)) static void tap_print_diag(const char *text)
+{
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("#   %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
 /*
  * Remove @name under @dfd and all it holds, making directories writable
  * first (a test may leave one read-only); nothing on another file system

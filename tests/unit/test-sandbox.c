@@ -637,17 +637,6 @@ static uint64_t own_status_hex(const char *key)
 
 #define BIT(cap) (UINT64_C(1) << (cap))
 
-/* Print @text as TAP diagnostics, one "# " line per line. */
-static void print_diag(const char *text)
-{
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		printf("#   %.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-}
-
 TEST(command_has_only_the_default_capabilities)
 {
 	/* Docker's and containerd's default set, as far as kiln has it itself */
@@ -666,7 +655,7 @@ TEST(command_has_only_the_default_capabilities)
 	out = sh("grep -E '^(Cap|NoNewPrivs)' /proc/self/status", &status);
 	ASSERT_EQ(status, 0);
 	printf("# in the sandbox (%s):\n", fx.userns ? "user namespace" : "root");
-	print_diag(out);
+	tap_print_diag(out);
 	snprintf(expect, sizeof(expect),
 		 "CapInh:\t%016" PRIx64 "\nCapPrm:\t%016" PRIx64 "\nCapEff:\t%016" PRIx64
 		 "\nCapBnd:\t%016" PRIx64 "\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n",
