@@ -451,8 +451,8 @@ static void roots_release(struct roots *r)
 
 /*
  * Two roots: src/ holding what a stage made (a tree with every kind of
- * entry, an absolute symlink out of it and a relative one up out of it),
- * and dst/, empty.
+ * entry, a file of two links, an absolute symlink out of it and a relative
+ * one up out of it), and dst/, empty.
  */
 static void make_roots(struct roots *r)
 {
@@ -461,6 +461,7 @@ static void make_roots(struct roots *r)
 	r->dir = temp_dir();
 	run("cd %s && mkdir -p src/rootfs/usr/lib/modules/x src/rootfs/etc dst outside && "
 	    "echo ko > src/rootfs/usr/lib/modules/x/a.ko && "
+	    "ln src/rootfs/usr/lib/modules/x/a.ko src/rootfs/usr/lib/modules/x/b.ko && "
 	    "echo conf > src/rootfs/etc/conf && chmod 0640 src/rootfs/etc/conf && "
 	    "echo run > src/rootfs/run.sh && chmod 4755 src/rootfs/run.sh && "
 	    "chmod 0700 src/rootfs/etc && "
@@ -497,6 +498,10 @@ TEST(copy_merges_a_directory_keeping_modes_and_links)
 	/* the links are copied as links, not followed out of the roots */
 	run("test \"$(readlink %s/dst/abs)\" = /etc/passwd", r.dir);
 	run("test \"$(readlink %s/dst/up)\" = ../../../outside", r.dir);
+	/* hard links as links */
+	run("cd %s/dst/usr/lib/modules/x && test \"$(stat -c %%i a.ko)\" = \"$(stat -c %%i b.ko)\" "
+	    "&& test \"$(stat -c %%h a.ko)\" = 2",
+	    r.dir);
 	ASSERT_EQ(kiln_ctx_warnings(ctx), 0);
 }
 
