@@ -167,30 +167,19 @@ else
 fi
 
 # ---- skopeo -----------------------------------------------------------------------------------
-if skopeo_ copy "docker-archive:$out/docker.tar" "oci:$out/sk-layout:v1" \
-	>"$out/sk.log" 2>&1 && skopeo_ inspect --raw "oci:$out/sk-layout:v1" >/dev/null; then
-	ok "skopeo copies kiln's docker-archive"
-else
-	not_ok "skopeo copies kiln's docker-archive" "$(tail -5 "$out/sk.log")"
-fi
-if skopeo_ copy "docker-archive:$out/docker.tar:kiln/test:v1" "oci:$out/sk-layout2:v1" \
-	>"$out/sk.log" 2>&1; then
-	ok "skopeo finds the image in kiln's docker-archive by its RepoTag"
-else
-	not_ok "skopeo finds the image by its RepoTag" "$(tail -5 "$out/sk.log")"
-fi
+check "skopeo copies kiln's docker-archive" \
+	skopeo_ copy "docker-archive:$out/docker.tar" "oci:$out/sk-layout:v1"
+check "and reads the copy" skopeo_ inspect --raw "oci:$out/sk-layout:v1"
+check "skopeo finds the image in kiln's docker-archive by its RepoTag" \
+	skopeo_ copy "docker-archive:$out/docker.tar:kiln/test:v1" "oci:$out/sk-layout2:v1"
 if umoci unpack --rootless --image "$out/sk-layout:v1" "$out/bundle-sk" >"$out/u3.log" 2>&1 &&
 	same_tree "$src" "$out/bundle-sk/rootfs"; then
 	ok "kiln docker-archive -> skopeo -> umoci gives the source tree"
 else
 	not_ok "kiln docker-archive -> skopeo -> umoci" "$(tail -3 "$out/u3.log")"
 fi
-if skopeo_ copy "oci-archive:$out/docker.tar:docker.io/kiln/test:v1" "oci:$out/sk-layout3:v1" \
-	>"$out/sk.log" 2>&1; then
-	ok "skopeo reads kiln's docker-archive as an oci-archive too (the dual form)"
-else
-	not_ok "skopeo reads the dual form as an oci-archive" "$(tail -5 "$out/sk.log")"
-fi
+check "skopeo reads kiln's docker-archive as an oci-archive too (the dual form)" \
+	skopeo_ copy "oci-archive:$out/docker.tar:docker.io/kiln/test:v1" "oci:$out/sk-layout3:v1"
 # and back: archives skopeo writes, imported by kiln
 skopeo_ copy "oci:$out/sk-layout:v1" "docker-archive:$out/sk-docker.tar:kiln/from-skopeo:v1" \
 	>"$out/sk.log" 2>&1
