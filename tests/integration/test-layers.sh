@@ -149,22 +149,23 @@ else
 fi
 
 # ---- umoci ------------------------------------------------------------------------------------
+# umoci_unpacks NAME IMAGE BUNDLE: umoci unpacks IMAGE (digests and diff_ids checked) into
+# BUNDLE, whose rootfs is the source tree
+umoci_unpacks() {
+	if umoci unpack --rootless --image "$2" "$3" >"$out/umoci.log" 2>&1 &&
+		same_tree "$src" "$3/rootfs"; then
+		ok "$1"
+	else
+		not_ok "$1" "$(tail -5 "$out/umoci.log")" "$(diff "$out/a.txt" "$out/b.txt" | head)"
+	fi
+}
+
 mkdir "$out/layout"
 tar -xf "$out/oci.tar" -C "$out/layout"
-if umoci unpack --rootless --image "$out/layout:docker.io/kiln/test:v1" "$out/bundle" \
-	>"$out/umoci.log" 2>&1 && same_tree "$src" "$out/bundle/rootfs"; then
-	ok "umoci unpacks kiln's oci-archive (digests and diff_ids checked) into the source tree"
-else
-	not_ok "umoci unpacks kiln's oci-archive" "$(tail -5 "$out/umoci.log")" \
-		"$(diff "$out/a.txt" "$out/b.txt" | head)"
-fi
-if umoci unpack --rootless --image "$KILN_CACHE_DIR/store:docker.io/kiln/test:v1" \
-	"$out/bundle-store" >"$out/umoci2.log" 2>&1 &&
-	same_tree "$src" "$out/bundle-store/rootfs"; then
-	ok "umoci unpacks straight from kiln's store"
-else
-	not_ok "umoci unpacks straight from kiln's store" "$(tail -5 "$out/umoci2.log")"
-fi
+umoci_unpacks "umoci unpacks kiln's oci-archive (digests and diff_ids checked) into the source tree" \
+	"$out/layout:docker.io/kiln/test:v1" "$out/bundle"
+umoci_unpacks "umoci unpacks straight from kiln's store" \
+	"$KILN_CACHE_DIR/store:docker.io/kiln/test:v1" "$out/bundle-store"
 
 # ---- skopeo -----------------------------------------------------------------------------------
 check "skopeo copies kiln's docker-archive" \
@@ -172,12 +173,8 @@ check "skopeo copies kiln's docker-archive" \
 check "and reads the copy" skopeo_ inspect --raw "oci:$out/sk-layout:v1"
 check "skopeo finds the image in kiln's docker-archive by its RepoTag" \
 	skopeo_ copy "docker-archive:$out/docker.tar:kiln/test:v1" "oci:$out/sk-layout2:v1"
-if umoci unpack --rootless --image "$out/sk-layout:v1" "$out/bundle-sk" >"$out/u3.log" 2>&1 &&
-	same_tree "$src" "$out/bundle-sk/rootfs"; then
-	ok "kiln docker-archive -> skopeo -> umoci gives the source tree"
-else
-	not_ok "kiln docker-archive -> skopeo -> umoci" "$(tail -3 "$out/u3.log")"
-fi
+umoci_unpacks "kiln docker-archive -> skopeo -> umoci gives the source tree" \
+	"$out/sk-layout:v1" "$out/bundle-sk"
 check "skopeo reads kiln's docker-archive as an oci-archive too (the dual form)" \
 	skopeo_ copy "oci-archive:$out/docker.tar:docker.io/kiln/test:v1" "oci:$out/sk-layout3:v1"
 # and back: archives skopeo writes, imported by kiln
