@@ -9,6 +9,8 @@ set -eu
 
 # kernel_key
 . "$(dirname "$0")/../tests/integration/lib-keys.sh"
+# kernel_headers, kernel_sign_file, kernel_modules
+. "$(dirname "$0")/../tests/integration/lib-kernel.sh"
 
 build=$1
 corpus=$2
@@ -30,10 +32,11 @@ hyperfine --warmup 3 --runs 30 --style basic \
 # kiln module info over every module of the installed kernel against one
 # modinfo call over the same files (issue 6's target: faster than modinfo).
 # kiln reads modules on every core; the taskset pair compares one core each.
-kver=$(ls /lib/modules 2>/dev/null | head -n 1)
-if [ -n "$kver" ] && command -v modinfo >/dev/null 2>&1; then
+kdir=$(kernel_modules)
+kver=${kdir#/lib/modules/}
+if [ -n "$kdir" ] && command -v modinfo >/dev/null 2>&1; then
 	list=$(mktemp)
-	"$kiln" module info -F filename "/lib/modules/$kver" >"$list"
+	"$kiln" module info -F filename "$kdir" >"$list"
 	echo "kiln module info: $(wc -l <"$list") modules of $kver"
 	hyperfine --warmup 3 --runs 30 --style basic \
 		"sh -c '$kiln module info \$(cat $list) >/dev/null'" \
@@ -61,7 +64,8 @@ fi
 # is a difference in durability, not in signing. SIGN_BENCH_N and
 # SIGN_BENCH_DIR override the count and the place.
 sign_bench() {
-	local n=${SIGN_BENCH_N:-2000} jobs=2 sf=${SIGN_FILE:-/usr/lib/linux-kbuild-6.1/scripts/sign-file}
+	local n=${SIGN_BENCH_N:-2000} jobs=2 sf
+	sf=$(kernel_sign_file "$(kernel_headers)")
 	local module=$build/tests/modules/kiln_plain.ko base=${SIGN_BENCH_DIR:-/dev/shm} d i
 	local speed t_kiln t_sf
 
@@ -225,7 +229,7 @@ push_bench
 # between the two; SQUASHFS_BENCH_RUNS (default 1), SQUASHFS_BENCH_TREE
 # and SQUASHFS_BENCH_DIR override the count, the tree and the place.
 squashfs_bench() (
-	tree=${SQUASHFS_BENCH_TREE:-/usr/lib/modules/$(ls /usr/lib/modules 2>/dev/null | head -n 1)}
+	tree=${SQUASHFS_BENCH_TREE:-$(kernel_modules)}
 	base=${SQUASHFS_BENCH_DIR:-/dev/shm} runs=${SQUASHFS_BENCH_RUNS:-1} d=
 	trap '[ -z "$d" ] || rm -rf "$d"' EXIT
 

@@ -15,7 +15,9 @@ set -eu
 out=$1
 kdir=${2:-}
 if [ -z "$kdir" ]; then
-	kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	. "$(dirname "$0")/../tests/integration/lib-kernel.sh"
+	# Debian's, always: the unit tests compare the modules with it
+	kdir=$(KILN_HEADERS= && kernel_headers)
 fi
 if [ ! -f "$kdir/Module.symvers" ]; then
 	echo "build-test-modules: no kernel build tree at '${kdir:-/usr/src/linux-headers-*-amd64}':" \

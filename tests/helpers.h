@@ -3,11 +3,14 @@
 
 /*
  * What unit tests keep writing again: a context, shell commands that must
- * succeed, peer tools that may be missing, scratch directories, paths,
- * and byte streams in memory. Include after tap.h.
+ * succeed, the peer tools and the kernel pieces scripts/install-deps.sh
+ * installs, the test modules, scratch directories, paths, and byte streams
+ * in memory. Include after tap.h.
  */
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -50,15 +53,75 @@ _unused_ static bool have(const char *tool)
 	return system(cmd) == 0;
 }
 
-/* A new directory /tmp/kiln-PROGRAM.XXXXXX, for the caller to remove. */
+/*
+ * Fail unless @tool is installed: what the tests use, scripts/install-deps.sh
+ * installs (from Debian's @package), so missing is never a skip.
+ */
+#define NEED_TOOL(tool, package)                                                            \
+	do {                                                                                \
+		if (!have(tool))                                                            \
+			TAP_FAIL("no %s: run scripts/install-deps.sh (%s)", tool, package); \
+	} while (0)
+
+/*
+ * Debian's kernel headers, which scripts/install-deps.sh installs
+ * (linux-headers-amd64): whatever release is there, the newest if several
+ * are. Found, not named, so that the tests go on running when Debian moves
+ * on (tests/integration/lib-kernel.sh finds them the same way); missing is
+ * a failure. The test modules are built against them.
+ */
+struct debian_headers {
+	char dir[PATH_MAX];
+	char release[NAME_MAX + 1]; /* the directory's name without "linux-headers-" */
+	char vermagic[NAME_MAX + 64]; /* Debian's amd64 flavour's, as its modules have it */
+};
+
+_unused_ static void need_debian_headers(struct debian_headers *ret)
+{
+	char best[NAME_MAX + 1] = "";
+	struct dirent *e;
+	DIR *d = opendir("/usr/src");
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "linux-headers-", 14) == 0 && len > 20 &&
+		    strcmp(e->d_name + len - 6, "-amd64") == 0 &&
+		    (!best[0] || strverscmp(e->d_name, best) > 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (!best[0])
+		TAP_FAIL("no /usr/src/linux-headers-*-amd64: run scripts/install-deps.sh "
+			 "(linux-headers-amd64)");
+	snprintf(ret->dir, sizeof(ret->dir), "/usr/src/%s", best);
+	snprintf(ret->release, sizeof(ret->release), "%s", best + 14);
+	snprintf(ret->vermagic, sizeof(ret->vermagic), "%s SMP preempt mod_unload modversions ",
+		 ret->release);
+}
+
+/*
+ * The directory of the test modules tests/modules builds against those
+ * headers, which meson test gives in $KILN_TEST_MODULES. Run by hand, the
+ * test fails saying so: it cannot test what it does not have.
+ */
+_unused_ static const char *need_test_modules(void)
+{
+	const char *dir = getenv("KILN_TEST_MODULES");
+
+	if (!dir || !dir[0])
+		TAP_FAIL("KILN_TEST_MODULES is not set: run the test with meson test, which builds "
+			 "the test modules (tests/modules) and says where");
+	return dir;
+}
+
+/* A new directory $TMPDIR/kiln-PROGRAM.XXXXXX (see tap_temp_dir()). */
 _unused_ static char *temp_dir(void)
 {
 	extern char *program_invocation_short_name;
-	char *d;
 
-	if (asprintf(&d, "/tmp/kiln-%s.XXXXXX", program_invocation_short_name) < 0 || !mkdtemp(d))
-		abort();
-	return d;
+	return tap_temp_dir(program_invocation_short_name);
 }
 
 /* "@a/@b", newly allocated. */

@@ -114,6 +114,13 @@ void stage_release_files(struct stage *st);
 /* The variables of bldr's levels 1 to 3, the only ones a step's environment gets; NULL-ended. */
 extern const char *const stage_builtin_env[];
 
+/*
+ * The text the stage's cache key hashes, in *@ret: every input the stage
+ * reads, in a canonical form of its own (see key.c). Its inputs must be
+ * resolved and its files listed.
+ */
+int stage_key_text(const struct build *b, const struct stage *st, struct strbuf *ret);
+
 /* The stage's cache key, from everything it reads; its inputs must be resolved. */
 int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A stage's cache key: sha256 over a canonical text of everything the
- * stage reads. That is its rendered definition (as `kiln dump` writes it,
- * so sources' hashes, env and instructions are in), the files it sees at
- * /pkg, the output digest of every image it merges, the digests of the
- * secrets its steps mount (never their bytes), the platform and
- * SOURCE_DATE_EPOCH. Two runs with equal keys would do the same work, so
- * a key found in the store is a stage that need not run.
+ * stage reads. That is what it reads of its rendered definition (written
+ * here field by field, not as any command prints a package), the files it
+ * sees at /pkg, the output digest of every image it merges, the digests of
+ * the secrets its steps mount (never their bytes), the builtin variables,
+ * the platform and SOURCE_DATE_EPOCH. Two runs with equal keys would do
+ * the same work, so a key found in the store is a stage that need not run.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,13 +16,14 @@
 
 #include "build-internal.h"
 #include "fileio.h"
-#include "json.h"
 #include "log.h"
-#include "pkg-json.h"
 #include "strv.h"
 
-/* Bumped when what a stage does with the same inputs changes. */
-#define STAGE_KEY_VERSION "kiln-stage-v2"
+/*
+ * Bumped when the key's text changes, or what a stage does with the same
+ * inputs. v3: the text is the key's own (v2 held `kiln dump --json`'s).
+ */
+#define STAGE_KEY_VERSION "kiln-stage-v3"
 
 static void pkg_file_release(struct pkg_file *f)
 {
@@ -215,41 +216,134 @@ static bool uses_secret(const struct kiln_pkg *pkg, const char *id)
 	return false;
 }
 
-int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+/*
+ * The key's text: a line per item, "name value...". Strings are written as
+ * <length>:<bytes> (NULL as "-"), so a value holding a newline or a space
+ * cannot pose as another item, and lists start with their count, so no
+ * item of one can pose as one of the next.
+ */
+struct key_text {
+	struct strbuf sb;
+	int r;
+};
+
+static void kt_str(struct key_text *t, const char *s)
 {
-	_cleanup_(strbuf_release) struct strbuf text = { 0 };
-	_cleanup_(strbuf_release) struct strbuf json = { 0 };
-	struct json_writer w;
-	struct kiln_digest d;
-	int r = 0;
+	if (!s)
+		t->r |= strbuf_adds(&t->sb, " -");
+	else
+		t->r |= strbuf_addf(&t->sb, " %zu:%s", strlen(s), s);
+}
 
-	(void)ctx;
-	json_init_compact(&w, &json);
-	kiln_pkg_write_json(&w, st->pkg);
+static void kt_line(struct key_text *t, const char *name, const char *const *values, size_t n)
+{
+	t->r |= strbuf_adds(&t->sb, name);
+	for (size_t i = 0; i < n; i++)
+		kt_str(t, values[i]);
+	t->r |= strbuf_addch(&t->sb, '\n');
+}
 
-	r |= strbuf_addf(&text, "%s\nplatform %s\nepoch %lld\npkg %s\n", STAGE_KEY_VERSION,
-			 kiln_tree_platform(b->tree), (long long)b->o->source_date_epoch,
-			 strbuf_str(&json));
+static void kt_strv(struct key_text *t, const char *name, const struct kiln_strv *v)
+{
+	t->r |= strbuf_addf(&t->sb, "%s %zu", name, v->n);
+	for (size_t i = 0; i < v->n; i++)
+		kt_str(t, v->v[i]);
+	t->r |= strbuf_addch(&t->sb, '\n');
+}
+
+/*
+ * What run_steps() reads of a step. A source's URL is left out: the bytes
+ * are pinned by both hashes, so another mirror does the same work. So is
+ * the step's sbom: metadata the stage never reads.
+ */
+static void kt_step(struct key_text *t, size_t index, const struct kiln_step *s)
+{
+	t->r |= strbuf_addf(&t->sb, "step %zu\n", index);
+	for (size_t i = 0; i < s->n_sources; i++)
+		kt_line(t, "source",
+			(const char *const[]){ s->sources[i].destination, s->sources[i].sha256,
+					       s->sources[i].sha512 },
+			3);
+	for (size_t i = 0; i < s->n_env; i++)
+		kt_line(t, "env", (const char *const[]){ s->env[i].name, s->env[i].value }, 2);
+	kt_strv(t, "cache-paths", &s->cache_paths);
+	kt_strv(t, "secrets", &s->secrets);
+	kt_line(t, "network", (const char *const[]){ kiln_network_name(s->network) }, 1);
+	kt_strv(t, "prepare", &s->prepare);
+	kt_strv(t, "build", &s->build);
+	kt_strv(t, "install", &s->install);
+	kt_strv(t, "test", &s->test);
+}
+
+int stage_key_text(const struct build *b, const struct stage *st, struct strbuf *ret)
+{
+	struct key_text t = { .sb = STRBUF_INIT };
+	const struct kiln_pkg *pkg = st->pkg;
+
+	t.r |= strbuf_addf(&t.sb, "%s\n", STAGE_KEY_VERSION);
+	kt_line(&t, "platform", (const char *const[]){ kiln_tree_platform(b->tree) }, 1);
+	t.r |= strbuf_addf(&t.sb, "epoch %lld\n", (long long)b->o->source_date_epoch);
 	for (size_t i = 0; stage_builtin_env[i]; i++)
-		r |= strbuf_addf(&text, "env %s=%s\n", stage_builtin_env[i],
-				 strempty(kiln_tree_var(b->tree, st->pkg, stage_builtin_env[i])));
+		kt_line(&t, "builtin",
+			(const char *const[]){ stage_builtin_env[i],
+					       kiln_tree_var(b->tree, pkg, stage_builtin_env[i]) },
+			2);
+
+	/*
+	 * The definition: its name (PKG_NAME, the output's history), variant
+	 * and apk packages, shell, steps and finalize. Not its directory or
+	 * file (only named in messages), nor its dependencies as written: the
+	 * inputs below are what they resolved to.
+	 */
+	kt_line(&t, "name", (const char *const[]){ pkg->name }, 1);
+	kt_line(&t, "variant", (const char *const[]){ pkg->variant }, 1);
+	kt_line(&t, "shell", (const char *const[]){ pkg->shell }, 1);
+	kt_line(&t, "build-platform", (const char *const[]){ pkg->build_platform }, 1);
+	kt_strv(&t, "apk", &pkg->install);
+	for (size_t i = 0; i < pkg->n_steps; i++)
+		kt_step(&t, i, &pkg->steps[i]);
+	for (size_t i = 0; i < pkg->n_finalize; i++)
+		kt_line(&t, "finalize",
+			(const char *const[]){ pkg->finalize[i].from, pkg->finalize[i].to }, 2);
+
 	for (size_t i = 0; i < st->n_files; i++) {
 		const struct pkg_file *f = &st->files[i];
 
-		r |= strbuf_addf(&text, "file %c %04o %s %s\n", f->type, f->mode, f->digest.s,
-				 f->path);
+		t.r |= strbuf_addf(&t.sb, "file %c %04o %s", f->type, f->mode, f->digest.s);
+		kt_str(&t, f->path);
+		t.r |= strbuf_addch(&t.sb, '\n');
 	}
 	for (size_t i = 0; i < st->n_inputs; i++) {
 		const struct stage_input *in = &st->inputs[i];
 
-		r |= strbuf_addf(&text, "input %s %s %s %s\n", in->digest.s, in->from, in->to,
-				 in->stage ? in->stage->pkg->name : in->image);
+		t.r |= strbuf_addf(&t.sb, "input %s", in->digest.s);
+		kt_str(&t, in->from);
+		kt_str(&t, in->to);
+		/* named in the module verdicts the cache keeps */
+		kt_str(&t, in->stage ? in->stage->pkg->name : in->image);
+		t.r |= strbuf_addch(&t.sb, '\n');
 	}
 	for (size_t i = 0; i < b->o->n_secrets; i++)
-		if (uses_secret(st->pkg, b->o->secrets[i].id))
-			r |= strbuf_addf(&text, "secret %s %s\n", b->o->secrets[i].id,
-					 b->secret_digests[i].s);
-	if (r < 0)
+		if (uses_secret(pkg, b->o->secrets[i].id)) {
+			t.r |= strbuf_adds(&t.sb, "secret");
+			kt_str(&t, b->o->secrets[i].id);
+			t.r |= strbuf_addf(&t.sb, " %s\n", b->secret_digests[i].s);
+		}
+	if (t.r < 0) {
+		strbuf_release(&t.sb);
+		return -ENOMEM;
+	}
+	*ret = t.sb;
+	return 0;
+}
+
+int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st)
+{
+	_cleanup_(strbuf_release) struct strbuf text = STRBUF_INIT;
+	struct kiln_digest d;
+
+	(void)ctx;
+	if (stage_key_text(b, st, &text) < 0)
 		return -ENOMEM;
 	r = kiln_digest_of(ctx, text.buf, text.len, &d);
 	if (r < 0)

@@ -20,17 +20,55 @@
 #include "log.h"
 #include "strbuf.h"
 
+/* A file of several links, copied once: its next links are links to the copy. */
+struct copied_link {
+	dev_t dev;
+	ino_t ino;
+	char *dest; /* the copy, relative to the copy's top destination directory */
+};
+
 struct copier {
 	struct kiln_ctx *ctx;
 	const char *what;
 	struct strbuf
 	    path; /* the entry being copied, relative to the copy's source, for messages */
+	int top; /* the destination directory the copy started in */
+	struct strbuf dest; /* the entry being written, relative to top */
+	struct copied_link *links;
+	size_t n_links, alloc_links;
 	unsigned skipped_devices;
 };
 
 static void copier_release(struct copier *c)
 {
 	strbuf_release(&c->path);
+	strbuf_release(&c->dest);
+	for (size_t i = 0; i < c->n_links; i++)
+		free(c->links[i].dest);
+	free(c->links);
+}
+
+static const struct copied_link *copied_link_find(const struct copier *c, const struct stat *st)
+{
+	for (size_t i = 0; i < c->n_links; i++)
+		if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
+			return &c->links[i];
+	return NULL;
+}
+
+static int copied_link_add(struct copier *c, const struct stat *st)
+{
+	struct copied_link *l;
+
+	if (GROW(c->links, c->alloc_links, c->n_links + 1) < 0)
+		return -ENOMEM;
+	l = &c->links[c->n_links];
+	*l = (struct copied_link){ .dev = st->st_dev, .ino = st->st_ino };
+	l->dest = strdup(strbuf_str(&c->dest));
+	if (!l->dest)
+		return -ENOMEM;
+	c->n_links++;
+	return 0;
 }
 
 static int copy_failed(struct copier *c, int err, const char *doing)
@@ -45,13 +83,16 @@ static int copy_dir_contents(struct copier *c, int sfd, int dfd);
 static int copy_entry(struct copier *c, int sdir, const char *sname, const struct stat *st,
 		      int ddir, const char *name)
 {
-	size_t mark = c->path.len;
+	size_t mark = c->path.len, dest_mark = c->dest.len;
 	struct stat dst;
 	int r = 0;
 
 	if (mark > 0)
 		strbuf_addch(&c->path, '/');
 	strbuf_adds(&c->path, sname);
+	if (dest_mark > 0)
+		strbuf_addch(&c->dest, '/');
+	strbuf_adds(&c->dest, name);
 
 	/* later wins: anything in the way goes, but a directory merges into a directory */
 	if (fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -84,7 +125,15 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, const struc
 	}
 	case S_IFREG: {
 		_cleanup_close_ int s = -1, d = -1;
+		const struct copied_link *l = st->st_nlink > 1 ? copied_link_find(c, st) : NULL;
 
+		/*
+		 * Another link of a file copied already: a link to the copy. Every
+		 * directory on the way from top was made or merged by this copy, so
+		 * the path leads there; should linking fail, the bytes are copied.
+		 */
+		if (l && linkat(c->top, l->dest, ddir, name, 0) == 0)
+			break;
 		s = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (s < 0) {
 			r = copy_failed(c, errno, "read");
@@ -100,6 +149,8 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, const struc
 			r = copy_failed(c, -r, "copy");
 		else if (fchmod(d, st->st_mode & 07777) < 0)
 			r = copy_failed(c, errno, "set the mode of");
+		else if (st->st_nlink > 1 && !l && copied_link_add(c, st) < 0)
+			r = -ENOMEM;
 		break;
 	}
 	case S_IFLNK: {
@@ -139,6 +190,8 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, const struc
 out:
 	c->path.len = mark;
 	c->path.buf[mark] = '\0';
+	c->dest.len = dest_mark;
+	c->dest.buf[dest_mark] = '\0';
 	return r;
 }
 
@@ -190,7 +243,7 @@ static char *last_component(const char *path, char **ret_parent)
 int copy_in_root(struct kiln_ctx *ctx, const char *what, int src_root, const char *from,
 		 int dst_root, const char *to)
 {
-	_cleanup_(copier_release) struct copier c = { .ctx = ctx, .what = what };
+	_cleanup_(copier_release) struct copier c = { .ctx = ctx, .what = what, .top = -1 };
 	_cleanup_free_ char *src_parent = NULL, *src_name = NULL;
 	_cleanup_free_ char *dst_parent = NULL, *dst_name = NULL;
 	_cleanup_close_ int src = -1, sdir = -1, ddir = -1;
@@ -219,6 +272,7 @@ int copy_in_root(struct kiln_ctx *ctx, const char *what, int src_root, const cha
 					  what, to, strerror(-r));
 		strbuf_reset(&c.path);
 		strbuf_adds(&c.path, from);
+		c.top = ddir;
 		return copy_dir_contents(&c, s, ddir);
 	}
 
@@ -256,5 +310,6 @@ int copy_in_root(struct kiln_ctx *ctx, const char *what, int src_root, const cha
 	strbuf_adds(&c.path, src_parent);
 	if (c.path.len > 0 && c.path.buf[c.path.len - 1] == '/')
 		c.path.buf[--c.path.len] = '\0';
+	c.top = ddir;
 	return copy_entry(&c, sdir, src_name, &st, ddir, dst_name);
 }

@@ -3,18 +3,13 @@
 # the sourcing script's $tmp (a scratch directory) and add the processes
 # they start to its pids array, for the script's cleanup to kill.
 
-# registry_test_setup TOOL...: skip the whole script (TAP) unless every TOOL
+# registry_test_setup TOOL...: bail out (tap.sh's need) unless every TOOL
 # is installed; then a scratch $tmp, the working directory, removed at exit
 # with the processes in pids killed, and nothing of the caller's: no
 # credentials, no cache, no _out ($KILN_CACHE_DIR, $HOME and
 # $XDG_RUNTIME_DIR in $tmp; $store is the store)
 registry_test_setup() {
-	for tool in "$@"; do
-		if ! command -v "$tool" >/dev/null 2>&1; then
-			echo "1..0 # SKIP $tool is not installed (scripts/install-deps.sh)"
-			exit 0
-		fi
-	done
+	need "$@"
 	tmp=$(mktemp -d)
 	pids=()
 	trap registry_test_cleanup EXIT

@@ -7,6 +7,8 @@
 #   expect_out NAME STATUS PATTERN CMD...
 #                          the same for its stdout, with no sanitizer report
 #   done_testing           print the plan and exit with the result
+#   bail_out WHY           the script cannot run: a failure, not a skip
+#   need TOOL...           bail out unless every TOOL is installed
 
 n=0
 failed=0
@@ -96,4 +98,20 @@ flip_byte() {
 	python3 -c 'import sys
 with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
+
+# bail_out WHY...: what the script needs is missing. A failure, never a skip:
+# scripts/install-deps.sh installs everything the tests need.
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# need TOOL...: bail out unless every TOOL is in $PATH (or in sbin, where Debian keeps depmod)
+need() {
+	local tool
+	for tool in "$@"; do
+		PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||
+			bail_out "no $tool: run scripts/install-deps.sh"
+	done
 }

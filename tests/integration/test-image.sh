@@ -16,19 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-image.sh"
 
 : "${KILN:?}" "${KILN_TEST_MODULES:?}"
-for tool in cpio xz mksquashfs unsquashfs depmod openssl python3; do
-	if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ] && [ ! -x "/sbin/$tool" ]; then
-		echo "1..0 # SKIP needs $tool (scripts/install-deps.sh)"
-		exit 0
-	fi
-done
+need cpio xz zstd mksquashfs unsquashfs depmod modinfo openssl python3 skopeo docker-registry
 PATH=$PATH:/usr/sbin:/sbin
 mods=$KILN_TEST_MODULES
 krel=$(modinfo -F vermagic "$mods/kiln_plain.ko" 2>/dev/null | cut -d' ' -f1)
-if [ -z "$krel" ]; then
-	echo "1..0 # SKIP the test modules are not built (KILN_TEST_MODULES=$mods)"
-	exit 0
-fi
+[ -n "$krel" ] || bail_out "no test modules in KILN_TEST_MODULES='$mods': run through meson test"
 w=$out/w
 mkdir -p "$w"
 cd "$w" || exit 1
@@ -201,10 +193,8 @@ check "the second run squashes nothing: both extensions and modules.dep come fro
 check "the cached images were not rewritten (their mtimes)" \
 	sh -c "stat -c '%n %y' cache/image/sqsh/*.sqsh | cmp - cache1.txt"
 check "two runs give byte-identical installer tars" cmp run1.tar out/installer-amd64.tar
-if command -v skopeo >/dev/null; then
-	check "skopeo copies the docker-archive into an OCI layout" \
-		skopeo copy --quiet docker-archive:out/installer-amd64.tar oci:oci-copy:x
-fi
+check "skopeo copies the docker-archive into an OCI layout" \
+	skopeo copy --quiet docker-archive:out/installer-amd64.tar oci:oci-copy:x
 
 # ---- the other outputs ------------------------------------------------------------------
 
@@ -256,16 +246,15 @@ expect_fail "modules for another release: Talos's copy error, naming both releas
 	image --system-extension-image localhost/kiln-test/other-release:1 --no-preflight \
 	--output initramfs
 
-if command -v zstd >/dev/null; then
-	mkdir -p zbase
-	cp -a base/. zbase/
-	xz -dc base-initramfs.xz | zstd -q -19 >zbase/usr/install/amd64/initramfs.xz
-	"$KILN" import zbase --tag localhost/kiln-test/zstd-base:1 >/dev/null
-	expect_out "a base whose initramfs is zstd (Talos 1.8 and later)" 0 'out/initramfs-amd64.xz' \
-		"$KILN" image installer --base-installer-image localhost/kiln-test/zstd-base:1 \
-		-o out --talos-version v1.12.0 --system-extension-image localhost/kiln-test/kiln-fw:1 \
-		--kernel-cert cert.der --output initramfs
-	python3 - out/initramfs-amd64.xz zbase/usr/install/amd64/initramfs.xz >ztail.txt <<'PY'
+mkdir -p zbase
+cp -a base/. zbase/
+xz -dc base-initramfs.xz | zstd -q -19 >zbase/usr/install/amd64/initramfs.xz
+"$KILN" import zbase --tag localhost/kiln-test/zstd-base:1 >/dev/null
+expect_out "a base whose initramfs is zstd (Talos 1.8 and later)" 0 'out/initramfs-amd64.xz' \
+	"$KILN" image installer --base-installer-image localhost/kiln-test/zstd-base:1 \
+	-o out --talos-version v1.12.0 --system-extension-image localhost/kiln-test/kiln-fw:1 \
+	--kernel-cert cert.der --output initramfs
+python3 - out/initramfs-amd64.xz zbase/usr/install/amd64/initramfs.xz >ztail.txt <<'PY'
 import sys
 d = open(sys.argv[1], "rb").read()
 b = open(sys.argv[2], "rb").read()
@@ -273,10 +262,9 @@ at = d.find(b)
 open("ztail.zst", "wb").write(d[at + len(b):])
 print(at > 0)
 PY
-	check "gets its archive appended as zstd, as the base's" \
-		sh -c "grep -qx True ztail.txt && zstd -t -q ztail.zst &&
-			zstd -dc ztail.zst | cpio -it --quiet | grep -qx extensions.yaml"
-fi
+check "gets its archive appended as zstd, as the base's" \
+	sh -c "grep -qx True ztail.txt && zstd -t -q ztail.zst &&
+		zstd -dc ztail.zst | cpio -it --quiet | grep -qx extensions.yaml"
 
 mkdir -p noise
 cp -a base/. noise/
@@ -309,38 +297,36 @@ check "are taken in the string order of their positions: 10 before 2" \
 
 # ---- --push: through kiln's push, which refuses private keys ---------------------------
 
-if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
-	. "$here/lib-registry.sh"
-	tmp=$w
-	pids=()
-	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$out"' EXIT
-	port=$(free_port)
-	R=127.0.0.1:$port
-	start_registry reg "$port"
-	expect_out "--push pushes the installer and prints its reference" 0 \
-		"^$R/kiln/installer:v1@sha256:[0-9a-f]{64}\$" \
-		image "${exts[@]}" --kernel-cert cert.der --push "$R/kiln/installer:v1"
-	check "the registry serves it" skopeo inspect --tls-verify=false "docker://$R/kiln/installer:v1"
-	check "out/images.json records the push" grep -q "\"$R/kiln/installer:v1\"" out/images.json
-	check "the base and the extensions are pushed to the registry" \
-		sh -c "'$KILN' push -q --no-record $base_ref $R/kiln/installer-base:v1.12.0 &&
-			'$KILN' push -q --no-record localhost/kiln-test/kiln-demo:1 $R/kiln/kiln-demo:1 &&
-			'$KILN' push -q --no-record localhost/kiln-test/kiln-fw:1 $R/kiln/kiln-fw:1"
-	expect_out "with an empty store, the base and the extensions are pulled" 0 \
-		'pulled/installer-amd64.tar' env KILN_CACHE_DIR="$w/cache2" "$KILN" image installer \
-		--base-installer-image "$R/kiln/installer-base:v1.12.0" -o pulled \
-		--system-extension-image "$R/kiln/kiln-demo:1" \
-		--system-extension-image "$R/kiln/kiln-fw:1" --kernel-cert cert.der
-	check "and the installer is the same, byte for byte" cmp pulled/installer-amd64.tar run1.tar
-	mkdir -p keyed
-	cp -a base/. keyed/
-	mkdir -p keyed/etc
-	cp key.pem keyed/etc/signing_key.pem
-	"$KILN" import keyed --tag localhost/kiln-test/keyed-base:1 >/dev/null
-	expect_fail "--push refuses an installer that holds a private key" 1 \
-		"refusing to push kiln.local/installer:amd64: .*etc/signing_key.pem" \
-		"$KILN" image installer --base-installer-image localhost/kiln-test/keyed-base:1 \
-		-o out --talos-version v1.12.0 --push "$R/kiln/keyed:v1"
-fi
+. "$here/lib-registry.sh"
+tmp=$w
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$out"' EXIT
+port=$(free_port)
+R=127.0.0.1:$port
+start_registry reg "$port"
+expect_out "--push pushes the installer and prints its reference" 0 \
+	"^$R/kiln/installer:v1@sha256:[0-9a-f]{64}\$" \
+	image "${exts[@]}" --kernel-cert cert.der --push "$R/kiln/installer:v1"
+check "the registry serves it" skopeo inspect --tls-verify=false "docker://$R/kiln/installer:v1"
+check "out/images.json records the push" grep -q "\"$R/kiln/installer:v1\"" out/images.json
+check "the base and the extensions are pushed to the registry" \
+	sh -c "'$KILN' push -q --no-record $base_ref $R/kiln/installer-base:v1.12.0 &&
+		'$KILN' push -q --no-record localhost/kiln-test/kiln-demo:1 $R/kiln/kiln-demo:1 &&
+		'$KILN' push -q --no-record localhost/kiln-test/kiln-fw:1 $R/kiln/kiln-fw:1"
+expect_out "with an empty store, the base and the extensions are pulled" 0 \
+	'pulled/installer-amd64.tar' env KILN_CACHE_DIR="$w/cache2" "$KILN" image installer \
+	--base-installer-image "$R/kiln/installer-base:v1.12.0" -o pulled \
+	--system-extension-image "$R/kiln/kiln-demo:1" \
+	--system-extension-image "$R/kiln/kiln-fw:1" --kernel-cert cert.der
+check "and the installer is the same, byte for byte" cmp pulled/installer-amd64.tar run1.tar
+mkdir -p keyed
+cp -a base/. keyed/
+mkdir -p keyed/etc
+cp key.pem keyed/etc/signing_key.pem
+"$KILN" import keyed --tag localhost/kiln-test/keyed-base:1 >/dev/null
+expect_fail "--push refuses an installer that holds a private key" 1 \
+	"refusing to push kiln.local/installer:amd64: .*etc/signing_key.pem" \
+	"$KILN" image installer --base-installer-image localhost/kiln-test/keyed-base:1 \
+	-o out --talos-version v1.12.0 --push "$R/kiln/keyed:v1"
 
 done_testing

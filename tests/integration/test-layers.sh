@@ -7,17 +7,9 @@
 # same digests; hostile layers are refused and write nothing outside.
 . "$(dirname "$0")/tap.sh"
 
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-
 export KILN_CACHE_DIR="$out/cache"
 unset SOURCE_DATE_EPOCH
-have_skopeo=
-have_umoci=
-command -v skopeo >/dev/null 2>&1 && have_skopeo=1
-command -v umoci >/dev/null 2>&1 && have_umoci=1
+need skopeo umoci python3
 skopeo_() { skopeo --insecure-policy "$@"; }
 
 # What a tree is, for comparing two: path, type, mode, size, link target,
@@ -157,81 +149,56 @@ else
 fi
 
 # ---- umoci ------------------------------------------------------------------------------------
-if [ -z "$have_umoci" ]; then
-	skip "umoci unpacks kiln's oci-archive" "no umoci"
-	skip "umoci unpacks the store itself" "no umoci"
-else
-	mkdir "$out/layout"
-	tar -xf "$out/oci.tar" -C "$out/layout"
-	if umoci unpack --rootless --image "$out/layout:docker.io/kiln/test:v1" "$out/bundle" \
-		>"$out/umoci.log" 2>&1 && same_tree "$src" "$out/bundle/rootfs"; then
-		ok "umoci unpacks kiln's oci-archive (digests and diff_ids checked) into the source tree"
+# umoci_unpacks NAME IMAGE BUNDLE: umoci unpacks IMAGE (digests and diff_ids checked) into
+# BUNDLE, whose rootfs is the source tree
+umoci_unpacks() {
+	if umoci unpack --rootless --image "$2" "$3" >"$out/umoci.log" 2>&1 &&
+		same_tree "$src" "$3/rootfs"; then
+		ok "$1"
 	else
-		not_ok "umoci unpacks kiln's oci-archive" "$(tail -5 "$out/umoci.log")" \
-			"$(diff "$out/a.txt" "$out/b.txt" | head)"
+		not_ok "$1" "$(tail -5 "$out/umoci.log")" "$(diff "$out/a.txt" "$out/b.txt" | head)"
 	fi
-	if umoci unpack --rootless --image "$KILN_CACHE_DIR/store:docker.io/kiln/test:v1" \
-		"$out/bundle-store" >"$out/umoci2.log" 2>&1 &&
-		same_tree "$src" "$out/bundle-store/rootfs"; then
-		ok "umoci unpacks straight from kiln's store"
-	else
-		not_ok "umoci unpacks straight from kiln's store" "$(tail -5 "$out/umoci2.log")"
-	fi
-fi
+}
+
+mkdir "$out/layout"
+tar -xf "$out/oci.tar" -C "$out/layout"
+umoci_unpacks "umoci unpacks kiln's oci-archive (digests and diff_ids checked) into the source tree" \
+	"$out/layout:docker.io/kiln/test:v1" "$out/bundle"
+umoci_unpacks "umoci unpacks straight from kiln's store" \
+	"$KILN_CACHE_DIR/store:docker.io/kiln/test:v1" "$out/bundle-store"
 
 # ---- skopeo -----------------------------------------------------------------------------------
-if [ -z "$have_skopeo" ]; then
-	skip "skopeo reads kiln's docker-archive" "no skopeo"
-	skip "skopeo's archives import into kiln" "no skopeo"
+check "skopeo copies kiln's docker-archive" \
+	skopeo_ copy "docker-archive:$out/docker.tar" "oci:$out/sk-layout:v1"
+check "and reads the copy" skopeo_ inspect --raw "oci:$out/sk-layout:v1"
+check "skopeo finds the image in kiln's docker-archive by its RepoTag" \
+	skopeo_ copy "docker-archive:$out/docker.tar:kiln/test:v1" "oci:$out/sk-layout2:v1"
+umoci_unpacks "kiln docker-archive -> skopeo -> umoci gives the source tree" \
+	"$out/sk-layout:v1" "$out/bundle-sk"
+check "skopeo reads kiln's docker-archive as an oci-archive too (the dual form)" \
+	skopeo_ copy "oci-archive:$out/docker.tar:docker.io/kiln/test:v1" "oci:$out/sk-layout3:v1"
+# and back: archives skopeo writes, imported by kiln
+skopeo_ copy "oci:$out/sk-layout:v1" "docker-archive:$out/sk-docker.tar:kiln/from-skopeo:v1" \
+	>"$out/sk.log" 2>&1
+skopeo_ copy "oci-archive:$out/oci.tar:docker.io/kiln/test:v1" \
+	"oci-archive:$out/sk-oci.tar:skopeo-tag" >>"$out/sk.log" 2>&1
+if "$KILN" import "$out/sk-docker.tar" >"$out/imp1" 2>&1 &&
+	grep -q '^docker.io/kiln/from-skopeo:v1@sha256:' "$out/imp1" &&
+	"$KILN" import "$out/sk-oci.tar" --tag kiln/from-skopeo-oci:v1 >"$out/imp2" 2>&1 &&
+	"$KILN" unpack kiln/from-skopeo:v1 "$out/un-sk1" && same_tree "$src" "$out/un-sk1" &&
+	"$KILN" unpack kiln/from-skopeo-oci:v1 "$out/un-sk2" && same_tree "$src" "$out/un-sk2" &&
+	"$KILN" cat kiln/from-skopeo:v1 /usr/lib/blob.bin | cmp -s - "$src/usr/lib/blob.bin"; then
+	ok "skopeo's docker-archive and oci-archive import into kiln (diff_ids checked)"
 else
-	if skopeo_ copy "docker-archive:$out/docker.tar" "oci:$out/sk-layout:v1" \
-		>"$out/sk.log" 2>&1 && skopeo_ inspect --raw "oci:$out/sk-layout:v1" >/dev/null; then
-		ok "skopeo copies kiln's docker-archive"
-	else
-		not_ok "skopeo copies kiln's docker-archive" "$(tail -5 "$out/sk.log")"
-	fi
-	if skopeo_ copy "docker-archive:$out/docker.tar:kiln/test:v1" "oci:$out/sk-layout2:v1" \
-		>"$out/sk.log" 2>&1; then
-		ok "skopeo finds the image in kiln's docker-archive by its RepoTag"
-	else
-		not_ok "skopeo finds the image by its RepoTag" "$(tail -5 "$out/sk.log")"
-	fi
-	if [ -n "$have_umoci" ] &&
-		umoci unpack --rootless --image "$out/sk-layout:v1" "$out/bundle-sk" >"$out/u3.log" 2>&1 &&
-		same_tree "$src" "$out/bundle-sk/rootfs"; then
-		ok "kiln docker-archive -> skopeo -> umoci gives the source tree"
-	else
-		not_ok "kiln docker-archive -> skopeo -> umoci" "$(tail -3 "$out/u3.log")"
-	fi
-	if skopeo_ copy "oci-archive:$out/docker.tar:docker.io/kiln/test:v1" "oci:$out/sk-layout3:v1" \
-		>"$out/sk.log" 2>&1; then
-		ok "skopeo reads kiln's docker-archive as an oci-archive too (the dual form)"
-	else
-		not_ok "skopeo reads the dual form as an oci-archive" "$(tail -5 "$out/sk.log")"
-	fi
-	# and back: archives skopeo writes, imported by kiln
-	skopeo_ copy "oci:$out/sk-layout:v1" "docker-archive:$out/sk-docker.tar:kiln/from-skopeo:v1" \
-		>"$out/sk.log" 2>&1
-	skopeo_ copy "oci-archive:$out/oci.tar:docker.io/kiln/test:v1" \
-		"oci-archive:$out/sk-oci.tar:skopeo-tag" >>"$out/sk.log" 2>&1
-	if "$KILN" import "$out/sk-docker.tar" >"$out/imp1" 2>&1 &&
-		grep -q '^docker.io/kiln/from-skopeo:v1@sha256:' "$out/imp1" &&
-		"$KILN" import "$out/sk-oci.tar" --tag kiln/from-skopeo-oci:v1 >"$out/imp2" 2>&1 &&
-		"$KILN" unpack kiln/from-skopeo:v1 "$out/un-sk1" && same_tree "$src" "$out/un-sk1" &&
-		"$KILN" unpack kiln/from-skopeo-oci:v1 "$out/un-sk2" && same_tree "$src" "$out/un-sk2" &&
-		"$KILN" cat kiln/from-skopeo:v1 /usr/lib/blob.bin | cmp -s - "$src/usr/lib/blob.bin"; then
-		ok "skopeo's docker-archive and oci-archive import into kiln (diff_ids checked)"
-	else
-		not_ok "skopeo's archives import into kiln" "$(cat "$out/imp1" "$out/imp2")" \
-			"$(tail -3 "$out/sk.log")"
-	fi
-	"$KILN" export kiln/test:zstd -o "$out/zstd-docker.tar"
-	if skopeo_ copy "docker-archive:$out/zstd-docker.tar" "oci:$out/sk-zstd:v1" >"$out/sk.log" 2>&1 &&
-		tar -xOf "$out/zstd-docker.tar" manifest.json | grep -q '"Layers":\["blobs/sha256/'; then
-		ok "a zstd image exports as a docker-archive of plain tars that skopeo reads"
-	else
-		not_ok "a zstd image exports as a docker-archive" "$(tail -3 "$out/sk.log")"
-	fi
+	not_ok "skopeo's archives import into kiln" "$(cat "$out/imp1" "$out/imp2")" \
+		"$(tail -3 "$out/sk.log")"
+fi
+"$KILN" export kiln/test:zstd -o "$out/zstd-docker.tar"
+if skopeo_ copy "docker-archive:$out/zstd-docker.tar" "oci:$out/sk-zstd:v1" >"$out/sk.log" 2>&1 &&
+	tar -xOf "$out/zstd-docker.tar" manifest.json | grep -q '"Layers":\["blobs/sha256/'; then
+	ok "a zstd image exports as a docker-archive of plain tars that skopeo reads"
+else
+	not_ok "a zstd image exports as a docker-archive" "$(tail -3 "$out/sk.log")"
 fi
 
 # ---- kiln's own archives, round trip into another store ------------------------------------------

@@ -9,14 +9,14 @@
 # against the signing copy.
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/lib-keys.sh"
+. "$(dirname "$0")/lib-kernel.sh"
 
-headers=${KILN_HEADERS:-$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)}
+headers=$(kernel_headers)
 build_mods=$SRCDIR/scripts/build-test-modules.sh
-sign_file=${SIGN_FILE:-/usr/lib/linux-kbuild-6.1/scripts/sign-file}
-if [ -z "$headers" ] || [ ! -f "$headers/Module.symvers" ] || ! command -v openssl >/dev/null; then
-	echo "1..0 # SKIP needs a linux-headers tree and openssl (scripts/install-deps.sh)"
-	exit 0
-fi
+sign_file=$(kernel_sign_file "$headers")
+[ -n "$headers" ] && [ -f "$headers/Module.symvers" ] ||
+	bail_out "no linux-headers tree (linux-headers-amd64): run scripts/install-deps.sh"
+need openssl
 w=$out/w
 mkdir -p "$w"
 
@@ -43,15 +43,9 @@ not_in_out() {
 	fi
 }
 
-# copy_tree DIR: a copy of the headers tree; its relative symlinks (scripts,
-# tools) would dangle in another place, so they point at their targets
+# copy_tree DIR: a copy of the headers tree
 copy_tree() {
-	cp -a "$headers" "$1" || return 1
-	for l in "$1"/*; do
-		if [ -L "$l" ]; then
-			ln -sfn "$(readlink -f "$headers/$(basename "$l")")" "$l" || return 1
-		fi
-	done
+	kernel_headers_copy "$headers" "$1"
 }
 
 # set_release DIR RELEASE: what a build of another release has in its tree
@@ -88,7 +82,7 @@ check "make another key" genkey other 2048
 mkdir -p "$kb/certs"
 cp "$w/kernel.pem" "$kb/certs/signing_key.pem"
 cp "$w/kernel.x509" "$kb/certs/signing_key.x509"
-release=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kb/include/generated/utsrelease.h")
+release=$(kernel_release "$kb")
 
 check "build the test modules against it" "$build_mods" "$w/mods" "$kb"
 # the signed ones alone in a directory (the build's copies are under mods/src)
@@ -328,14 +322,11 @@ expect_out "no certificate: a signed module's signature is skipped" 0 \
 	"skipped: signature: the module is signed, but there is no certificate" \
 	"$KILN" module check --kernel-build "$headers" "$m/kiln_plain.ko"
 
+# linux-image-amd64 and linux-headers-amd64 are of one release
 mdir=/lib/modules/$release
-if [ -f "$mdir/modules.dep" ]; then
-	expect_out "--modules-dir: the vermagic of the kernel's own modules" 0 "^$m/kiln_plain.ko: ok$" \
-		"$KILN" module check --release "$release" --symvers "$kb/Module.symvers" \
-		--cert "$kb/certs/signing_key.x509" --modules-dir "$mdir" "$m/kiln_plain.ko"
-else
-	ok "--modules-dir # SKIP no $mdir/modules.dep"
-fi
+expect_out "--modules-dir: the vermagic of the kernel's own modules" 0 "^$m/kiln_plain.ko: ok$" \
+	"$KILN" module check --release "$release" --symvers "$kb/Module.symvers" \
+	--cert "$kb/certs/signing_key.x509" --modules-dir "$mdir" "$m/kiln_plain.ko"
 
 # ---- usage and hostile input ------------------------------------------------------------------------
 expect_err "no kernel given: usage" 2 "give the kernel" "$KILN" module check "$m/kiln_plain.ko"

@@ -5,13 +5,14 @@
 # with keys made by openssl as the kernel's certs/Makefile makes them.
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/lib-keys.sh"
+. "$(dirname "$0")/lib-kernel.sh"
 
-sign_file=${SIGN_FILE:-/usr/lib/linux-kbuild-6.1/scripts/sign-file}
+sign_file=$(kernel_sign_file "$(kernel_headers)")
 mods=${KILN_TEST_MODULES:-}
-if [ ! -x "$sign_file" ] || [ -z "$mods" ] || [ ! -f "$mods/kiln_plain.ko" ]; then
-	echo "1..0 # SKIP needs $sign_file and the test modules (KILN_TEST_MODULES)"
-	exit 0
-fi
+[ -x "$sign_file" ] || bail_out "no $sign_file (linux-headers-amd64): run scripts/install-deps.sh"
+[ -n "$mods" ] && [ -f "$mods/kiln_plain.ko" ] ||
+	bail_out "no test modules in KILN_TEST_MODULES='$mods': run through meson test"
+need openssl
 w=$out/w
 mkdir -p "$w"
 plain=$mods/kiln_plain.ko

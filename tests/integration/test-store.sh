@@ -4,11 +4,7 @@
 # KILN_CACHE_DIR, populated with an image umoci builds and skopeo copies in;
 # then umoci and skopeo read what kiln left (after tag and gc).
 . "$(dirname "$0")/tap.sh"
-
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
+need umoci skopeo
 
 # Keep the last check's stdout: the next check overwrites it.
 save() {
@@ -35,10 +31,6 @@ check "store ls on an empty store" "$KILN" store ls
 save
 check "store ls prints nothing for an empty store" test ! -s "$out/saved"
 
-if ! command -v umoci >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1; then
-	skip "the rest" "umoci or skopeo is not installed"
-	done_testing
-fi
 
 # ---- an image made by umoci, copied into kiln's store by skopeo ---------
 u=$out/umoci

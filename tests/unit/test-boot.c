@@ -255,13 +255,6 @@ TEST(check_a_guest_that_never_finished)
 
 /* ---- the runner, with a shell script standing in for QEMU ---- */
 
-static char *make_tmpdir(void)
-{
-	char *d = strdup("/tmp/test-boot.XXXXXX");
-
-	return d && mkdtemp(d) ? d : NULL;
-}
-
 static void write_file(const char *dir, const char *name, const char *text, unsigned mode)
 {
 	_cleanup_free_ char *p = path_join(dir, name);
@@ -273,8 +266,8 @@ static void write_file(const char *dir, const char *name, const char *text, unsi
 TEST(run_a_stand_in_qemu)
 {
 	_cleanup_(kiln_boot_run_release) struct kiln_boot_run run = { 0 };
-	_cleanup_free_ char *dir = make_tmpdir(), *kernel = NULL, *initrd = NULL, *qemu = NULL,
-			    *log = NULL, *logged = NULL;
+	_cleanup_free_ char *dir = tap_temp_dir("test-boot"), *kernel = NULL, *initrd = NULL,
+			    *qemu = NULL, *log = NULL, *logged = NULL;
 	const char *modules[] = { "kiln_demo", "v4l2loopback" }, *extra[] = { "quiet" };
 	struct kiln_boot_options o = { .modules = modules,
 				       .n_modules = 2,

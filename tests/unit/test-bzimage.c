@@ -33,15 +33,16 @@ struct certs {
 
 static struct certs certs;
 
-/* Two certificates: one whose CN starts with its O, one whose does not. */
-static void make_certs(void)
+/*
+ * Two certificates, made once before the first test: one whose CN starts
+ * with its O, one whose does not.
+ */
+__attribute__((constructor(200))) static void make_certs(void)
 {
 	static const char *const subjects[] = { "/O=kiln test/CN=kiln test signing key",
 						"/O=Example Org/CN=module key" };
 	_cleanup_free_ char *dir = NULL;
 
-	if (certs.der[0])
-		return;
 	dir = temp_dir();
 	for (int i = 0; i < 2; i++) {
 		run("cd '%s' && openssl req -new -x509 -nodes -newkey rsa:2048 -days 3650 -batch "
@@ -60,7 +61,6 @@ static void make_vmlinux(struct strbuf *sb)
 {
 	static const uint8_t fake[] = { 0x30, 0x82, 0x01, 0x00, 0x30, 0x82, 0x00, 0x10, 0x02 };
 
-	make_certs();
 	ASSERT_OK(strbuf_add(sb, "\177ELF", 4));
 	for (unsigned i = 0; i < 3000; i++)
 		ASSERT_OK(strbuf_addch(sb, (char)(i * 7 % 251)));

@@ -6,7 +6,6 @@
  * headers tree, and a module's symbol table (KILN_TEST_MODULES).
  */
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,60 +14,10 @@
 #include <kiln/module.h>
 
 #include "fileio.h"
-#include "strv.h"
 #include "ksyms.h"
 #include "strbuf.h"
 #include "tap.h"
-
-/*
- * Debian's kernel headers, which install-deps installs (linux-headers-amd64):
- * whatever release is there, the newest if several are. Found, not named, so
- * that the tests go on running when Debian moves on; missing is a failure.
- */
-static char headers[PATH_MAX], release[128], vermagic[256];
-
-static int find_headers(void)
-{
-	_cleanup_(strv_freep) char **names = NULL;
-	_cleanup_close_ int fd = -1;
-	const char *best = NULL;
-
-	if (headers[0])
-		return 0;
-	fd = open("/usr/src", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || dir_names(fd, &names) < 0)
-		return -1;
-	for (char **n = names; *n; n++) {
-		size_t len = strlen(*n);
-
-		if (strncmp(*n, "linux-headers-", 14) == 0 && len > 20 &&
-		    strcmp(*n + len - 6, "-amd64") == 0 && (!best || strverscmp(*n, best) > 0))
-			best = *n;
-	}
-	if (!best)
-		return -1;
-	snprintf(headers, sizeof(headers), "/usr/src/%s", best);
-	snprintf(release, sizeof(release), "%s", best + 14);
-	/* Debian's amd64 flavour, as modinfo shows it for every module of that kernel */
-	snprintf(vermagic, sizeof(vermagic), "%s SMP preempt mod_unload modversions ", release);
-	return 0;
-}
-
-#define NEED_HEADERS()                                                                  \
-	do {                                                                            \
-		if (find_headers() < 0)                                                 \
-			TAP_FAIL("no /usr/src/linux-headers-*-amd64: run "              \
-				 "scripts/install-deps.sh");                            \
-	} while (0)
-
-static struct kiln_ctx *new_ctx(void)
-{
-	struct kiln_ctx *ctx;
-
-	if (kiln_ctx_new(&ctx) < 0)
-		abort();
-	return ctx;
-}
+#include "helpers.h"
 
 /* ---- fixes --------------------------------------------------------------- */
 
@@ -169,13 +118,14 @@ TEST(vermagic_of_debian_config_is_its_modules)
 	size_t len;
 
 	_cleanup_free_ char *path = NULL;
+	struct debian_headers h;
 
-	NEED_HEADERS();
-	path = path_join(headers, ".config");
+	need_debian_headers(&h);
+	path = path_join(h.dir, ".config");
 	ASSERT_TRUE(path != NULL);
 	ASSERT_OK(read_file_at(AT_FDCWD, path, 1 << 24, &config, &len));
-	ASSERT_OK(kiln_vermagic_from_config(ctx, release, config, len, NULL, &vm));
-	ASSERT_STREQ(vm, vermagic);
+	ASSERT_OK(kiln_vermagic_from_config(ctx, h.release, config, len, NULL, &vm));
+	ASSERT_STREQ(vm, h.vermagic);
 }
 
 /* ---- Module.symvers -------------------------------------------------------- */
@@ -331,9 +281,10 @@ TEST(symvers_of_a_real_kernel)
 	size_t len, lines = 0;
 	unsigned long crc;
 	const char *p;
+	struct debian_headers h;
 
-	NEED_HEADERS();
-	path = path_join(headers, "Module.symvers");
+	need_debian_headers(&h);
+	path = path_join(h.dir, "Module.symvers");
 	ASSERT_TRUE(path != NULL);
 	ASSERT_OK(kiln_symvers_new(&s));
 	ASSERT_OK(kiln_symvers_add_file(ctx, s, path));
@@ -365,14 +316,15 @@ TEST(kernel_of_debian_headers)
 	_cleanup_(kiln_kernel_freep) struct kiln_kernel *k = NULL;
 	struct kiln_kernel_options o = { 0 };
 	const struct kiln_kernel_info *ki;
+	struct debian_headers h;
 
-	NEED_HEADERS();
-	o.build_dir = headers;
+	need_debian_headers(&h);
+	o.build_dir = h.dir;
 	ASSERT_OK(kiln_kernel_load(ctx, &o, &k));
 	ki = kiln_kernel_info(k);
-	/* utsrelease.h, not include/config/kernel.release ("6.1.192" in Debian's) */
-	ASSERT_STREQ(ki->release, release);
-	ASSERT_STREQ(ki->vermagic, vermagic);
+	/* utsrelease.h, not include/config/kernel.release (Debian's upstream version there) */
+	ASSERT_STREQ(ki->release, h.release);
+	ASSERT_STREQ(ki->vermagic, h.vermagic);
 	ASSERT_STREQ(ki->vermagic_source, ".config");
 	ASSERT_EQ(ki->modversions, 1);
 	ASSERT_EQ(ki->module_sig, 1);
@@ -420,12 +372,10 @@ static void make_file(const char *root, const char *path)
 TEST(firmware_search_path_and_globs)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	char root[] = "/tmp/kiln-test-fw-XXXXXX", outside[] = "/tmp/kiln-test-out-XXXXXX";
-	_cleanup_free_ char *cmd = NULL, *link = NULL, *up = NULL;
+	_cleanup_free_ char *root = tap_temp_dir("test-fw"), *outside = tap_temp_dir("test-out");
+	_cleanup_free_ char *link = NULL, *up = NULL;
 	char *path = NULL;
 
-	ASSERT_TRUE(mkdtemp(root) != NULL);
-	ASSERT_TRUE(mkdtemp(outside) != NULL);
 	make_file(root, "lib/firmware/a/plain.bin");
 	make_file(root, "lib/firmware/updates/R/a/updated.bin");
 	make_file(root, "lib/firmware/R/a/rel.bin.zst");
@@ -460,9 +410,6 @@ TEST(firmware_search_path_and_globs)
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", up, &path), 0);
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", "escape/secret.bin", &path), 0);
 	ASSERT_EQ(kiln_firmware_find(ctx, root, "R", "", &path), -EINVAL);
-
-	ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s' '%s'", root, outside) > 0);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 /* ---- finding a kernel in a tree (kiln build's dependencies) --------------- */
@@ -470,15 +417,13 @@ TEST(firmware_search_path_and_globs)
 TEST(kernel_found_in_a_root)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	char root[] = "/tmp/kiln-test-kroot-XXXXXX", outside[] = "/tmp/kiln-test-kout-XXXXXX";
+	_cleanup_free_ char *root = tap_temp_dir("test-kroot"), *outside = tap_temp_dir("test-kout");
 	_cleanup_free_ char *cmd = NULL, *link = NULL, *dir = NULL;
 	struct kiln_kernel_options o = { .release = "6.1.0-9-test" };
 	struct kiln_kernel *k = NULL;
 	const char *sub = NULL;
 	char *mods = NULL;
 
-	ASSERT_TRUE(mkdtemp(root) != NULL);
-	ASSERT_TRUE(mkdtemp(outside) != NULL);
 	ASSERT_EQ(kiln_kernel_build_find(ctx, root, &sub), 0);
 	ASSERT_EQ(kiln_kernel_modules_find(ctx, root, &mods), 0);
 	/* a tree through a symlink out of the root is not one */
@@ -530,23 +475,18 @@ TEST(kernel_found_in_a_root)
 	make_file(root, "usr/lib/modules/6.1.0-9-other/modules.dep");
 	make_file(root, "usr/lib/modules/6.1.0-9-other/modules.builtin");
 	ASSERT_EQ(kiln_kernel_modules_find(ctx, root, &mods), 0);
-
-	ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s' '%s'", root, outside) > 0);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 /* ---- a module's symbols --------------------------------------------------- */
 
 static struct kiln_module *open_test_module(struct kiln_ctx *ctx, const char *name)
 {
-	const char *dir = getenv("KILN_TEST_MODULES");
 	_cleanup_free_ char *path = NULL;
 	struct kiln_module *m = NULL;
 
-	if (!dir)
-		return NULL;
-	if (asprintf(&path, "%s/%s.ko", dir, name) < 0 || kiln_module_open(ctx, path, &m) < 0)
-		return NULL;
+	if (asprintf(&path, "%s/%s.ko", need_test_modules(), name) < 0)
+		abort();
+	ASSERT_OK(kiln_module_open(ctx, path, &m));
 	return m;
 }
 
@@ -558,8 +498,6 @@ TEST(module_syms_imports_and_exports)
 	const struct kiln_ksym *x;
 	bool printk = false, value = false;
 
-	if (!getenv("KILN_TEST_MODULES"))
-		SKIP_TEST("KILN_TEST_MODULES is not set");
 	prov = open_test_module(ctx, "kiln_provider");
 	cons = open_test_module(ctx, "kiln_consumer");
 	ASSERT_TRUE(prov && cons);
@@ -600,12 +538,9 @@ TEST(module_syms_hostile_symtab)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_free_ char *path = NULL, *data = NULL;
-	const char *dir = getenv("KILN_TEST_MODULES");
 	size_t len, step;
 
-	if (!dir)
-		SKIP_TEST("KILN_TEST_MODULES is not set");
-	ASSERT_TRUE(asprintf(&path, "%s/kiln_consumer.ko", dir) > 0);
+	ASSERT_TRUE(asprintf(&path, "%s/kiln_consumer.ko", need_test_modules()) > 0);
 	ASSERT_OK(read_file_at(AT_FDCWD, path, KILN_MODULE_MAX_SIZE, &data, &len));
 	/* bytes spread over the file set to 0xff, one at a time: reading may fail, never crash */
 	step = len / 2000 + 1;

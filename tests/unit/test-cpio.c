@@ -95,8 +95,7 @@ TEST(tree_equals_gnu_cpio)
 	_cleanup_strbuf_ struct strbuf ours = STRBUF_INIT, ours2 = STRBUF_INIT;
 	size_t gnu_len, gnu2_len;
 
-	if (!have("cpio"))
-		SKIP_TEST("no cpio (apt-get install cpio)");
+	NEED_TOOL("cpio", "cpio");
 	make_tree(dir);
 	/* --reproducible renumbers inodes and zeroes device numbers; mtimes are the files' */
 	run("cd %s/t && find . | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible -R +0:+0 "
@@ -127,8 +126,7 @@ TEST(gnu_cpio_reads_ours)
 	_cleanup_free_ char *dir = temp_dir(), *t = NULL, *archive = NULL;
 	_cleanup_strbuf_ struct strbuf ours = STRBUF_INIT;
 
-	if (!have("cpio"))
-		SKIP_TEST("no cpio (apt-get install cpio)");
+	NEED_TOOL("cpio", "cpio");
 	make_tree(dir);
 	t = cat(dir, "t");
 	archive = cat(dir, "ours.cpio");
@@ -262,8 +260,10 @@ TEST(concatenated_segments)
 	_cleanup_close_ int fd = -1, ofd = -1;
 	size_t len, big_len, got_len;
 
-	if (!have("cpio") || !have("xz") || !have("zstd") || !have("gzip"))
-		SKIP_TEST("needs cpio, xz, zstd and gzip");
+	NEED_TOOL("cpio", "cpio");
+	NEED_TOOL("xz", "xz-utils");
+	NEED_TOOL("zstd", "zstd");
+	NEED_TOOL("gzip", "gzip");
 	make_tree(dir);
 	run("cd %s/t && find kernel | LC_ALL=C sort | "
 	    "cpio --quiet -o -H newc --reproducible -R +0:+0 > ../initramfs && "
@@ -331,8 +331,7 @@ TEST(extract_last_and_hard_links)
 	_cleanup_close_ int fd = -1, ofd = -1;
 	size_t got_len;
 
-	if (!have("cpio"))
-		SKIP_TEST("no cpio (apt-get install cpio)");
+	NEED_TOOL("cpio", "cpio");
 	run("cd %s && mkdir one two && printf old > one/f && printf new > two/f && "
 	    "printf linked > two/h1 && ln two/h1 two/h2 && "
 	    "(cd one && echo f | cpio --quiet -o -H newc) > ar && "
@@ -460,8 +459,7 @@ TEST(hostile_compressed)
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT, out = STRBUF_INIT;
 	size_t len;
 
-	if (!have("xz"))
-		SKIP_TEST("no xz");
+	NEED_TOOL("xz", "xz-utils");
 	/* junk after the archive inside the compressed stream */
 	one_file(&sb, "070701", "f", "hello", 0);
 	strbuf_adds(&sb, "junk");

@@ -64,16 +64,14 @@ TEST(equals_depmod)
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_free_ char *dir = temp_dir(), *krel = installed_release(), *mdir = NULL,
 			    *dep = NULL;
-	const char *modules = getenv("KILN_TEST_MODULES");
+	const char *modules = need_test_modules();
 	struct kiln_depmod_options o = { 0 };
 	size_t len;
 
-	if (!modules)
-		SKIP_TEST("KILN_TEST_MODULES not set (run through meson test)");
 	if (!krel)
-		SKIP_TEST("no installed kernel modules in /usr/lib/modules");
-	if (!have("depmod"))
-		SKIP_TEST("no depmod (apt-get install kmod)");
+		TAP_FAIL("no installed kernel modules in /usr/lib/modules: run "
+			 "scripts/install-deps.sh (linux-image-amd64)");
+	NEED_TOOL("depmod", "kmod");
 	make_tree(dir, "image/usr/lib/modules", krel, modules);
 	make_tree(dir, "ref/lib/modules", krel, modules);
 

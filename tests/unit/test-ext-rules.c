@@ -514,7 +514,7 @@ static int image_with(struct kiln_ctx *ctx, struct kiln_store *s, const char *ro
 
 TEST(image_private_keys)
 {
-	char root[] = "/tmp/kiln-test-keys-XXXXXX";
+	_cleanup_free_ char *root = tap_temp_dir("test-keys");
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor keyed = { 0 }, clean = { 0 };
@@ -522,7 +522,6 @@ TEST(image_private_keys)
 	_cleanup_free_ char *store = NULL;
 	struct kiln_ext_key_report rep = { 0 };
 
-	ASSERT_TRUE(mkdtemp(root));
 	ASSERT_OK(kiln_ctx_new(&ctx));
 	ASSERT_TRUE((store = path_join(root, "store")));
 	ASSERT_OK(kiln_store_open(ctx, store, &s));

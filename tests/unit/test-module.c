@@ -19,29 +19,18 @@
 #include "fileio.h"
 #include "strbuf.h"
 #include "tap.h"
+#include "helpers.h"
 
 static const char *const test_modules[] = { "kiln_plain", "kiln_fw", "kiln_provider",
 					    "kiln_consumer" };
 
-/* A built test module, or SKIP_TEST when the build has none. */
+/* A built test module. */
 static void load_test_module(const char *name, char **ret, size_t *ret_len)
 {
-	const char *dir = getenv("KILN_TEST_MODULES");
 	_cleanup_free_ char *path = NULL;
 
-	if (!dir)
-		SKIP_TEST("KILN_TEST_MODULES is not set");
-	ASSERT_TRUE(asprintf(&path, "%s/%s.ko", dir, name) > 0);
+	ASSERT_TRUE(asprintf(&path, "%s/%s.ko", need_test_modules(), name) > 0);
 	ASSERT_OK(read_file_at(AT_FDCWD, path, KILN_MODULE_MAX_SIZE, ret, ret_len));
-}
-
-static struct kiln_ctx *new_ctx(void)
-{
-	struct kiln_ctx *ctx;
-
-	if (kiln_ctx_new(&ctx) < 0)
-		abort();
-	return ctx;
 }
 
 /* Opening must fail, cleanly, with a message naming the input. */
@@ -62,7 +51,9 @@ static void assert_fails(struct kiln_ctx *ctx, const uint8_t *data, size_t len)
 TEST(real_modules_parse)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	struct debian_headers h;
 
+	need_debian_headers(&h); /* the modules are built against them */
 	for (size_t i = 0; i < ELEMENTSOF(test_modules); i++) {
 		_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
 		_cleanup_free_ char *data = NULL;
@@ -74,7 +65,7 @@ TEST(real_modules_parse)
 		load_test_module(test_modules[i], &data, &len);
 		ASSERT_OK(kiln_module_open_mem(ctx, test_modules[i], (uint8_t *)data, len, &m));
 		ASSERT_STREQ(kiln_module_get(m, "name"), test_modules[i]);
-		ASSERT_TRUE(strncmp(kiln_module_get(m, "vermagic"), "6.1.0-", 6) == 0);
+		ASSERT_STREQ(kiln_module_get(m, "vermagic"), h.vermagic);
 		ASSERT_STREQ(kiln_module_get(m, "license"), "GPL");
 		ASSERT_EQ(kiln_module_compression(m), KILN_COMPRESSION_NONE);
 		ASSERT_EQ(kiln_module_signature(m, &sig), -ENODATA);
@@ -122,12 +113,10 @@ TEST(open_by_path)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	_cleanup_(kiln_module_freep) struct kiln_module *m = NULL;
-	const char *dir = getenv("KILN_TEST_MODULES");
+	const char *dir = need_test_modules();
 	_cleanup_free_ char *path = NULL;
 	struct kiln_module *none = NULL;
 
-	if (!dir)
-		SKIP_TEST("KILN_TEST_MODULES is not set");
 	ASSERT_TRUE(asprintf(&path, "%s/kiln_plain.ko", dir) > 0);
 	ASSERT_OK(kiln_module_open(ctx, path, &m));
 	ASSERT_STREQ(kiln_module_path(m), path);

@@ -31,29 +31,6 @@ static struct kiln_ctx *new_ctx(void)
 
 /* ---- the store ---- */
 
-static char *make_tmpdir(void)
-{
-	char *d = strdup("/tmp/kiln-test-oci-XXXXXX");
-
-	if (!d || !mkdtemp(d))
-		abort();
-	return d;
-}
-
-static void rm_rf(char **dir)
-{
-	char cmd[256];
-
-	if (!*dir)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", *dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", *dir);
-	free(*dir);
-}
-
-#define _cleanup_tmpdir_ _cleanup_(rm_rf)
-
 /* An image of one layer @layer for @arch: layer, config and manifest blobs; its descriptor. */
 static int make_image(struct kiln_ctx *ctx, struct kiln_store *s, const char *arch,
 		      const char *layer, struct kiln_descriptor *ret)
@@ -129,7 +106,7 @@ static size_t count_files(const char *dir)
 TEST(store_layout_and_cache_dir)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *layout = NULL, *index = NULL, *cache = NULL, *sub = NULL;
 	_cleanup_free_ char *layout_path = NULL;
@@ -185,7 +162,7 @@ TEST(store_layout_and_cache_dir)
 TEST(store_put_read_verify)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *buf = NULL, *tmp = NULL;
 	_cleanup_close_ int fd = -1;
@@ -219,7 +196,7 @@ TEST(store_put_read_verify)
 TEST(store_corrupt_blob_detected_and_removed)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *buf = NULL, *path = NULL;
 	struct kiln_digest d;
@@ -242,7 +219,7 @@ TEST(store_corrupt_blob_detected_and_removed)
 TEST(store_writer_commit_and_mismatch)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_free_ char *tmp = NULL;
 	struct kiln_blob_writer *w = NULL;
@@ -292,7 +269,7 @@ TEST(store_writer_commit_and_mismatch)
 TEST(store_refs_set_move_remove_list)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor a = { 0 }, b = { 0 }, got = { 0 };
 	_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
@@ -378,7 +355,7 @@ TEST(store_refs_set_move_remove_list)
 TEST(store_gc_keeps_reachable)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor a = { 0 }, b = { 0 }, c = { 0 };
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor ix = { 0 };
@@ -454,7 +431,7 @@ TEST(store_gc_keeps_reachable)
 TEST(store_gc_refuses_while_shared)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL, *other = NULL;
 	struct kiln_gc_stats st;
 
@@ -470,7 +447,7 @@ TEST(store_gc_refuses_while_shared)
 TEST(store_gc_stops_on_unreadable_manifest)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor a = { 0 };
 	struct kiln_descriptor weird = { .media_type = (char *)KILN_MT_OCI_MANIFEST };
@@ -494,7 +471,7 @@ TEST(store_gc_stops_on_unreadable_manifest)
 TEST(store_concurrent_refs_from_two_processes)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor a = { 0 };
 	char **names = NULL;
@@ -540,7 +517,7 @@ TEST(store_concurrent_refs_from_two_processes)
 TEST(store_load_image_errors)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor a = { 0 }, ix = { 0 };
 	_cleanup_(kiln_platform_release) struct kiln_platform arm = { 0 }, amd = { 0 };

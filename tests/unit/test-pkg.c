@@ -643,9 +643,24 @@ TEST(aliases_in_package)
 	ASSERT_TRUE(pkg->steps[0].build.v[0] != pkg->steps[1].build.v[0]);
 }
 
+/*
+ * What a caller's _cleanup_(kiln_pkg_freep) relies on: a failed parse writes
+ * nothing to *ret (outputs only on success), so the caller's NULL stays NULL,
+ * and kiln_pkg_free() takes NULL as free() does. A crash there is "not ok":
+ * the test runs in a process of its own (tap.h).
+ */
 TEST(free_null)
 {
-	kiln_pkg_free(NULL);
+	struct kiln_pkg *sentinel = (struct kiln_pkg *)&cap, *pkg = sentinel;
+
+	ASSERT_EQ(parse("name: a\n", &pkg), -EINVAL);
+	ASSERT_CONTAINS(err, "variant");
+	ASSERT_TRUE(pkg == sentinel);
+	pkg = NULL;
+	ASSERT_EQ(parse("name: a\nvariant: [\n", &pkg), -EINVAL);
+	ASSERT_TRUE(pkg == NULL);
+	kiln_pkg_free(pkg);
+	kiln_pkg_freep(&pkg);
 }
 
 TAP_MAIN

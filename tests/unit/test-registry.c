@@ -116,19 +116,22 @@ TEST(challenge_malformed)
 
 /* ---- auth files ---- */
 
-static char tmpdir[] = "/tmp/kiln-test-registry-XXXXXX";
+static char *tmpdir;
 
 static void write_text(const char *path, const char *text)
 {
 	ASSERT_OK(write_file_atomic(path, text, strlen(text), 0600));
 }
 
-/* A clean environment under a fresh directory: no file of the caller's is read. */
+/*
+ * A clean environment under a fresh directory: no file of the caller's is
+ * read. The test's own process changes it, and tap.h removes the directory.
+ */
 static void setup_env(void)
 {
 	char path[512];
 
-	ASSERT_TRUE(mkdtemp(strcpy(tmpdir, "/tmp/kiln-test-registry-XXXXXX")));
+	tmpdir = tap_temp_dir("test-registry");
 	setenv("HOME", tmpdir, 1);
 	snprintf(path, sizeof(path), "%s/run", tmpdir);
 	setenv("XDG_RUNTIME_DIR", path, 1);
@@ -141,14 +144,6 @@ static void setup_env(void)
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/.docker", tmpdir);
 	mkdir(path, 0700);
-}
-
-static void cleanup_env(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ASSERT_EQ(system(cmd), 0);
 }
 
 static void in_tmp(char *buf, size_t len, const char *name)
@@ -175,7 +170,6 @@ TEST(credentials_none)
 	ASSERT_CONTAINS(searched, "/.dockercfg");
 	free(searched);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_order_first_file_wins)
@@ -211,7 +205,6 @@ TEST(credentials_order_first_file_wins)
 	write_text(p, "{\"auths\":{}}");
 	ASSERT_EQ(kiln_credentials_lookup(ctx, p, "reg.example:5000", "a/b", &cr, NULL), 0);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_longest_key_wins)
@@ -234,7 +227,6 @@ TEST(credentials_longest_key_wins)
 	/* another port is another registry */
 	ASSERT_EQ(kiln_credentials_lookup(ctx, NULL, "reg.example:5000", "team/app", &cr, NULL), 0);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_docker_hub_legacy_keys)
@@ -267,7 +259,6 @@ TEST(credentials_docker_hub_legacy_keys)
 	ASSERT_STREQ(cr.password, "s3cret");
 	kiln_credentials_release(&cr);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TEST(credentials_bad_entries)
@@ -308,7 +299,6 @@ TEST(credentials_bad_entries)
 	ASSERT_STREQ(cr.password, "p:w:x");
 	kiln_credentials_release(&cr);
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 /* ---- hosts and URLs ---- */
@@ -534,7 +524,6 @@ TEST(images_json)
 	ASSERT_EQ(kiln_images_json_record(ctx, dir, "r:5000/a:v1", "r:5000/a:v1@x", &d), -EBADMSG);
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "fix or remove it");
 	kiln_ctx_free(ctx);
-	cleanup_env();
 }
 
 TAP_MAIN

@@ -20,7 +20,8 @@
 #include "parallel.h"
 #include "tap.h"
 
-static char dir[] = "/tmp/kiln-test-sign-XXXXXX";
+/* Made once, before the first test; the tests only read them. */
+static char *dir;
 static struct kiln_ctx *ctx;
 
 /* A key and a self-signed certificate as the kernel makes them: NAME.pem (both), NAME.der. */
@@ -114,8 +115,8 @@ static struct kiln_signer *rsa_a, *rsa_b, *ecdsa;
 
 __attribute__((constructor(200))) static void setup(void)
 {
-	if (!mkdtemp(dir) || kiln_ctx_new(&ctx) < 0 ||
-	    make_key("a", "kiln unit key A", false, 1) < 0 ||
+	dir = tap_temp_dir("test-sign");
+	if (kiln_ctx_new(&ctx) < 0 || make_key("a", "kiln unit key A", false, 1) < 0 ||
 	    make_key("b", "kiln unit key B", false, 2) < 0 ||
 	    make_key("ec", "kiln unit key EC", true, 3) < 0)
 		abort();
@@ -441,32 +442,32 @@ TEST(signer_errors)
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "holds no PEM private key");
 }
 
-static int touch(const char *rel)
+static int touch(const char *tree, const char *rel)
 {
 	_cleanup_free_ char *p = NULL;
 
-	if (asprintf(&p, "%s/tree/%s", dir, rel) < 0)
+	if (asprintf(&p, "%s/%s", tree, rel) < 0)
 		return -ENOMEM;
 	return write_file_atomic(p, "x", 1, 0644);
 }
 
 TEST(collect_walks_directories)
 {
-	_cleanup_free_ char *tree = NULL, *sub = NULL, *link = NULL, *a = NULL;
+	_cleanup_free_ char *d = tap_temp_dir("test-sign"), *tree = path_join(d, "tree");
+	_cleanup_free_ char *sub = NULL, *link = NULL, *a = NULL;
 	char **paths = NULL;
 	size_t n = 0;
 
-	ASSERT_TRUE(asprintf(&tree, "%s/tree", dir) > 0);
-	ASSERT_TRUE(asprintf(&sub, "%s/tree/sub", dir) > 0);
-	ASSERT_TRUE(asprintf(&link, "%s/tree/linked.ko", dir) > 0);
-	ASSERT_TRUE(asprintf(&a, "%s/tree/b.ko", dir) > 0);
 	ASSERT_OK(mkdir(tree, 0755));
+	ASSERT_TRUE(asprintf(&sub, "%s/sub", tree) > 0);
+	ASSERT_TRUE(asprintf(&link, "%s/linked.ko", tree) > 0);
+	ASSERT_TRUE(asprintf(&a, "%s/b.ko", tree) > 0);
 	ASSERT_OK(mkdir(sub, 0755));
-	ASSERT_OK(touch("b.ko"));
-	ASSERT_OK(touch("a.ko.xz"));
-	ASSERT_OK(touch("notes.txt"));
-	ASSERT_OK(touch("c.ko.gz"));
-	ASSERT_OK(touch("sub/d.ko.zst"));
+	ASSERT_OK(touch(tree, "b.ko"));
+	ASSERT_OK(touch(tree, "a.ko.xz"));
+	ASSERT_OK(touch(tree, "notes.txt"));
+	ASSERT_OK(touch(tree, "c.ko.gz"));
+	ASSERT_OK(touch(tree, "sub/d.ko.zst"));
 	ASSERT_OK(symlink("b.ko", link));
 
 	char *ops[] = { tree, a, (char *)"/nonexistent.ko" };
@@ -625,17 +626,14 @@ TEST(batch_signs_and_verifies_each_file)
 		free(paths[i]);
 }
 
+/* tap.h removes the directory */
 __attribute__((destructor)) static void teardown(void)
 {
-	char cmd[128];
-
 	kiln_signer_free(rsa_a);
 	kiln_signer_free(rsa_b);
 	kiln_signer_free(ecdsa);
 	kiln_ctx_free(ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	free(dir);
 }
 
 TAP_MAIN

@@ -29,7 +29,7 @@
 
 #define DATA_SIZE (3u << 20) /* over one read chunk, so streaming is exercised */
 
-static char *root; /* the test's temporary directory */
+static char *root; /* the served directory's parent, made once for all tests */
 static pid_t server_pid = -1;
 static int server_port;
 static char *data; /* the served file's bytes */
@@ -59,18 +59,12 @@ static void hex_of(const unsigned char *md, size_t n, char *ret)
 		sprintf(ret + 2 * i, "%02x", md[i]);
 }
 
+/* In the binary, not in a test's process (which _exit()s); tap.h removes the root. */
 static void teardown(void)
 {
-	char cmd[512];
-
 	if (server_pid > 0) {
 		kill(server_pid, SIGKILL);
 		waitpid(server_pid, NULL, 0);
-	}
-	if (root) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", root);
 	}
 }
 
@@ -142,23 +136,20 @@ static bool start_server(void)
 	return false;
 }
 
-/* Once: the temporary tree, the served file and its hashes, the server. */
-static void setup(void)
+/*
+ * Once, before the first test: the served file and its hashes, the server.
+ * python3 is installed by scripts/install-deps.sh: a server that does not
+ * come up fails the tests that use it.
+ */
+static bool server_up;
+
+__attribute__((constructor(200))) static void setup_server(void)
 {
-	static bool done, ok;
+	_cleanup_free_ char *www = NULL, *file = NULL;
 	unsigned char md[64];
 	uint32_t x = 12345;
 
-	if (done) {
-		if (!ok)
-			SKIP_TEST("python3 -m http.server did not start");
-		return;
-	}
-	done = true;
-	root = strdup("/tmp/kiln-test-sources-XXXXXX");
-	if (!root || !mkdtemp(root))
-		abort();
-	atexit(teardown);
+	root = tap_temp_dir("test-sources");
 	data = malloc(DATA_SIZE);
 	if (!data)
 		abort();
@@ -172,16 +163,19 @@ static void setup(void)
 	if (!EVP_Digest(data, DATA_SIZE, md, NULL, EVP_sha512(), NULL))
 		abort();
 	hex_of(md, 64, data_sha512);
-	{
-		_cleanup_free_ char *www = path_in_root("www"),
-				    *file = path_in_root("www/data.bin");
+	www = path_in_root("www");
+	file = path_in_root("www/data.bin");
+	if (mkdir(www, 0755) < 0 || write_file_atomic(file, data, DATA_SIZE, 0644) < 0)
+		abort();
+	atexit(teardown);
+	server_up = start_server();
+}
 
-		if (mkdir(www, 0755) < 0 || write_file_atomic(file, data, DATA_SIZE, 0644) < 0)
-			abort();
-	}
-	ok = start_server();
-	if (!ok)
-		SKIP_TEST("python3 -m http.server did not start");
+static void setup(void)
+{
+	if (!server_up)
+		TAP_FAIL("python3 -m http.server did not start (scripts/install-deps.sh installs "
+			 "python3)");
 }
 
 /* @name of the served directory: over HTTP, or as a file:// url when @file. */
@@ -205,10 +199,10 @@ static char *http_url(const char *name)
 	return served_url(name, false);
 }
 
-/* A new, empty cache directory under the root. */
+/* A new, empty cache directory in the test's $TMPDIR. */
 static char *new_cache(const char *name)
 {
-	char *c = path_in_root(name);
+	char *c = path_join(getenv("TMPDIR"), name);
 
 	if (mkdir(c, 0755) < 0)
 		abort();

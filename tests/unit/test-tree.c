@@ -5,7 +5,7 @@
  * templates, names, resolution order, cycles and the runtime closure.
  */
 #include <fcntl.h>
-#include <ftw.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -15,21 +15,13 @@
 #include "strbuf.h"
 #include "tap.h"
 
-static char root[64];
+static char *root;
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Start a new tree holding only a Pkgfile with @pkgfile_vars under "vars:". */
+/* Start a new tree holding only a Pkgfile with @pkgfile_vars under "vars:"; tap.h removes it. */
 static void new_tree(const char *pkgfile)
 {
-	if (root[0])
-		nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	snprintf(root, sizeof(root), "/tmp/kiln-test-tree-XXXXXX");
-	if (!mkdtemp(root))
-		abort();
+	free(root);
+	root = tap_temp_dir("test-tree");
 	if (pkgfile) {
 		_cleanup_free_ char *p = path_join(root, "Pkgfile");
 
@@ -434,13 +426,6 @@ TEST(eval_sees_the_target_variables)
 	ASSERT_STREQ(out, "1.2.3-aarch64");
 	ASSERT_EQ(kiln_tree_eval(ctx, t, "y", "{{ .ARCH }}", &out), -ENOENT);
 	kiln_tree_free(t);
-}
-
-TEST(cleanup)
-{
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	kiln_ctx_free(ctx);
-	ctx = NULL;
 }
 
 TAP_MAIN

@@ -131,12 +131,10 @@ TEST(path_join_one_slash)
 
 TEST(atomic_write_and_capped_read)
 {
-	char dir[] = "/tmp/kiln-test-util-XXXXXX";
-	_cleanup_free_ char *path = NULL, *buf = NULL;
+	_cleanup_free_ char *dir = tap_temp_dir("test-util"), *path = NULL, *buf = NULL;
 	size_t len;
 	struct stat st;
 
-	ASSERT_TRUE(mkdtemp(dir) != NULL);
 	path = path_join(dir, "f");
 	ASSERT_OK(write_file_atomic(path, "hello", 5, 0640));
 	ASSERT_OK(stat(path, &st));
