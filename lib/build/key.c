@@ -341,8 +341,8 @@ int stage_compute_key(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	_cleanup_(strbuf_release) struct strbuf text = STRBUF_INIT;
 	struct kiln_digest d;
+	int r;
 
-	(void)ctx;
 	if (stage_key_text(b, st, &text) < 0)
 		return -ENOMEM;
 	r = kiln_digest_of(ctx, text.buf, text.len, &d);

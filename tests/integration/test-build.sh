@@ -26,7 +26,6 @@ if [ "$(id -u)" -ne 0 ] && ! unshare -U -r -m true 2>/dev/null; then
 fi
 [ -x /bin/busybox ] || bail_out "no /bin/busybox (busybox-static): run scripts/install-deps.sh"
 need docker-registry skopeo htpasswd
-need docker-registry skopeo
 
 export KILN_CACHE_DIR=$work/cache
 export KILN_TEST_LEAK=must-not-be-seen

@@ -102,16 +102,16 @@ static void key_of(const char *root, const struct key_inputs *in, char ret[65], 
 					  .stage = &base,
 					  .from = pkg->deps[0].from,
 					  .to = pkg->deps[0].to };
-	kiln_digest_of(in->base_output, strlen(in->base_output), &inputs[0].digest);
+	ASSERT_OK(kiln_digest_of(ctx, in->base_output, strlen(in->base_output), &inputs[0].digest));
 	inputs[1] = (struct stage_input){ .dep = &pkg->deps[1],
 					  .image = pkg->deps[1].image,
 					  .from = pkg->deps[1].from,
 					  .to = pkg->deps[1].to };
-	kiln_digest_of(in->tools_output, strlen(in->tools_output), &inputs[1].digest);
+	ASSERT_OK(kiln_digest_of(ctx, in->tools_output, strlen(in->tools_output), &inputs[1].digest));
 	st.inputs = inputs;
 	st.n_inputs = ELEMENTSOF(inputs);
-	kiln_digest_of(in->secret, strlen(in->secret), &secret_digests[0]);
-	kiln_digest_of(in->unused_secret, strlen(in->unused_secret), &secret_digests[1]);
+	ASSERT_OK(kiln_digest_of(ctx, in->secret, strlen(in->secret), &secret_digests[0]));
+	ASSERT_OK(kiln_digest_of(ctx, in->unused_secret, strlen(in->unused_secret), &secret_digests[1]));
 
 	r = stage_list_files(ctx, &b, &st);
 	if (r < 0)
@@ -143,6 +143,7 @@ TEST(key_is_pinned)
 TEST(key_text_is_its_own)
 {
 	_cleanup_free_ char *root = key_tree(), *text = NULL;
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
 	struct kiln_digest d;
 	char key[65];
 
@@ -166,7 +167,7 @@ TEST(key_text_is_its_own)
 	ASSERT_CONTAINS(text, "\ninput sha256:");
 	ASSERT_CONTAINS(text, " 1:/ 1:/ 4:base\n");
 	ASSERT_CONTAINS(text, " 10:/toolchain 14:/opt/toolchain 17:kiln-test/tools:1\n");
-	kiln_digest_of("a signing key", 13, &d);
+	ASSERT_OK(kiln_digest_of(ctx, "a signing key", 13, &d));
 	ASSERT_CONTAINS(text, "\nsecret 11:signing-key ");
 	ASSERT_CONTAINS(text, d.s);
 	/* what the stage does not read; and nothing of `kiln dump --json` */
@@ -330,7 +331,7 @@ TEST(pkg_files_are_listed_in_path_order)
 		ASSERT_STREQ(st.files[i].path, want[i].path);
 		ASSERT_EQ(st.files[i].type, want[i].type);
 		ASSERT_EQ(st.files[i].mode, want[i].mode);
-		kiln_digest_of(want[i].content, strlen(want[i].content), &d);
+		ASSERT_OK(kiln_digest_of(ctx, want[i].content, strlen(want[i].content), &d));
 		ASSERT_STREQ(st.files[i].digest.s, d.s);
 		ASSERT_EQ(st.files[i].tmpl != NULL, streq(want[i].path, "greeting.txt"));
 	}

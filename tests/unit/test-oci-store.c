@@ -577,7 +577,8 @@ TEST(store_load_image_errors)
 TEST(store_failures_leave_ret_untouched)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
-	_cleanup_tmpdir_ char *dir = make_tmpdir(), *tree = make_tmpdir();
+	_cleanup_free_ char *dir = tap_temp_dir("test-oci-store"),
+			     *tree = tap_temp_dir("test-oci-store");
 	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
 	_cleanup_(kiln_platform_release) struct kiln_platform amd = { 0 };
 	_cleanup_free_ char *index = NULL;
