@@ -12,7 +12,7 @@
 #include "strbuf.h"
 #include "tap.h"
 /* lib/oci's JSON readers, which are not on the include path */
-#include "../../lib/oci/oci-json.h"
+#include "oci-json.h"
 
 #define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
