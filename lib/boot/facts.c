@@ -18,10 +18,15 @@
 
 static int dup_capped(const char *s, size_t len, char **ret)
 {
+	char *copy;
+
 	/* a decoded "\u0000" ends the string here */
 	len = strnlen(s, len < KILN_BOOT_STRING_MAX ? len : KILN_BOOT_STRING_MAX);
-	*ret = strndup(s, len);
-	return *ret ? 0 : -ENOMEM;
+	copy = strndup(s, len);
+	if (!copy)
+		return -ENOMEM;
+	*ret = copy;
+	return 0;
 }
 
 /* Member @key as a string: 0 (*@ret NULL when absent, null or not a string), -ENOMEM. */

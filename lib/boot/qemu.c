@@ -63,6 +63,7 @@ static int make_cmdline(struct kiln_ctx *ctx, const struct kiln_boot_options *o,
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	int r;
+	char *cmdline;
 
 	r = strbuf_adds(&sb, "console=ttyS0 panic=-1");
 	for (size_t i = 0; r >= 0 && i < o->n_modules; i++) {
@@ -95,8 +96,11 @@ static int make_cmdline(struct kiln_ctx *ctx, const struct kiln_boot_options *o,
 		return kiln_error(
 		    ctx, E2BIG, "the kernel command line would be %zu bytes; x86 takes at most %d",
 		    sb.len, CMDLINE_MAX - 1);
-	*ret = strbuf_detach(&sb, NULL);
-	return *ret ? 0 : -ENOMEM;
+	cmdline = strbuf_detach(&sb, NULL);
+	if (!cmdline)
+		return -ENOMEM;
+	*ret = cmdline;
+	return 0;
 }
 
 struct console {

@@ -40,6 +40,7 @@ int kiln_build_describe(struct kiln_ctx *ctx, const char *root, char **ret)
 	const struct run_options ro = { .out = take_output, .userdata = &out };
 	size_t len;
 	int status, r;
+	char *s;
 
 	*ret = NULL;
 	r = run_program_opts(ctx, (char *const *)argv, &ro, &status, NULL);
@@ -53,8 +54,11 @@ int kiln_build_describe(struct kiln_ctx *ctx, const char *root, char **ret)
 	len = strcspn(strbuf_str(&out), "\n");
 	if (len == 0)
 		return 0;
-	*ret = strndup(strbuf_str(&out), len);
-	return *ret ? 0 : -ENOMEM;
+	s = strndup(strbuf_str(&out), len);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }
 
 void kiln_build_published_free(struct kiln_build_published *p, size_t n)

@@ -94,6 +94,8 @@ void kiln_ext_manifest_free(struct kiln_ext_manifest *m)
 static int string_value(struct manifest_parser *mp, const struct yaml_node *n, const char *path,
 			char **ret)
 {
+	char *s;
+
 	if (n->kind != YAML_SCALAR)
 		return kiln_error_at(mp->ctx, EINVAL, mp->file, n->line, n->col,
 				     "\"%s\" must be a string, got %s", path,
@@ -105,8 +107,11 @@ static int string_value(struct manifest_parser *mp, const struct yaml_node *n, c
 	/* "" is Go's zero value: the same as absent */
 	if (n->scalar.len == 0)
 		return 0;
-	*ret = strdup(n->scalar.text);
-	return *ret ? 0 : kiln_error(mp->ctx, ENOMEM, "out of memory parsing %s", mp->file);
+	s = strdup(n->scalar.text);
+	if (!s)
+		return kiln_error(mp->ctx, ENOMEM, "out of memory parsing %s", mp->file);
+	*ret = s;
+	return 0;
 }
 
 /*

@@ -368,6 +368,7 @@ static int walk_meta(struct validator *v, const struct kiln_fs_node *dir, struct
 static int check_top(struct validator *v, int dirfd, bool *ret_manifest, bool *ret_rootfs)
 {
 	_cleanup_(strv_freep) char **names = NULL;
+	bool manifest = false, rootfs = false;
 	int n = dir_names(dirfd, &names);
 
 	if (n < 0)
@@ -378,10 +379,10 @@ static int check_top(struct validator *v, int dirfd, bool *ret_manifest, bool *r
 		int r = 0;
 
 		if (streq(names[i], "manifest.yaml"))
-			*ret_manifest = true;
+			manifest = true;
 		else if (streq(names[i], "rootfs") && fstatat(dirfd, "rootfs", &st, 0) == 0 &&
 			 S_ISDIR(st.st_mode))
-			*ret_rootfs = true;
+			rootfs = true;
 		else
 			r = problem(v, false, names[i],
 				    "unexpected file \"%s\": an extension holds only manifest.yaml "
@@ -390,13 +391,15 @@ static int check_top(struct validator *v, int dirfd, bool *ret_manifest, bool *r
 		if (r < 0)
 			return r;
 	}
-	if (!*ret_manifest && problem(v, false, "/manifest.yaml",
-				      "extension manifest is missing: finalize the rendered "
-				      "manifest.yaml to /") < 0)
+	if (!manifest && problem(v, false, "/manifest.yaml",
+				 "extension manifest is missing: finalize the rendered "
+				 "manifest.yaml to /") < 0)
 		return -ENOMEM;
-	if (!*ret_rootfs && problem(v, false, "/rootfs",
-				    "extension rootfs is missing: finalize /rootfs to /rootfs") < 0)
+	if (!rootfs && problem(v, false, "/rootfs",
+			       "extension rootfs is missing: finalize /rootfs to /rootfs") < 0)
 		return -ENOMEM;
+	*ret_manifest = manifest;
+	*ret_rootfs = rootfs;
 	return 0;
 }
 

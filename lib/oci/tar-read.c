@@ -731,6 +731,7 @@ int kiln_tar_path_clean(struct kiln_ctx *ctx, const char *path, char **ret)
 	_cleanup_free_ char *q = NULL;
 	const char *p = path, *why = NULL;
 	int err = EINVAL;
+	char *clean;
 
 	if (path[0] == '/')
 		why = "an absolute path";
@@ -758,6 +759,9 @@ int kiln_tar_path_clean(struct kiln_ctx *ctx, const char *path, char **ret)
 			return -ENOMEM;
 		return kiln_error(ctx, err, "entry \"%s\": %s", q, why);
 	}
-	*ret = strbuf_detach(&sb, NULL);
-	return *ret ? 0 : -ENOMEM;
+	clean = strbuf_detach(&sb, NULL);
+	if (!clean)
+		return -ENOMEM;
+	*ret = clean;
+	return 0;
 }

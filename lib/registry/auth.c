@@ -346,6 +346,7 @@ static int parse_token_reply(struct reg_conn *conn, const char *realm, const cha
 	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
 	const struct json_value *root, *ei;
 	const char *tok;
+	char *copy;
 	uint64_t lifetime = TOKEN_MIN_LIFETIME_S;
 	int r;
 
@@ -369,9 +370,10 @@ static int parse_token_reply(struct reg_conn *conn, const char *realm, const cha
 				  realm);
 	if (lifetime < TOKEN_MIN_LIFETIME_S)
 		lifetime = TOKEN_MIN_LIFETIME_S;
-	*ret = strdup(tok);
-	if (!*ret)
+	copy = strdup(tok);
+	if (!copy)
 		return -ENOMEM;
+	*ret = copy;
 	*ret_lifetime_s = lifetime;
 	return 0;
 }

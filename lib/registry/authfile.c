@@ -276,9 +276,11 @@ int kiln_credentials_lookup(struct kiln_ctx *ctx, const char *auth_file, const c
 		return decode_entry(ctx, p->path, m, ret);
 	}
 	if (ret_searched) {
-		*ret_searched = strbuf_detach(&searched, NULL);
-		if (!*ret_searched)
+		char *s = strbuf_detach(&searched, NULL);
+
+		if (!s)
 			return -ENOMEM;
+		*ret_searched = s;
 	}
 	return 0;
 }

@@ -60,6 +60,8 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
 	struct reg_conn *conn = p->t.w.main;
 	struct kiln_digest d;
+	char *json;
+	size_t len;
 	int r;
 
 	r = reg_url(p->t.c, p->src->path, "manifests", ref, &url);
@@ -101,12 +103,13 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 		kiln_error_prefix(p->ctx, "%s", what);
 		return r;
 	}
-	ret->digest = d;
-	ret->len = resp.body.len;
-	ret->json = strbuf_detach(&resp.body, NULL);
-	if (!ret->json)
+	len = resp.body.len;
+	json = strbuf_detach(&resp.body, NULL);
+	if (!json)
 		return -ENOMEM;
-	ret->media_type = TAKE_PTR(mt);
+	*ret = (struct fetched){
+		.digest = d, .len = len, .json = json, .media_type = TAKE_PTR(mt)
+	};
 	return 0;
 }
 

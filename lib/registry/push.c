@@ -571,6 +571,7 @@ static int head_manifest(struct push *p, const char *ref, char **ret)
 	const char *scopes[] = { p->t.scope, NULL };
 	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
 	struct reg_conn *conn = p->t.w.main;
+	char *digest;
 	int r;
 
 	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
@@ -586,13 +587,17 @@ static int head_manifest(struct push *p, const char *ref, char **ret)
 		     &resp);
 	if (r < 0)
 		return r;
-	*ret = NULL;
-	if (resp.status == 404)
+	if (resp.status == 404) {
+		*ret = NULL;
 		return 0;
+	}
 	if (resp.status != 200)
 		return reg_status_error(conn, what, &resp);
-	*ret = strdup(resp.docker_digest ? resp.docker_digest : "");
-	return *ret ? 0 : -ENOMEM;
+	digest = strdup(resp.docker_digest ? resp.docker_digest : "");
+	if (!digest)
+		return -ENOMEM;
+	*ret = digest;
+	return 0;
 }
 
 static int put_manifest(struct push *p, const struct push_manifest *m, const char *ref)

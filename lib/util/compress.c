@@ -693,6 +693,7 @@ int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t
 	_cleanup_(kiln_unzip_freep) struct kiln_unzip *u = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 	int r = 0;
+	uint8_t *out_buf;
 
 	if (c == KILN_COMPRESSION_NONE) {
 		r = strbuf_add(&out, data, len);
@@ -724,8 +725,11 @@ int kiln_decompress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t
 				  max >> 20);
 	if (r < 0)
 		return r;
-	*ret = (uint8_t *)strbuf_detach(&out, ret_len);
-	return *ret ? 0 : -ENOMEM;
+	out_buf = (uint8_t *)strbuf_detach(&out, ret_len);
+	if (!out_buf)
+		return -ENOMEM;
+	*ret = out_buf;
+	return 0;
 }
 
 static int add_to_strbuf(void *userdata, const void *data, size_t len)
@@ -745,6 +749,7 @@ int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *
 	_cleanup_(kiln_zip_freep) struct kiln_zip *z = NULL;
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 	int r;
+	uint8_t *out_buf;
 
 	r = zip_new(ctx, c, &p, add_to_strbuf, &out, &z);
 	if (r >= 0)
@@ -753,6 +758,9 @@ int kiln_compress(struct kiln_ctx *ctx, enum kiln_compression c, const uint8_t *
 		r = kiln_zip_finish(z);
 	if (r < 0)
 		return r;
-	*ret = (uint8_t *)strbuf_detach(&out, ret_len);
-	return *ret ? 0 : -ENOMEM;
+	out_buf = (uint8_t *)strbuf_detach(&out, ret_len);
+	if (!out_buf)
+		return -ENOMEM;
+	*ret = out_buf;
+	return 0;
 }

@@ -18,6 +18,7 @@ int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	struct stat st;
+	char *buf;
 	int r;
 
 	if (fstat(fd, &st) < 0)
@@ -52,7 +53,10 @@ int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 			return -EFBIG;
 	}
 	sb.buf[sb.len] = '\0';
-	*ret_buf = strbuf_detach(&sb, ret_len);
+	buf = strbuf_detach(&sb, ret_len);
+	if (!buf)
+		return -ENOMEM;
+	*ret_buf = buf;
 	return 0;
 }
 
