@@ -231,7 +231,7 @@ static int check_entry(struct validator *v, const struct kiln_ext_entry *e)
 			    "owned by %llu:%llu: Talos expects extension files to belong to root "
 			    "(0:0)%s",
 			    (unsigned long long)e->uid, (unsigned long long)e->gid,
-			    v->o->owners_advisory ? "; an image stores them so"
+			    v->o->owners_advisory ? "; an image made from this directory holds them so"
 						  : "; the image's layers must hold them as 0:0");
 		if (r < 0)
 			return r;
