@@ -626,7 +626,7 @@ int cmd_build(int argc, char **argv)
 	json_end_array(&w);
 	if (ret == EXIT_OK && t.json) {
 		strbuf_addch(&json, '\n');
-		ret = cli_write_stdout(strbuf_str(&json), json.len);
+		ret = cli_write_strbuf(&json);
 	}
 	kiln_build_published_free(published, n_targets);
 	fflush(stdout);

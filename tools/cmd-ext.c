@@ -305,7 +305,7 @@ static int ext_validate(int argc, char **argv)
 		json_init(&w, &out);
 		report_json(&w, in->name, rep);
 		strbuf_addch(&out, '\n');
-		r = cli_write_stdout(strbuf_str(&out), out.len);
+		r = cli_write_strbuf(&out);
 		if (r != EXIT_OK)
 			return r;
 		return rep->n_errors ? EXIT_FAILURE_ : EXIT_OK;
@@ -333,7 +333,7 @@ static int ext_validate(int argc, char **argv)
 	if (kernel)
 		strbuf_addf(&out, ", %u checked against the kernel", rep->n_modules_checked);
 	strbuf_addf(&out, "): %u errors, %u warnings\n", rep->n_errors, rep->n_warnings);
-	r = cli_write_stdout(strbuf_str(&out), out.len);
+	r = cli_write_strbuf(&out);
 	if (r != EXIT_OK)
 		return r;
 	return rep->n_errors ? EXIT_FAILURE_ : EXIT_OK;
@@ -397,7 +397,7 @@ static int ext_info(int argc, char **argv)
 		json_init(&w, &out);
 		report_json(&w, in->name, rep);
 		strbuf_addch(&out, '\n');
-		return cli_write_stdout(strbuf_str(&out), out.len);
+		return cli_write_strbuf(&out);
 	}
 	m = rep->manifest;
 	if (!m)
@@ -417,7 +417,7 @@ static int ext_info(int argc, char **argv)
 	strbuf_addf(&out, "description:   %s", m->description);
 	if (!*m->description || m->description[strlen(m->description) - 1] != '\n')
 		strbuf_addch(&out, '\n');
-	return cli_write_stdout(strbuf_str(&out), out.len);
+	return cli_write_strbuf(&out);
 }
 
 /* ---- new ------------------------------------------------------------------------------- */

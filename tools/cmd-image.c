@@ -345,7 +345,7 @@ static void print_json(const struct kiln_installer_result *res, const char *push
 	json_end_object(&w);
 	json_end_object(&w);
 	strbuf_addch(&sb, '\n');
-	cli_write_stdout(strbuf_str(&sb), sb.len);
+	cli_write_strbuf(&sb);
 }
 
 static int image_installer(int argc, char **argv)

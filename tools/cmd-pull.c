@@ -87,7 +87,7 @@ static void print_json(const struct kiln_pull_result *res)
 	json_key(&w, "bytesDownloaded");
 	json_uint(&w, res->bytes_downloaded);
 	json_end_object(&w);
-	cli_write_stdout(strbuf_str(&sb), sb.len);
+	cli_write_strbuf(&sb);
 }
 
 int cmd_pull(int argc, char **argv)

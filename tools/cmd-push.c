@@ -120,7 +120,7 @@ static void print_json(const struct kiln_push_result *res)
 	json_key(&w, "manifestsPut");
 	json_uint(&w, res->manifests_put);
 	json_end_object(&w);
-	cli_write_stdout(strbuf_str(&sb), sb.len);
+	cli_write_strbuf(&sb);
 }
 
 static bool is_regular_file(const char *path)
