@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * Internals of the template engine shared by the parser/evaluator
- * (template.c) and the function library (template-funcs.c). Not installed.
+ * Internals of the template engine shared by the lexer (template-lex.c),
+ * the parser/evaluator (template.c) and the function library
+ * (template-funcs.c). Not installed.
  */
 
 #include <stdbool.h>
@@ -55,7 +56,7 @@ struct tpl_regex_cache;
 
 /* A token inside an action. */
 struct tpl_tok {
-	int type;          /* enum tok_type, private to template.c */
+	int type;          /* enum tok_type, in template-lex.h */
 	bool space_before; /* whitespace separated it from what came before */
 	bool trim;         /* a right delimiter written " -}}" */
 	size_t pos, len;   /* its bytes in the template */
