@@ -48,7 +48,7 @@ static inline void kiln_ext_manifest_freep(struct kiln_ext_manifest **m)
 	kiln_ext_manifest_free(*m);
 }
 
-/* ---- version constraints (lib/ext/semver.c) ---- */
+/* ---- version constraints (lib/ext/semver.c, semver-range.c) ---- */
 
 /* A version as blang/semver parses it: MAJOR.MINOR.PATCH[-pre][+build]. */
 struct kiln_semver {

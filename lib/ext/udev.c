@@ -319,46 +319,32 @@ struct pair {
 	size_t value, value_len; /* inside the quotes */
 };
 
-/*
- * Check a pair against the key's rules; returns whether udevd keeps the
- * rule, and sets *@effect when the pair makes the rule do something.
- */
-static bool check_pair(struct lint *l, const struct pair *p, bool *effect)
+/* Say that udevd does not know the key of @p, and which key was likely meant. */
+static void unknown_key(struct lint *l, const struct pair *p)
 {
-	const char *s = l->rule.buf;
-	const char *key = s + p->key, *attr = s + p->attr, *value = s + p->value;
-	int klen = (int)p->key_len, alen = (int)p->attr_len;
-	const struct udev_key *k = find_key(key, p->key_len);
-	bool is_match = p->op & OPS_MATCH;
-	char ops[64];
+	const char *key = l->rule.buf + p->key;
+	int klen = (int)p->key_len;
+	const struct udev_key *hint = closest_key(key, p->key_len);
 
-	if (!k) {
-		const struct udev_key *hint = closest_key(key, p->key_len);
+	if (p->key_len == 0)
+		problem_at(l, p->key, "missing key before '%s'", op_text(p->op));
+	else if (p->key_len == 8 && memcmp(key, "WAIT_FOR", 8) == 0)
+		problem_at(l, p->key,
+			   "unknown key WAIT_FOR: udev no longer has it; udevd ignores this rule "
+			   "(use TEST==\"...\" to test for a file)");
+	else if (hint)
+		problem_at(l, p->key, "unknown key \"%.*s\"; did you mean %s? (%s)", klen, key,
+			   hint->name, hint->example);
+	else
+		problem_at(l, p->key, "unknown key \"%.*s\"; udevd ignores this rule", klen, key);
+}
 
-		if (p->key_len == 0)
-			problem_at(l, p->key, "missing key before '%s'", op_text(p->op));
-		else if (p->key_len == 8 && memcmp(key, "WAIT_FOR", 8) == 0)
-			problem_at(
-			    l, p->key,
-			    "unknown key WAIT_FOR: udev no longer has it; udevd ignores this rule "
-			    "(use TEST==\"...\" to test for a file)");
-		else if (hint)
-			problem_at(l, p->key, "unknown key \"%.*s\"; did you mean %s? (%s)", klen,
-				   key, hint->name, hint->example);
-		else
-			problem_at(l, p->key, "unknown key \"%.*s\"; udevd ignores this rule", klen,
-				   key);
-		return false;
-	}
+/* Check the {attribute} of @p against key @k; returns whether udevd accepts it. */
+static bool check_attr(struct lint *l, const struct udev_key *k, const struct pair *p)
+{
+	const char *attr = l->rule.buf + p->attr;
+	int alen = (int)p->attr_len;
 
-	if (p->case_prefix && !is_match) {
-		problem_at(l, p->prefix,
-			   "%s: the i\"\" prefix (case-insensitive) is only for '==' and '!='",
-			   k->name);
-		return false;
-	}
-
-	/* udevd checks the attribute first, then the operator */
 	if (k->attr == ATTR_NONE && p->has_attr) {
 		problem_at(l, p->attr - 1, "%s takes no {attribute}: write %s", k->name,
 			   k->example);
@@ -386,6 +372,13 @@ static bool check_pair(struct lint *l, const struct pair *p, bool *effect)
 			   alen, attr);
 		return false;
 	}
+	return true;
+}
+
+/* Check the operator of @p and its i"" prefix against key @k; returns whether udevd takes them. */
+static bool check_operator(struct lint *l, const struct udev_key *k, const struct pair *p)
+{
+	char ops[64];
 
 	if (!(p->op & (k->ops | k->ops_as_assign))) {
 		describe_ops(ops, sizeof(ops), k->ops);
@@ -402,6 +395,34 @@ static bool check_pair(struct lint *l, const struct pair *p, bool *effect)
 			   k->name);
 		return false;
 	}
+	return true;
+}
+
+/*
+ * Check a pair against the key's rules; returns whether udevd keeps the
+ * rule, and sets *@effect when the pair makes the rule do something.
+ */
+static bool check_pair(struct lint *l, const struct pair *p, bool *effect)
+{
+	const char *value = l->rule.buf + p->value;
+	const struct udev_key *k = find_key(l->rule.buf + p->key, p->key_len);
+	bool is_match = p->op & OPS_MATCH;
+
+	if (!k) {
+		unknown_key(l, p);
+		return false;
+	}
+
+	if (p->case_prefix && !is_match) {
+		problem_at(l, p->prefix,
+			   "%s: the i\"\" prefix (case-insensitive) is only for '==' and '!='",
+			   k->name);
+		return false;
+	}
+
+	/* udevd checks the attribute first, then the operator */
+	if (!check_attr(l, k, p) || !check_operator(l, k, p))
+		return false;
 
 	if (streq(k->name, "OPTIONS") && !is_known_option(value, p->value_len)) {
 		problem_at(l, p->value,
@@ -428,14 +449,234 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Skip the blanks and commas at *@pos; returns how many commas there were. */
+static size_t skip_separators(const struct lint *l, size_t *pos)
+{
+	const char *s = l->rule.buf;
+	size_t n = l->rule.len, i = *pos, commas = 0;
+
+	while (i < n && (is_space(s[i]) || s[i] == ',')) {
+		if (s[i] == ',')
+			commas++;
+		i++;
+	}
+	*pos = i;
+	return commas;
+}
+
+/*
+ * The key of the pair at @p->key. It ends at a blank, '=', '{' or an
+ * operator; and at a '"', which udevd would take into the key, to say what
+ * is missing. Returns false when the rest of the rule is all key (said).
+ */
+static bool read_key(struct lint *l, struct pair *p)
+{
+	const char *s = l->rule.buf;
+	size_t n = l->rule.len, i = p->key, j;
+
+	for (j = i; j < n; j++)
+		if (is_space(s[j]) || s[j] == '=' || s[j] == '{' || s[j] == '"' ||
+		    (strchr("+-!:", s[j]) && j + 1 < n && s[j + 1] == '='))
+			break;
+	if (j >= n) {
+		problem_at(l, i,
+			   "\"%.*s\" is not a KEY==\"value\" pair; udevd ignores this "
+			   "rule",
+			   (int)(n - i), s + i);
+		return false;
+	}
+	p->key_len = j - i;
+	return true;
+}
+
+/* The {attribute} at *@pos, if there is one; false when it is not closed (said). */
+static bool read_attr(struct lint *l, struct pair *p, size_t *pos)
+{
+	const char *s = l->rule.buf, *close;
+	size_t n = l->rule.len, j = *pos;
+
+	if (s[j] != '{')
+		return true;
+	close = memchr(s + j + 1, '}', n - j - 1);
+	if (!close) {
+		problem_at(l, j, "%.*s{: the attribute has no closing '}'", (int)p->key_len,
+			   s + p->key);
+		return false;
+	}
+	p->has_attr = true;
+	p->attr = j + 1;
+	p->attr_len = (size_t)(close - (s + j + 1));
+	*pos = (size_t)(close - s) + 1;
+	return true;
+}
+
+/* The operator after the blanks at *@pos, and the blanks after it; false when none (said). */
+static bool read_operator(struct lint *l, struct pair *p, size_t *pos)
+{
+	const char *s = l->rule.buf;
+	size_t n = l->rule.len, j = *pos;
+
+	while (j < n && is_space(s[j]))
+		j++;
+	p->op_off = j;
+	for (size_t o = 0; o < ELEMENTSOF(operators); o++)
+		if (n - j >= strlen(operators[o].text) &&
+		    memcmp(s + j, operators[o].text, strlen(operators[o].text)) == 0) {
+			p->op = operators[o].op;
+			break;
+		}
+	if (!p->op) {
+		problem_at(l, j,
+			   "%.*s: missing operator; write one of '==', '!=', '=', "
+			   "'+=', '-=', ':=' before the value",
+			   (int)p->key_len, s + p->key);
+		return false;
+	}
+	j += p->op == OP_ASSIGN ? 1 : 2;
+	while (j < n && is_space(s[j]))
+		j++;
+	*pos = j;
+	return true;
+}
+
+/* Say that the value at @vstart is not in double quotes, and how it would be. */
+static void unquoted_value(struct lint *l, const struct pair *p, size_t vstart)
+{
+	const char *s = l->rule.buf;
+	size_t n = l->rule.len, v = vstart, end = vstart;
+
+	while (end < n && !is_space(s[end]) && s[end] != ',')
+		end++;
+	/* 'single quotes' are not quotes to udevd */
+	if (end - v >= 2 && s[v] == '\'' && s[end - 1] == '\'')
+		v++, end--;
+	problem_at(l, vstart,
+		   "the value of %.*s must be in double quotes: "
+		   "%.*s%.*s\"%.*s\"",
+		   (int)p->key_len, s + p->key, (int)(p->op_off - p->key), s + p->key,
+		   (int)(vstart - p->op_off), s + p->op_off, (int)(end - v), s + v);
+}
+
+/*
+ * The value at *@pos, up to its closing quote, where *@pos is left. Returns
+ * false when it is not a "quoted" string (said).
+ */
+static bool read_value(struct lint *l, struct pair *p, size_t *pos)
+{
+	const char *s = l->rule.buf;
+	size_t n = l->rule.len, j = *pos, vstart;
+	bool escaped = false;
+
+	/* e"..." takes C escapes, i"..." matches case-insensitively; each once */
+	vstart = p->prefix = j;
+	for (; j < n && s[j] != '"' && j < vstart + 2; j++) {
+		if (s[j] == 'e' && !escaped)
+			escaped = true;
+		else if (s[j] == 'i' && !p->case_prefix)
+			p->case_prefix = true;
+		else
+			break;
+	}
+	if (j < n && s[j] == '~') {
+		problem_at(l, p->op_off,
+			   "%.*s: '=~' is not a udev operator; udev matches "
+			   "shell globs with '==' (KERNEL==\"sd*\")",
+			   (int)p->key_len, s + p->key);
+		return false;
+	}
+	if (j >= n || s[j] != '"') {
+		unquoted_value(l, p, vstart);
+		return false;
+	}
+	p->value = ++j;
+	for (; j < n && s[j] != '"'; j++)
+		if (s[j] == '\\' && j + 1 < n && (escaped || s[j + 1] == '"'))
+			j++;
+	if (j >= n) {
+		problem_at(l, p->value - 1, "the value of %.*s has no closing '\"'",
+			   (int)p->key_len, s + p->key);
+		return false;
+	}
+	p->value_len = j - p->value;
+	*pos = j;
+	return true;
+}
+
+/* What read_pair() found. */
+enum pair_read {
+	PAIR_NONE, /* the rule has no more pairs */
+	PAIR_READ,
+	PAIR_BROKEN, /* udevd cannot split what follows and ignores the rule (said) */
+};
+
+/*
+ * Split the pair at *@pos as udevd does into @p (zeroed by the caller), and
+ * move *@pos past it. @first: it is the rule's first.
+ */
+static enum pair_read read_pair(struct lint *l, size_t *pos, bool first, struct pair *p)
+{
+	const char *s = l->rule.buf;
+	size_t commas = skip_separators(l, pos), j;
+
+	if (*pos >= l->rule.len)
+		return PAIR_NONE;
+	p->key = *pos;
+	if (!read_key(l, p))
+		return PAIR_BROKEN;
+	if (!first && commas == 0)
+		problem_at(l, p->key, "missing ',' before %.*s: separate pairs with \", \"",
+			   (int)p->key_len, s + p->key);
+	j = p->key + p->key_len;
+	if (!read_attr(l, p, &j) || !read_operator(l, p, &j) || !read_value(l, p, &j))
+		return PAIR_BROKEN;
+	*pos = j + 1;
+	return PAIR_READ;
+}
+
+/* The LABEL and the first GOTO among the pairs of a rule that udevd accepts. */
+struct rule_jumps {
+	struct pair label, go_to;
+	bool has_label, has_goto;
+};
+
+static void note_jump(const struct lint *l, const struct pair *p, struct rule_jumps *jumps)
+{
+	const char *key = l->rule.buf + p->key;
+
+	if (p->key_len == 5 && memcmp(key, "LABEL", 5) == 0) {
+		jumps->has_label = true;
+		jumps->label = *p;
+	} else if (p->key_len == 4 && memcmp(key, "GOTO", 4) == 0 && !jumps->has_goto) {
+		jumps->has_goto = true;
+		jumps->go_to = *p;
+	}
+}
+
+/* Record the LABEL and GOTO of rule number @rule, which udevd keeps, for check_gotos(). */
+static int keep_jumps(struct lint *l, const struct rule_jumps *jumps, unsigned rule)
+{
+	const char *s = l->rule.buf;
+	const struct pair *label = &jumps->label, *go_to = &jumps->go_to;
+
+	if (jumps->has_label && add_label(&l->labels, &l->n_labels, &l->alloc_labels,
+					  s + label->value, label->value_len, rule) < 0)
+		return -ENOMEM;
+	if (jumps->has_goto) {
+		if (add_label(&l->gotos, &l->n_gotos, &l->alloc_gotos, s + go_to->value,
+			      go_to->value_len, rule) < 0 ||
+		    GROW(l->goto_pos, l->alloc_goto_pos, l->n_gotos) < 0)
+			return -ENOMEM;
+		l->goto_pos[l->n_gotos - 1] = position(l, go_to->key);
+	}
+	return 0;
+}
+
 /* Lint one joined rule, as udevd's rule_add_line() reads it. */
 static int lint_rule(struct lint *l)
 {
-	const char *s = l->rule.buf;
+	struct rule_jumps jumps = { 0 };
 	size_t n = l->rule.len, i = 0;
-	bool first = true, kept = true, effect = false, has_label = false;
-	size_t label_off = 0, label_len = 0, goto_off = 0, goto_len = 0, goto_key = 0;
-	bool has_goto = false;
+	bool first = true, kept = true, effect = false;
 	unsigned rule = l->n_rules++;
 
 	if (n >= UDEV_LINE_SIZE) {
@@ -446,128 +687,18 @@ static int lint_rule(struct lint *l)
 
 	for (;;) {
 		struct pair p = { 0 };
-		size_t commas = 0, j, vstart;
-		bool escaped = false;
+		enum pair_read got = read_pair(l, &i, first, &p);
 
-		while (i < n && (is_space(s[i]) || s[i] == ',')) {
-			if (s[i] == ',')
-				commas++;
-			i++;
-		}
-		if (i >= n)
+		if (got == PAIR_NONE)
 			break;
-		/*
-		 * The key ends at a blank, '=', '{' or an operator; and at a '"',
-		 * which udevd would take into the key, to say what is missing.
-		 */
-		p.key = i;
-		for (j = i; j < n; j++)
-			if (is_space(s[j]) || s[j] == '=' || s[j] == '{' || s[j] == '"' ||
-			    (strchr("+-!:", s[j]) && j + 1 < n && s[j + 1] == '='))
-				break;
-		if (j >= n) {
-			problem_at(l, i,
-				   "\"%.*s\" is not a KEY==\"value\" pair; udevd ignores this "
-				   "rule",
-				   (int)(n - i), s + i);
+		if (got == PAIR_BROKEN)
 			return 0;
-		}
-		p.key_len = j - i;
-		if (!first && commas == 0)
-			problem_at(l, i, "missing ',' before %.*s: separate pairs with \", \"",
-				   (int)p.key_len, s + p.key);
-		if (s[j] == '{') {
-			const char *close = memchr(s + j + 1, '}', n - j - 1);
-
-			if (!close) {
-				problem_at(l, j, "%.*s{: the attribute has no closing '}'",
-					   (int)p.key_len, s + p.key);
-				return 0;
-			}
-			p.has_attr = true;
-			p.attr = j + 1;
-			p.attr_len = (size_t)(close - (s + j + 1));
-			j = (size_t)(close - s) + 1;
-		}
-		while (j < n && is_space(s[j]))
-			j++;
-		p.op_off = j;
-		for (size_t o = 0; o < ELEMENTSOF(operators); o++)
-			if (n - j >= strlen(operators[o].text) &&
-			    memcmp(s + j, operators[o].text, strlen(operators[o].text)) == 0) {
-				p.op = operators[o].op;
-				break;
-			}
-		if (!p.op) {
-			problem_at(l, j,
-				   "%.*s: missing operator; write one of '==', '!=', '=', "
-				   "'+=', '-=', ':=' before the value",
-				   (int)p.key_len, s + p.key);
-			return 0;
-		}
-		j += p.op == OP_ASSIGN ? 1 : 2;
-		while (j < n && is_space(s[j]))
-			j++;
-
-		/* e"..." takes C escapes, i"..." matches case-insensitively; each once */
-		vstart = p.prefix = j;
-		for (; j < n && s[j] != '"' && j < vstart + 2; j++) {
-			if (s[j] == 'e' && !escaped)
-				escaped = true;
-			else if (s[j] == 'i' && !p.case_prefix)
-				p.case_prefix = true;
-			else
-				break;
-		}
-		if (j < n && s[j] == '~') {
-			problem_at(l, p.op_off,
-				   "%.*s: '=~' is not a udev operator; udev matches "
-				   "shell globs with '==' (KERNEL==\"sd*\")",
-				   (int)p.key_len, s + p.key);
-			return 0;
-		}
-		if (j >= n || s[j] != '"') {
-			size_t v = vstart, end = vstart;
-
-			while (end < n && !is_space(s[end]) && s[end] != ',')
-				end++;
-			/* 'single quotes' are not quotes to udevd */
-			if (end - v >= 2 && s[v] == '\'' && s[end - 1] == '\'')
-				v++, end--;
-			problem_at(l, vstart,
-				   "the value of %.*s must be in double quotes: "
-				   "%.*s%.*s\"%.*s\"",
-				   (int)p.key_len, s + p.key, (int)(p.op_off - p.key), s + p.key,
-				   (int)(vstart - p.op_off), s + p.op_off, (int)(end - v), s + v);
-			return 0;
-		}
-		p.value = ++j;
-		for (; j < n && s[j] != '"'; j++)
-			if (s[j] == '\\' && j + 1 < n && (escaped || s[j + 1] == '"'))
-				j++;
-		if (j >= n) {
-			problem_at(l, p.value - 1, "the value of %.*s has no closing '\"'",
-				   (int)p.key_len, s + p.key);
-			return 0;
-		}
-		p.value_len = j - p.value;
-		i = j + 1;
 		first = false;
-
 		if (!check_pair(l, &p, &effect)) {
 			kept = false;
 			continue;
 		}
-		if (p.key_len == 5 && memcmp(s + p.key, "LABEL", 5) == 0) {
-			has_label = true;
-			label_off = p.value;
-			label_len = p.value_len;
-		} else if (p.key_len == 4 && memcmp(s + p.key, "GOTO", 4) == 0 && !has_goto) {
-			has_goto = true;
-			goto_key = p.key;
-			goto_off = p.value;
-			goto_len = p.value_len;
-		}
+		note_jump(l, &p, &jumps);
 	}
 
 	/* udevd drops a rule with any pair it refuses, its LABEL and GOTO with it */
@@ -579,17 +710,7 @@ static int lint_rule(struct lint *l)
 			   "assignment such as MODE=\"0660\" or RUN+=\"...\")");
 		return 0;
 	}
-	if (has_label && add_label(&l->labels, &l->n_labels, &l->alloc_labels, s + label_off,
-				   label_len, rule) < 0)
-		return -ENOMEM;
-	if (has_goto) {
-		if (add_label(&l->gotos, &l->n_gotos, &l->alloc_gotos, s + goto_off, goto_len,
-			      rule) < 0 ||
-		    GROW(l->goto_pos, l->alloc_goto_pos, l->n_gotos) < 0)
-			return -ENOMEM;
-		l->goto_pos[l->n_gotos - 1] = position(l, goto_key);
-	}
-	return 0;
+	return keep_jumps(l, &jumps, rule);
 }
 
 /* A GOTO jumps forward to a LABEL in the same file, or nowhere. */

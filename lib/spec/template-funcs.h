@@ -2,8 +2,12 @@
 #pragma once
 
 /*
- * Internals of the template engine shared by the parser/evaluator
- * (template.c) and the function library (template-funcs.c). Not installed.
+ * Internals of the template engine shared by its files. Not installed.
+ *
+ *   template-lex.c     the lexer, literals, error positions (template-lex.h)
+ *   template.c         the parser and evaluator
+ *   template-funcs.c   the function table; eq, ne, replace, trimPrefix, substr
+ *   template-regex.c   regexReplaceAll: RE2 patterns as PCRE2, the cache
  */
 
 #include <stdbool.h>
@@ -55,7 +59,7 @@ struct tpl_regex_cache;
 
 /* A token inside an action. */
 struct tpl_tok {
-	int type;          /* enum tok_type, private to template.c */
+	int type;          /* enum tok_type, in template-lex.h */
 	bool space_before; /* whitespace separated it from what came before */
 	bool trim;         /* a right delimiter written " -}}" */
 	size_t pos, len;   /* its bytes in the template */
@@ -149,3 +153,22 @@ int tpl_func_call(struct tpl *t, const struct tpl_func *f, size_t pos, struct tp
 		  size_t n_args, struct tpl_value *ret);
 
 void tpl_regex_cache_free(struct tpl_regex_cache *c);
+
+/* ---- between the functions' files: template-funcs.c and template-regex.c ---- */
+
+/* 0 if @v is of @type, else Go's error for it, in words that depend on where @v came from. */
+int tpl_want(struct tpl *t, const struct tpl_value *v, enum tpl_type type);
+
+/* *@ret is the @len bytes at @s, which lie inside @from, and takes over what @from owns. */
+void tpl_take_substring(struct tpl_value *ret, struct tpl_value *from, const char *s, size_t len);
+
+/* *@ret takes the string built in @sb. */
+int tpl_take_strbuf(struct tpl *t, size_t pos, struct strbuf *sb, struct tpl_value *ret);
+
+/* strbuf_add() for the result of function @name, which must stay below TPL_MAX_STRING. */
+int tpl_add_capped(struct tpl *t, const char *name, size_t pos, struct strbuf *sb, const char *s,
+		   size_t n);
+
+/* regexReplaceAll, as an entry of the function table. */
+int tpl_fn_regex_replace_all(struct tpl *t, const char *name, size_t pos, struct tpl_value *a,
+			     size_t n, struct tpl_value *ret);
