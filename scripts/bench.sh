@@ -12,7 +12,8 @@ set -eu
 # kernel_headers, kernel_sign_file, kernel_modules
 . "$(dirname "$0")/../tests/integration/lib-kernel.sh"
 
-build=$1
+# absolute: parts of the bench run in directories of their own
+build=$(cd "$1" && pwd)
 corpus=$2
 if [ ! -d "$corpus" ]; then
 	corpus=/work/shared/corpus/siderolabs-extensions
