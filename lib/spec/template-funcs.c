@@ -92,11 +92,12 @@ void tpl_take_substring(struct tpl_value *ret, struct tpl_value *from, const cha
 
 int tpl_take_strbuf(struct tpl *t, size_t pos, struct strbuf *sb, struct tpl_value *ret)
 {
-	*ret = (struct tpl_value){ .type = TPL_STRING };
-	ret->buf = strbuf_detach(sb, &ret->len);
-	if (!ret->buf)
+	size_t len;
+	char *buf = strbuf_detach(sb, &len);
+
+	if (!buf)
 		return tpl_error(t, -ENOMEM, pos, "out of memory");
-	ret->s = ret->buf;
+	*ret = (struct tpl_value){ .type = TPL_STRING, .buf = buf, .s = buf, .len = len };
 	return 0;
 }
 
