@@ -198,7 +198,7 @@ void run_log_line(struct run *r, const char *fmt, ...) _printf_(2, 3);
  */
 int run_finalize(struct run *r);
 
-/* ---- modules.c ---- */
+/* ---- modules.c and modules-record.c ---- */
 
 /*
  * Check the kernel modules of the stage's output @out (its files at @prefix
@@ -221,3 +221,9 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);
+
+/*
+ * Record st->modules in the stage cache, for stage_load_modules(); a
+ * failure is a warning: the cache entry is as good without them.
+ */
+void stage_record_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);
