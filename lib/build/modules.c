@@ -419,6 +419,138 @@ static int refused(const struct modules_run *mr, const struct kiln_build_module 
 			  n_refused > 1 ? " (and more modules: all are in the log)" : "");
 }
 
+/* ---- the check ----------------------------------------------------------------- */
+
+/*
+ * An output that is a kernel build tree (kernel-build's): its in-tree
+ * modules are build products, unsigned until modules_install signs them
+ * where they ship (the kernel package, which is judged). Nothing to list.
+ */
+static bool is_kernel_build_tree(struct kiln_ctx *ctx, const char *out)
+{
+	const char *sub;
+	int r;
+
+	r = kiln_kernel_build_find(ctx, out, &sub);
+	if (r > 0)
+		return true;
+	if (r < 0)
+		kiln_ctx_clear_error(ctx);
+	return false;
+}
+
+/*
+ * The module files of the output @out, in *@ret_paths: 1 when there are
+ * any, 0 when there are none or the output cannot be walked (a warning).
+ */
+static int collect_modules(struct kiln_ctx *ctx, const struct stage *st, const char *out,
+			   char ***ret_paths, size_t *ret_n)
+{
+	char *const operands[] = { (char *)out };
+	int r;
+
+	r = kiln_module_collect(ctx, operands, 1, ret_paths, ret_n);
+	if (r < 0 && r != -ENOMEM) {
+		/* checking is a service: an output too deep to walk is stored all the same */
+		kiln_log(ctx, KILN_LOG_WARNING, "stage %s: cannot look for kernel modules: %s",
+			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return *ret_n > 0;
+}
+
+static void report_checking(struct build *b, const struct stage *st)
+{
+	struct kiln_build_event ev = {
+		.kind = KILN_BUILD_STAGE_STEP,
+		.stage = st->pkg->name,
+		.phase = "check modules",
+		.log_path = st->log_path,
+	};
+
+	build_event(b, &ev);
+}
+
+/*
+ * Each of the @n module files @paths as mods[i], opened into
+ * mr->opened[i] and described; one that cannot be read keeps the reason,
+ * a failure when it is judged.
+ */
+static int describe_modules(struct modules_run *mr, char *const *paths,
+			    struct kiln_build_module *mods, size_t n)
+{
+	struct kiln_ctx *ctx = mr->ctx;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct kiln_build_module *m = &mods[i];
+
+		if (asprintf(&m->path, "%s%s", mr->prefix, paths[i] + strlen(mr->out) + 1) < 0)
+			m->path = NULL;
+		r = m->path ? installed_release(m->path, &m->installed_release) : -ENOMEM;
+		if (r >= 0)
+			r = kiln_module_open(ctx, paths[i], &mr->opened[i]);
+		if (r >= 0) {
+			r = describe(ctx, mr->opened[i], m);
+		} else if (r != -ENOMEM) {
+			/* what the kernel would make of it: a failure when judged */
+			m->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
+			kiln_ctx_clear_error(ctx);
+			r = m->error ? stage_paths(mr, &m->error) : -ENOMEM;
+		}
+	}
+	return r;
+}
+
+/* Judge the @n modules @mods against the kernel of the nearest input that holds one, if any. */
+static int find_kernel_and_judge(struct modules_run *mr, struct kiln_build_module *mods, size_t n)
+{
+	int r;
+
+	r = find_kernel(mr);
+	if (r <= 0)
+		return r;
+	dprintf(mr->log_fd, "kiln: checking %zu kernel modules against the kernel at %s of %s\n", n,
+		mr->tree_in_stage, mr->dependency);
+	return judge(mr, mods, n);
+}
+
+/*
+ * The verdicts in the log and in the stage's st->modules (which takes
+ * *@mods), refused or not: a failed stage reports them too. The first
+ * refused module fails the stage; else the verdicts are recorded.
+ */
+static int keep_verdicts(struct modules_run *mr, struct build *b, struct kiln_build_module **mods,
+			 size_t n)
+{
+	struct stage *st = mr->st;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		log_module(mr, &(*mods)[i]);
+	kiln_build_modules_free(st->modules, st->n_modules);
+	st->modules = TAKE_PTR(*mods);
+	st->n_modules = n;
+	r = refused(mr, st->modules, n);
+	if (r >= 0)
+		stage_record_modules(mr->ctx, b, st);
+	return r;
+}
+
+/* What the run holds of its @n modules and the kernel. */
+static void modules_run_release(struct modules_run *mr, size_t n)
+{
+	for (size_t i = 0; mr->opened && i < n; i++)
+		kiln_module_free(mr->opened[i]);
+	free(mr->opened);
+	free(mr->tree);
+	free(mr->tree_in_stage);
+	free(mr->rootfs);
+}
+
 int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *out,
 			const char *prefix, char *const *snapshots, int log_fd)
 {
@@ -433,7 +565,6 @@ int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 		.snapshots = snapshots,
 		.log_fd = log_fd,
 	};
-	char *const operands[] = { (char *)out };
 	struct kiln_build_module *mods = NULL;
 	char **paths = NULL;
 	size_t n = 0;
@@ -441,89 +572,24 @@ int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 
 	if (!in_image)
 		return -ENOMEM;
-	/*
-	 * An output that is a kernel build tree (kernel-build's): its in-tree
-	 * modules are build products, unsigned until modules_install signs them
-	 * where they ship (the kernel package, which is judged). Nothing to list.
-	 */
-	{
-		const char *sub;
-
-		r = kiln_kernel_build_find(ctx, out, &sub);
-		if (r > 0)
-			return 0;
-		if (r < 0)
-			kiln_ctx_clear_error(ctx);
-	}
-	r = kiln_module_collect(ctx, operands, 1, &paths, &n);
-	if (r < 0 && r != -ENOMEM) {
-		/* checking is a service: an output too deep to walk is stored all the same */
-		kiln_log(ctx, KILN_LOG_WARNING, "stage %s: cannot look for kernel modules: %s",
-			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
-		kiln_ctx_clear_error(ctx);
+	if (is_kernel_build_tree(ctx, out))
 		return 0;
-	}
-	if (r < 0 || n == 0)
+	r = collect_modules(ctx, st, out, &paths, &n);
+	if (r <= 0)
 		return r;
 
-	{
-		struct kiln_build_event ev = {
-			.kind = KILN_BUILD_STAGE_STEP,
-			.stage = st->pkg->name,
-			.phase = "check modules",
-			.log_path = st->log_path,
-		};
-
-		build_event(b, &ev);
-	}
+	report_checking(b, st);
 	mods = calloc(n, sizeof(*mods));
 	mr.opened = calloc(n, sizeof(*mr.opened));
 	r = mods && mr.opened ? 0 : -ENOMEM;
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		struct kiln_build_module *m = &mods[i];
-
-		if (asprintf(&m->path, "%s%s", mr.prefix, paths[i] + strlen(out) + 1) < 0)
-			m->path = NULL;
-		r = m->path ? installed_release(m->path, &m->installed_release) : -ENOMEM;
-		if (r >= 0)
-			r = kiln_module_open(ctx, paths[i], &mr.opened[i]);
-		if (r >= 0) {
-			r = describe(ctx, mr.opened[i], m);
-		} else if (r != -ENOMEM) {
-			/* what the kernel would make of it: a failure when judged */
-			m->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
-			kiln_ctx_clear_error(ctx);
-			r = m->error ? stage_paths(&mr, &m->error) : -ENOMEM;
-		}
-	}
-	if (r >= 0) {
-		r = find_kernel(&mr);
-		if (r > 0) {
-			dprintf(
-			    log_fd,
-			    "kiln: checking %zu kernel modules against the kernel at %s of %s\n", n,
-			    mr.tree_in_stage, mr.dependency);
-			r = judge(&mr, mods, n);
-		}
-	}
-	if (r >= 0) {
-		for (size_t i = 0; i < n; i++)
-			log_module(&mr, &mods[i]);
-		/* the stage's, refused or not: a failed stage reports them too */
-		kiln_build_modules_free(st->modules, st->n_modules);
-		st->modules = TAKE_PTR(mods);
-		st->n_modules = n;
-		r = refused(&mr, st->modules, n);
-		if (r >= 0)
-			stage_record_modules(ctx, b, st);
-	}
+	if (r >= 0)
+		r = describe_modules(&mr, paths, mods, n);
+	if (r >= 0)
+		r = find_kernel_and_judge(&mr, mods, n);
+	if (r >= 0)
+		r = keep_verdicts(&mr, b, &mods, n);
 	kiln_build_modules_free(mods, n);
-	for (size_t i = 0; mr.opened && i < n; i++)
-		kiln_module_free(mr.opened[i]);
-	free(mr.opened);
+	modules_run_release(&mr, n);
 	kiln_strv_free(paths, n);
-	free(mr.tree);
-	free(mr.tree_in_stage);
-	free(mr.rootfs);
 	return r;
 }
