@@ -194,21 +194,11 @@ static int write_pax_header(struct kiln_tar_writer *w, const char *name, const s
 	return emit(w, zeros, tar_padding(pax->len));
 }
 
-int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
-			const struct kiln_tar_entry *e)
+/* An entry the header cannot say, refused before anything of it is written. */
+static int check_entry(struct kiln_ctx *ctx, const struct kiln_tar_entry *e)
 {
-	_cleanup_strbuf_ struct strbuf pax = STRBUF_INIT;
-	_cleanup_free_ char *name = NULL;
-	struct tar_header h = { 0 };
-	size_t len, prefix_len;
-	uint64_t size = e->type == KILN_TAR_REG ? e->size : 0;
-	int r;
+	struct tar_header h; /* the sizes of its fields */
 
-	if (w->finished)
-		return kiln_error(ctx, EINVAL, "tar stream already finished");
-	r = end_entry(ctx, w);
-	if (r < 0)
-		return r;
 	if (!e->path || !e->path[0])
 		return kiln_error(ctx, EINVAL, "tar entry without a name");
 	if (!tar_type_is_known(e->type))
@@ -221,49 +211,71 @@ int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
 	    e->devminor > tar_octal_max(sizeof(h.devminor)))
 		return kiln_error(ctx, ERANGE, "tar entry \"%s\": device number out of range",
 				  e->path);
+	return 0;
+}
+
+/* The entry's name as written, in *@ret (*@ret_len bytes): directories with their slash. */
+static int entry_name(const struct kiln_tar_entry *e, char **ret, size_t *ret_len)
+{
+	size_t len = strlen(e->path);
+	char *name;
 
 	/* directories are named with their slash, as docker and Go write them */
-	len = strlen(e->path);
 	if (e->type == KILN_TAR_DIR && e->path[len - 1] != '/') {
-		if (asprintf(&name, "%s/", e->path) < 0) {
-			name = NULL;
+		if (asprintf(&name, "%s/", e->path) < 0)
 			return -ENOMEM;
-		}
 		len++;
 	} else {
 		name = strdup(e->path);
 		if (!name)
 			return -ENOMEM;
 	}
+	*ret = name;
+	*ret_len = len;
+	return 0;
+}
 
-	if (len <= sizeof(h.name)) {
-		memcpy(h.name, name, len);
+/* @name (@len bytes) in the header: whole, split over prefix and name, or cut and in @pax. */
+static int put_name(struct tar_header *h, const char *name, size_t len, struct strbuf *pax)
+{
+	size_t prefix_len;
+
+	if (len <= sizeof(h->name)) {
+		memcpy(h->name, name, len);
 	} else if (split_ustar(name, len, &prefix_len)) {
-		memcpy(h.prefix, name, prefix_len);
-		memcpy(h.name, name + prefix_len + 1, len - prefix_len - 1);
+		memcpy(h->prefix, name, prefix_len);
+		memcpy(h->name, name + prefix_len + 1, len - prefix_len - 1);
 	} else {
-		memcpy(h.name, name, sizeof(h.name));
-		r = pax_add(&pax, "path", name, len);
-		if (r < 0)
-			return r;
+		memcpy(h->name, name, sizeof(h->name));
+		return pax_add(pax, "path", name, len);
 	}
-	if (e->linkname) {
-		size_t llen = strlen(e->linkname);
+	return 0;
+}
 
-		if (llen <= sizeof(h.linkname)) {
-			memcpy(h.linkname, e->linkname, llen);
-		} else {
-			memcpy(h.linkname, e->linkname, sizeof(h.linkname));
-			r = pax_add(&pax, "linkpath", e->linkname, llen);
-			if (r < 0)
-				return r;
-		}
+/* @linkname in the header: whole, or cut and in @pax. */
+static int put_linkname(struct tar_header *h, const char *linkname, struct strbuf *pax)
+{
+	size_t llen = strlen(linkname);
+
+	if (llen <= sizeof(h->linkname)) {
+		memcpy(h->linkname, linkname, llen);
+		return 0;
 	}
-	if (size > tar_octal_max(sizeof(h.size)) && (r = pax_add_u64(&pax, "size", size)) < 0)
+	memcpy(h->linkname, linkname, sizeof(h->linkname));
+	return pax_add(pax, "linkpath", linkname, llen);
+}
+
+/* In @pax: the size, uid and gid that their fields of @h cannot hold, and every xattr. */
+static int pax_add_rest(struct strbuf *pax, const struct tar_header *h,
+			const struct kiln_tar_entry *e, uint64_t size)
+{
+	int r;
+
+	if (size > tar_octal_max(sizeof(h->size)) && (r = pax_add_u64(pax, "size", size)) < 0)
 		return r;
-	if (e->uid > tar_octal_max(sizeof(h.uid)) && (r = pax_add_u64(&pax, "uid", e->uid)) < 0)
+	if (e->uid > tar_octal_max(sizeof(h->uid)) && (r = pax_add_u64(pax, "uid", e->uid)) < 0)
 		return r;
-	if (e->gid > tar_octal_max(sizeof(h.gid)) && (r = pax_add_u64(&pax, "gid", e->gid)) < 0)
+	if (e->gid > tar_octal_max(sizeof(h->gid)) && (r = pax_add_u64(pax, "gid", e->gid)) < 0)
 		return r;
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		_cleanup_free_ char *key = NULL;
@@ -272,10 +284,55 @@ int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
 			key = NULL;
 			return -ENOMEM;
 		}
-		r = pax_add(&pax, key, e->xattrs[i].value, e->xattrs[i].len);
+		r = pax_add(pax, key, e->xattrs[i].value, e->xattrs[i].len);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* The header's fields but the names, and its checksum; what PAX holds is 0 here. */
+static void fill_header(struct tar_header *h, const struct kiln_tar_entry *e, uint64_t size)
+{
+	format_octal(h->mode, sizeof(h->mode), e->mode & 07777);
+	format_octal(h->uid, sizeof(h->uid), e->uid <= tar_octal_max(8) ? e->uid : 0);
+	format_octal(h->gid, sizeof(h->gid), e->gid <= tar_octal_max(8) ? e->gid : 0);
+	format_octal(h->size, sizeof(h->size), size <= tar_octal_max(12) ? size : 0);
+	format_octal(h->mtime, sizeof(h->mtime), (uint64_t)e->mtime);
+	h->typeflag = e->type;
+	memcpy(h->magic, TAR_MAGIC_USTAR, sizeof(h->magic));
+	memcpy(h->version, "00", 2);
+	format_octal(h->devmajor, sizeof(h->devmajor), e->devmajor);
+	format_octal(h->devminor, sizeof(h->devminor), e->devminor);
+	set_checksum(h);
+}
+
+int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
+			const struct kiln_tar_entry *e)
+{
+	_cleanup_strbuf_ struct strbuf pax = STRBUF_INIT;
+	_cleanup_free_ char *name = NULL;
+	struct tar_header h = { 0 };
+	uint64_t size = e->type == KILN_TAR_REG ? e->size : 0;
+	size_t len;
+	int r;
+
+	if (w->finished)
+		return kiln_error(ctx, EINVAL, "tar stream already finished");
+	r = end_entry(ctx, w);
+	if (r < 0)
+		return r;
+	r = check_entry(ctx, e);
+	if (r >= 0)
+		r = entry_name(e, &name, &len);
+	if (r >= 0)
+		r = put_name(&h, name, len, &pax);
+	if (r >= 0 && e->linkname)
+		r = put_linkname(&h, e->linkname, &pax);
+	if (r >= 0)
+		r = pax_add_rest(&pax, &h, e, size);
+	if (r < 0)
+		return r;
 	if (pax.len > KILN_TAR_META_MAX)
 		return kiln_error(ctx, E2BIG, "tar entry \"%s\": %zu bytes of PAX records", e->path,
 				  pax.len);
@@ -289,18 +346,7 @@ int kiln_tar_writer_add(struct kiln_ctx *ctx, struct kiln_tar_writer *w,
 		if (r < 0)
 			return r;
 	}
-
-	format_octal(h.mode, sizeof(h.mode), e->mode & 07777);
-	format_octal(h.uid, sizeof(h.uid), e->uid <= tar_octal_max(8) ? e->uid : 0);
-	format_octal(h.gid, sizeof(h.gid), e->gid <= tar_octal_max(8) ? e->gid : 0);
-	format_octal(h.size, sizeof(h.size), size <= tar_octal_max(12) ? size : 0);
-	format_octal(h.mtime, sizeof(h.mtime), (uint64_t)e->mtime);
-	h.typeflag = e->type;
-	memcpy(h.magic, TAR_MAGIC_USTAR, sizeof(h.magic));
-	memcpy(h.version, "00", 2);
-	format_octal(h.devmajor, sizeof(h.devmajor), e->devmajor);
-	format_octal(h.devminor, sizeof(h.devminor), e->devminor);
-	set_checksum(&h);
+	fill_header(&h, e, size);
 	r = emit(w, &h, sizeof(h));
 	if (r < 0)
 		return r;
