@@ -184,28 +184,17 @@ static int name_import(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 
 /* ---- docker-archive ------------------------------------------------------------- */
 
-static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
-			 const char *ref_name, const struct kiln_platform *platform,
-			 struct kiln_descriptor *ret, char **ret_name)
+/*
+ * The one image manifest.json (@root) lists: its Config, its Layers and the
+ * first of its RepoTags (*@ret_tag NULL when there is none).
+ */
+static int docker_image(struct kiln_ctx *ctx, const struct archive *a,
+			const struct json_value *root, const char **ret_config,
+			const struct json_value **ret_layers, const char **ret_tag)
 {
-	_cleanup_free_ char *json = NULL, *config_json = NULL, *mjson = NULL, *name = NULL;
-	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
-	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
-	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
-	struct kiln_descriptor *layers = NULL;
-	const struct json_value *root, *img, *layer_names, *tags;
+	const struct json_value *img, *layer_names, *tags;
 	const char *config_name, *tag = NULL;
-	struct kiln_digest config_digest;
-	size_t len, config_len, mlen, n_layers = 0;
-	int r;
 
-	r = archive_read_member(a, "manifest.json", KILN_MANIFEST_MAX, &json, &len);
-	if (r < 0)
-		return r;
-	r = json_parse(ctx, "manifest.json", json, len, &doc);
-	if (r < 0)
-		return r;
-	root = json_doc_root(doc);
 	if (root->type != JSON_ARRAY || root->arr.n != 1)
 		return kiln_error(ctx, root->type == JSON_ARRAY ? EOPNOTSUPP : EBADMSG,
 				  "\"%s\": manifest.json %s", a->path,
@@ -222,21 +211,134 @@ static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct arch
 	if (tags && tags->type == JSON_ARRAY && tags->arr.n > 0 &&
 	    tags->arr.v[0]->type == JSON_STRING)
 		tag = tags->arr.v[0]->str.s;
+	*ret_config = config_name;
+	*ret_layers = layer_names;
+	*ret_tag = tag;
+	return 0;
+}
 
-	r = archive_read_member(a, config_name, KILN_CONFIG_MAX, &config_json, &config_len);
+/*
+ * The config, member @name: parsed into *@ret, checked to have a diff_id
+ * for each of the @n_layers layers, and stored (*@ret_digest, *@ret_len).
+ */
+static int import_docker_config(struct kiln_ctx *ctx, struct kiln_store *s, const struct archive *a,
+				const char *name, size_t n_layers, struct kiln_image_config **ret,
+				struct kiln_digest *ret_digest, size_t *ret_len)
+{
+	_cleanup_free_ char *config_json = NULL;
+	size_t config_len;
+	int r;
+
+	r = archive_read_member(a, name, KILN_CONFIG_MAX, &config_json, &config_len);
 	if (r < 0)
 		return r;
-	r = kiln_image_config_parse(ctx, config_json, config_len, &config);
+	r = kiln_image_config_parse(ctx, config_json, config_len, ret);
 	if (r < 0) {
-		kiln_error_prefix(ctx, "\"%s\": %s", a->path, config_name);
+		kiln_error_prefix(ctx, "\"%s\": %s", a->path, name);
 		return r;
 	}
-	if (config->n_diff_ids != layer_names->arr.n)
+	if ((*ret)->n_diff_ids != n_layers)
 		return kiln_error(ctx, EBADMSG,
 				  "\"%s\": %zu layers, but the config lists %zu "
 				  "diff_ids",
-				  a->path, layer_names->arr.n, config->n_diff_ids);
-	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+				  a->path, n_layers, (*ret)->n_diff_ids);
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, ret_digest);
+	if (r < 0)
+		return r;
+	*ret_len = config_len;
+	return 0;
+}
+
+/*
+ * The layers manifest.json lists (@names) into the store, each checked
+ * against its diff_id in @config: layers[i], *@n_layers of them so far.
+ */
+static int import_docker_layers(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+				const struct json_value *names,
+				const struct kiln_image_config *config,
+				struct kiln_descriptor *layers, size_t *n_layers)
+{
+	for (size_t i = 0; i < names->arr.n; i++) {
+		const struct json_value *v = names->arr.v[i];
+		const struct archive_member *m;
+		struct archive_range rg;
+		int r;
+
+		if (v->type != JSON_STRING)
+			return kiln_error(ctx, EBADMSG,
+					  "\"%s\": manifest.json: Layers[%zu] is not a "
+					  "string",
+					  a->path, i);
+		r = archive_find_file(a, v->str.s, &m);
+		if (r < 0)
+			return r;
+		rg = (struct archive_range){ a, m->name, m->offset, m->size };
+		r = import_layer(ctx, s, &rg, NULL, &config->diff_ids[i], false, &layers[i]);
+		if (r < 0)
+			return r;
+		(*n_layers)++;
+	}
+	return 0;
+}
+
+/*
+ * The OCI manifest of the config (@config_digest, @config_len bytes) and
+ * the @n_layers @layers, stored: @desc gets its digest, size and media type.
+ */
+static int store_docker_manifest(struct kiln_ctx *ctx, struct kiln_store *s,
+				 const struct kiln_digest *config_digest, size_t config_len,
+				 struct kiln_descriptor *layers, size_t n_layers,
+				 struct kiln_descriptor *desc)
+{
+	_cleanup_free_ char *mjson = NULL;
+	struct kiln_manifest m = {
+		.media_type = (char *)KILN_MT_OCI_MANIFEST,
+		.config = { .media_type = (char *)KILN_MT_OCI_CONFIG,
+			    .digest = *config_digest,
+			    .size = config_len },
+		.layers = layers,
+		.n_layers = n_layers,
+	};
+	size_t mlen;
+	int r;
+
+	r = kiln_manifest_to_json(&m, &mjson, &mlen);
+	if (r < 0)
+		return r;
+	r = kiln_store_put_blob(ctx, s, mjson, mlen, &desc->digest);
+	if (r < 0)
+		return r;
+	desc->size = mlen;
+	desc->media_type = strdup(KILN_MT_OCI_MANIFEST);
+	return desc->media_type ? 0 : -ENOMEM;
+}
+
+static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+			 const char *ref_name, const struct kiln_platform *platform,
+			 struct kiln_descriptor *ret, char **ret_name)
+{
+	_cleanup_free_ char *json = NULL, *name = NULL;
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
+	struct kiln_descriptor *layers = NULL;
+	const struct json_value *layer_names = NULL;
+	const char *config_name = NULL, *tag = NULL;
+	struct kiln_digest config_digest;
+	size_t len, config_len = 0, n_layers = 0;
+	int r;
+
+	r = archive_read_member(a, "manifest.json", KILN_MANIFEST_MAX, &json, &len);
+	if (r < 0)
+		return r;
+	r = json_parse(ctx, "manifest.json", json, len, &doc);
+	if (r < 0)
+		return r;
+	r = docker_image(ctx, a, json_doc_root(doc), &config_name, &layer_names, &tag);
+	if (r < 0)
+		return r;
+	r = import_docker_config(ctx, s, a, config_name, layer_names->arr.n, &config,
+				 &config_digest, &config_len);
 	if (r < 0)
 		return r;
 	r = config_platform(config, &desc.platform);
@@ -251,51 +353,15 @@ static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct arch
 	layers = calloc(layer_names->arr.n + 1, sizeof(*layers));
 	if (!layers)
 		return -ENOMEM;
-	for (size_t i = 0; i < layer_names->arr.n; i++) {
-		const struct json_value *v = layer_names->arr.v[i];
-		const struct archive_member *m;
-		struct archive_range rg;
-
-		if (v->type != JSON_STRING) {
-			r = kiln_error(ctx, EBADMSG,
-				       "\"%s\": manifest.json: Layers[%zu] is not a "
-				       "string",
-				       a->path, i);
-			break;
-		}
-		r = archive_find_file(a, v->str.s, &m);
-		if (r < 0)
-			break;
-		rg = (struct archive_range){ a, m->name, m->offset, m->size };
-		r = import_layer(ctx, s, &rg, NULL, &config->diff_ids[i], false, &layers[i]);
-		if (r < 0)
-			break;
-		n_layers++;
-	}
-	if (r >= 0) {
-		struct kiln_manifest m = {
-			.media_type = (char *)KILN_MT_OCI_MANIFEST,
-			.config = { .media_type = (char *)KILN_MT_OCI_CONFIG,
-				    .digest = config_digest,
-				    .size = config_len },
-			.layers = layers,
-			.n_layers = n_layers,
-		};
-
-		r = kiln_manifest_to_json(&m, &mjson, &mlen);
-	}
+	r = import_docker_layers(ctx, s, a, layer_names, config, layers, &n_layers);
+	if (r >= 0)
+		r = store_docker_manifest(ctx, s, &config_digest, config_len, layers, n_layers,
+					  &desc);
 	for (size_t i = 0; i < n_layers; i++)
 		kiln_descriptor_release(&layers[i]);
 	free(layers);
 	if (r < 0)
 		return r;
-	r = kiln_store_put_blob(ctx, s, mjson, mlen, &desc.digest);
-	if (r < 0)
-		return r;
-	desc.size = mlen;
-	desc.media_type = strdup(KILN_MT_OCI_MANIFEST);
-	if (!desc.media_type)
-		return -ENOMEM;
 
 	r = name_import(ctx, s, a, ref_name, tag, "RepoTags is empty", &desc, &name);
 	if (r < 0)
