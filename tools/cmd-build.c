@@ -526,17 +526,22 @@ static const char **list_targets(const struct tree_args *t, int argc, char **arg
 static int prepare_out(const struct build_args *a, char **ret_out_dir, char **ret_log_dir,
 		       char **ret_tag)
 {
-	*ret_out_dir = path_join(cli_root, "_out");
-	*ret_log_dir = path_join(cli_root, "_out/logs");
+	_cleanup_free_ char *out_dir = path_join(cli_root, "_out");
+	_cleanup_free_ char *log_dir = path_join(cli_root, "_out/logs");
+	_cleanup_free_ char *tag = NULL;
+
 	/* before the build: its logs in the tree would make it -dirty */
 	if (a->tag)
-		*ret_tag = strdup(a->tag);
-	else if (kiln_build_describe(cli_ctx, cli_root, ret_tag) >= 0 && !*ret_tag)
-		*ret_tag = strdup("latest");
-	if (!*ret_out_dir || !*ret_log_dir || !*ret_tag)
+		tag = strdup(a->tag);
+	else if (kiln_build_describe(cli_ctx, cli_root, &tag) >= 0 && !tag)
+		tag = strdup("latest");
+	if (!out_dir || !log_dir || !tag)
 		return cli_fail(-ENOMEM, "build");
-	if (mkdir(*ret_out_dir, 0755) < 0 && errno != EEXIST)
-		return cli_fail(-errno, "build: cannot make '%s'", *ret_out_dir);
+	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST)
+		return cli_fail(-errno, "build: cannot make '%s'", out_dir);
+	*ret_out_dir = TAKE_PTR(out_dir);
+	*ret_log_dir = TAKE_PTR(log_dir);
+	*ret_tag = TAKE_PTR(tag);
 	return EXIT_OK;
 }
 

@@ -225,26 +225,30 @@ static int import_docker_config(struct kiln_ctx *ctx, struct kiln_store *s, cons
 				const char *name, size_t n_layers, struct kiln_image_config **ret,
 				struct kiln_digest *ret_digest, size_t *ret_len)
 {
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
 	_cleanup_free_ char *config_json = NULL;
+	struct kiln_digest digest;
 	size_t config_len;
 	int r;
 
 	r = archive_read_member(a, name, KILN_CONFIG_MAX, &config_json, &config_len);
 	if (r < 0)
 		return r;
-	r = kiln_image_config_parse(ctx, config_json, config_len, ret);
+	r = kiln_image_config_parse(ctx, config_json, config_len, &config);
 	if (r < 0) {
 		kiln_error_prefix(ctx, "\"%s\": %s", a->path, name);
 		return r;
 	}
-	if ((*ret)->n_diff_ids != n_layers)
+	if (config->n_diff_ids != n_layers)
 		return kiln_error(ctx, EBADMSG,
 				  "\"%s\": %zu layers, but the config lists %zu "
 				  "diff_ids",
-				  a->path, n_layers, (*ret)->n_diff_ids);
-	r = kiln_store_put_blob(ctx, s, config_json, config_len, ret_digest);
+				  a->path, n_layers, config->n_diff_ids);
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, &digest);
 	if (r < 0)
 		return r;
+	*ret = TAKE_PTR(config);
+	*ret_digest = digest;
 	*ret_len = config_len;
 	return 0;
 }

@@ -479,8 +479,10 @@ static int uncompressed_manifest(struct kiln_ctx *ctx, const struct kiln_image *
 				 struct kiln_descriptor *mdesc)
 {
 	_cleanup_free_ struct kiln_descriptor *layers = NULL;
+	_cleanup_free_ char *json = NULL;
 	struct kiln_manifest m = *img->manifest;
 	bool docker = streq(m.media_type, KILN_MT_DOCKER_MANIFEST);
+	size_t len;
 	int r;
 
 	layers = calloc(m.n_layers + 1, sizeof(*layers));
@@ -493,13 +495,15 @@ static int uncompressed_manifest(struct kiln_ctx *ctx, const struct kiln_image *
 			.size = sizes[i],
 		};
 	m.layers = layers;
-	r = kiln_manifest_to_json(&m, ret, ret_len);
+	r = kiln_manifest_to_json(&m, &json, &len);
 	if (r < 0)
 		return r;
-	r = kiln_digest_of(ctx, *ret, *ret_len, &mdesc->digest);
+	r = kiln_digest_of(ctx, json, len, &mdesc->digest);
 	if (r < 0)
 		return r;
-	mdesc->size = *ret_len;
+	mdesc->size = len;
+	*ret = TAKE_PTR(json);
+	*ret_len = len;
 	return 0;
 }
 
