@@ -437,6 +437,49 @@ static void *tick(void *userdata)
 	}
 }
 
+/* Start reporting: the mode @mode (auto: tty on a terminal), the clock, the ticker on a tty. */
+static void progress_start(struct progress *p, enum progress_mode mode)
+{
+	p->mode = mode;
+	if (p->mode == PROGRESS_AUTO)
+		p->mode = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_PLAIN;
+	p->start = now();
+	if (p->mode == PROGRESS_TTY)
+		p->ticking = pthread_create(&p->ticker, NULL, tick, p) == 0;
+}
+
+static void progress_stop(struct progress *p)
+{
+	if (!p->ticking)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->ticker, NULL);
+}
+
+/*
+ * The end of the build on stderr: how many stages failed, or were built and
+ * cached, and the modules' summary. Returns the exit status for @r.
+ */
+static int report_build(const struct progress *p, int r, const struct kiln_build_stats *stats)
+{
+	if (r < 0) {
+		if (p->mode != PROGRESS_QUIET)
+			build_summary_print(p->modules, stderr);
+		if (stats->failed + stats->skipped > 0)
+			fprintf(stderr, "kiln: build: %u of %u stages failed, %u not built\n",
+				stats->failed, stats->stages, stats->skipped);
+		return cli_fail(r, "build");
+	}
+	if (p->mode != PROGRESS_QUIET) {
+		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats->stages,
+			stats->built, stats->cached, now() - p->start);
+		build_summary_print(p->modules, stderr);
+	}
+	return EXIT_OK;
+}
+
 /* ---- pushing ---------------------------------------------------------------------- */
 
 /* Push target @p to REGISTRY/USERNAME/TARGET:TAG; *@ret_reference: that @sha256:... */
@@ -462,152 +505,88 @@ static int64_t source_date_epoch(const struct tree_args *t)
 	return v && *v ? strtoll(v, NULL, 10) : 0;
 }
 
-int cmd_build(int argc, char **argv)
+/* The targets: those of -t, then the operands; NULL when out of memory. */
+static const char **list_targets(const struct tree_args *t, int argc, char **argv, size_t n)
 {
-	static const struct option options[] = {
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
-		{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
-		{ "secret", required_argument, NULL, OPT_SECRET },
-		{ "progress", required_argument, NULL, OPT_PROGRESS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "tag", required_argument, NULL, OPT_TAG },
-		{ "push", no_argument, NULL, OPT_PUSH },
-		{ "registry", required_argument, NULL, OPT_REGISTRY },
-		{ "username", required_argument, NULL, OPT_USERNAME },
-		{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
-		{},
-	};
-	_cleanup_(build_args_release) struct build_args a = { 0 };
-	struct cli_options o = {
-		.name = "build",
-		.help = help,
-		.extra = options,
-		.short_options = "j:o:",
-		.on_option = on_option,
-		.userdata = &a,
-		.registry = &a.transport,
-		.pulls = true,
-	};
-	_cleanup_(tree_args_release) struct tree_args t = { 0 };
-	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
-	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
-	_cleanup_free_ char *tag = NULL, *out_dir = NULL, *log_dir = NULL;
-	_cleanup_free_ const char **targets = NULL;
-	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
-	struct kiln_build_target *built = NULL;
-	struct kiln_build_published *published = NULL;
-	struct kiln_build_publish_options po = { 0 };
-	struct kiln_build_stats stats;
-	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
-	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER, .modules = &modules };
-	struct json_writer w;
-	size_t n_targets;
-	int r, ret = EXIT_OK;
+	const char **targets = calloc(n, sizeof(*targets));
 
-	r = cli_parse_options(argc, argv, &o, &t);
-	if (r != CLI_CONTINUE)
-		return r;
-	n_targets = t.n_targets + (size_t)(argc - optind);
-	if (n_targets == 0)
-		return cli_usage("build: expected at least one TARGET: run 'kiln build --help'");
-	if (a.push && (!a.registry || !a.username))
-		return cli_usage("build: --push needs --registry HOST and --username NAME");
-	targets = calloc(n_targets, sizeof(*targets));
 	if (!targets)
-		return cli_fail(-ENOMEM, "build");
-	for (size_t i = 0; i < t.n_targets; i++)
-		targets[i] = t.targets[i];
+		return NULL;
+	for (size_t i = 0; i < t->n_targets; i++)
+		targets[i] = t->targets[i];
 	for (int i = optind; i < argc; i++)
-		targets[t.n_targets + (size_t)(i - optind)] = argv[i];
+		targets[t->n_targets + (size_t)(i - optind)] = argv[i];
+	return targets;
+}
 
-	/* before any thread exists: the sandbox's namespaces are entered once, by the process */
-	r = kiln_build_prepare(cli_ctx);
-	if (r < 0)
-		return cli_fail(r, "build: cannot set up the sandbox");
+/*
+ * The tree's _out (made) and _out/logs, and the tag: --tag, else what
+ * `git describe` says of the tree, else "latest". Returns an exit status.
+ */
+static int prepare_out(const struct build_args *a, char **ret_out_dir, char **ret_log_dir,
+		       char **ret_tag)
+{
+	_cleanup_free_ char *out_dir = path_join(cli_root, "_out");
+	_cleanup_free_ char *log_dir = path_join(cli_root, "_out/logs");
+	_cleanup_free_ char *tag = NULL;
 
-	r = cli_load_tree(&t, false, &tree);
-	if (r < 0)
-		return cli_fail(r, "build: cannot load the tree");
-	r = cli_open_store("build: cannot open the store", &s);
-	if (r != EXIT_OK)
-		return r;
-	out_dir = path_join(cli_root, "_out");
-	log_dir = path_join(cli_root, "_out/logs");
 	/* before the build: its logs in the tree would make it -dirty */
-	if (a.tag)
-		tag = strdup(a.tag);
+	if (a->tag)
+		tag = strdup(a->tag);
 	else if (kiln_build_describe(cli_ctx, cli_root, &tag) >= 0 && !tag)
 		tag = strdup("latest");
 	if (!out_dir || !log_dir || !tag)
 		return cli_fail(-ENOMEM, "build");
 	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST)
 		return cli_fail(-errno, "build: cannot make '%s'", out_dir);
+	*ret_out_dir = TAKE_PTR(out_dir);
+	*ret_log_dir = TAKE_PTR(log_dir);
+	*ret_tag = TAKE_PTR(tag);
+	return EXIT_OK;
+}
 
-	p.mode = a.progress;
-	if (p.mode == PROGRESS_AUTO)
-		p.mode = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_PLAIN;
-	p.start = now();
-	if (p.mode == PROGRESS_TTY)
-		p.ticking = pthread_create(&p.ticker, NULL, tick, &p) == 0;
-
-	{
-		struct kiln_build_options bo = {
-			.jobs = a.jobs,
-			.no_cache = a.no_cache,
-			.keep_going = a.keep_going,
-			.source_date_epoch = source_date_epoch(&t),
-			.secrets = a.secrets,
-			.n_secrets = a.n_secrets,
-			.log_dir = log_dir,
-			.pull = !a.transport.no_pull,
-			.registry = &a.transport.reg,
-			.on_event = on_event,
-			.userdata = &p,
-		};
-
-		r = kiln_build(cli_ctx, s, tree, targets, n_targets, &bo, &built, &stats);
-	}
-	if (p.ticking) {
-		pthread_mutex_lock(&p.lock);
-		p.stop = true;
-		pthread_mutex_unlock(&p.lock);
-		pthread_join(p.ticker, NULL);
-	}
-	if (r < 0) {
-		if (p.mode != PROGRESS_QUIET)
-			build_summary_print(&modules, stderr);
-		if (stats.failed + stats.skipped > 0)
-			fprintf(stderr, "kiln: build: %u of %u stages failed, %u not built\n",
-				stats.failed, stats.stages, stats.skipped);
-		return cli_fail(r, "build");
-	}
-	if (p.mode != PROGRESS_QUIET) {
-		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats.stages,
-			stats.built, stats.cached, now() - p.start);
-		build_summary_print(&modules, stderr);
-	}
-
-	po = (struct kiln_build_publish_options){
-		.tag = tag,
-		.out_dir = out_dir,
-		.export_dir = a.output,
+/* What kiln_build() is asked to do, and to tell @p. */
+static struct kiln_build_options run_options(const struct build_args *a, const struct tree_args *t,
+					     const char *log_dir, struct progress *p)
+{
+	return (struct kiln_build_options){
+		.jobs = a->jobs,
+		.no_cache = a->no_cache,
+		.keep_going = a->keep_going,
+		.source_date_epoch = source_date_epoch(t),
+		.secrets = a->secrets,
+		.n_secrets = a->n_secrets,
+		.log_dir = log_dir,
+		.pull = !a->transport.no_pull,
+		.registry = &a->transport.reg,
+		.on_event = on_event,
+		.userdata = p,
 	};
-	r = kiln_build_publish(cli_ctx, s, built, n_targets, &po, &published);
-	if (r < 0) {
-		kiln_build_targets_free(built, n_targets);
-		return cli_fail(r, "build");
-	}
-	json_init(&w, &json);
+}
+
+/*
+ * Each target, pushed with --push, on stdout: its reference (or where it
+ * was pushed), or with --json (@json) all of them as a JSON array.
+ */
+static int print_targets(struct kiln_store *s, const struct build_args *a, bool json,
+			 const struct kiln_build_target *built,
+			 const struct kiln_build_published *published, size_t n_targets,
+			 const char *out_dir)
+{
+	_cleanup_strbuf_ struct strbuf text = STRBUF_INIT;
+	struct json_writer w;
+	int ret = EXIT_OK;
+
+	json_init(&w, &text);
 	json_begin_array(&w);
 	for (size_t i = 0; i < n_targets && ret == EXIT_OK; i++) {
 		_cleanup_free_ char *pushed = NULL;
 
-		if (a.push)
-			ret = push_target(s, &a, &published[i], out_dir, &pushed);
+		if (a->push)
+			ret = push_target(s, a, &published[i], out_dir, &pushed);
 		if (ret != EXIT_OK)
 			break;
-		if (t.json) {
+		if (json) {
 			json_begin_object(&w);
 			json_kv_string(&w, "name", built[i].name);
 			json_kv_string(&w, "reference", published[i].reference);
@@ -624,10 +603,102 @@ int cmd_build(int argc, char **argv)
 		}
 	}
 	json_end_array(&w);
-	if (ret == EXIT_OK && t.json) {
-		strbuf_addch(&json, '\n');
-		ret = cli_write_strbuf(&json);
+	if (ret == EXIT_OK && json) {
+		strbuf_addch(&text, '\n');
+		ret = cli_write_strbuf(&text);
 	}
+	return ret;
+}
+
+static const struct option build_options[] = {
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
+	{ "secret", required_argument, NULL, OPT_SECRET },
+	{ "progress", required_argument, NULL, OPT_PROGRESS },
+	{ "output", required_argument, NULL, 'o' },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "push", no_argument, NULL, OPT_PUSH },
+	{ "registry", required_argument, NULL, OPT_REGISTRY },
+	{ "username", required_argument, NULL, OPT_USERNAME },
+	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	{},
+};
+
+int cmd_build(int argc, char **argv)
+{
+	_cleanup_(build_args_release) struct build_args a = { 0 };
+	struct cli_options o = {
+		.name = "build",
+		.help = help,
+		.extra = build_options,
+		.short_options = "j:o:",
+		.on_option = on_option,
+		.userdata = &a,
+		.registry = &a.transport,
+		.pulls = true,
+	};
+	_cleanup_(tree_args_release) struct tree_args t = { 0 };
+	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	_cleanup_free_ char *tag = NULL, *out_dir = NULL, *log_dir = NULL;
+	_cleanup_free_ const char **targets = NULL;
+	struct kiln_build_target *built = NULL;
+	struct kiln_build_published *published = NULL;
+	struct kiln_build_publish_options po = { 0 };
+	struct kiln_build_options bo;
+	struct kiln_build_stats stats;
+	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
+	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER, .modules = &modules };
+	size_t n_targets;
+	int r, ret;
+
+	r = cli_parse_options(argc, argv, &o, &t);
+	if (r != CLI_CONTINUE)
+		return r;
+	n_targets = t.n_targets + (size_t)(argc - optind);
+	if (n_targets == 0)
+		return cli_usage("build: expected at least one TARGET: run 'kiln build --help'");
+	if (a.push && (!a.registry || !a.username))
+		return cli_usage("build: --push needs --registry HOST and --username NAME");
+	targets = list_targets(&t, argc, argv, n_targets);
+	if (!targets)
+		return cli_fail(-ENOMEM, "build");
+
+	/* before any thread exists: the sandbox's namespaces are entered once, by the process */
+	r = kiln_build_prepare(cli_ctx);
+	if (r < 0)
+		return cli_fail(r, "build: cannot set up the sandbox");
+
+	r = cli_load_tree(&t, false, &tree);
+	if (r < 0)
+		return cli_fail(r, "build: cannot load the tree");
+	r = cli_open_store("build: cannot open the store", &s);
+	if (r != EXIT_OK)
+		return r;
+	r = prepare_out(&a, &out_dir, &log_dir, &tag);
+	if (r != EXIT_OK)
+		return r;
+
+	progress_start(&p, a.progress);
+	bo = run_options(&a, &t, log_dir, &p);
+	r = kiln_build(cli_ctx, s, tree, targets, n_targets, &bo, &built, &stats);
+	progress_stop(&p);
+	ret = report_build(&p, r, &stats);
+	if (ret != EXIT_OK)
+		return ret;
+
+	po = (struct kiln_build_publish_options){
+		.tag = tag,
+		.out_dir = out_dir,
+		.export_dir = a.output,
+	};
+	r = kiln_build_publish(cli_ctx, s, built, n_targets, &po, &published);
+	if (r < 0) {
+		kiln_build_targets_free(built, n_targets);
+		return cli_fail(r, "build");
+	}
+	ret = print_targets(s, &a, t.json, built, published, n_targets, out_dir);
 	kiln_build_published_free(published, n_targets);
 	fflush(stdout);
 	kiln_build_targets_free(built, n_targets);

@@ -160,7 +160,45 @@ int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 
-/* ---- modules.c ---- */
+/* ---- stage.c and stage-output.c: one stage's run ---- */
+
+/* The build directory, as the stage's steps see it (kiln keeps it beside the root). */
+#define BUILD_DIR "/tmp/build"
+
+/* Everything one stage run holds; released by run_release(). */
+struct run {
+	struct kiln_ctx *ctx;
+	struct build *b;
+	struct stage *st;
+	char *work; /* the working directory, and the lock that keeps it ours */
+	int lock_fd;
+	char *root, *upper, *ovl_work, *build; /* under @work */
+	char **lowers; /* top first */
+	size_t n_lowers;
+	bool mounted;
+	int log_fd;
+	int root_fd, build_fd;
+	int **source_fds; /* per step, per source */
+	char **env; /* "K=V", NULL-ended: the built-ins, then each step's env as it comes */
+	size_t n_env;
+	unsigned step; /* counting from 1 */
+	const char *phase;
+};
+
+/* Tell the caller's callback where the run is: its step, phase and @instruction (may be NULL). */
+void run_report(struct run *r, const char *instruction);
+
+/* A line in the stage's log, so that its reader knows where the output came from. */
+void run_log_line(struct run *r, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * The stage's output (stage-output.c): finalize's copies, validated as an
+ * extension where it is one, its modules checked, stored as the one-layer
+ * image whose digest and size become st->digest and st->size.
+ */
+int run_finalize(struct run *r);
+
+/* ---- modules.c and modules-record.c ---- */
 
 /*
  * Check the kernel modules of the stage's output @out (its files at @prefix
@@ -183,3 +221,9 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);
+
+/*
+ * Record st->modules in the stage cache, for stage_load_modules(); a
+ * failure is a warning: the cache entry is as good without them.
+ */
+void stage_record_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);

@@ -425,85 +425,81 @@ void kiln_build_targets_free(struct kiln_build_target *t, size_t n)
 	free(t);
 }
 
-int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
-	       const char *const *targets, size_t n_targets, const struct kiln_build_options *o,
-	       struct kiln_build_target **ret, struct kiln_build_stats *ret_stats)
+/*
+ * Ready the build: its namespaces, the cache's directories, a shared hold
+ * on the cache (*@lock), the tree's platform and the secrets' digests;
+ * what a killed build left in the cache is removed.
+ */
+static int build_setup(struct build *b, int *lock)
+{
+	struct kiln_ctx *ctx = b->ctx;
+	int r;
+
+	r = sandbox_enter(ctx, &b->userns);
+	if (r < 0)
+		return r;
+	r = kiln_cache_dir(ctx, b->o->cache_dir, &b->cache_dir);
+	if (r < 0)
+		return r;
+	b->work_dir = path_join(b->cache_dir, "work");
+	b->snapshot_dir = path_join(b->cache_dir, "snapshots");
+	b->cache_paths_dir = path_join(b->cache_dir, "cachepaths");
+	if (!b->work_dir || !b->snapshot_dir || !b->cache_paths_dir)
+		return -ENOMEM;
+	r = cache_lock(ctx, b->cache_dir, false, lock);
+	if (r < 0)
+		return r;
+	r = kiln_platform_parse(ctx, kiln_tree_platform(b->tree), &b->platform);
+	if (r < 0)
+		return r;
+	/* what a killed build left behind */
+	r = workdir_clean(ctx, b->work_dir, false, NULL);
+	if (r < 0)
+		return r;
+	return hash_secrets(b);
+}
+
+/* A stage for each package the @n_targets @targets need, planned. */
+static int make_stages(struct build *b, const char *const *targets, size_t n_targets)
 {
 	_cleanup_free_ const struct kiln_pkg **pkgs = NULL;
-	struct kiln_build_stats stats = { 0 };
-	struct kiln_build_target *out = NULL;
-	struct build b = {
-		.ctx = ctx,
-		.store = s,
-		.tree = tree,
-		.o = o,
-		.lock = PTHREAD_MUTEX_INITIALIZER,
-		.log_lock = PTHREAD_MUTEX_INITIALIZER,
-		.changed = PTHREAD_COND_INITIALIZER,
-	};
-	_cleanup_close_ int lock = -1;
 	size_t n_pkgs;
 	int r;
 
-	r = sandbox_enter(ctx, &b.userns);
+	r = kiln_tree_resolve(b->ctx, b->tree, targets, n_targets, &pkgs, &n_pkgs);
 	if (r < 0)
-		goto out;
-	r = kiln_cache_dir(ctx, o->cache_dir, &b.cache_dir);
-	if (r < 0)
-		goto out;
-	b.work_dir = path_join(b.cache_dir, "work");
-	b.snapshot_dir = path_join(b.cache_dir, "snapshots");
-	b.cache_paths_dir = path_join(b.cache_dir, "cachepaths");
-	if (!b.work_dir || !b.snapshot_dir || !b.cache_paths_dir) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = cache_lock(ctx, b.cache_dir, false, &lock);
-	if (r < 0)
-		goto out;
-	r = kiln_platform_parse(ctx, kiln_tree_platform(tree), &b.platform);
-	if (r < 0)
-		goto out;
-	/* what a killed build left behind */
-	r = workdir_clean(ctx, b.work_dir, false, NULL);
-	if (r < 0)
-		goto out;
-	r = hash_secrets(&b);
-	if (r < 0)
-		goto out;
-
-	r = kiln_tree_resolve(ctx, tree, targets, n_targets, &pkgs, &n_pkgs);
-	if (r < 0)
-		goto out;
-	b.stages = calloc(n_pkgs ? n_pkgs : 1, sizeof(*b.stages));
-	if (!b.stages) {
-		r = -ENOMEM;
-		goto out;
-	}
+		return r;
+	b->stages = calloc(n_pkgs ? n_pkgs : 1, sizeof(*b->stages));
+	if (!b->stages)
+		return -ENOMEM;
 	for (size_t i = 0; i < n_pkgs; i++)
-		b.stages[i].pkg = pkgs[i];
-	b.n_stages = n_pkgs;
-	r = plan(&b);
-	if (r < 0)
-		goto out;
+		b->stages[i].pkg = pkgs[i];
+	b->n_stages = n_pkgs;
+	return plan(b);
+}
 
-	r = run_all(&b);
-	if (r < 0)
-		goto out;
+/*
+ * Count the stages in @stats by how they ended. The first that failed (and
+ * was not cancelled) is the error, left on the caller's context.
+ */
+static int tally_stages(struct build *b, struct kiln_build_stats *stats)
+{
+	struct kiln_ctx *ctx = b->ctx;
+	int r = 0;
 
-	stats.stages = (unsigned)b.n_stages;
-	for (size_t i = 0; i < b.n_stages; i++) {
-		struct stage *st = &b.stages[i];
+	stats->stages = (unsigned)b->n_stages;
+	for (size_t i = 0; i < b->n_stages; i++) {
+		struct stage *st = &b->stages[i];
 
 		switch (st->state) {
 		case STAGE_DONE:
 			if (st->cached)
-				stats.cached++;
+				stats->cached++;
 			else
-				stats.built++;
+				stats->built++;
 			break;
 		case STAGE_FAILED:
-			stats.failed++;
+			stats->failed++;
 			if (r < 0 || st->err == -ECANCELED)
 				break;
 			if (st->failed_step)
@@ -519,32 +515,33 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 			kiln_error_add_hint(ctx, st->hint, st->hint_subject);
 			break;
 		default:
-			stats.skipped++;
+			stats->skipped++;
 			break;
 		}
 	}
-	if (r < 0)
-		goto out;
-	if (stats.failed > 0) {
-		r = kiln_error(ctx, ECANCELED, "the build was cancelled");
-		goto out;
-	}
+	return r;
+}
+
+/* What the build made of each of the @n_targets @targets, in *@ret. */
+static int build_targets(struct build *b, const char *const *targets, size_t n_targets,
+			 struct kiln_build_target **ret)
+{
+	struct kiln_build_target *out;
+	int r;
 
 	out = calloc(n_targets ? n_targets : 1, sizeof(*out));
-	if (!out) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!out)
+		return -ENOMEM;
 	for (size_t i = 0; i < n_targets; i++) {
-		struct stage *st = find_stage(&b, targets[i]);
+		struct stage *st = find_stage(b, targets[i]);
 
 		out[i].name = strdup(targets[i]);
 		r = out[i].name && st
-			? build_modules_copy(ctx, st->modules, st->n_modules, &out[i].modules)
+			? build_modules_copy(b->ctx, st->modules, st->n_modules, &out[i].modules)
 			: -ENOMEM;
 		if (r < 0) {
 			kiln_build_targets_free(out, n_targets);
-			goto out;
+			return r;
 		}
 		out[i].n_modules = st->n_modules;
 		out[i].digest = st->digest;
@@ -552,7 +549,37 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 		out[i].cached = st->cached;
 	}
 	*ret = out;
-out:
+	return 0;
+}
+
+int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
+	       const char *const *targets, size_t n_targets, const struct kiln_build_options *o,
+	       struct kiln_build_target **ret, struct kiln_build_stats *ret_stats)
+{
+	struct kiln_build_stats stats = { 0 };
+	struct build b = {
+		.ctx = ctx,
+		.store = s,
+		.tree = tree,
+		.o = o,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.log_lock = PTHREAD_MUTEX_INITIALIZER,
+		.changed = PTHREAD_COND_INITIALIZER,
+	};
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	r = build_setup(&b, &lock);
+	if (r >= 0)
+		r = make_stages(&b, targets, n_targets);
+	if (r >= 0)
+		r = run_all(&b);
+	if (r >= 0)
+		r = tally_stages(&b, &stats);
+	if (r >= 0 && stats.failed > 0)
+		r = kiln_error(ctx, ECANCELED, "the build was cancelled");
+	if (r >= 0)
+		r = build_targets(&b, targets, n_targets, ret);
 	if (ret_stats)
 		*ret_stats = stats;
 	build_release(&b);

@@ -11,7 +11,7 @@
  * tree: it cannot say what the kernel exports or trusts, but it can say
  * that a module is unsigned, for another release, or missing a dependency.
  *
- * The verdicts are recorded beside the cache entry, in
+ * The verdicts are recorded beside the cache entry (modules-record.c), in
  * <cache>/modules/<key>.json, so that a cache hit reports them without
  * unpacking the output or the kernel tree: they depend on nothing the key
  * does not cover. A stage whose output holds no module costs one walk of
@@ -25,294 +25,7 @@
 
 #include "build-internal.h"
 #include "fileio.h"
-#include "json-parse.h"
-#include "json.h"
 #include "log.h"
-
-#define RECORD_VERSION "kiln-build-modules-v1"
-/* every module of a kernel's output, with findings: thousands of entries */
-#define RECORD_MAX ((size_t)256 << 20)
-
-void kiln_build_modules_free(struct kiln_build_module *m, size_t n)
-{
-	if (!m)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(m[i].path);
-		free(m[i].name);
-		free(m[i].vermagic);
-		free(m[i].signer);
-		free(m[i].sig_hash);
-		free(m[i].installed_release);
-		free(m[i].error);
-		free(m[i].kernel);
-		free(m[i].kernel_dir);
-		free(m[i].kernel_release);
-		kiln_check_result_release(&m[i].check);
-	}
-	free(m);
-}
-
-/* ---- the record: the verdicts as JSON ------------------------------------------- */
-
-static void write_module(struct json_writer *w, const struct kiln_build_module *m)
-{
-	json_begin_object(w);
-	json_kv_string(w, "path", m->path);
-	json_kv_string(w, "name", m->name);
-	json_kv_string(w, "vermagic", m->vermagic);
-	json_key(w, "signed");
-	json_bool(w, m->has_signature);
-	json_kv_string(w, "signer", m->signer);
-	json_kv_string(w, "hash", m->sig_hash);
-	json_kv_string(w, "installed_release", m->installed_release);
-	json_kv_string(w, "error", m->error);
-	if (m->checked) {
-		json_kv_string(w, "kernel", m->kernel);
-		json_kv_string(w, "kernel_dir", m->kernel_dir);
-		json_kv_string(w, "kernel_release", m->kernel_release);
-		json_key(w, "kernel_is_tree");
-		json_bool(w, m->kernel_is_tree);
-		json_kv_string(w, "status", kiln_check_status_name(m->check.status));
-		json_key(w, "findings");
-		json_begin_array(w);
-		for (size_t i = 0; i < m->check.n_findings; i++) {
-			const struct kiln_check_finding *f = &m->check.findings[i];
-
-			json_begin_object(w);
-			json_kv_string(w, "check", kiln_check_kind_name(f->kind));
-			json_kv_string(w, "status", kiln_check_status_name(f->status));
-			json_kv_string(w, "subject", f->subject);
-			json_kv_string(w, "message", f->message);
-			json_kv_string(w, "kernel_says", f->kernel_says);
-			json_kv_string(w, "fix", kiln_check_fix_name(f->fix));
-			json_kv_string(w, "fix_arg", f->fix_arg);
-			json_end_object(w);
-		}
-		json_end_array(w);
-	}
-	json_end_object(w);
-}
-
-static int modules_to_json(const struct kiln_build_module *m, size_t n, struct strbuf *ret)
-{
-	struct json_writer w;
-
-	json_init_compact(&w, ret);
-	json_begin_object(&w);
-	json_kv_string(&w, "version", RECORD_VERSION);
-	json_key(&w, "modules");
-	json_begin_array(&w);
-	for (size_t i = 0; i < n; i++)
-		write_module(&w, &m[i]);
-	json_end_array(&w);
-	json_end_object(&w);
-	return w.error;
-}
-
-static int get_string(const struct json_value *v, const char *key, char **ret)
-{
-	const char *s = json_get_string(v, key);
-
-	*ret = s ? strdup(s) : NULL;
-	return !s || *ret ? 0 : -ENOMEM;
-}
-
-static int status_by_name(const char *s)
-{
-	for (int i = KILN_CHECK_OK; s && i <= KILN_CHECK_FAIL; i++)
-		if (streq(kiln_check_status_name(i), s))
-			return i;
-	return -EBADMSG;
-}
-
-static int kind_by_name(const char *s)
-{
-	for (int i = 0; s && i < KILN_CHECK_KIND_MAX; i++)
-		if (streq(kiln_check_kind_name(i), s))
-			return i;
-	return -EBADMSG;
-}
-
-static int read_finding(const struct json_value *v, struct kiln_check_result *res)
-{
-	struct kiln_check_finding *f = &res->findings[res->n_findings];
-	int kind = kind_by_name(json_get_string(v, "check"));
-	int status = status_by_name(json_get_string(v, "status"));
-	/* a note is a finding, not a problem: as lib/kmod counts them */
-	int counts = status == KILN_CHECK_NOTE ? KILN_CHECK_OK : status;
-	int r;
-
-	if (kind < 0 || status < 0 || !json_get_string(v, "message"))
-		return -EBADMSG;
-	/* records of a kiln that gave advice in words have no fix: nothing to do then */
-	*f = (struct kiln_check_finding){
-		.kind = kind,
-		.status = status,
-		.fix = kiln_check_fix_by_name(json_get_string(v, "fix")),
-	};
-	res->n_findings++;
-	if ((enum kiln_check_status)counts > res->checks[kind])
-		res->checks[kind] = counts;
-	r = get_string(v, "subject", &f->subject);
-	if (r >= 0)
-		r = get_string(v, "message", &f->message);
-	if (r >= 0)
-		r = get_string(v, "kernel_says", &f->kernel_says);
-	if (r >= 0)
-		r = get_string(v, "fix_arg", &f->fix_arg);
-	return r;
-}
-
-static int read_module(const struct json_value *v, struct kiln_build_module *m)
-{
-	const struct json_value *findings = json_get(v, "findings");
-	const struct json_value *sig = json_get(v, "signed");
-	const struct json_value *is_tree = json_get(v, "kernel_is_tree");
-	const struct {
-		const char *key;
-		char **field;
-	} strings[] = {
-		{ "path", &m->path },
-		{ "name", &m->name },
-		{ "vermagic", &m->vermagic },
-		{ "signer", &m->signer },
-		{ "hash", &m->sig_hash },
-		{ "installed_release", &m->installed_release },
-		{ "error", &m->error },
-		{ "kernel", &m->kernel },
-		{ "kernel_dir", &m->kernel_dir },
-		{ "kernel_release", &m->kernel_release },
-	};
-	int r = 0, status;
-
-	if (v->type != JSON_OBJECT || !json_get_string(v, "path"))
-		return -EBADMSG;
-	for (size_t i = 0; i < ELEMENTSOF(strings) && r >= 0; i++)
-		r = get_string(v, strings[i].key, strings[i].field);
-	if (r < 0)
-		return r;
-	m->has_signature = sig && sig->type == JSON_TRUE;
-	m->check.path = m->path;
-	if (!m->kernel)
-		return 0;
-	status = status_by_name(json_get_string(v, "status"));
-	if (status < 0 || !findings || findings->type != JSON_ARRAY)
-		return -EBADMSG;
-	m->checked = true;
-	m->kernel_is_tree = is_tree && is_tree->type == JSON_TRUE;
-	m->check.status = status;
-	m->check.findings =
-	    calloc(findings->arr.n ? findings->arr.n : 1, sizeof(*m->check.findings));
-	if (!m->check.findings || (m->name && !(m->check.name = strdup(m->name))))
-		return -ENOMEM;
-	for (size_t i = 0; i < findings->arr.n && r >= 0; i++)
-		r = read_finding(findings->arr.v[i], &m->check);
-	return r;
-}
-
-static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
-			     struct kiln_build_module **ret, size_t *ret_n)
-{
-	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
-	const struct json_value *root, *list;
-	struct kiln_build_module *m;
-	size_t n;
-	int r;
-
-	r = json_parse(ctx, what, text, len, &doc);
-	if (r < 0)
-		return r;
-	root = json_doc_root(doc);
-	list = json_get(root, "modules");
-	if (!streq(json_get_string(root, "version"), RECORD_VERSION) || !list ||
-	    list->type != JSON_ARRAY)
-		return kiln_error(ctx, EBADMSG, "%s: not a record of kiln's module verdicts", what);
-	n = list->arr.n;
-	m = calloc(n ? n : 1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && r >= 0; i++)
-		r = read_module(list->arr.v[i], &m[i]);
-	if (r < 0) {
-		kiln_build_modules_free(m, n);
-		return r == -EBADMSG
-			   ? kiln_error(ctx, EBADMSG, "%s: malformed module verdict", what)
-			   : r;
-	}
-	*ret = m;
-	*ret_n = n;
-	return 0;
-}
-
-int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, size_t n,
-		       struct kiln_build_module **ret)
-{
-	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
-	size_t n_copy;
-	int r;
-
-	if (n == 0) {
-		*ret = NULL;
-		return 0;
-	}
-	/* through the record: one list of the fields, which the record's reader keeps */
-	r = modules_to_json(m, n, &json);
-	if (r >= 0)
-		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy);
-	return r;
-}
-
-char *stage_modules_record(const char *cache_dir, const char *key)
-{
-	char *path;
-
-	if (asprintf(&path, "%s/modules/%s.json", cache_dir, key) < 0)
-		return NULL;
-	return path;
-}
-
-int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
-{
-	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key), *text = NULL;
-	size_t len;
-	int r;
-
-	if (!path)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, RECORD_MAX, &text, &len);
-	if (r == -ENOENT)
-		return 0; /* no modules, or built by a kiln that did not record them */
-	if (r >= 0)
-		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0) {
-		/* the verdicts are a report: without them, the cached output is as good */
-		kiln_log(ctx, KILN_LOG_DEBUG, "stage %s: its module verdicts are lost: %s",
-			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
-		kiln_ctx_clear_error(ctx);
-	}
-	return 0;
-}
-
-static void record(struct kiln_ctx *ctx, struct build *b, struct stage *st)
-{
-	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
-	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key);
-	_cleanup_free_ char *dir = path_join(b->cache_dir, "modules");
-	int r = path && dir ? modules_to_json(st->modules, st->n_modules, &json) : -ENOMEM;
-
-	if (r >= 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
-		r = -errno;
-	if (r >= 0)
-		r = write_file_atomic(path, json.buf, json.len, 0644);
-	if (r < 0)
-		kiln_log(ctx, KILN_LOG_WARNING,
-			 "stage %s: cannot record its module verdicts in \"%s\": %s; a cache hit "
-			 "will not report them",
-			 st->pkg->name, strempty(path), strerror(-r));
-}
 
 /* ---- describing ------------------------------------------------------------------ */
 
@@ -706,6 +419,138 @@ static int refused(const struct modules_run *mr, const struct kiln_build_module 
 			  n_refused > 1 ? " (and more modules: all are in the log)" : "");
 }
 
+/* ---- the check ----------------------------------------------------------------- */
+
+/*
+ * An output that is a kernel build tree (kernel-build's): its in-tree
+ * modules are build products, unsigned until modules_install signs them
+ * where they ship (the kernel package, which is judged). Nothing to list.
+ */
+static bool is_kernel_build_tree(struct kiln_ctx *ctx, const char *out)
+{
+	const char *sub;
+	int r;
+
+	r = kiln_kernel_build_find(ctx, out, &sub);
+	if (r > 0)
+		return true;
+	if (r < 0)
+		kiln_ctx_clear_error(ctx);
+	return false;
+}
+
+/*
+ * The module files of the output @out, in *@ret_paths: 1 when there are
+ * any, 0 when there are none or the output cannot be walked (a warning).
+ */
+static int collect_modules(struct kiln_ctx *ctx, const struct stage *st, const char *out,
+			   char ***ret_paths, size_t *ret_n)
+{
+	char *const operands[] = { (char *)out };
+	int r;
+
+	r = kiln_module_collect(ctx, operands, 1, ret_paths, ret_n);
+	if (r < 0 && r != -ENOMEM) {
+		/* checking is a service: an output too deep to walk is stored all the same */
+		kiln_log(ctx, KILN_LOG_WARNING, "stage %s: cannot look for kernel modules: %s",
+			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return *ret_n > 0;
+}
+
+static void report_checking(struct build *b, const struct stage *st)
+{
+	struct kiln_build_event ev = {
+		.kind = KILN_BUILD_STAGE_STEP,
+		.stage = st->pkg->name,
+		.phase = "check modules",
+		.log_path = st->log_path,
+	};
+
+	build_event(b, &ev);
+}
+
+/*
+ * Each of the @n module files @paths as mods[i], opened into
+ * mr->opened[i] and described; one that cannot be read keeps the reason,
+ * a failure when it is judged.
+ */
+static int describe_modules(struct modules_run *mr, char *const *paths,
+			    struct kiln_build_module *mods, size_t n)
+{
+	struct kiln_ctx *ctx = mr->ctx;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct kiln_build_module *m = &mods[i];
+
+		if (asprintf(&m->path, "%s%s", mr->prefix, paths[i] + strlen(mr->out) + 1) < 0)
+			m->path = NULL;
+		r = m->path ? installed_release(m->path, &m->installed_release) : -ENOMEM;
+		if (r >= 0)
+			r = kiln_module_open(ctx, paths[i], &mr->opened[i]);
+		if (r >= 0) {
+			r = describe(ctx, mr->opened[i], m);
+		} else if (r != -ENOMEM) {
+			/* what the kernel would make of it: a failure when judged */
+			m->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
+			kiln_ctx_clear_error(ctx);
+			r = m->error ? stage_paths(mr, &m->error) : -ENOMEM;
+		}
+	}
+	return r;
+}
+
+/* Judge the @n modules @mods against the kernel of the nearest input that holds one, if any. */
+static int find_kernel_and_judge(struct modules_run *mr, struct kiln_build_module *mods, size_t n)
+{
+	int r;
+
+	r = find_kernel(mr);
+	if (r <= 0)
+		return r;
+	dprintf(mr->log_fd, "kiln: checking %zu kernel modules against the kernel at %s of %s\n", n,
+		mr->tree_in_stage, mr->dependency);
+	return judge(mr, mods, n);
+}
+
+/*
+ * The verdicts in the log and in the stage's st->modules (which takes
+ * *@mods), refused or not: a failed stage reports them too. The first
+ * refused module fails the stage; else the verdicts are recorded.
+ */
+static int keep_verdicts(struct modules_run *mr, struct build *b, struct kiln_build_module **mods,
+			 size_t n)
+{
+	struct stage *st = mr->st;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		log_module(mr, &(*mods)[i]);
+	kiln_build_modules_free(st->modules, st->n_modules);
+	st->modules = TAKE_PTR(*mods);
+	st->n_modules = n;
+	r = refused(mr, st->modules, n);
+	if (r >= 0)
+		stage_record_modules(mr->ctx, b, st);
+	return r;
+}
+
+/* What the run holds of its @n modules and the kernel. */
+static void modules_run_release(struct modules_run *mr, size_t n)
+{
+	for (size_t i = 0; mr->opened && i < n; i++)
+		kiln_module_free(mr->opened[i]);
+	free(mr->opened);
+	free(mr->tree);
+	free(mr->tree_in_stage);
+	free(mr->rootfs);
+}
+
 int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *out,
 			const char *prefix, char *const *snapshots, int log_fd)
 {
@@ -720,7 +565,6 @@ int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 		.snapshots = snapshots,
 		.log_fd = log_fd,
 	};
-	char *const operands[] = { (char *)out };
 	struct kiln_build_module *mods = NULL;
 	char **paths = NULL;
 	size_t n = 0;
@@ -728,89 +572,24 @@ int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 
 	if (!in_image)
 		return -ENOMEM;
-	/*
-	 * An output that is a kernel build tree (kernel-build's): its in-tree
-	 * modules are build products, unsigned until modules_install signs them
-	 * where they ship (the kernel package, which is judged). Nothing to list.
-	 */
-	{
-		const char *sub;
-
-		r = kiln_kernel_build_find(ctx, out, &sub);
-		if (r > 0)
-			return 0;
-		if (r < 0)
-			kiln_ctx_clear_error(ctx);
-	}
-	r = kiln_module_collect(ctx, operands, 1, &paths, &n);
-	if (r < 0 && r != -ENOMEM) {
-		/* checking is a service: an output too deep to walk is stored all the same */
-		kiln_log(ctx, KILN_LOG_WARNING, "stage %s: cannot look for kernel modules: %s",
-			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
-		kiln_ctx_clear_error(ctx);
+	if (is_kernel_build_tree(ctx, out))
 		return 0;
-	}
-	if (r < 0 || n == 0)
+	r = collect_modules(ctx, st, out, &paths, &n);
+	if (r <= 0)
 		return r;
 
-	{
-		struct kiln_build_event ev = {
-			.kind = KILN_BUILD_STAGE_STEP,
-			.stage = st->pkg->name,
-			.phase = "check modules",
-			.log_path = st->log_path,
-		};
-
-		build_event(b, &ev);
-	}
+	report_checking(b, st);
 	mods = calloc(n, sizeof(*mods));
 	mr.opened = calloc(n, sizeof(*mr.opened));
 	r = mods && mr.opened ? 0 : -ENOMEM;
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		struct kiln_build_module *m = &mods[i];
-
-		if (asprintf(&m->path, "%s%s", mr.prefix, paths[i] + strlen(out) + 1) < 0)
-			m->path = NULL;
-		r = m->path ? installed_release(m->path, &m->installed_release) : -ENOMEM;
-		if (r >= 0)
-			r = kiln_module_open(ctx, paths[i], &mr.opened[i]);
-		if (r >= 0) {
-			r = describe(ctx, mr.opened[i], m);
-		} else if (r != -ENOMEM) {
-			/* what the kernel would make of it: a failure when judged */
-			m->error = strdup(kiln_ctx_error(ctx) ?: strerror(-r));
-			kiln_ctx_clear_error(ctx);
-			r = m->error ? stage_paths(&mr, &m->error) : -ENOMEM;
-		}
-	}
-	if (r >= 0) {
-		r = find_kernel(&mr);
-		if (r > 0) {
-			dprintf(
-			    log_fd,
-			    "kiln: checking %zu kernel modules against the kernel at %s of %s\n", n,
-			    mr.tree_in_stage, mr.dependency);
-			r = judge(&mr, mods, n);
-		}
-	}
-	if (r >= 0) {
-		for (size_t i = 0; i < n; i++)
-			log_module(&mr, &mods[i]);
-		/* the stage's, refused or not: a failed stage reports them too */
-		kiln_build_modules_free(st->modules, st->n_modules);
-		st->modules = TAKE_PTR(mods);
-		st->n_modules = n;
-		r = refused(&mr, st->modules, n);
-		if (r >= 0)
-			record(ctx, b, st);
-	}
+	if (r >= 0)
+		r = describe_modules(&mr, paths, mods, n);
+	if (r >= 0)
+		r = find_kernel_and_judge(&mr, mods, n);
+	if (r >= 0)
+		r = keep_verdicts(&mr, b, &mods, n);
 	kiln_build_modules_free(mods, n);
-	for (size_t i = 0; mr.opened && i < n; i++)
-		kiln_module_free(mr.opened[i]);
-	free(mr.opened);
+	modules_run_release(&mr, n);
 	kiln_strv_free(paths, n);
-	free(mr.tree);
-	free(mr.tree_in_stage);
-	free(mr.rootfs);
 	return r;
 }

@@ -12,9 +12,11 @@
  * stage's root, sandbox_run() for each step, sandbox_umount() at the end.
  */
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <kiln/kiln.h>
 
@@ -109,7 +111,7 @@ struct sandbox_spec {
  */
 int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_status);
 
-/* ---- internal to sandbox.c and sandbox-mount.c ---- */
+/* ---- internal to sandbox-child.c and sandbox-mount.c ---- */
 
 /*
  * Async-signal-safe: attach a recursive bind mount of @source at @tpath
@@ -117,3 +119,51 @@ int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_
  * locked flag of the source has to be repeated. Returns 0 or -errno.
  */
 int sandbox_bind_tree(const char *source, int tfd, const char *tpath, bool ro);
+
+/* ---- internal to sandbox.c and sandbox-child.c ---- */
+
+/* Which step of the child failed (sandbox-child.c's enum child_step), sent to the parent. */
+struct child_report {
+	int32_t step;
+	int32_t err;
+	int32_t index;
+	int32_t found;
+};
+_Static_assert(sizeof(struct child_report) <= PIPE_BUF, "one atomic pipe write");
+
+/* One mount in the root: a filesystem on a directory, or a bind mount. */
+struct child_mount {
+	const char *rel; /* inside the root, without the leading '/' */
+	const char *source; /* bind mount of this host path, or NULL */
+	const char *fstype; /* else a new filesystem of this type */
+	const char *data;
+	unsigned long flags;
+	bool dir; /* the mount point is a directory (else a file) */
+	bool read_only; /* bind mounts */
+	bool dev; /* populate it as /dev */
+	bool proc; /* guard it as /proc */
+};
+
+/* The plan the child follows, made before clone(). */
+struct child_args {
+	const char *root;
+	const struct child_mount *mounts;
+	size_t n_mounts;
+	const char *cwd; /* absolute */
+	const char *hostname;
+	bool network;
+	char *const *argv;
+	char *const *envp;
+	int output_fd;
+	int alive_fd; /* read end of a pipe whose write end only the parent holds */
+	int report_fd; /* write end of the report pipe */
+	char *command_stack; /* top of the stack the command uses until its execve() */
+};
+
+/* The child: clone()'s function, run as pid 1 of the sandbox with @arg a struct child_args. */
+int sandbox_child_main(void *arg);
+
+/* The error @rep reports, on @ctx, with the mounts (@mounts, @n_mounts) the child was given. */
+int sandbox_describe_failure(struct kiln_ctx *ctx, const struct sandbox_spec *spec,
+			     const struct child_mount *mounts, size_t n_mounts,
+			     const struct child_report *rep);

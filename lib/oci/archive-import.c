@@ -7,7 +7,8 @@
  * by digest), in no particular order. So the archive is first listed,
  * seeking past the data, and members are then read by offset: a layer of
  * gigabytes is streamed once, from the archive into the store, while it
- * is hashed and decompressed to check its diff_id.
+ * is hashed and decompressed to check its diff_id. The listing and the
+ * reading of members are archive-members.c's.
  *
  * Archives are hostile: every member name goes through the same path
  * checks as a layer entry, symlinks between members (skopeo writes
@@ -26,272 +27,13 @@
 #include "log.h"
 #include "strbuf.h"
 
-#define MAX_MEMBERS (1u << 20)
-#define MAX_LINK_HOPS 16
 #define MAX_DEPTH 8
-
-struct member {
-	char *name; /* clean */
-	char type;
-	char *linkname;
-	uint64_t offset, size;
-};
-
-struct archive {
-	struct kiln_ctx *ctx;
-	const char *path;
-	int fd;
-	struct member *m;
-	size_t n, alloc;
-};
-
-static void archive_release(struct archive *a)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->m[i].name);
-		free(a->m[i].linkname);
-	}
-	free(a->m);
-	closep(&a->fd);
-}
-
-static ssize_t seq_read(void *userdata, void *buf, size_t len)
-{
-	struct archive *a = userdata;
-	ssize_t n;
-
-	do {
-		n = read(a->fd, buf, len);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? kiln_error(a->ctx, errno, "cannot read \"%s\": %m", a->path) : n;
-}
-
-static int seq_skip(void *userdata, uint64_t n)
-{
-	struct archive *a = userdata;
-
-	if (n > INT64_MAX || lseek(a->fd, (off_t)n, SEEK_CUR) < 0)
-		return kiln_error(a->ctx, errno ? errno : EOVERFLOW, "cannot seek in \"%s\": %m",
-				  a->path);
-	return 0;
-}
-
-/* List the members of the tar on @fd (from offset 0): names, types, where their data is. */
-static int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct archive *a)
-{
-	_cleanup_(kiln_tar_reader_freep) struct kiln_tar_reader *tr = NULL;
-	const struct kiln_tar_entry *e;
-	enum kiln_compression c;
-	unsigned char magic[6];
-	struct stat st;
-	ssize_t n;
-	int r;
-
-	*a = (struct archive){ .ctx = ctx, .path = path, .fd = -1 };
-	/* a descriptor of its own (the archive closes it), read from the start */
-	a->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (a->fd < 0)
-		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
-	if (lseek(a->fd, 0, SEEK_SET) < 0)
-		return kiln_error(ctx, errno, "cannot seek in \"%s\": %m", path);
-	if (fstat(a->fd, &st) < 0)
-		return kiln_error(ctx, errno, "cannot stat \"%s\": %m", path);
-	if (!S_ISREG(st.st_mode))
-		return kiln_error(ctx, EINVAL, "\"%s\" is not a file", path);
-	n = pread(a->fd, magic, sizeof(magic), 0);
-	if (n < 0)
-		return kiln_error(ctx, errno, "cannot read \"%s\": %m", path);
-	c = kiln_compression_detect(magic, (size_t)n);
-	/* members are read by offset, which a compressed stream has none of */
-	if (c != KILN_COMPRESSION_NONE)
-		return kiln_error(ctx, EOPNOTSUPP, "\"%s\" is %s-compressed: decompress it first",
-				  path, kiln_compression_name(c));
-	r = kiln_tar_reader_new(ctx, seq_read, a, &tr);
-	if (r < 0)
-		return r;
-	kiln_tar_reader_set_skip(tr, seq_skip);
-	while ((r = kiln_tar_reader_next(tr, &e)) > 0) {
-		_cleanup_free_ char *name = NULL, *link = NULL;
-
-		r = kiln_tar_path_clean(ctx, e->path, &name);
-		if (r < 0)
-			break;
-		if (e->linkname && !(link = strdup(e->linkname))) {
-			r = -ENOMEM;
-			break;
-		}
-		if (a->n >= MAX_MEMBERS) {
-			r = kiln_error(ctx, E2BIG, "more than %u members", MAX_MEMBERS);
-			break;
-		}
-		if (GROW(a->m, a->alloc, a->n + 1) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		a->m[a->n++] = (struct member){
-			.name = TAKE_PTR(name),
-			.type = e->type,
-			.linkname = TAKE_PTR(link),
-			.offset = kiln_tar_reader_data_offset(tr),
-			.size = e->size,
-		};
-	}
-	if (r < 0)
-		kiln_error_prefix(ctx, "\"%s\"", path);
-	return r;
-}
-
-static const struct member *member_named(const struct archive *a, const char *name)
-{
-	/* the last of equal names wins, as when the archive is extracted */
-	for (size_t i = a->n; i-- > 0;)
-		if (streq(a->m[i].name, name))
-			return &a->m[i];
-	return NULL;
-}
-
-/* @target of a symlink in @from's directory, kept inside the archive. */
-static int join_link(const char *from, const char *target, char **ret)
-{
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	const char *slash = strrchr(from, '/');
-	char *path;
-
-	if (target[0] != '/' && slash && strbuf_add(&sb, from, (size_t)(slash - from)) < 0)
-		return -ENOMEM;
-	for (const char *p = target; *p;) {
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			char *up;
-
-			if (sb.len == 0)
-				return -EXDEV;
-			up = strrchr(sb.buf, '/');
-			sb.len = up ? (size_t)(up - sb.buf) : 0;
-			sb.buf[sb.len] = '\0';
-		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
-			if ((sb.len && strbuf_addch(&sb, '/') < 0) || strbuf_add(&sb, p, len) < 0)
-				return -ENOMEM;
-		}
-		p = *end ? end + 1 : end;
-	}
-	path = strbuf_detach(&sb, NULL);
-	if (!path)
-		return -ENOMEM;
-	*ret = path;
-	return 0;
-}
-
-/* The regular file @name is, following links between members. */
-static int find_file(const struct archive *a, const char *name, const struct member **ret)
-{
-	_cleanup_free_ char *cur = NULL;
-	int r;
-
-	r = kiln_tar_path_clean(a->ctx, name, &cur);
-	if (r < 0)
-		return r;
-	for (unsigned hops = 0; hops <= MAX_LINK_HOPS; hops++) {
-		const struct member *m = member_named(a, cur);
-		char *next = NULL;
-
-		if (!m)
-			return kiln_error(a->ctx, ENOENT, "\"%s\" has no member \"%s\"", a->path,
-					  cur);
-		if (m->type == KILN_TAR_REG) {
-			*ret = m;
-			return 0;
-		}
-		if (m->type == KILN_TAR_LINK)
-			r = kiln_tar_path_clean(a->ctx, m->linkname, &next);
-		else if (m->type == KILN_TAR_SYMLINK)
-			r = join_link(cur, m->linkname, &next);
-		else
-			return kiln_error(a->ctx, EINVAL, "\"%s\": member \"%s\" is not a file",
-					  a->path, cur);
-		if (r == -EXDEV)
-			return kiln_error(a->ctx, EXDEV,
-					  "\"%s\": member \"%s\" links outside the "
-					  "archive",
-					  a->path, cur);
-		if (r < 0)
-			return r;
-		free(cur);
-		cur = next;
-	}
-	return kiln_error(a->ctx, ELOOP, "\"%s\": too many links from member \"%s\"", a->path,
-			  name);
-}
-
-/* A member's data, read by offset. */
-struct range {
-	struct archive *a;
-	const char *name;
-	uint64_t off, left;
-};
-
-static ssize_t range_read(void *userdata, void *buf, size_t len)
-{
-	struct range *rg = userdata;
-	ssize_t n;
-
-	if (rg->left == 0)
-		return 0;
-	if (len > rg->left)
-		len = (size_t)rg->left;
-	do {
-		n = pread(rg->a->fd, buf, len, (off_t)rg->off);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return kiln_error(rg->a->ctx, errno, "cannot read \"%s\": %m", rg->a->path);
-	if (n == 0)
-		return kiln_error(rg->a->ctx, EBADMSG, "\"%s\" is truncated inside member \"%s\"",
-				  rg->a->path, rg->name);
-	rg->off += (uint64_t)n;
-	rg->left -= (uint64_t)n;
-	return n;
-}
-
-static int read_member(const struct archive *a, const char *name, size_t max, char **ret,
-		       size_t *ret_len)
-{
-	_cleanup_free_ char *buf = NULL;
-	const struct member *m;
-	struct range rg;
-	size_t got = 0;
-	int r;
-
-	r = find_file(a, name, &m);
-	if (r < 0)
-		return r;
-	if (m->size > max)
-		return kiln_error(a->ctx, E2BIG,
-				  "\"%s\": member \"%s\" is %llu bytes (at most %zu)", a->path,
-				  name, (unsigned long long)m->size, max);
-	buf = malloc((size_t)m->size + 1);
-	if (!buf)
-		return -ENOMEM;
-	rg = (struct range){ (struct archive *)a, m->name, m->offset, m->size };
-	while (got < m->size) {
-		ssize_t n = range_read(&rg, buf + got, (size_t)m->size - got);
-
-		if (n < 0)
-			return (int)n;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = got;
-	return 0;
-}
 
 /* ---- blobs into the store ----------------------------------------------------- */
 
 struct layer_in {
 	struct kiln_ctx *ctx;
-	struct range *src;
+	struct archive_range *src;
 	struct kiln_blob_writer *blob;
 	bool tee_raw;
 };
@@ -299,7 +41,7 @@ struct layer_in {
 static ssize_t layer_raw(void *userdata, void *buf, size_t len)
 {
 	struct layer_in *li = userdata;
-	ssize_t n = range_read(li->src, buf, len);
+	ssize_t n = archive_range_read(li->src, buf, len);
 	int r;
 
 	if (n > 0 && li->tee_raw && (r = kiln_blob_writer_write(li->blob, buf, (size_t)n)) < 0)
@@ -313,7 +55,7 @@ static ssize_t layer_raw(void *userdata, void *buf, size_t len)
  * decompressed: OCI has no media type for it), its uncompressed digest
  * checked against @diff_id.
  */
-static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range *src,
+static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct archive_range *src,
 			const struct kiln_digest *expect, const struct kiln_digest *diff_id,
 			bool require_raw, struct kiln_descriptor *ret)
 {
@@ -379,7 +121,7 @@ static int import_layer(struct kiln_ctx *ctx, struct kiln_store *s, struct range
 }
 
 /* Any other blob, copied as it is, verified. */
-static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct range *src,
+static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct archive_range *src,
 		      const struct kiln_digest *expect)
 {
 	_cleanup_(kiln_blob_writer_freep) struct kiln_blob_writer *blob = NULL;
@@ -390,7 +132,7 @@ static int import_raw(struct kiln_ctx *ctx, struct kiln_store *s, struct range *
 	r = kiln_blob_writer_new(ctx, s, &blob);
 	if (r < 0)
 		return r;
-	while ((n = range_read(src, buf, sizeof(buf))) > 0)
+	while ((n = archive_range_read(src, buf, sizeof(buf))) > 0)
 		if ((r = kiln_blob_writer_write(blob, buf, (size_t)n)) < 0)
 			return r;
 	if (n < 0)
@@ -442,28 +184,17 @@ static int name_import(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 
 /* ---- docker-archive ------------------------------------------------------------- */
 
-static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
-			 const char *ref_name, const struct kiln_platform *platform,
-			 struct kiln_descriptor *ret, char **ret_name)
+/*
+ * The one image manifest.json (@root) lists: its Config, its Layers and the
+ * first of its RepoTags (*@ret_tag NULL when there is none).
+ */
+static int docker_image(struct kiln_ctx *ctx, const struct archive *a,
+			const struct json_value *root, const char **ret_config,
+			const struct json_value **ret_layers, const char **ret_tag)
 {
-	_cleanup_free_ char *json = NULL, *config_json = NULL, *mjson = NULL, *name = NULL;
-	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
-	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
-	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
-	struct kiln_descriptor *layers = NULL;
-	const struct json_value *root, *img, *layer_names, *tags;
+	const struct json_value *img, *layer_names, *tags;
 	const char *config_name, *tag = NULL;
-	struct kiln_digest config_digest;
-	size_t len, config_len, mlen, n_layers = 0;
-	int r;
 
-	r = read_member(a, "manifest.json", KILN_MANIFEST_MAX, &json, &len);
-	if (r < 0)
-		return r;
-	r = json_parse(ctx, "manifest.json", json, len, &doc);
-	if (r < 0)
-		return r;
-	root = json_doc_root(doc);
 	if (root->type != JSON_ARRAY || root->arr.n != 1)
 		return kiln_error(ctx, root->type == JSON_ARRAY ? EOPNOTSUPP : EBADMSG,
 				  "\"%s\": manifest.json %s", a->path,
@@ -480,21 +211,138 @@ static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct arch
 	if (tags && tags->type == JSON_ARRAY && tags->arr.n > 0 &&
 	    tags->arr.v[0]->type == JSON_STRING)
 		tag = tags->arr.v[0]->str.s;
+	*ret_config = config_name;
+	*ret_layers = layer_names;
+	*ret_tag = tag;
+	return 0;
+}
 
-	r = read_member(a, config_name, KILN_CONFIG_MAX, &config_json, &config_len);
+/*
+ * The config, member @name: parsed into *@ret, checked to have a diff_id
+ * for each of the @n_layers layers, and stored (*@ret_digest, *@ret_len).
+ */
+static int import_docker_config(struct kiln_ctx *ctx, struct kiln_store *s, const struct archive *a,
+				const char *name, size_t n_layers, struct kiln_image_config **ret,
+				struct kiln_digest *ret_digest, size_t *ret_len)
+{
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
+	_cleanup_free_ char *config_json = NULL;
+	struct kiln_digest digest;
+	size_t config_len;
+	int r;
+
+	r = archive_read_member(a, name, KILN_CONFIG_MAX, &config_json, &config_len);
 	if (r < 0)
 		return r;
 	r = kiln_image_config_parse(ctx, config_json, config_len, &config);
 	if (r < 0) {
-		kiln_error_prefix(ctx, "\"%s\": %s", a->path, config_name);
+		kiln_error_prefix(ctx, "\"%s\": %s", a->path, name);
 		return r;
 	}
-	if (config->n_diff_ids != layer_names->arr.n)
+	if (config->n_diff_ids != n_layers)
 		return kiln_error(ctx, EBADMSG,
 				  "\"%s\": %zu layers, but the config lists %zu "
 				  "diff_ids",
-				  a->path, layer_names->arr.n, config->n_diff_ids);
-	r = kiln_store_put_blob(ctx, s, config_json, config_len, &config_digest);
+				  a->path, n_layers, config->n_diff_ids);
+	r = kiln_store_put_blob(ctx, s, config_json, config_len, &digest);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(config);
+	*ret_digest = digest;
+	*ret_len = config_len;
+	return 0;
+}
+
+/*
+ * The layers manifest.json lists (@names) into the store, each checked
+ * against its diff_id in @config: layers[i], *@n_layers of them so far.
+ */
+static int import_docker_layers(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+				const struct json_value *names,
+				const struct kiln_image_config *config,
+				struct kiln_descriptor *layers, size_t *n_layers)
+{
+	for (size_t i = 0; i < names->arr.n; i++) {
+		const struct json_value *v = names->arr.v[i];
+		const struct archive_member *m;
+		struct archive_range rg;
+		int r;
+
+		if (v->type != JSON_STRING)
+			return kiln_error(ctx, EBADMSG,
+					  "\"%s\": manifest.json: Layers[%zu] is not a "
+					  "string",
+					  a->path, i);
+		r = archive_find_file(a, v->str.s, &m);
+		if (r < 0)
+			return r;
+		rg = (struct archive_range){ a, m->name, m->offset, m->size };
+		r = import_layer(ctx, s, &rg, NULL, &config->diff_ids[i], false, &layers[i]);
+		if (r < 0)
+			return r;
+		(*n_layers)++;
+	}
+	return 0;
+}
+
+/*
+ * The OCI manifest of the config (@config_digest, @config_len bytes) and
+ * the @n_layers @layers, stored: @desc gets its digest, size and media type.
+ */
+static int store_docker_manifest(struct kiln_ctx *ctx, struct kiln_store *s,
+				 const struct kiln_digest *config_digest, size_t config_len,
+				 struct kiln_descriptor *layers, size_t n_layers,
+				 struct kiln_descriptor *desc)
+{
+	_cleanup_free_ char *mjson = NULL;
+	struct kiln_manifest m = {
+		.media_type = (char *)KILN_MT_OCI_MANIFEST,
+		.config = { .media_type = (char *)KILN_MT_OCI_CONFIG,
+			    .digest = *config_digest,
+			    .size = config_len },
+		.layers = layers,
+		.n_layers = n_layers,
+	};
+	size_t mlen;
+	int r;
+
+	r = kiln_manifest_to_json(&m, &mjson, &mlen);
+	if (r < 0)
+		return r;
+	r = kiln_store_put_blob(ctx, s, mjson, mlen, &desc->digest);
+	if (r < 0)
+		return r;
+	desc->size = mlen;
+	desc->media_type = strdup(KILN_MT_OCI_MANIFEST);
+	return desc->media_type ? 0 : -ENOMEM;
+}
+
+static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct archive *a,
+			 const char *ref_name, const struct kiln_platform *platform,
+			 struct kiln_descriptor *ret, char **ret_name)
+{
+	_cleanup_free_ char *json = NULL, *name = NULL;
+	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
+	_cleanup_(kiln_image_config_freep) struct kiln_image_config *config = NULL;
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor desc = { 0 };
+	struct kiln_descriptor *layers = NULL;
+	const struct json_value *layer_names = NULL;
+	const char *config_name = NULL, *tag = NULL;
+	struct kiln_digest config_digest;
+	size_t len, config_len = 0, n_layers = 0;
+	int r;
+
+	r = archive_read_member(a, "manifest.json", KILN_MANIFEST_MAX, &json, &len);
+	if (r < 0)
+		return r;
+	r = json_parse(ctx, "manifest.json", json, len, &doc);
+	if (r < 0)
+		return r;
+	r = docker_image(ctx, a, json_doc_root(doc), &config_name, &layer_names, &tag);
+	if (r < 0)
+		return r;
+	r = import_docker_config(ctx, s, a, config_name, layer_names->arr.n, &config,
+				 &config_digest, &config_len);
 	if (r < 0)
 		return r;
 	r = config_platform(config, &desc.platform);
@@ -509,51 +357,15 @@ static int import_docker(struct kiln_ctx *ctx, struct kiln_store *s, struct arch
 	layers = calloc(layer_names->arr.n + 1, sizeof(*layers));
 	if (!layers)
 		return -ENOMEM;
-	for (size_t i = 0; i < layer_names->arr.n; i++) {
-		const struct json_value *v = layer_names->arr.v[i];
-		const struct member *m;
-		struct range rg;
-
-		if (v->type != JSON_STRING) {
-			r = kiln_error(ctx, EBADMSG,
-				       "\"%s\": manifest.json: Layers[%zu] is not a "
-				       "string",
-				       a->path, i);
-			break;
-		}
-		r = find_file(a, v->str.s, &m);
-		if (r < 0)
-			break;
-		rg = (struct range){ a, m->name, m->offset, m->size };
-		r = import_layer(ctx, s, &rg, NULL, &config->diff_ids[i], false, &layers[i]);
-		if (r < 0)
-			break;
-		n_layers++;
-	}
-	if (r >= 0) {
-		struct kiln_manifest m = {
-			.media_type = (char *)KILN_MT_OCI_MANIFEST,
-			.config = { .media_type = (char *)KILN_MT_OCI_CONFIG,
-				    .digest = config_digest,
-				    .size = config_len },
-			.layers = layers,
-			.n_layers = n_layers,
-		};
-
-		r = kiln_manifest_to_json(&m, &mjson, &mlen);
-	}
+	r = import_docker_layers(ctx, s, a, layer_names, config, layers, &n_layers);
+	if (r >= 0)
+		r = store_docker_manifest(ctx, s, &config_digest, config_len, layers, n_layers,
+					  &desc);
 	for (size_t i = 0; i < n_layers; i++)
 		kiln_descriptor_release(&layers[i]);
 	free(layers);
 	if (r < 0)
 		return r;
-	r = kiln_store_put_blob(ctx, s, mjson, mlen, &desc.digest);
-	if (r < 0)
-		return r;
-	desc.size = mlen;
-	desc.media_type = strdup(KILN_MT_OCI_MANIFEST);
-	if (!desc.media_type)
-		return -ENOMEM;
 
 	r = name_import(ctx, s, a, ref_name, tag, "RepoTags is empty", &desc, &name);
 	if (r < 0)
@@ -584,7 +396,7 @@ static int import_json_blob(struct kiln_ctx *ctx, struct kiln_store *s, const st
 
 	if (asprintf(&name, "blobs/sha256/%s", kiln_digest_hex(&d->digest)) < 0)
 		return -ENOMEM;
-	r = read_member(a, name, max, &data, &len);
+	r = archive_read_member(a, name, max, &data, &len);
 	if (r < 0)
 		return r;
 	r = kiln_digest_of(ctx, data, len, &got);
@@ -608,13 +420,13 @@ static int import_blob(struct kiln_ctx *ctx, struct kiln_store *s, struct archiv
 {
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor got = { 0 };
 	_cleanup_free_ char *name = NULL;
-	const struct member *m;
-	struct range rg;
+	const struct archive_member *m;
+	struct archive_range rg;
 	int r;
 
 	if (asprintf(&name, "blobs/sha256/%s", kiln_digest_hex(&d->digest)) < 0)
 		return -ENOMEM;
-	r = find_file(a, name, &m);
+	r = archive_find_file(a, name, &m);
 	if (r < 0)
 		return r;
 	if (m->size != d->size)
@@ -623,7 +435,7 @@ static int import_blob(struct kiln_ctx *ctx, struct kiln_store *s, struct archiv
 				  "says %llu",
 				  a->path, d->digest.s, (unsigned long long)m->size,
 				  (unsigned long long)d->size);
-	rg = (struct range){ a, m->name, m->offset, m->size };
+	rg = (struct archive_range){ a, m->name, m->offset, m->size };
 	if (diff_id)
 		return import_layer(ctx, s, &rg, &d->digest, diff_id, true, &got);
 	return import_raw(ctx, s, &rg, &d->digest);
@@ -735,7 +547,7 @@ static int import_oci(struct kiln_ctx *ctx, struct kiln_store *s, struct archive
 	size_t len;
 	int r;
 
-	r = read_member(a, "index.json", KILN_MANIFEST_MAX, &json, &len);
+	r = archive_read_member(a, "index.json", KILN_MANIFEST_MAX, &json, &len);
 	if (r >= 0)
 		r = kiln_index_parse(ctx, json, len, &idx);
 	if (r < 0)
@@ -780,9 +592,9 @@ int archive_import_fd(struct kiln_ctx *ctx, struct kiln_store *s, int fd, const 
 	if (r < 0)
 		return r;
 	if (format == KILN_ARCHIVE_AUTO)
-		format =
-		    archive_kind(member_named(&a, "index.json"), member_named(&a, "oci-layout"),
-				 member_named(&a, "manifest.json"));
+		format = archive_kind(archive_member_named(&a, "index.json"),
+				      archive_member_named(&a, "oci-layout"),
+				      archive_member_named(&a, "manifest.json"));
 	switch (format) {
 	case KILN_ARCHIVE_OCI:
 		return import_oci(ctx, s, &a, ref_name, platform, ret, ret_name);

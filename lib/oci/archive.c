@@ -469,6 +469,119 @@ static int manifest_json_of(const struct kiln_image *img, const char *name, char
 	return *ret ? 0 : -ENOMEM;
 }
 
+/*
+ * A manifest of the archive's own for the image's layers uncompressed, as
+ * the archive holds them (@sizes; their diff_ids are their digests), in
+ * *@ret (*@ret_len bytes); @mdesc gets its digest and size.
+ */
+static int uncompressed_manifest(struct kiln_ctx *ctx, const struct kiln_image *img,
+				 const uint64_t *sizes, char **ret, size_t *ret_len,
+				 struct kiln_descriptor *mdesc)
+{
+	_cleanup_free_ struct kiln_descriptor *layers = NULL;
+	_cleanup_free_ char *json = NULL;
+	struct kiln_manifest m = *img->manifest;
+	bool docker = streq(m.media_type, KILN_MT_DOCKER_MANIFEST);
+	size_t len;
+	int r;
+
+	layers = calloc(m.n_layers + 1, sizeof(*layers));
+	if (!layers)
+		return -ENOMEM;
+	for (size_t i = 0; i < m.n_layers; i++)
+		layers[i] = (struct kiln_descriptor){
+			.media_type = (char *)(docker ? KILN_MT_DOCKER_LAYER : KILN_MT_OCI_LAYER),
+			.digest = img->config->diff_ids[i],
+			.size = sizes[i],
+		};
+	m.layers = layers;
+	r = kiln_manifest_to_json(&m, &json, &len);
+	if (r < 0)
+		return r;
+	r = kiln_digest_of(ctx, json, len, &mdesc->digest);
+	if (r < 0)
+		return r;
+	mdesc->size = len;
+	*ret = TAKE_PTR(json);
+	*ret_len = len;
+	return 0;
+}
+
+/* The platform of @mdesc, from the image's config when the store's descriptor has none. */
+static int add_config_platform(const struct kiln_image *img, struct kiln_descriptor *mdesc)
+{
+	if (mdesc->platform || !(img->config->os || img->config->architecture))
+		return 0;
+	mdesc->platform = calloc(1, sizeof(*mdesc->platform));
+	if (!mdesc->platform)
+		return -ENOMEM;
+	mdesc->platform->os = strdup(strempty(img->config->os));
+	mdesc->platform->architecture = strdup(strempty(img->config->architecture));
+	mdesc->platform->variant = img->config->variant ? strdup(img->config->variant) : NULL;
+	if (!mdesc->platform->os || !mdesc->platform->architecture ||
+	    (img->config->variant && !mdesc->platform->variant))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The blobs of the archive in @set, sorted: the manifest (@manifest,
+ * @mlen bytes, @mdesc), the config, and the layers uncompressed (@sizes).
+ */
+static int docker_blobs(struct kiln_ctx *ctx, const struct kiln_image *img,
+			const struct kiln_descriptor *mdesc, const char *manifest, size_t mlen,
+			const uint64_t *sizes, struct blob_set *set)
+{
+	struct blob_ref b;
+	int r;
+
+	b = (struct blob_ref){ .digest = mdesc->digest, .size = mlen, .data = manifest };
+	r = blob_set_add(ctx, set, &b);
+	b = (struct blob_ref){ .digest = img->manifest->config.digest,
+			       .size = img->config_len,
+			       .data = img->config_json };
+	if (r >= 0)
+		r = blob_set_add(ctx, set, &b);
+	for (size_t i = 0; r >= 0 && i < img->manifest->n_layers; i++) {
+		b = (struct blob_ref){ .digest = img->config->diff_ids[i],
+				       .size = sizes[i],
+				       .layer = &img->manifest->layers[i],
+				       .diff_id = &img->config->diff_ids[i] };
+		r = blob_set_add(ctx, set, &b);
+	}
+	if (r < 0)
+		return r;
+	qsort(set->v, set->n, sizeof(*set->v), blob_ref_cmp);
+	return 0;
+}
+
+/* The archive's entries: the blobs of @set, then index.json, manifest.json and oci-layout. */
+static int write_docker_archive(struct out *o, struct kiln_store *s, const struct blob_set *set,
+				const char *index, size_t index_len, const char *docker_json)
+{
+	int r;
+
+	if ((r = add_dir(o, "blobs")) < 0 || (r = add_dir(o, "blobs/sha256")) < 0)
+		return r;
+	for (size_t i = 0; i < set->n; i++) {
+		_cleanup_free_ char *bname = blob_name(&set->v[i].digest);
+
+		if (!bname)
+			return -ENOMEM;
+		if (set->v[i].layer)
+			r = add_layer(o, s, &set->v[i]);
+		else
+			r = add_file(o, bname, set->v[i].data, set->v[i].size);
+		if (r < 0)
+			return r;
+	}
+	if ((r = add_file(o, "index.json", index, index_len)) < 0 ||
+	    (r = add_file(o, "manifest.json", docker_json, strlen(docker_json))) < 0 ||
+	    (r = add_file(o, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON))) < 0)
+		return r;
+	return 0;
+}
+
 static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,
 			 const struct kiln_platform *platform, struct out *o)
 {
@@ -476,10 +589,8 @@ static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char 
 	_cleanup_(kiln_descriptor_release) struct kiln_descriptor mdesc = { 0 };
 	_cleanup_free_ char *name = NULL, *index = NULL, *docker_json = NULL, *mjson = NULL;
 	_cleanup_free_ uint64_t *sizes = NULL;
-	_cleanup_free_ struct kiln_descriptor *layers = NULL;
 	_cleanup_free_ struct blob_ref *blobs = NULL;
 	struct blob_set set = { 0 };
-	struct blob_ref b;
 	const char *manifest_bytes;
 	size_t index_len, mlen;
 	bool all_plain;
@@ -495,8 +606,7 @@ static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char 
 	if (r < 0)
 		return r;
 	sizes = calloc(img->manifest->n_layers + 1, sizeof(*sizes));
-	layers = calloc(img->manifest->n_layers + 1, sizeof(*layers));
-	if (!sizes || !layers)
+	if (!sizes)
 		return -ENOMEM;
 	r = measure_layers(ctx, s, img, sizes, &all_plain);
 	if (r < 0)
@@ -509,38 +619,14 @@ static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char 
 		manifest_bytes = img->manifest_json;
 		mlen = img->manifest_len;
 	} else {
-		struct kiln_manifest m = *img->manifest;
-		bool docker = streq(m.media_type, KILN_MT_DOCKER_MANIFEST);
-
-		for (size_t i = 0; i < m.n_layers; i++)
-			layers[i] = (struct kiln_descriptor){
-				.media_type =
-				    (char *)(docker ? KILN_MT_DOCKER_LAYER : KILN_MT_OCI_LAYER),
-				.digest = img->config->diff_ids[i],
-				.size = sizes[i],
-			};
-		m.layers = layers;
-		r = kiln_manifest_to_json(&m, &mjson, &mlen);
+		r = uncompressed_manifest(ctx, img, sizes, &mjson, &mlen, &mdesc);
 		if (r < 0)
 			return r;
 		manifest_bytes = mjson;
-		r = kiln_digest_of(ctx, mjson, mlen, &mdesc.digest);
-		if (r < 0)
-			return r;
-		mdesc.size = mlen;
 	}
-	if (!mdesc.platform && (img->config->os || img->config->architecture)) {
-		mdesc.platform = calloc(1, sizeof(*mdesc.platform));
-		if (!mdesc.platform)
-			return -ENOMEM;
-		mdesc.platform->os = strdup(strempty(img->config->os));
-		mdesc.platform->architecture = strdup(strempty(img->config->architecture));
-		mdesc.platform->variant =
-		    img->config->variant ? strdup(img->config->variant) : NULL;
-		if (!mdesc.platform->os || !mdesc.platform->architecture ||
-		    (img->config->variant && !mdesc.platform->variant))
-			return -ENOMEM;
-	}
+	r = add_config_platform(img, &mdesc);
+	if (r < 0)
+		return r;
 	r = index_json(&mdesc, name, &index, &index_len);
 	if (r < 0)
 		return r;
@@ -548,44 +634,11 @@ static int export_docker(struct kiln_ctx *ctx, struct kiln_store *s, const char 
 	if (r < 0)
 		return r;
 
-	b = (struct blob_ref){ .digest = mdesc.digest, .size = mlen, .data = manifest_bytes };
-	r = blob_set_add(ctx, &set, &b);
-	b = (struct blob_ref){ .digest = img->manifest->config.digest,
-			       .size = img->config_len,
-			       .data = img->config_json };
-	if (r >= 0)
-		r = blob_set_add(ctx, &set, &b);
-	for (size_t i = 0; r >= 0 && i < img->manifest->n_layers; i++) {
-		b = (struct blob_ref){ .digest = img->config->diff_ids[i],
-				       .size = sizes[i],
-				       .layer = &img->manifest->layers[i],
-				       .diff_id = &img->config->diff_ids[i] };
-		r = blob_set_add(ctx, &set, &b);
-	}
+	r = docker_blobs(ctx, img, &mdesc, manifest_bytes, mlen, sizes, &set);
 	blobs = set.v;
 	if (r < 0)
 		return r;
-	qsort(set.v, set.n, sizeof(*set.v), blob_ref_cmp);
-
-	if ((r = add_dir(o, "blobs")) < 0 || (r = add_dir(o, "blobs/sha256")) < 0)
-		return r;
-	for (size_t i = 0; i < set.n; i++) {
-		_cleanup_free_ char *bname = blob_name(&set.v[i].digest);
-
-		if (!bname)
-			return -ENOMEM;
-		if (set.v[i].layer)
-			r = add_layer(o, s, &set.v[i]);
-		else
-			r = add_file(o, bname, set.v[i].data, set.v[i].size);
-		if (r < 0)
-			return r;
-	}
-	if ((r = add_file(o, "index.json", index, index_len)) < 0 ||
-	    (r = add_file(o, "manifest.json", docker_json, strlen(docker_json))) < 0 ||
-	    (r = add_file(o, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON))) < 0)
-		return r;
-	return 0;
+	return write_docker_archive(o, s, &set, index, index_len, docker_json);
 }
 
 int kiln_archive_export(struct kiln_ctx *ctx, struct kiln_store *s, const char *ref,

@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * What layer.c, fs.c, archive.c, archive-import.c and tar-import.c share.
- * Internal to lib/oci.
+ * What layer.c, fs.c, archive.c, archive-import.c, archive-members.c and
+ * tar-import.c share. Internal to lib/oci.
  */
 
 #include <kiln/layer.h>
@@ -102,3 +102,50 @@ int layer_apply_image(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
  * entries written through one alike (lib/oci/fs.c).
  */
 bool layer_symlink_leaves_root(const char *target, size_t depth);
+
+/* ---- archive-members.c: an archive's members, read by name ---- */
+
+/* A member of an archive: its name (clean), type, and where its data is. */
+struct archive_member {
+	char *name; /* clean */
+	char type;
+	char *linkname;
+	uint64_t offset, size;
+};
+
+/* An archive listed by archive_open(); members are read by offset from @fd. */
+struct archive {
+	struct kiln_ctx *ctx;
+	const char *path;
+	int fd;
+	struct archive_member *m;
+	size_t n, alloc;
+};
+
+/*
+ * List the members of the tar on @fd (from offset 0, on a descriptor of
+ * its own): names, types, where their data is. The tar must not be
+ * compressed. Errors name @path; archive_release() @a in any case.
+ */
+int archive_open(struct kiln_ctx *ctx, int fd, const char *path, struct archive *a);
+
+void archive_release(struct archive *a);
+
+/* The member @name (clean), the last of equal names as extraction would leave it; NULL if none. */
+const struct archive_member *archive_member_named(const struct archive *a, const char *name);
+
+/* The regular file @name is, following links between members within the archive. */
+int archive_find_file(const struct archive *a, const char *name, const struct archive_member **ret);
+
+/* A member's data, read by offset: archive_range_read() reads it as a kiln_read_fn. */
+struct archive_range {
+	struct archive *a;
+	const char *name;
+	uint64_t off, left;
+};
+
+ssize_t archive_range_read(void *userdata, void *buf, size_t len);
+
+/* The regular file @name (of at most @max bytes) read whole, NUL-terminated: *@ret, *@ret_len. */
+int archive_read_member(const struct archive *a, const char *name, size_t max, char **ret,
+			size_t *ret_len);

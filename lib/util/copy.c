@@ -79,6 +79,84 @@ static int copy_failed(struct copier *c, int err, const char *doing)
 
 static int copy_dir_contents(struct copier *c, int sfd, int dfd);
 
+/* The directory @sname of @sdir to @name in @ddir: made, or merged into; its mode set after. */
+static int copy_dir(struct copier *c, int sdir, const char *sname, const struct stat *st, int ddir,
+		    const char *name)
+{
+	_cleanup_close_ int s = -1, d = -1;
+	int r;
+
+	if (mkdirat(ddir, name, 0700) < 0 && errno != EEXIST)
+		return copy_failed(c, errno, "make directory");
+	s = openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s < 0 || d < 0)
+		return copy_failed(c, errno, "open directory");
+	r = copy_dir_contents(c, s, d);
+	if (r >= 0 && fchmod(d, st->st_mode & 07777) < 0)
+		r = copy_failed(c, errno, "set the mode of");
+	return r;
+}
+
+/* The regular file @sname of @sdir to @name in @ddir, or a link to its copy made already. */
+static int copy_file(struct copier *c, int sdir, const char *sname, const struct stat *st, int ddir,
+		     const char *name)
+{
+	_cleanup_close_ int s = -1, d = -1;
+	const struct copied_link *l = st->st_nlink > 1 ? copied_link_find(c, st) : NULL;
+	int r;
+
+	/*
+	 * Another link of a file copied already: a link to the copy. Every
+	 * directory on the way from top was made or merged by this copy, so
+	 * the path leads there; should linking fail, the bytes are copied.
+	 */
+	if (l && linkat(c->top, l->dest, ddir, name, 0) == 0)
+		return 0;
+	s = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (s < 0)
+		return copy_failed(c, errno, "read");
+	d = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d < 0)
+		return copy_failed(c, errno, "create");
+	r = copy_fd_data(s, d);
+	if (r < 0)
+		r = copy_failed(c, -r, "copy");
+	else if (fchmod(d, st->st_mode & 07777) < 0)
+		r = copy_failed(c, errno, "set the mode of");
+	else if (st->st_nlink > 1 && !l && copied_link_add(c, st) < 0)
+		r = -ENOMEM;
+	return r;
+}
+
+/* The symlink @sname of @sdir to @name in @ddir, as a link with the same target. */
+static int copy_symlink(struct copier *c, int sdir, const char *sname, int ddir, const char *name)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(sdir, sname, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return copy_failed(c, errno, "read symlink");
+	target[n] = '\0';
+	if (symlinkat(target, ddir, name) < 0)
+		return copy_failed(c, errno, "make symlink");
+	return 0;
+}
+
+/* The device @st to @name in @ddir; where devices may not be made, a warning (once). */
+static int copy_device(struct copier *c, const struct stat *st, int ddir, const char *name)
+{
+	if (mknodat(ddir, name, st->st_mode, st->st_rdev) == 0)
+		return 0;
+	if (errno != EPERM)
+		return copy_failed(c, errno, "make device");
+	if (c->skipped_devices++ == 0)
+		kiln_warn_at(c->ctx, NULL, 0, 0,
+			     "%s: device \"%s\" not copied: making devices is not allowed here",
+			     c->what, strbuf_str(&c->path));
+	return 0;
+}
+
 /* Copy the entry @sname of @sdir (described by @st) to @name in @ddir. */
 static int copy_entry(struct copier *c, int sdir, const char *sname, const struct stat *st,
 		      int ddir, const char *name)
@@ -105,82 +183,22 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, const struc
 	}
 
 	switch (st->st_mode & S_IFMT) {
-	case S_IFDIR: {
-		_cleanup_close_ int s = -1, d = -1;
-
-		if (mkdirat(ddir, name, 0700) < 0 && errno != EEXIST) {
-			r = copy_failed(c, errno, "make directory");
-			break;
-		}
-		s = openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (s < 0 || d < 0) {
-			r = copy_failed(c, errno, "open directory");
-			break;
-		}
-		r = copy_dir_contents(c, s, d);
-		if (r >= 0 && fchmod(d, st->st_mode & 07777) < 0)
-			r = copy_failed(c, errno, "set the mode of");
+	case S_IFDIR:
+		r = copy_dir(c, sdir, sname, st, ddir, name);
 		break;
-	}
-	case S_IFREG: {
-		_cleanup_close_ int s = -1, d = -1;
-		const struct copied_link *l = st->st_nlink > 1 ? copied_link_find(c, st) : NULL;
-
-		/*
-		 * Another link of a file copied already: a link to the copy. Every
-		 * directory on the way from top was made or merged by this copy, so
-		 * the path leads there; should linking fail, the bytes are copied.
-		 */
-		if (l && linkat(c->top, l->dest, ddir, name, 0) == 0)
-			break;
-		s = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (s < 0) {
-			r = copy_failed(c, errno, "read");
-			break;
-		}
-		d = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (d < 0) {
-			r = copy_failed(c, errno, "create");
-			break;
-		}
-		r = copy_fd_data(s, d);
-		if (r < 0)
-			r = copy_failed(c, -r, "copy");
-		else if (fchmod(d, st->st_mode & 07777) < 0)
-			r = copy_failed(c, errno, "set the mode of");
-		else if (st->st_nlink > 1 && !l && copied_link_add(c, st) < 0)
-			r = -ENOMEM;
+	case S_IFREG:
+		r = copy_file(c, sdir, sname, st, ddir, name);
 		break;
-	}
-	case S_IFLNK: {
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(sdir, sname, target, sizeof(target) - 1);
-
-		if (n < 0) {
-			r = copy_failed(c, errno, "read symlink");
-			break;
-		}
-		target[n] = '\0';
-		if (symlinkat(target, ddir, name) < 0)
-			r = copy_failed(c, errno, "make symlink");
+	case S_IFLNK:
+		r = copy_symlink(c, sdir, sname, ddir, name);
 		break;
-	}
 	case S_IFIFO:
 		if (mkfifoat(ddir, name, st->st_mode & 07777) < 0)
 			r = copy_failed(c, errno, "make fifo");
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		if (mknodat(ddir, name, st->st_mode, st->st_rdev) < 0) {
-			if (errno != EPERM)
-				r = copy_failed(c, errno, "make device");
-			else if (c->skipped_devices++ == 0)
-				kiln_warn_at(c->ctx, NULL, 0, 0,
-					     "%s: device \"%s\" not copied: making devices is not "
-					     "allowed here",
-					     c->what, strbuf_str(&c->path));
-		}
+		r = copy_device(c, st, ddir, name);
 		break;
 	default:
 		kiln_warn_at(c->ctx, NULL, 0, 0, "%s: socket \"%s\" not copied", c->what,
