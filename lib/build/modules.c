@@ -38,8 +38,12 @@ static int installed_release(const char *path, char **ret)
 		const char *rel = p + strlen(dir), *slash = strchr(rel, '/');
 
 		if ((p == path || p[-1] == '/') && slash && slash > rel) {
-			*ret = strndup(rel, (size_t)(slash - rel));
-			return *ret ? 1 : -ENOMEM;
+			char *release = strndup(rel, (size_t)(slash - rel));
+
+			if (!release)
+				return -ENOMEM;
+			*ret = release;
+			return 1;
 		}
 	}
 	return 0;
@@ -116,13 +120,18 @@ static bool is_direct(const struct stage *st, const struct stage_input *in)
 static int find_kernel_in(struct modules_run *mr, const char *snap, bool tree, char **ret)
 {
 	const char *sub;
+	char *dir;
 	int r;
 
 	if (!tree)
 		return kiln_kernel_modules_find(mr->ctx, snap, ret);
 	r = kiln_kernel_build_find(mr->ctx, snap, &sub);
-	if (r > 0 && !(*ret = strdup(sub)))
+	if (r <= 0)
+		return r;
+	dir = strdup(sub);
+	if (!dir)
 		return -ENOMEM;
+	*ret = dir;
 	return r;
 }
 

@@ -161,16 +161,22 @@ static int add_store_blob(struct out *o, struct kiln_store *s, const struct kiln
 static int export_name(struct kiln_ctx *ctx, const char *ref, char **ret)
 {
 	_cleanup_(kiln_ref_release) struct kiln_ref parsed = { 0 };
+	char *name;
 
-	*ret = NULL;
-	if (strncmp(ref, KILN_DIGEST_PREFIX, 7) == 0)
-		return 0;
-	if (kiln_ref_parse(ctx, ref, &parsed) < 0 || !parsed.tag || parsed.digest) {
-		kiln_ctx_clear_error(ctx);
+	if (strncmp(ref, KILN_DIGEST_PREFIX, 7) == 0) {
+		*ret = NULL;
 		return 0;
 	}
-	*ret = kiln_ref_name(&parsed);
-	return *ret ? 0 : -ENOMEM;
+	if (kiln_ref_parse(ctx, ref, &parsed) < 0 || !parsed.tag || parsed.digest) {
+		kiln_ctx_clear_error(ctx);
+		*ret = NULL;
+		return 0;
+	}
+	name = kiln_ref_name(&parsed);
+	if (!name)
+		return -ENOMEM;
+	*ret = name;
+	return 0;
 }
 
 /* The index.json of an archive: one entry, named as in the store. */
@@ -445,6 +451,7 @@ static int manifest_json_of(const struct kiln_image *img, const char *name, char
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	struct json_writer w;
+	char *json;
 
 	json_init_compact(&w, &sb);
 	json_begin_array(&w);
@@ -465,8 +472,11 @@ static int manifest_json_of(const struct kiln_image *img, const char *name, char
 	json_end_array(&w);
 	if (w.error < 0)
 		return w.error;
-	*ret = strbuf_detach(&sb, NULL);
-	return *ret ? 0 : -ENOMEM;
+	json = strbuf_detach(&sb, NULL);
+	if (!json)
+		return -ENOMEM;
+	*ret = json;
+	return 0;
 }
 
 /*

@@ -77,16 +77,14 @@ static int read_xattrs(struct kiln_ctx *ctx, int fd, const char *path, struct ki
 	size_t n = 0, alloc = 0;
 	ssize_t len;
 
-	*ret = NULL;
-	*ret_n = 0;
 	len = flistxattr(fd, NULL, 0);
 	if (len < 0 && (errno == ENOTSUP || errno == ENOSYS))
-		return 0;
+		goto none;
 	if (len < 0)
 		return kiln_error(ctx, errno, "cannot list extended attributes of \"%s\": %m",
 				  path);
 	if (len == 0)
-		return 0;
+		goto none;
 	list = malloc((size_t)len);
 	if (!list)
 		return -ENOMEM;
@@ -131,6 +129,10 @@ static int read_xattrs(struct kiln_ctx *ctx, int fd, const char *path, struct ki
 		qsort(x, n, sizeof(*x), xattr_cmp);
 	*ret = x;
 	*ret_n = n;
+	return 0;
+none:
+	*ret = NULL;
+	*ret_n = 0;
 	return 0;
 }
 
