@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <kiln/layer.h>
 
@@ -22,6 +23,16 @@ static inline bool tar_type_is_known(char t)
 {
 	return t == KILN_TAR_REG || t == KILN_TAR_LINK || t == KILN_TAR_SYMLINK ||
 	       t == KILN_TAR_CHAR || t == KILN_TAR_BLOCK || t == KILN_TAR_DIR || t == KILN_TAR_FIFO;
+}
+
+/* Free @n extended attributes (names and values) and their array. */
+static inline void tar_xattrs_free(struct kiln_xattr *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(x[i].name);
+		free(x[i].value);
+	}
+	free(x);
 }
 
 struct tar_header {

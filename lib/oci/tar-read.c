@@ -51,20 +51,11 @@ struct kiln_tar_reader {
 	char scratch[16384];
 };
 
-static void xattrs_free(struct kiln_xattr *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(x[i].name);
-		free(x[i].value);
-	}
-	free(x);
-}
-
 static void pax_release(struct pax_state *p)
 {
 	free(p->path);
 	free(p->linkpath);
-	xattrs_free(p->xattrs, p->n_xattrs);
+	tar_xattrs_free(p->xattrs, p->n_xattrs);
 	*p = (struct pax_state){ 0 };
 }
 
@@ -72,7 +63,7 @@ static void entry_release(struct kiln_tar_entry *e)
 {
 	free(e->path);
 	free(e->linkname);
-	xattrs_free(e->xattrs, e->n_xattrs);
+	tar_xattrs_free(e->xattrs, e->n_xattrs);
 	*e = (struct kiln_tar_entry){ 0 };
 }
 

@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "strbuf.h"
+#include "tar-format.h"
 
 struct tree_item {
 	char *name; /* as written: relative, directories end in '/' */
@@ -38,21 +39,12 @@ struct tree {
 	size_t n, alloc;
 };
 
-static void xattrs_free(struct kiln_xattr *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(x[i].name);
-		free(x[i].value);
-	}
-	free(x);
-}
-
 static void tree_release(struct tree *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		free(t->items[i].name);
 		free(t->items[i].target);
-		xattrs_free(t->items[i].xattrs, t->items[i].n_xattrs);
+		tar_xattrs_free(t->items[i].xattrs, t->items[i].n_xattrs);
 	}
 	free(t->items);
 	*t = (struct tree){ 0 };
@@ -108,7 +100,7 @@ static int read_xattrs(struct kiln_ctx *ctx, int fd, const char *path, struct ki
 			int err = vlen < 0 ? errno : ENOMEM;
 
 			free(value);
-			xattrs_free(x, n);
+			tar_xattrs_free(x, n);
 			if (err == ENOMEM)
 				return -ENOMEM;
 			return kiln_error(ctx, err == ERANGE ? ESTALE : err,
@@ -120,7 +112,7 @@ static int read_xattrs(struct kiln_ctx *ctx, int fd, const char *path, struct ki
 		x[n].len = (size_t)vlen;
 		if (!x[n].name) {
 			free(value);
-			xattrs_free(x, n);
+			tar_xattrs_free(x, n);
 			return -ENOMEM;
 		}
 		n++;

@@ -563,6 +563,21 @@ static int push_one(void *userdata, struct reg_conn *conn, struct reg_blob *b)
 
 /* ---- manifests ---- */
 
+/* The URL of the destination's manifest @ref, and "@method manifest PATH:REF" for messages. */
+static int manifest_call(struct push *p, const char *method, const char *ref, char **ret_url,
+			 char **ret_what)
+{
+	_cleanup_free_ char *url = NULL, *what = NULL;
+	int r;
+
+	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
+	if (r < 0 || asprintf(&what, "%s manifest %s:%s", method, p->dest->path, ref) < 0)
+		return -ENOMEM;
+	*ret_url = TAKE_PTR(url);
+	*ret_what = TAKE_PTR(what);
+	return 0;
+}
+
 /* The digest a manifest HEAD reports, or NULL in *@ret for 404. */
 static int head_manifest(struct push *p, const char *ref, char **ret)
 {
@@ -574,9 +589,9 @@ static int head_manifest(struct push *p, const char *ref, char **ret)
 	char *digest;
 	int r;
 
-	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
-	if (r < 0 || asprintf(&what, "HEAD manifest %s:%s", p->dest->path, ref) < 0)
-		return -ENOMEM;
+	r = manifest_call(p, "HEAD", ref, &url, &what);
+	if (r < 0)
+		return r;
 	r = reg_call(conn,
 		     &(struct reg_call){ .what = what,
 					 .method = "HEAD",
@@ -608,9 +623,9 @@ static int put_manifest(struct push *p, const struct push_manifest *m, const cha
 	struct reg_conn *conn = p->t.w.main;
 	int r;
 
-	r = reg_url(p->t.c, p->dest->path, "manifests", ref, &url);
-	if (r < 0 || asprintf(&what, "PUT manifest %s:%s", p->dest->path, ref) < 0)
-		return -ENOMEM;
+	r = manifest_call(p, "PUT", ref, &url, &what);
+	if (r < 0)
+		return r;
 	r = reg_call(conn,
 		     &(struct reg_call){ .what = what,
 					 .method = "PUT",

@@ -259,33 +259,6 @@ static int hex_value(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static int utf8_add(struct strbuf *sb, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | cp >> 12);
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | cp >> 18);
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return strbuf_add(sb, b, n);
-}
-
 /*
  * Decode the escapes of a "string" (Go's strconv.Unquote) from @p to @end
  * into @sb. A string without escapes never gets here: it is used in place.
@@ -331,7 +304,7 @@ static int unescape(struct tpl *t, size_t p, size_t end, struct strbuf *sb)
 		if (c == 'u' || c == 'U') {
 			if (v > 0x10ffff || (v >= 0xd800 && v < 0xe000))
 				return tpl_error(t, 0, esc, "invalid escape sequence in string literal");
-			r = utf8_add(sb, v);
+			r = strbuf_add_utf8(sb, v);
 		} else {
 			if (v > 0xff)
 				return tpl_error(t, 0, esc, "invalid escape sequence in string literal");

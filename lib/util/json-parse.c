@@ -109,33 +109,6 @@ static int hex4(struct parser *p, uint32_t *ret)
 	return 0;
 }
 
-static void add_utf8(struct strbuf *sb, uint32_t c)
-{
-	char b[4];
-	size_t n;
-
-	if (c < 0x80) {
-		b[0] = (char)c;
-		n = 1;
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | (c >> 6));
-		b[1] = (char)(0x80 | (c & 0x3f));
-		n = 2;
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | (c >> 12));
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (c >> 18));
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		n = 4;
-	}
-	strbuf_add(sb, b, n);
-}
-
 /* A string at p->pos (the opening quote), decoded into the arena. */
 static int parse_string(struct parser *p, const char **ret, size_t *ret_len)
 {
@@ -215,13 +188,16 @@ static int parse_string(struct parser *p, const char **ret, size_t *ret_len)
 					return fail(p, "high surrogate without its low half");
 				c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
 			}
-			add_utf8(sb, c);
+			strbuf_add_utf8(sb, c);
 			break;
 		}
 		default:
 			return fail(p, "bad escape in string");
 		}
 	}
+	/* an add that failed above (they stick): the string would have a hole */
+	if (strbuf_error(sb) < 0)
+		return -ENOMEM;
 	copy = arena_alloc(p->doc, sb->len + 1);
 	if (!copy)
 		return -ENOMEM;

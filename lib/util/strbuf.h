@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -36,6 +37,8 @@ int strbuf_adds(struct strbuf *sb, const char *s);
 int strbuf_addch(struct strbuf *sb, char c);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) _printf_(2, 3);
 int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
+/* Code point @cp (at most U+10FFFF; the caller checks) encoded as UTF-8. */
+int strbuf_add_utf8(struct strbuf *sb, uint32_t cp);
 
 /*
  * Quote hostile text for an error message: @s (@len bytes, may hold NULs)
