@@ -481,11 +481,13 @@ static int errno_error(struct kiln_ctx *ctx, const char *what)
 	return kiln_error(ctx, err, "%s: %s", what, strerror(err));
 }
 
-int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
-			  unsigned flags, struct kiln_sign_info *ret_info)
+int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
+			 unsigned flags, struct kiln_sign_info *ret_info, struct kmod_signed *ret)
 {
+	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *resolved = NULL, *data = NULL;
 	_cleanup_free_ uint8_t *out = NULL;
+	struct kiln_sign_info info;
 	size_t len, out_len;
 	struct stat st;
 	int r;
@@ -508,11 +510,53 @@ int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, con
 	if (r < 0)
 		return r;
 	r = kiln_module_sign_mem(ctx, s, (const uint8_t *)data, len, flags, &out, &out_len,
-				 ret_info);
+				 &info);
 	if (r < 0)
 		return r;
-	r = write_file_atomic(path, out, out_len, st.st_mode & 07777);
+	r = atomic_file_open(path, &f);
+	if (r >= 0)
+		r = write_all(f.fd, out, out_len);
+	if (r >= 0)
+		r = atomic_file_stage(&f, st.st_mode & 07777);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot write it: %s", strerror(-r));
+	if (ret_info)
+		*ret_info = info;
+	/* f.path points at @path, or at resolved, which goes along */
+	*ret = (struct kmod_signed){ .file = f, .resolved = TAKE_PTR(resolved) };
+	f = (struct atomic_file){ .fd = -1 };
+	return 0;
+}
+
+int kmod_signed_rename(struct kiln_ctx *ctx, struct kmod_signed *f)
+{
+	int r = atomic_file_rename(&f->file);
+
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot write it: %s", strerror(-r));
+	return 0;
+}
+
+void kmod_signed_release(struct kmod_signed *f)
+{
+	atomic_file_release(&f->file);
+	free(f->resolved);
+	*f = (struct kmod_signed){ .file.fd = -1 };
+}
+
+int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
+			  unsigned flags, struct kiln_sign_info *ret_info)
+{
+	_cleanup_(kmod_signed_release) struct kmod_signed f = { .file.fd = -1 };
+	struct kiln_sign_info info;
+	int r;
+
+	r = kmod_sign_file_stage(ctx, s, path, flags, &info, &f);
+	if (r >= 0)
+		r = kmod_signed_rename(ctx, &f);
+	if (r < 0)
+		return r;
+	if (ret_info)
+		*ret_info = info;
 	return 0;
 }
