@@ -217,12 +217,15 @@ static int view_signature(struct module_view *v, const struct kiln_module_sig *s
 	return v->sig_status && v->sig_key && v->signature && v->signer_id ? 0 : -ENOMEM;
 }
 
-/* modinfo prints kmod_module_get_path(), which is the path made absolute, as given. */
+/*
+ * modinfo prints kmod_module_get_path(), which is the path made absolute, as
+ * given; @cwd is there for any path that is relative (info_all()).
+ */
 static char *absolute_path(const char *cwd, const char *path)
 {
 	char *s;
 
-	if (path[0] == '/' || !cwd)
+	if (path[0] == '/')
 		return strdup(path);
 	return asprintf(&s, "%s/%s", cwd, path) < 0 ? NULL : s;
 }
@@ -553,6 +556,8 @@ static int show_one(struct kiln_module_batch_item *item, void *userdata)
 		json_init(&w, &out);
 		w.depth = 1;
 		r = add_json(&w, &v);
+		if (r >= 0)
+			r = json_error(&w);
 		if (r < 0)
 			return r;
 	} else if (run->a->field) {
@@ -560,16 +565,38 @@ static int show_one(struct kiln_module_batch_item *item, void *userdata)
 	} else {
 		add_text(&out, &v, run->a->compat);
 	}
+	/* a module shown with a hole in it would be another answer */
+	if (strbuf_error(&out) < 0)
+		return strbuf_error(&out);
 	if (out.len && cli_write_stdout(out.buf, out.len) != EXIT_OK)
 		return -EPIPE;
 	return 0;
 }
 
+/* The current directory, when one of @paths is relative: modinfo makes them absolute. */
+static int need_cwd(char *const *paths, size_t n, char **ret)
+{
+	*ret = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (paths[i][0] != '/') {
+			*ret = getcwd(NULL, 0);
+			if (!*ret) {
+				int err = errno;
+
+				return kiln_error(cli_ctx, err,
+						  "cannot get the current directory: %s",
+						  strerror(err));
+			}
+			break;
+		}
+	return 0;
+}
+
 static int info_all(const struct info_args *a, bool json, char *const *paths, size_t n)
 {
-	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	_cleanup_free_ char *cwd = NULL;
 	unsigned cpus = kiln_cpus_online();
-	struct info_run run = { .a = a, .json = json, .cwd = cwd };
+	struct info_run run = { .a = a, .json = json };
 	struct kiln_module_batch_options o = {
 		.op = KILN_MODULE_BATCH_INFO,
 		.jobs = cpus < 16 ? cpus : 16,
@@ -578,6 +605,10 @@ static int info_all(const struct info_args *a, bool json, char *const *paths, si
 	};
 	int r;
 
+	r = need_cwd(paths, n, &cwd);
+	if (r < 0)
+		return cli_fail(r, "module info");
+	run.cwd = cwd;
 	if (json && cli_write_stdout("[", 1) != EXIT_OK)
 		return EXIT_FAILURE_;
 	r = kiln_module_batch(cli_ctx, paths, n, &o);

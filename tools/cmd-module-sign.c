@@ -155,7 +155,7 @@ static int print_summary(const struct sign_run *run, size_t n, size_t failed, bo
 			strbuf_addf(&sb, "signed %zu module%s (%s, signer \"%s\")\n", n,
 				    n == 1 ? "" : "s", kiln_signer_hash(run->signer),
 				    kiln_signer_name(run->signer));
-		return cli_write_stdout(sb.buf, sb.len);
+		return cli_write_strbuf(&sb);
 	}
 	json_init(&w, &sb);
 	json_begin_object(&w);
@@ -189,7 +189,7 @@ static int print_summary(const struct sign_run *run, size_t n, size_t failed, bo
 	json_end_array(&w);
 	json_end_object(&w);
 	strbuf_addch(&sb, '\n');
-	return cli_write_stdout(sb.buf, sb.len);
+	return cli_write_strbuf(&sb);
 }
 
 int cmd_module_sign(int argc, char **argv)
@@ -273,7 +273,8 @@ int cmd_module_sign(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (run.results[i].r < 0) {
 			fprintf(stderr, "kiln: module sign: '%s': %s\n", paths[i],
-				strempty(run.results[i].error));
+				run.results[i].error ? run.results[i].error
+						    : strerror(-run.results[i].r));
 			failed++;
 		}
 	ret = print_summary(&run, n, failed, t.json);

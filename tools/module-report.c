@@ -119,13 +119,13 @@ static const char *todo_text(const struct kiln_check_finding *f, cli_advice_fn a
 	return todo ? todo : cli_fix_text(f->fix, f->fix_arg, owned);
 }
 
-/* "prefix" before each line of @text. */
-static void add_lines(struct strbuf *sb, const char *prefix, const char *text)
+/* @indent and @label before each line of @text. */
+static void add_lines(struct strbuf *sb, const char *indent, const char *label, const char *text)
 {
 	while (*text) {
 		size_t len = strcspn(text, "\n");
 
-		strbuf_addf(sb, "%s%.*s\n", prefix, (int)len, text);
+		strbuf_addf(sb, "%s%s%.*s\n", indent, label, (int)len, text);
 		text += len + (text[len] == '\n');
 	}
 }
@@ -134,10 +134,6 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 			     enum kiln_check_status min, const char *indent, cli_advice_fn advice,
 			     const void *userdata)
 {
-	_cleanup_free_ char *says = NULL;
-
-	if (asprintf(&says, "%s    kernel: ", indent) < 0)
-		return;
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct kiln_check_finding *f = &r->findings[i];
 		_cleanup_free_ char *owned = NULL;
@@ -152,7 +148,7 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 			strbuf_addf(sb, "%s: ", f->subject);
 		strbuf_addf(sb, "%s\n", f->message);
 		if (f->kernel_says)
-			add_lines(sb, says, f->kernel_says);
+			add_lines(sb, indent, "    kernel: ", f->kernel_says);
 		if (todo)
 			strbuf_addf(sb, "%s    to do: %s\n", indent, todo);
 	}

@@ -335,7 +335,9 @@ int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, co
 
 enum kiln_module_batch_op {
 	KILN_MODULE_BATCH_INFO, /* read each: kiln_module_open(), its parameters, its signature */
-	KILN_MODULE_BATCH_SIGN, /* sign each in place: kiln_module_sign_file() */
+	/* sign each in place, as kiln_module_sign_file() does; all are renamed into place at
+	 * the end, so that a run stopped by want of memory or disk space changes none */
+	KILN_MODULE_BATCH_SIGN,
 	KILN_MODULE_BATCH_VERIFY, /* verify each: kiln_verify_file() */
 };
 
@@ -380,9 +382,13 @@ struct kiln_module_batch_options {
 
 /*
  * Do @o->op on the @n module files @paths, on @o->jobs threads. A module
- * that fails is an item with its error, never an error of the batch. Few
- * results are held at once, whatever @n is: for INFO, two more than
- * threads (each holds its module); for SIGN and VERIFY, 16 a thread.
+ * that fails is an item with its error, never an error of the batch, but
+ * for SIGN one that fails with -ENOMEM, -ENOSPC or -EDQUOT: nothing about
+ * the module, that stops the run, no module is changed, and the batch
+ * fails with that error (naming the module, on @ctx); on_item is then
+ * never called. Few results are held at once, whatever @n is: for INFO,
+ * two more than threads (each holds its module); for VERIFY, 16 a thread;
+ * SIGN hands them on once all are signed (a few hundred bytes each).
  * Returns 0, what on_item stopped it with, or -errno (on @ctx) when the
  * batch could not run.
  */

@@ -5,6 +5,13 @@
  * context, as a context's last error belongs to one thread; the results
  * come back on the calling thread in the order of the paths, a window at a
  * time, so that ten thousand modules are never all held at once.
+ *
+ * Signing changes files, and changes all of them or none: each module is
+ * signed into a file beside it, and only once every module is done are
+ * they renamed into place. A module that fails for what it is (already
+ * signed, not a module) is reported and the others are signed; one that
+ * fails for want of memory or disk space stops the run, and the files
+ * written are removed, so that no tree is left half signed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +21,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "module-file.h"
 #include "parallel.h"
 
 /*
@@ -23,27 +31,43 @@
  * faults it in again at every turn: a third more system time for module
  * info; with two more than threads it stays within a tenth of reading
  * and printing each on the same thread.
- * What SIGN and VERIFY hand back is small.
+ * What VERIFY hands back is small. SIGN holds every module until all are
+ * signed: a few hundred bytes and a file name each.
  */
 #define WINDOW_INFO_EXTRA 2
 #define WINDOW_PER_JOB 16
+
+struct slot {
+	struct kiln_module_batch_item item;
+	struct kmod_signed staged; /* SIGN: the signed module, until it is renamed into place */
+};
 
 struct batch {
 	const struct kiln_module_batch_options *o;
 	char *const *paths;
 	struct kiln_ctx **ctxs; /* one per thread */
-	struct kiln_module_batch_item *slots; /* item i in slot i % window */
+	struct slot *slots; /* item i in slot i % window */
 	size_t window;
+	size_t stopped_by; /* SIGN: the item whose failure stopped the run */
 };
 
-static void item_release(struct kiln_module_batch_item *item)
+static void slot_release(struct slot *slot)
 {
+	struct kiln_module_batch_item *item = &slot->item;
+
 	free(item->error);
 	kiln_module_free(item->module);
 	free(item->params);
 	kiln_module_sig_release(&item->sig);
 	kiln_verify_result_release(&item->verify);
 	*item = (struct kiln_module_batch_item){ 0 };
+	kmod_signed_release(&slot->staged);
+}
+
+/* Out of memory or disk space: nothing about the module, and the next would fail alike. */
+static bool stops_signing(int r)
+{
+	return r == -ENOMEM || r == -ENOSPC || r == -EDQUOT;
 }
 
 /* Read one module: the file, its parameters, its signature. */
@@ -64,7 +88,8 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 {
 	struct batch *b = userdata;
 	struct kiln_ctx *ctx = b->ctxs[worker];
-	struct kiln_module_batch_item *item = &b->slots[i % b->window];
+	struct slot *slot = &b->slots[i % b->window];
+	struct kiln_module_batch_item *item = &slot->item;
 	const char *why;
 	int r = 0;
 
@@ -74,8 +99,8 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 		r = info_one(ctx, item);
 		break;
 	case KILN_MODULE_BATCH_SIGN:
-		r = kiln_module_sign_file(ctx, b->o->signer, item->path, b->o->sign_flags,
-					  &item->sign);
+		r = kmod_sign_file_stage(ctx, b->o->signer, item->path, b->o->sign_flags,
+					 &item->sign, &slot->staged);
 		break;
 	case KILN_MODULE_BATCH_VERIFY:
 		r = kiln_verify_file(ctx, b->o->verifier, item->path, &item->verify);
@@ -84,9 +109,9 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 	item->r = r < 0 ? r : 0;
 	if (r >= 0)
 		return;
-	/* a failed item holds only why */
+	/* a failed item holds only why: the message recorded with its error, if any */
 	kiln_module_free(TAKE_PTR(item->module));
-	why = kiln_ctx_error(ctx);
+	why = kiln_ctx_error_for(ctx, r);
 	item->error = why ? strdup(why) : NULL;
 	kiln_ctx_clear_error(ctx);
 }
@@ -94,12 +119,51 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 static int deliver(size_t i, void *userdata)
 {
 	struct batch *b = userdata;
-	struct kiln_module_batch_item *item = &b->slots[i % b->window];
+	struct slot *slot = &b->slots[i % b->window];
 	int r;
 
-	r = b->o->on_item(item, b->o->userdata);
-	item_release(item);
+	if (b->o->op == KILN_MODULE_BATCH_SIGN) {
+		/* held until every module is signed: handed on by sign_commit() */
+		if (stops_signing(slot->item.r)) {
+			b->stopped_by = i;
+			return slot->item.r;
+		}
+		return 0;
+	}
+	r = b->o->on_item(&slot->item, b->o->userdata);
+	slot_release(slot);
 	return r;
+}
+
+/*
+ * Every module signed beside itself (the window holds them all): put them
+ * in place, then hand each item on, in order.
+ */
+static int sign_commit(struct kiln_ctx *ctx, struct batch *b, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct slot *slot = &b->slots[i];
+		const char *why;
+
+		if (slot->item.r < 0)
+			continue;
+		r = kmod_signed_rename(ctx, &slot->staged);
+		if (r >= 0)
+			continue;
+		slot->item.r = r;
+		why = kiln_ctx_error_for(ctx, r);
+		slot->item.error = why ? strdup(why) : NULL;
+		kiln_ctx_clear_error(ctx);
+	}
+	/* a file that could not be put in place is its item's failure, as any other */
+	r = 0;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = b->o->on_item(&b->slots[i].item, b->o->userdata);
+		slot_release(&b->slots[i]);
+	}
+	return r < 0 ? r : 0;
 }
 
 static void progress(size_t done, size_t n, void *userdata)
@@ -114,6 +178,7 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 {
 	struct batch b = { .o = o, .paths = paths };
 	unsigned jobs = o->jobs ? o->jobs : kiln_cpus_online();
+	bool stopped = false;
 	int r = 0;
 
 	if (!o->on_item || (o->op == KILN_MODULE_BATCH_SIGN && !o->signer) ||
@@ -125,27 +190,49 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 		return 0;
 	if (jobs > n)
 		jobs = (unsigned)n;
-	b.window = o->op == KILN_MODULE_BATCH_INFO ? jobs + WINDOW_INFO_EXTRA
-						   : (size_t)jobs * WINDOW_PER_JOB;
+	switch (o->op) {
+	case KILN_MODULE_BATCH_INFO:
+		b.window = jobs + WINDOW_INFO_EXTRA;
+		break;
+	case KILN_MODULE_BATCH_SIGN:
+		b.window = n;
+		break;
+	default:
+		b.window = (size_t)jobs * WINDOW_PER_JOB;
+		break;
+	}
 	if (b.window > n)
 		b.window = n;
+	b.stopped_by = n;
 	b.ctxs = calloc(jobs, sizeof(*b.ctxs));
 	b.slots = calloc(b.window, sizeof(*b.slots));
 	if (!b.ctxs || !b.slots)
 		r = -ENOMEM;
+	for (size_t i = 0; b.slots && i < b.window; i++)
+		b.slots[i].staged.file.fd = -1;
 	for (unsigned t = 0; t < jobs && r >= 0; t++)
 		r = kiln_ctx_new(&b.ctxs[t]);
 	if (r >= 0)
 		r = kiln_parallel_ordered(n, jobs, b.window, run_one, deliver,
 					  o->on_progress ? progress : NULL, &b);
-	/* stopped by on_item: what ran after it was never handed back */
+	if (r >= 0 && o->op == KILN_MODULE_BATCH_SIGN)
+		r = sign_commit(ctx, &b, n);
+	else if (r < 0 && b.stopped_by < n) {
+		const struct kiln_module_batch_item *item = &b.slots[b.stopped_by].item;
+
+		/* the module's own words, as it stopped the run */
+		r = kiln_error(ctx, r, "'%s': %s; no module was signed", item->path,
+			       item->error ? item->error : strerror(-r));
+		stopped = true;
+	}
+	/* stopped: what ran after it was never handed back, and no signed file goes in place */
 	for (size_t i = 0; b.slots && i < b.window; i++)
-		item_release(&b.slots[i]);
+		slot_release(&b.slots[i]);
 	for (unsigned t = 0; b.ctxs && t < jobs; t++)
 		kiln_ctx_free(b.ctxs[t]);
 	free(b.slots);
 	free(b.ctxs);
-	if (r == -ENOMEM)
+	if (r == -ENOMEM && !stopped)
 		return kiln_error(ctx, ENOMEM, "module batch: out of memory");
 	return r;
 }

@@ -28,6 +28,7 @@
 
 #include <kiln/module.h>
 
+#include "cert.h"
 #include "hex.h"
 #include "log.h"
 
@@ -39,17 +40,6 @@ static void cms_freep(CMS_ContentInfo **p)
 static void bn_freep(BIGNUM **p)
 {
 	BN_free(*p);
-}
-
-/* The reason OpenSSL gave, for a message; empties its error queue either way. */
-static const char *openssl_reason(char *buf, size_t size)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *reason = e ? ERR_reason_error_string(e) : NULL;
-
-	snprintf(buf, size, "%s", reason ? reason : "no reason given");
-	ERR_clear_error();
-	return buf;
 }
 
 /* "01:12:DE:AD"; modinfo breaks it into lines of 20 bytes, which is for the printer to do. */
@@ -111,11 +101,16 @@ static int digest_name(const X509_ALGOR *alg, char **ret)
 	/* the numeric form for an OID OpenSSL has no name for, as kmod prints it */
 	n = OBJ_obj2txt(NULL, 0, obj, 0);
 	if (n < 0)
-		return -EBADMSG;
+		return kiln_ssl_clear_error() ? -ENOMEM : -EBADMSG;
 	*ret = malloc((size_t)n + 1);
 	if (!*ret)
 		return -ENOMEM;
-	OBJ_obj2txt(*ret, n + 1, obj, 0);
+	/* what gave n characters gives them again, unless memory ran out (a long arc) */
+	if (OBJ_obj2txt(*ret, n + 1, obj, 0) != n) {
+		free(TAKE_PTR(*ret));
+		ERR_clear_error();
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -128,27 +123,18 @@ void kiln_modsig_desc_release(struct kiln_modsig_desc *d)
 	*d = (struct kiln_modsig_desc){ 0 };
 }
 
-int kiln_modsig_describe(struct kiln_ctx *ctx, const struct kiln_modsig *sig,
-			 struct kiln_modsig_desc *ret)
+int kmod_modsig_describe_cms(struct kiln_ctx *ctx, CMS_ContentInfo *cms,
+			     struct kiln_modsig_desc *ret)
 {
-	_cleanup_(cms_freep) CMS_ContentInfo *cms = NULL;
 	_cleanup_(kiln_modsig_desc_release) struct kiln_modsig_desc d = { 0 };
-	const unsigned char *p = sig->p7;
 	STACK_OF(CMS_SignerInfo) *signers;
 	CMS_SignerInfo *si;
 	ASN1_OCTET_STRING *keyid = NULL, *value;
 	X509_NAME *issuer = NULL;
 	ASN1_INTEGER *serial = NULL;
 	X509_ALGOR *digest = NULL;
-	char why[256];
 	int r;
 
-	if (sig->p7_len > LONG_MAX)
-		return kiln_error(ctx, EBADMSG, "signature is %zu bytes, too large", sig->p7_len);
-	cms = d2i_CMS_ContentInfo(NULL, &p, (long)sig->p7_len);
-	if (!cms)
-		return kiln_error(ctx, EBADMSG, "signature is not PKCS#7 DER: %s",
-				  openssl_reason(why, sizeof(why)));
 	signers = CMS_get0_SignerInfos(cms);
 	if (!signers || sk_CMS_SignerInfo_num(signers) < 1) {
 		ERR_clear_error();
@@ -196,4 +182,40 @@ int kiln_modsig_describe(struct kiln_ctx *ctx, const struct kiln_modsig *sig,
 	*ret = d;
 	d = (struct kiln_modsig_desc){ 0 };
 	return 0;
+}
+
+int kmod_modsig_parse(struct kiln_ctx *ctx, const struct kiln_modsig *sig, CMS_ContentInfo **ret,
+		      const char **ret_why)
+{
+	const unsigned char *p = sig->p7;
+	CMS_ContentInfo *cms;
+	unsigned long e;
+
+	ERR_clear_error();
+	if (sig->p7_len <= LONG_MAX && (cms = d2i_CMS_ContentInfo(NULL, &p, (long)sig->p7_len))) {
+		*ret = cms;
+		return 0;
+	}
+	e = ERR_peek_last_error();
+	*ret_why = e ? ERR_reason_error_string(e) : NULL;
+	/* "nested asn1 error" over a failed allocation is no fault of the signature */
+	if (kiln_ssl_clear_error())
+		return kiln_error(ctx, ENOMEM, "cannot parse the signature: out of memory");
+	return -EBADMSG;
+}
+
+int kiln_modsig_describe(struct kiln_ctx *ctx, const struct kiln_modsig *sig,
+			 struct kiln_modsig_desc *ret)
+{
+	_cleanup_(cms_freep) CMS_ContentInfo *cms = NULL;
+	const char *why = NULL;
+	int r;
+
+	r = kmod_modsig_parse(ctx, sig, &cms, &why);
+	if (r == -EBADMSG)
+		return kiln_error(ctx, EBADMSG, "signature is not PKCS#7 DER: %s",
+				  why ? why : "no reason given");
+	if (r < 0)
+		return r;
+	return kmod_modsig_describe_cms(ctx, cms, ret);
 }

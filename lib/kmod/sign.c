@@ -75,6 +75,8 @@ static int passphrase_cb(char *buf, int size, int rwflag, void *userdata)
 static int key_error(struct kiln_ctx *ctx, const char *path, const struct passphrase *p,
 		     bool had_pin)
 {
+	int r;
+
 	if (p->asked && !had_pin) {
 		ERR_clear_error();
 		return kiln_error(ctx, EACCES,
@@ -82,9 +84,14 @@ static int key_error(struct kiln_ctx *ctx, const char *path, const struct passph
 				  path);
 	}
 	if (p->asked)
-		return kiln_ssl_error(ctx, EACCES,
-				      "cannot decrypt key '%s' with the passphrase given", path);
-	return kiln_ssl_error(ctx, EINVAL, "'%s' holds no PEM private key", path);
+		r = kiln_ssl_error(ctx, EACCES,
+				   "cannot decrypt key '%s' with the passphrase given", path);
+	else
+		r = kiln_ssl_error(ctx, EINVAL, "'%s' holds no PEM private key", path);
+	/* the key's fault only if OpenSSL has all it needs to read one */
+	if (r != -ENOMEM && kiln_ssl_check_algorithms(ctx) < 0)
+		return -ENOMEM;
+	return r;
 }
 
 static void ui_methodp(UI_METHOD **m)
@@ -115,7 +122,7 @@ static int load_pkcs11_key(struct kiln_ctx *ctx, struct kiln_signer *s, const ch
 	/* the token's PIN goes through the same callback as a PEM passphrase */
 	ui = UI_UTIL_wrap_read_pem_callback(passphrase_cb, 0);
 	if (!ui)
-		return -ENOMEM;
+		return kiln_ssl_oom(ctx, "cannot ask for the PIN");
 	store = OSSL_STORE_open(uri, ui, &p, NULL, NULL);
 	if (!store)
 		return kiln_ssl_error(ctx, ENOENT, "cannot open the pkcs11 key");
@@ -155,7 +162,7 @@ static int load_pem_key(struct kiln_ctx *ctx, struct kiln_signer *s, const char 
 	b = BIO_new_fp(f, BIO_CLOSE);
 	if (!b) {
 		fclose(f);
-		return -ENOMEM;
+		return kiln_ssl_oom(ctx, "cannot read key '%s'", path);
 	}
 	s->key = PEM_read_bio_PrivateKey(b, NULL, passphrase_cb, &p);
 	if (!s->key)
@@ -173,7 +180,24 @@ static int load_cert(struct kiln_ctx *ctx, struct kiln_signer *s, const char *pa
 	if (r < 0)
 		return r;
 	s->cert = sk_X509_shift(certs);
+	/* read whole (kiln_x509_prepare()): a key missing now is one OpenSSL cannot read */
+	if (!X509_get0_pubkey(s->cert))
+		return kiln_ssl_error(ctx, EBADMSG,
+				      "certificate '%s' has a public key OpenSSL cannot read", path);
 	return 0;
+}
+
+/*
+ * A step of signing failed, with a key and a certificate that loaded and
+ * match: with the key in memory, only memory is left to run out (OpenSSL
+ * 3.0 says "cms datafinal error" for a digest context it could not copy);
+ * a token may fail for reasons of its own.
+ */
+static int sign_failed(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *what)
+{
+	if (s->pkcs11)
+		return kiln_ssl_error(ctx, EIO, "%s", what);
+	return kiln_ssl_oom(ctx, "%s", what);
 }
 
 int kiln_signer_new(struct kiln_ctx *ctx, const struct kiln_signer_options *opts,
@@ -197,11 +221,11 @@ int kiln_signer_new(struct kiln_ctx *ctx, const struct kiln_signer_options *opts
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	s->use_skid = opts->use_skid;
 	s->hash = strdup(hash);
 	if (!s->hash)
-		return -ENOMEM;
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	ERR_clear_error();
 	s->md = EVP_get_digestbyname(hash);
 	if (!s->md)
@@ -216,8 +240,16 @@ int kiln_signer_new(struct kiln_ctx *ctx, const struct kiln_signer_options *opts
 		return r;
 
 	/* CMS_add1_signer() would refuse each module; say it once, naming both files */
-	if (X509_check_private_key(s->cert, s->key) != 1) {
-		ERR_clear_error();
+	ERR_clear_error();
+	if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->key) != 1) {
+		/* unless comparing them ran out of memory, or OpenSSL lost an algorithm to it */
+		if (kiln_ssl_clear_error())
+			return kiln_error(ctx, ENOMEM,
+					  "cannot compare the key with the certificate's: out of "
+					  "memory");
+		r = kiln_ssl_check_algorithms(ctx);
+		if (r < 0)
+			return r;
 		return kiln_error(ctx, EINVAL, "the key '%s' is not the key of certificate '%s'",
 				  pkcs11 ? "pkcs11:..." : opts->key,
 				  opts->cert ? opts->cert : opts->key);
@@ -229,7 +261,7 @@ int kiln_signer_new(struct kiln_ctx *ctx, const struct kiln_signer_options *opts
 				  opts->cert ? opts->cert : opts->key);
 	s->name = kiln_x509_subject_name(s->cert);
 	if (!s->name)
-		return -ENOMEM;
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -279,30 +311,30 @@ int kiln_signer_sign(struct kiln_ctx *ctx, const struct kiln_signer *s, const ui
 	ERR_clear_error();
 	body = BIO_new_mem_buf(data, (int)len);
 	if (!body)
-		return -ENOMEM;
+		return sign_failed(ctx, s, "signing failed");
 
 	/* sign-file's sequence, flag for flag */
 	cms = CMS_sign(NULL, NULL, NULL, NULL,
 		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED | CMS_STREAM);
 	if (!cms)
-		return kiln_ssl_error(ctx, ENOMEM, "CMS_sign() failed");
+		return sign_failed(ctx, s, "CMS_sign() failed");
 	/* the signer's key and certificate are only read: CMS_add1_signer() takes references */
 	if (s->use_skid)
 		flags |= CMS_USE_KEYID;
 	if (!CMS_add1_signer(cms, s->cert, s->key, s->md, flags))
-		return kiln_ssl_error(ctx, EINVAL, "cannot add the signer");
+		return sign_failed(ctx, s, "cannot add the signer");
 	if (CMS_final(cms, body, NULL, CMS_NOCERTS | CMS_BINARY) != 1)
-		return kiln_ssl_error(ctx, EIO, "signing failed");
+		return sign_failed(ctx, s, "signing failed");
 
 	der_len = i2d_CMS_ContentInfo(cms, NULL);
 	if (der_len <= 0)
-		return kiln_ssl_error(ctx, EIO, "cannot encode the signature");
+		return sign_failed(ctx, s, "cannot encode the signature");
 	out = malloc((size_t)der_len + KILN_MODSIG_INFO_LEN + KILN_MODSIG_MAGIC_LEN);
 	if (!out)
-		return -ENOMEM;
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	p = out;
 	if (i2d_CMS_ContentInfo(cms, &p) != der_len)
-		return kiln_ssl_error(ctx, EIO, "cannot encode the signature");
+		return sign_failed(ctx, s, "cannot encode the signature");
 
 	/* struct module_signature: all zero but id_type and the big-endian sig_len */
 	memset(p, 0, KILN_MODSIG_INFO_LEN);
@@ -414,7 +446,7 @@ int kiln_module_sign_mem(struct kiln_ctx *ctx, const struct kiln_signer *s, cons
 	signed_len = body_len + trailer_len;
 	signed_buf = malloc(signed_len);
 	if (!signed_buf)
-		return -ENOMEM;
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	memcpy(signed_buf, plain, body_len);
 	memcpy(signed_buf + body_len, trailer, trailer_len);
 
@@ -449,11 +481,13 @@ static int errno_error(struct kiln_ctx *ctx, const char *what)
 	return kiln_error(ctx, err, "%s: %s", what, strerror(err));
 }
 
-int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
-			  unsigned flags, struct kiln_sign_info *ret_info)
+int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
+			 unsigned flags, struct kiln_sign_info *ret_info, struct kmod_signed *ret)
 {
+	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *resolved = NULL, *data = NULL;
 	_cleanup_free_ uint8_t *out = NULL;
+	struct kiln_sign_info info;
 	size_t len, out_len;
 	struct stat st;
 	int r;
@@ -476,11 +510,53 @@ int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, con
 	if (r < 0)
 		return r;
 	r = kiln_module_sign_mem(ctx, s, (const uint8_t *)data, len, flags, &out, &out_len,
-				 ret_info);
+				 &info);
 	if (r < 0)
 		return r;
-	r = write_file_atomic(path, out, out_len, st.st_mode & 07777);
+	r = atomic_file_open(path, &f);
+	if (r >= 0)
+		r = write_all(f.fd, out, out_len);
+	if (r >= 0)
+		r = atomic_file_stage(&f, st.st_mode & 07777);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot write it: %s", strerror(-r));
+	if (ret_info)
+		*ret_info = info;
+	/* f.path points at @path, or at resolved, which goes along */
+	*ret = (struct kmod_signed){ .file = f, .resolved = TAKE_PTR(resolved) };
+	f = (struct atomic_file){ .fd = -1 };
+	return 0;
+}
+
+int kmod_signed_rename(struct kiln_ctx *ctx, struct kmod_signed *f)
+{
+	int r = atomic_file_rename(&f->file);
+
+	if (r < 0)
+		return kiln_error(ctx, r, "cannot write it: %s", strerror(-r));
+	return 0;
+}
+
+void kmod_signed_release(struct kmod_signed *f)
+{
+	atomic_file_release(&f->file);
+	free(f->resolved);
+	*f = (struct kmod_signed){ .file.fd = -1 };
+}
+
+int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
+			  unsigned flags, struct kiln_sign_info *ret_info)
+{
+	_cleanup_(kmod_signed_release) struct kmod_signed f = { .file.fd = -1 };
+	struct kiln_sign_info info;
+	int r;
+
+	r = kmod_sign_file_stage(ctx, s, path, flags, &info, &f);
+	if (r >= 0)
+		r = kmod_signed_rename(ctx, &f);
+	if (r < 0)
+		return r;
+	if (ret_info)
+		*ret_info = info;
 	return 0;
 }

@@ -36,8 +36,21 @@
 /* The kernel's ASN.1 decoder refuses anything longer (asn1_ber_decoder()). */
 #define KERNEL_ASN1_MAX 65535
 
+/*
+ * A trusted certificate, with what verifying needs of its key worked out
+ * once: OpenSSL's answers (EVP_PKEY_is_a()) allocate, and one that fails
+ * says "no" rather than "out of memory".
+ */
+struct trusted {
+	X509 *cert;
+	EVP_PKEY *key; /* the certificate's; NULL when OpenSSL cannot read it */
+	const char *key_type; /* OpenSSL's name for it ("RSA", "EC"), or "unknown" */
+	bool rsa, ec;
+};
+
 struct kiln_verifier {
-	STACK_OF(X509) *certs;
+	struct trusted *certs;
+	size_t n, alloc;
 };
 
 int kiln_verifier_new(struct kiln_ctx *ctx, struct kiln_verifier **ret)
@@ -45,12 +58,7 @@ int kiln_verifier_new(struct kiln_ctx *ctx, struct kiln_verifier **ret)
 	struct kiln_verifier *v = calloc(1, sizeof(*v));
 
 	if (!v)
-		return -ENOMEM;
-	v->certs = sk_X509_new_null();
-	if (!v->certs) {
-		free(v);
-		return -ENOMEM;
-	}
+		return kiln_error(ctx, ENOMEM, "out of memory");
 	*ret = v;
 	return 0;
 }
@@ -59,8 +67,32 @@ void kiln_verifier_free(struct kiln_verifier *v)
 {
 	if (!v)
 		return;
-	sk_X509_pop_free(v->certs, X509_free);
+	for (size_t i = 0; i < v->n; i++)
+		X509_free(v->certs[i].cert);
+	free(v->certs);
 	free(v);
+}
+
+/* Trust @x (prepared: kiln_x509_prepare()), taking it over, even on failure. */
+static int add_trusted(struct kiln_ctx *ctx, struct kiln_verifier *v, X509 *x)
+{
+	struct trusted *t;
+
+	if (GROW(v->certs, v->alloc, v->n + 1) < 0) {
+		X509_free(x);
+		return kiln_error(ctx, ENOMEM, "out of memory");
+	}
+	t = &v->certs[v->n++];
+	*t = (struct trusted){ .cert = x, .key = X509_get0_pubkey(x), .key_type = "unknown" };
+	if (t->key) {
+		const char *type = EVP_PKEY_get0_type_name(t->key);
+
+		t->key_type = type ? type : "unknown";
+		t->rsa = streq(type, "RSA");
+		t->ec = streq(type, "EC");
+	}
+	ERR_clear_error();
+	return 0;
 }
 
 int kiln_verifier_add_cert_file(struct kiln_ctx *ctx, struct kiln_verifier *v, const char *path)
@@ -72,11 +104,11 @@ int kiln_verifier_add_cert_file(struct kiln_ctx *ctx, struct kiln_verifier *v, c
 	r = kiln_x509_read(ctx, path, true, &certs);
 	if (r < 0)
 		return r;
-	while ((x = sk_X509_shift(certs)))
-		if (!sk_X509_push(v->certs, x)) {
-			X509_free(x);
-			return -ENOMEM;
-		}
+	while ((x = sk_X509_shift(certs))) {
+		r = add_trusted(ctx, v, x);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -85,17 +117,18 @@ int kiln_verifier_add_cert_der(struct kiln_ctx *ctx, struct kiln_verifier *v, co
 {
 	const unsigned char *p = der;
 	X509 *x;
+	int r;
 
+	ERR_clear_error();
 	if (len > LONG_MAX || !(x = d2i_X509(NULL, &p, (long)len)))
-		return kiln_ssl_error(ctx, EBADMSG, "%s is not a valid DER X.509 certificate",
-				      name);
-	/* the extension cache, filled now: verifying threads share the certificate */
-	X509_check_purpose(x, -1, 0);
-	if (!sk_X509_push(v->certs, x)) {
+		return kiln_ssl_error(ctx, EBADMSG, "cannot parse %s as DER X.509", name);
+	/* what OpenSSL caches, filled now: verifying threads share the certificate */
+	r = kiln_x509_prepare(ctx, x, name);
+	if (r < 0) {
 		X509_free(x);
-		return -ENOMEM;
+		return r;
 	}
-	return 0;
+	return add_trusted(ctx, v, x);
 }
 
 const char *kiln_verify_verdict_name(enum kiln_verify_verdict v)
@@ -224,7 +257,8 @@ static bool der_small_int(struct der *in, long *ret)
  * subjectKeyIdentifier (CMS). Returns 0 with the verdict left alone, 1
  * after setting a verdict, or -ENOMEM.
  */
-static int check_versions(CMS_ContentInfo *cms, struct kiln_verify_result *res)
+static int check_versions(struct kiln_ctx *ctx, CMS_ContentInfo *cms,
+			  struct kiln_verify_result *res)
 {
 	unsigned char *buf = NULL;
 	struct der in, ci, sd, sis, si, skip;
@@ -234,11 +268,9 @@ static int check_versions(CMS_ContentInfo *cms, struct kiln_verify_result *res)
 
 	/* OpenSSL's re-encoding is DER even where the signer wrote BER */
 	len = i2d_CMS_ContentInfo(cms, &buf);
-	if (len <= 0) {
-		ERR_clear_error();
-		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_DER, -EBADMSG,
-			       "the signature parses but cannot be encoded again") ?: 1;
-	}
+	if (len <= 0)
+		/* what OpenSSL parsed, it can write: nothing but memory can fail here */
+		return kiln_ssl_oom(ctx, "cannot encode the parsed signature again");
 	in = (struct der){ buf, (size_t)len };
 	if (!der_expect(&in, 0x30, &ci) || !der_expect(&ci, 0x06, &skip) ||
 	    !der_expect(&ci, 0xa0, &skip) || !der_expect(&skip, 0x30, &sd) ||
@@ -307,10 +339,19 @@ static bool nid_in(int nid, const int *list, size_t n)
 	return false;
 }
 
-static void oid_text(const ASN1_OBJECT *obj, char *buf, int size)
+/* An algorithm's name, or its OID; -ENOMEM when OpenSSL runs out of memory writing one. */
+static int oid_text(const ASN1_OBJECT *obj, char *buf, int size)
 {
-	if (!obj || OBJ_obj2txt(buf, size, obj, 0) <= 0)
+	if (!obj) {
 		snprintf(buf, (size_t)size, "(none)");
+		return 0;
+	}
+	/* a parsed OID always has a text, unless memory runs out (BIGNUM arcs) */
+	if (OBJ_obj2txt(buf, size, obj, 0) <= 0) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -337,7 +378,9 @@ static int check_algorithms(CMS_SignerInfo *si, struct kiln_verify_result *res)
 	if (dig)
 		X509_ALGOR_get0(&obj, NULL, NULL, dig);
 	if (!obj || !nid_in(OBJ_obj2nid(obj), digests, ELEMENTSOF(digests))) {
-		oid_text(obj, name, sizeof(name));
+		r = oid_text(obj, name, sizeof(name));
+		if (r < 0)
+			return r;
 		r = verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_UNSUPPORTED, -ENOPKG,
 			    "digest algorithm %s is not one the kernel takes", name);
 		return r < 0 ? r : 1;
@@ -346,7 +389,9 @@ static int check_algorithms(CMS_SignerInfo *si, struct kiln_verify_result *res)
 	if (sig)
 		X509_ALGOR_get0(&obj, NULL, NULL, sig);
 	if (!obj || !nid_in(OBJ_obj2nid(obj), keys, ELEMENTSOF(keys))) {
-		oid_text(obj, name, sizeof(name));
+		r = oid_text(obj, name, sizeof(name));
+		if (r < 0)
+			return r;
 		r = verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_UNSUPPORTED, -ENOPKG,
 			    "signature algorithm %s is not one the kernel takes (RSA PKCS#1 v1.5 "
 			    "or ECDSA)",
@@ -383,10 +428,14 @@ static void pkey_ctxp(EVP_PKEY_CTX **c)
  * makes it: digest the body with the SignerInfo's digest algorithm (the
  * SignedData's own digestAlgorithms list plays no part, as in the kernel),
  * then check the signature value over that digest with the certificate's
- * key: PKCS#1 v1.5 with the DigestInfo for RSA, plain ECDSA.
+ * key: PKCS#1 v1.5 with the DigestInfo for RSA, plain ECDSA. The digest
+ * and key algorithms were checked to be ones the kernel and OpenSSL know,
+ * and the key was read with the certificate: a failure on the way is
+ * memory running out, never a verdict; only the signature itself may not
+ * hold.
  */
-static int verify_digest(CMS_SignerInfo *si, X509 *cert, const uint8_t *body, size_t body_len,
-			 struct kiln_verify_result *res)
+static int verify_digest(struct kiln_ctx *ctx, CMS_SignerInfo *si, const struct trusted *t,
+			 const uint8_t *body, size_t body_len, struct kiln_verify_result *res)
 {
 	_cleanup_(pkey_ctxp) EVP_PKEY_CTX *pctx = NULL;
 	X509_ALGOR *dig = NULL, *alg = NULL;
@@ -394,38 +443,39 @@ static int verify_digest(CMS_SignerInfo *si, X509 *cert, const uint8_t *body, si
 	ASN1_OCTET_STRING *value;
 	unsigned char md_value[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	const EVP_MD *md;
-	bool rsa_sig, rsa_key;
+	bool rsa_sig;
 
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, &alg);
 	X509_ALGOR_get0(&obj, NULL, NULL, dig);
+	ERR_clear_error();
 	md = EVP_get_digestbyobj(obj);
 	if (!md) {
-		ERR_clear_error();
+		if (kiln_ssl_clear_error())
+			return kiln_error(ctx, ENOMEM, "cannot look up the digest: out of memory");
 		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_UNSUPPORTED, -ENOPKG,
 			       "OpenSSL has no implementation of the signature's digest algorithm");
 	}
 	X509_ALGOR_get0(&obj, NULL, NULL, alg);
 	rsa_sig = OBJ_obj2nid(obj) == NID_rsaEncryption;
-	rsa_key = pub && EVP_PKEY_is_a(pub, "RSA");
-	if (!pub || rsa_sig != rsa_key || (!rsa_key && !EVP_PKEY_is_a(pub, "EC")))
+	if (rsa_sig != t->rsa || (!t->rsa && !t->ec))
 		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_BAD_SIGNATURE,
 			       -EKEYREJECTED,
 			       "bad signature: made with %s key, but the certificate's key is %s",
-			       rsa_sig ? "an RSA" : "an ECDSA",
-			       pub ? EVP_PKEY_get0_type_name(pub) : "unknown");
+			       rsa_sig ? "an RSA" : "an ECDSA", t->key_type);
 
 	if (EVP_Digest(body, body_len, md_value, &md_len, md, NULL) != 1)
-		goto fail;
+		return kiln_ssl_oom(ctx, "cannot digest the module");
 	value = CMS_SignerInfo_get0_signature(si);
-	pctx = EVP_PKEY_CTX_new(pub, NULL);
+	pctx = EVP_PKEY_CTX_new(t->key, NULL);
 	if (!value || !pctx || EVP_PKEY_verify_init(pctx) <= 0 ||
 	    EVP_PKEY_CTX_set_signature_md(pctx, md) <= 0 ||
-	    (rsa_key && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0))
-		goto fail;
+	    (t->rsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0))
+		return kiln_ssl_oom(ctx, "cannot set up the signature check");
 	if (EVP_PKEY_verify(pctx, value->data, (size_t)value->length, md_value, md_len) != 1) {
-		ERR_clear_error();
+		/* the one step that may say no: unless it ran out of memory, the answer is "no" */
+		if (kiln_ssl_clear_error())
+			return kiln_error(ctx, ENOMEM, "cannot check the signature: out of memory");
 		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_BAD_SIGNATURE,
 			       -EKEYREJECTED,
 			       "bad signature: the module's contents are not what was signed");
@@ -434,9 +484,6 @@ static int verify_digest(CMS_SignerInfo *si, X509 *cert, const uint8_t *body, si
 	res->problem = KILN_VERIFY_PROBLEM_NONE;
 	res->kernel_error = 0;
 	return 0;
-fail:
-	ERR_clear_error();
-	return -ENOMEM;
 }
 
 static int check_signature(struct kiln_ctx *ctx, const struct kiln_verifier *v,
@@ -445,10 +492,10 @@ static int check_signature(struct kiln_ctx *ctx, const struct kiln_verifier *v,
 {
 	_cleanup_(cmsp) CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
-	const unsigned char *p = sig->p7;
 	CMS_SignerInfo *si;
-	X509 *cert = NULL;
+	const struct trusted *t = NULL;
 	ASN1_OCTET_STRING **content;
+	const char *why = NULL;
 	int n, r;
 
 	if (sig->p7_len > KERNEL_ASN1_MAX)
@@ -456,29 +503,27 @@ static int check_signature(struct kiln_ctx *ctx, const struct kiln_verifier *v,
 			       "the signature is %zu bytes; the kernel's ASN.1 decoder takes "
 			       "at most %d",
 			       sig->p7_len, KERNEL_ASN1_MAX);
-	ERR_clear_error();
 	/* trailing bytes after the ContentInfo are ignored, as the kernel's decoder does */
-	cms = d2i_CMS_ContentInfo(NULL, &p, (long)sig->p7_len);
-	if (!cms) {
-		unsigned long e = ERR_peek_last_error();
-		const char *why = e ? ERR_reason_error_string(e) : NULL;
-
-		ERR_clear_error();
+	r = kmod_modsig_parse(ctx, sig, &cms, &why);
+	if (r == -EBADMSG)
 		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_DER, -EBADMSG,
 			       "the signature is not valid DER PKCS#7%s%s", why ? ": " : "",
 			       strempty(why));
-	}
+	if (r < 0)
+		return r;
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
 		return verdict(res, KILN_VERIFY_CORRUPT, KILN_VERIFY_PROBLEM_FORMAT, -EINVAL,
 			       "the signature is PKCS#7 of another type than signedData");
 
-	/* who signed it, for every verdict from here on */
-	if (kiln_modsig_describe(ctx, sig, &res->desc) >= 0)
-		res->has_desc = true;
-	else
+	/* who signed it, for every verdict from here on; a signature that names nobody is told */
+	r = kmod_modsig_describe_cms(ctx, cms, &res->desc);
+	if (r == -ENOMEM)
+		return r;
+	res->has_desc = r >= 0;
+	if (r < 0)
 		kiln_ctx_clear_error(ctx);
 
-	r = check_versions(cms, res);
+	r = check_versions(ctx, cms, res);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	sis = CMS_get0_SignerInfos(cms);
@@ -512,18 +557,20 @@ static int check_signature(struct kiln_ctx *ctx, const struct kiln_verifier *v,
 			       "the signature has signed attributes, which the kernel refuses for "
 			       "modules (sign it without them, as sign-file does)");
 
-	for (int i = 0; i < sk_X509_num(v->certs) && !cert; i++)
-		if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(v->certs, i)) == 0)
-			cert = sk_X509_value(v->certs, i);
-	if (!cert) {
+	for (size_t i = 0; i < v->n && !t; i++)
+		if (CMS_SignerInfo_cert_cmp(si, v->certs[i].cert) == 0)
+			t = &v->certs[i];
+	if (!t) {
 		_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
 		add_signer(&sb, res);
+		if (strbuf_error(&sb) < 0)
+			return -ENOMEM;
 		return verdict(res, KILN_VERIFY_OTHER_KEY, KILN_VERIFY_PROBLEM_NONE, -ENOKEY,
 			       "signed by another key (%s)", strbuf_str(&sb));
 	}
 
-	return verify_digest(si, cert, data, sig->body_len, res);
+	return verify_digest(ctx, si, t, data, sig->body_len, res);
 }
 
 int kiln_verify_mem(struct kiln_ctx *ctx, const struct kiln_verifier *v, const uint8_t *data,
@@ -546,6 +593,9 @@ int kiln_verify_mem(struct kiln_ctx *ctx, const struct kiln_verifier *v, const u
 		r = check_signature(ctx, v, data, &sig, &res);
 	if (r < 0) {
 		kiln_verify_result_release(&res);
+		/* a reason or a verdict that could not be written down */
+		if (r == -ENOMEM && !kiln_ctx_error_for(ctx, r))
+			kiln_error(ctx, ENOMEM, "out of memory");
 		return r;
 	}
 	*ret = res;

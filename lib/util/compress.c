@@ -227,6 +227,9 @@ static int zstd_run(struct kiln_zip *z, const void *data, size_t len, ZSTD_EndDi
 		ZSTD_outBuffer out = { z->buf, BUF_SIZE, 0 };
 
 		left = ZSTD_compressStream2(z->zc, &out, &in, end);
+		/* the context's tables are allocated on the first call, not at its creation */
+		if (ZSTD_isError(left) && ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation)
+			return kiln_error(z->ctx, ENOMEM, "zstd compression failed: out of memory");
 		if (ZSTD_isError(left))
 			return kiln_error(z->ctx, EINVAL, "zstd compression failed: %s",
 					  ZSTD_getErrorName(left));
@@ -251,6 +254,8 @@ static int xz_run(struct kiln_zip *z, const void *data, size_t len, lzma_action 
 		z->lz.next_out = z->buf;
 		z->lz.avail_out = BUF_SIZE;
 		ret = lzma_code(&z->lz, action);
+		if (ret == LZMA_MEM_ERROR)
+			return kiln_error(z->ctx, ENOMEM, "xz compression failed: out of memory");
 		if (ret != LZMA_OK && ret != LZMA_STREAM_END)
 			return kiln_error(z->ctx, EINVAL,
 					  "xz compression failed (liblzma error %d)", (int)ret);

@@ -148,14 +148,36 @@ int atomic_file_open(const char *path, struct atomic_file *ret)
 	return 0;
 }
 
-int atomic_file_commit(struct atomic_file *f, unsigned mode)
+int atomic_file_stage(struct atomic_file *f, unsigned mode)
 {
-	if (fchmod(f->fd, mode) < 0 || fsync(f->fd) < 0 || rename(f->tmp, f->path) < 0)
+	int fd = TAKE_FD(f->fd);
+
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int atomic_file_rename(struct atomic_file *f)
+{
+	if (rename(f->tmp, f->path) < 0)
 		return -errno;
 	/* renamed into place: nothing left for atomic_file_release() to remove */
 	free(f->tmp);
 	f->tmp = NULL;
 	return 0;
+}
+
+int atomic_file_commit(struct atomic_file *f, unsigned mode)
+{
+	int r = atomic_file_stage(f, mode);
+
+	return r < 0 ? r : atomic_file_rename(f);
 }
 
 void atomic_file_release(struct atomic_file *f)

@@ -57,6 +57,15 @@ int atomic_file_commit(struct atomic_file *f, unsigned mode);
 void atomic_file_release(struct atomic_file *f);
 
 /*
+ * atomic_file_commit() in two steps, for files that change together or not
+ * at all: atomic_file_stage() sets the mode, fsyncs and closes the
+ * temporary file, and atomic_file_rename() later puts it in place (or
+ * atomic_file_release() removes it).
+ */
+int atomic_file_stage(struct atomic_file *f, unsigned mode);
+int atomic_file_rename(struct atomic_file *f);
+
+/*
  * A directory made in place of @path atomically: filled under a temporary
  * name beside it (atomic_dir_open(): @tmp, mode 0700), then
  * atomic_dir_commit() gives it @mode and renames it over @path, which must

@@ -17,6 +17,7 @@
 #include <kiln/module.h>
 
 #include "fileio.h"
+#include "openssl-util.h"
 #include "parallel.h"
 #include "tap.h"
 
@@ -440,6 +441,41 @@ TEST(signer_errors)
 	o = (struct kiln_signer_options){ .key = der_b };
 	ASSERT_EQ(kiln_signer_new(ctx, &o, &s), -EINVAL);
 	ASSERT_CONTAINS(kiln_ctx_error(ctx), "holds no PEM private key");
+}
+
+TEST(certificate_bundles)
+{
+	_cleanup_(kiln_verifier_freep) struct kiln_verifier *v = NULL;
+	_cleanup_free_ char *a = key_path("a", "pem"), *ec = key_path("ec", "pem");
+	_cleanup_free_ char *both = key_path("both", "pem"), *cut = key_path("cut", "pem");
+	_cleanup_free_ char *pa = NULL, *pec = NULL, *text = NULL;
+	_cleanup_free_ uint8_t *mod = NULL;
+	struct kiln_verify_result res = { 0 };
+	size_t la, lec, n;
+
+	/* a healthy OpenSSL holds every key algorithm its providers offer */
+	ASSERT_OK(kiln_ssl_check_algorithms(ctx));
+
+	ASSERT_OK(read_file_at(AT_FDCWD, a, 1 << 20, &pa, &la));
+	ASSERT_OK(read_file_at(AT_FDCWD, ec, 1 << 20, &pec, &lec));
+	ASSERT_TRUE(asprintf(&text, "%s%s", pa, pec) > 0);
+	ASSERT_OK(write_file_atomic(both, text, strlen(text), 0644));
+	ASSERT_OK(kiln_verifier_new(ctx, &v));
+	ASSERT_OK(kiln_verifier_add_cert_file(ctx, v, both));
+	mod = signed_module(ecdsa, &n);
+	ASSERT_TRUE(mod);
+	ASSERT_OK(kiln_verify_mem(ctx, v, mod, n, &res));
+	ASSERT_EQ(res.verdict, KILN_VERIFY_OK);
+	kiln_verify_result_release(&res);
+
+	/* a certificate cut short after the first is an error, not a bundle of one */
+	free(text);
+	ASSERT_TRUE(asprintf(&text, "%s-----BEGIN CERTIFICATE-----\nMIIB\n"
+				    "-----END CERTIFICATE-----\n",
+			     pa) > 0);
+	ASSERT_OK(write_file_atomic(cut, text, strlen(text), 0644));
+	ASSERT_EQ(kiln_verifier_add_cert_file(ctx, v, cut), -EBADMSG);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "cannot read PEM certificate 2 of");
 }
 
 static int touch(const char *tree, const char *rel)
