@@ -24,6 +24,7 @@ int check_load_verifier(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 	_cleanup_(kiln_verifier_freep) struct kiln_verifier *v = NULL;
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	const struct kiln_kernel_cert *certs;
+	char *trusted;
 	size_t n;
 	int r;
 
@@ -46,9 +47,10 @@ int check_load_verifier(struct kiln_ctx *ctx, const struct kiln_kernel *k,
 	}
 	if (r < 0)
 		return r;
-	*ret_trusted = strbuf_detach(&sb, NULL);
-	if (!*ret_trusted)
+	trusted = strbuf_detach(&sb, NULL);
+	if (!trusted)
 		return -ENOMEM;
+	*ret_trusted = trusted;
 	*ret = TAKE_PTR(v);
 	return 0;
 }

@@ -57,12 +57,13 @@ int kiln_module_params(const struct kiln_module *m, struct kiln_module_param **r
 	mi = kiln_module_modinfo(m, &n);
 	for (size_t i = 0; i < n; i++)
 		k += is_param_key(mi[i].key, &is_type);
-	*ret = NULL;
-	*ret_n = 0;
-	if (ret_n_bad)
-		*ret_n_bad = 0;
-	if (k == 0)
+	if (k == 0) {
+		*ret = NULL;
+		*ret_n = 0;
+		if (ret_n_bad)
+			*ret_n_bad = 0;
 		return 0;
+	}
 	p = calloc(k, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
