@@ -168,7 +168,7 @@ static void report_json(struct json_writer *w, const char *name, const struct ki
 	json_begin_array(w);
 	for (size_t i = 0; i < r->n_problems; i++) {
 		_cleanup_free_ char *owned = NULL;
-		const char *todo = cli_fix_text(r->problems[i].fix, r->problems[i].fix_arg, &owned);
+		const char *what_to_do = cli_fix_text(r->problems[i].fix, r->problems[i].fix_arg, &owned);
 
 		json_begin_object(w);
 		json_kv_string(w, "severity", r->problems[i].warning ? "warning" : "error");
@@ -178,8 +178,8 @@ static void report_json(struct json_writer *w, const char *name, const struct ki
 		else
 			json_null(w);
 		json_kv_string(w, "message", r->problems[i].message);
-		if (todo)
-			json_kv_string(w, "advice", todo);
+		if (what_to_do)
+			json_kv_string(w, "advice", what_to_do);
 		json_end_object(w);
 	}
 	json_end_array(w);
@@ -313,14 +313,14 @@ static int ext_validate(int argc, char **argv)
 	for (size_t i = 0; i < rep->n_problems; i++) {
 		const struct kiln_ext_problem *p = &rep->problems[i];
 		_cleanup_free_ char *owned = NULL;
-		const char *todo = cli_fix_text(p->fix, p->fix_arg, &owned);
+		const char *what_to_do = cli_fix_text(p->fix, p->fix_arg, &owned);
 
 		/* Talos's messages name the path themselves */
 		bool named = !p->path || strstr(p->message, p->path);
 
 		fprintf(stderr, "kiln: %s%s%s%s: %s%s%s\n", p->warning ? "warning: " : "", in->name,
-			named ? "" : ": ", named ? "" : p->path, p->message, todo ? "; " : "",
-			strempty(todo));
+			named ? "" : ": ", named ? "" : p->path, p->message, what_to_do ? "; " : "",
+			strempty(what_to_do));
 	}
 	strbuf_addf(&out, "%s: %s", in->name, rep->n_errors ? "invalid" : "valid");
 	if (rep->manifest)

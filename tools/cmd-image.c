@@ -220,13 +220,13 @@ static void note_refusal(struct progress *p, const struct kiln_installer_event *
 	for (size_t i = 0; i < r->n_findings && !p->refusal_fix; i++) {
 		const struct kiln_check_finding *f = &r->findings[i];
 		_cleanup_free_ char *owned = NULL;
-		const char *todo;
+		const char *what_to_do;
 
 		if (f->status != KILN_CHECK_FAIL)
 			continue;
-		todo = cli_fix_text(f->fix, f->fix_arg, &owned);
+		what_to_do = cli_fix_text(f->fix, f->fix_arg, &owned);
 		/* a signature is fixed in the image as it is; anything else in its source */
-		if (todo && asprintf(&p->refusal_fix, "%s%s", todo,
+		if (what_to_do && asprintf(&p->refusal_fix, "%s%s", what_to_do,
 				     ev->name && f->kind != KILN_CHECK_SIGNATURE
 					 ? ", then rebuild the extension"
 					 : "") < 0)
@@ -247,16 +247,16 @@ static void print_module(struct progress *p, const struct kiln_installer_event *
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct kiln_check_finding *f = &r->findings[i];
 		_cleanup_free_ char *owned = NULL;
-		const char *todo;
+		const char *what_to_do;
 
 		if (f->status != KILN_CHECK_WARN)
 			continue;
 		p->warnings++;
-		todo = cli_fix_text(f->fix, f->fix_arg, &owned);
+		what_to_do = cli_fix_text(f->fix, f->fix_arg, &owned);
 		fprintf(stderr, "kiln: warning: image: preflight: %s (%s): %s%s%s: %s%s%s\n",
 			ev->module, strempty(ev->name), kiln_check_kind_name(f->kind),
-			f->subject ? " " : "", strempty(f->subject), f->message, todo ? "; " : "",
-			strempty(todo));
+			f->subject ? " " : "", strempty(f->subject), f->message, what_to_do ? "; " : "",
+			strempty(what_to_do));
 	}
 }
 

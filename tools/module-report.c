@@ -111,12 +111,12 @@ const char *cli_fix_text(enum kiln_check_fix fix, const char *arg, char **owned)
 }
 
 /* What to do about @f: @advice's words, else cli_fix_text()'s; *@owned is freed by the caller. */
-static const char *todo_text(const struct kiln_check_finding *f, cli_advice_fn advice,
+static const char *advice_text(const struct kiln_check_finding *f, cli_advice_fn advice,
 			     const void *userdata, char **owned)
 {
-	const char *todo = advice ? advice(f, userdata, owned) : NULL;
+	const char *what_to_do = advice ? advice(f, userdata, owned) : NULL;
 
-	return todo ? todo : cli_fix_text(f->fix, f->fix_arg, owned);
+	return what_to_do ? what_to_do : cli_fix_text(f->fix, f->fix_arg, owned);
 }
 
 /* @indent and @label before each line of @text. */
@@ -137,11 +137,11 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct kiln_check_finding *f = &r->findings[i];
 		_cleanup_free_ char *owned = NULL;
-		const char *todo;
+		const char *what_to_do;
 
 		if (f->status < min)
 			continue;
-		todo = todo_text(f, advice, userdata, &owned);
+		what_to_do = advice_text(f, advice, userdata, &owned);
 		strbuf_addf(sb, "%s%s: %s: ", indent, kiln_check_status_name(f->status),
 			    kiln_check_kind_name(f->kind));
 		if (f->subject)
@@ -149,8 +149,8 @@ void cli_check_findings_text(struct strbuf *sb, const struct kiln_check_result *
 		strbuf_addf(sb, "%s\n", f->message);
 		if (f->kernel_says)
 			add_lines(sb, indent, "    kernel: ", f->kernel_says);
-		if (todo)
-			strbuf_addf(sb, "%s    to do: %s\n", indent, todo);
+		if (what_to_do)
+			strbuf_addf(sb, "%s    to do: %s\n", indent, what_to_do);
 	}
 }
 
@@ -189,7 +189,7 @@ void cli_check_json_members(struct json_writer *w, const struct kiln_check_resul
 			json_end_array(w);
 			json_kv_string(w, "fix", kiln_check_fix_name(f->fix));
 			json_kv_string(w, "fix_arg", f->fix_arg);
-			json_kv_string(w, "advice", todo_text(f, advice, userdata, &owned));
+			json_kv_string(w, "advice", advice_text(f, advice, userdata, &owned));
 			json_end_object(w);
 		}
 		json_end_array(w);

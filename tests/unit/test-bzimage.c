@@ -59,15 +59,15 @@ __attribute__((constructor(200))) static void make_certs(void)
 /* A vmlinux: an ELF magic, junk that looks like DER, the certificates, the banner. */
 static void make_vmlinux(struct strbuf *sb)
 {
-	static const uint8_t fake[] = { 0x30, 0x82, 0x01, 0x00, 0x30, 0x82, 0x00, 0x10, 0x02 };
+	static const uint8_t der_like[] = { 0x30, 0x82, 0x01, 0x00, 0x30, 0x82, 0x00, 0x10, 0x02 };
 
 	ASSERT_OK(strbuf_add(sb, "\177ELF", 4));
 	for (unsigned i = 0; i < 3000; i++)
 		ASSERT_OK(strbuf_addch(sb, (char)(i * 7 % 251)));
-	ASSERT_OK(strbuf_add(sb, fake, sizeof(fake)));
+	ASSERT_OK(strbuf_add(sb, der_like, sizeof(der_like)));
 	ASSERT_OK(strbuf_add(sb, certs.der[0], certs.len[0]));
 	ASSERT_OK(strbuf_add(sb, certs.der[1], certs.len[1]));
-	ASSERT_OK(strbuf_add(sb, fake, 6)); /* a cut-off candidate at the end of the list */
+	ASSERT_OK(strbuf_add(sb, der_like, 6)); /* a cut-off candidate at the end of the list */
 	ASSERT_OK(strbuf_adds(sb, "Linux version 9.9.9-banner (t@t) #1\n"));
 	for (unsigned i = 0; i < 2000; i++)
 		ASSERT_OK(strbuf_addch(sb, 0));
