@@ -92,6 +92,7 @@ void kiln_build_modules_free(struct kiln_build_module *m, size_t n);
 
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
+	KILN_BUILD_STAGE_PULLED, /* fetched from a registry's stage cache: as CACHED */
 	KILN_BUILD_STAGE_START,
 	KILN_BUILD_STAGE_STEP, /* a new instruction started */
 	KILN_BUILD_STAGE_DONE,
@@ -108,7 +109,7 @@ struct kiln_build_event {
 	const char *phase; /* "prepare", "build", "install", "test", "sources", "finalize", ... */
 	const char *instruction; /* STEP and FAILED: the instruction's text, or NULL */
 	const char *log_path; /* the stage's full log */
-	const char *digest; /* DONE and CACHED: "sha256:..." of the output manifest */
+	const char *digest; /* DONE, CACHED and PULLED: "sha256:..." of the output manifest */
 	const char *error; /* FAILED: what went wrong, one line */
 	const char *log_tail; /* FAILED: the last lines of the log (up to 50), or NULL */
 	double seconds; /* DONE and FAILED: time spent on the stage */
@@ -116,7 +117,7 @@ struct kiln_build_event {
 	int64_t total; /* FETCH: bytes in all, -1 if unknown */
 	const char *url; /* FETCH */
 	/*
-	 * DONE and CACHED: the kernel modules of the output (a cache hit reports
+	 * DONE, CACHED and PULLED: the kernel modules of the output (a cache hit reports
 	 * what was recorded when the stage was built); FAILED: those of the
 	 * output that was refused, when the modules failed the stage.
 	 */
