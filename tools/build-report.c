@@ -120,6 +120,7 @@ static const char STYLE[] =
     "code,pre,.mono{font-family:monospace;font-size:12px}pre{background:#f6f6f6;"
     "border:1px solid #ddd;padding:.6em;overflow:auto;max-height:40em}\n"
     ".ok{color:#1b6e1b}.bad{color:#b00020;font-weight:bold}.note{color:#666}\n"
+    "td.verdict{min-width:9em}\n"
     ".legend span{display:inline-block;padding:1px 8px;margin-right:6px;border:1px solid #888}\n"
     ".built{background:#a6dba0}.cached{background:#a6c8f0}.pulled{background:#d3b5f0}\n"
     ".failed{background:#f4a3a3}.skipped{background:#ddd}.not-reached{background:#fff}\n"
