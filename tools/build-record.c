@@ -11,6 +11,7 @@
 #include "build-record.h"
 #include "json.h"
 #include "module-report.h"
+#include "strv.h"
 
 const char *stage_outcome_name(enum stage_outcome o)
 {
@@ -131,8 +132,6 @@ static void step_add(struct build_record *r, struct record_stage *st,
 		.start = t,
 		.end = t,
 	};
-	if (streq(ev->phase, "validate extension"))
-		st->extension_validated = true;
 }
 
 static void keep_module(struct build_record *r, struct record_module *k,
@@ -169,6 +168,25 @@ static void keep_modules(struct build_record *r, struct record_stage *st,
 	st->n_modules = ev->n_modules;
 	for (size_t i = 0; i < ev->n_modules; i++)
 		keep_module(r, &st->modules[i], &ev->modules[i]);
+}
+
+static void keep_extension(struct build_record *r, struct record_stage *st,
+			   const struct kiln_build_extension *e)
+{
+	if (!e || st->extension)
+		return;
+	st->extension = true;
+	st->ext_name = keep(r, e->name);
+	st->ext_version = keep(r, e->version);
+	st->ext_files = e->n_files;
+	st->ext_warnings = calloc(e->n_warnings + 1, sizeof(*st->ext_warnings));
+	if (!st->ext_warnings) {
+		r->error = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < e->n_warnings; i++)
+		if ((st->ext_warnings[st->n_ext_warnings] = keep(r, e->warnings[i])))
+			st->n_ext_warnings++;
 }
 
 /* The stage ran to its end at @t: its slot is free again. */
@@ -213,6 +231,7 @@ void build_record_event(struct build_record *r, const struct kiln_build_event *e
 		st->start = st->end = t;
 		st->digest = keep(r, ev->digest);
 		keep_modules(r, st, ev);
+		keep_extension(r, st, ev->extension);
 		break;
 	case KILN_BUILD_STAGE_START:
 		st->outcome = OUTCOME_RUNNING;
@@ -227,6 +246,7 @@ void build_record_event(struct build_record *r, const struct kiln_build_event *e
 		st->outcome = OUTCOME_BUILT;
 		st->digest = keep(r, ev->digest);
 		keep_modules(r, st, ev);
+		keep_extension(r, st, ev->extension);
 		break;
 	case KILN_BUILD_STAGE_FAILED:
 		keep_failure(r, st, ev, t);
@@ -255,6 +275,9 @@ static void stage_release(struct record_stage *st)
 		free(st->modules[i].verdict);
 	}
 	free(st->modules);
+	strv_free(st->ext_warnings);
+	free(st->ext_name);
+	free(st->ext_version);
 	free(st->name);
 	free(st->digest);
 	free(st->error);

@@ -55,8 +55,12 @@ struct record_stage {
 	size_t n_steps;
 	struct record_module *modules;
 	size_t n_modules;
-	/* an output in the shape of a system extension was validated as it was built */
-	bool extension_validated;
+	/* the output is a system extension, valid: what its validation found */
+	bool extension;
+	char *ext_name, *ext_version;
+	unsigned ext_files;
+	char **ext_warnings; /* NULL-terminated */
+	size_t n_ext_warnings;
 	/* FAILED: */
 	char *error, *log_tail, *log_path, *instruction, *phase;
 	unsigned step;

@@ -627,36 +627,52 @@ static void section_modules(struct strbuf *sb, const struct build_report *b)
 	strbuf_adds(sb, "</table>\n");
 }
 
+static void extension_row(struct strbuf *sb, const struct record_stage *st)
+{
+	char files[64];
+
+	row_begin(sb, "extension valid", st->name);
+	element(sb, "td", "mono", st->name);
+	element(sb, "td", "mono", st->ext_name);
+	element(sb, "td", "mono", st->ext_version);
+	snprintf(files, sizeof(files), "%u", st->ext_files);
+	element(sb, "td", NULL, files);
+	element(sb, "td", "ok", st->n_ext_warnings ? "valid, with warnings" : "valid");
+	strbuf_adds(sb, "<td>");
+	for (size_t i = 0; i < st->n_ext_warnings; i++)
+		element(sb, "div", "warning", st->ext_warnings[i]);
+	strbuf_adds(sb, "</td></tr>\n");
+}
+
 static void section_extensions(struct strbuf *sb, const struct build_report *b)
 {
 	const struct build_record *r = b->record;
 	size_t n = 0;
 
 	strbuf_adds(sb, "<p class=\"note\">kiln build validates an output in the shape of a "
-			"system extension (manifest.yaml and rootfs/) as it builds it, with "
-			"Talos's rules and kiln's; an error fails the stage, warnings are in its "
-			"log. A cache hit was validated when it was built and is not listed "
-			"here.</p>\n<table id=\"extensions\">\n<tr><th>stage</th><th>result</th></tr>\n");
+			"system extension (manifest.yaml and rootfs/) before it stores it, with "
+			"Talos's rules and kiln's (its modules are checked against their kernel "
+			"above); an error fails the stage. A cache hit shows what was found when "
+			"it was built.</p>\n<table id=\"extensions\">\n<tr><th>stage</th><th>name</th>"
+			"<th>version</th><th>files in rootfs/</th><th>result</th><th>warnings</th></tr>\n");
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct record_stage *st = &r->stages[i];
-		bool failed = st->outcome == OUTCOME_FAILED && streq(st->phase, "validate extension");
 
-		if (!st->extension_validated)
-			continue;
-		n++;
-		row_begin(sb, failed ? "extension invalid" : "extension valid", st->name);
-		element(sb, "td", "mono", st->name);
-		if (failed)
-			element(sb, "td", "bad", st->error);
-		else if (st->outcome == OUTCOME_BUILT)
-			element(sb, "td", "ok", "valid: no errors (warnings, if any, in the log)");
-		else
-			element(sb, "td", NULL, stage_outcome_name(st->outcome));
-		strbuf_adds(sb, "</tr>\n");
+		if (st->extension) {
+			extension_row(sb, st);
+			n++;
+		} else if (st->outcome == OUTCOME_FAILED && streq(st->phase, "validate extension")) {
+			row_begin(sb, "extension invalid", st->name);
+			element(sb, "td", "mono", st->name);
+			strbuf_adds(sb, "<td colspan=\"5\" class=\"bad\">invalid: ");
+			esc(sb, st->error);
+			strbuf_adds(sb, "</td></tr>\n");
+			n++;
+		}
 	}
 	if (n == 0)
-		strbuf_adds(sb, "<tr><td colspan=\"2\" class=\"note\">No stage built in this build "
-				"was a system extension.</td></tr>\n");
+		strbuf_adds(sb, "<tr><td colspan=\"6\" class=\"note\">No stage's output is a system "
+				"extension.</td></tr>\n");
 	strbuf_adds(sb, "</table>\n");
 }
 

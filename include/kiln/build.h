@@ -90,6 +90,23 @@ static inline bool kiln_build_module_loads(const struct kiln_build_module *m)
 
 void kiln_build_modules_free(struct kiln_build_module *m, size_t n);
 
+/*
+ * A stage output in the shape of a Talos system extension (manifest.yaml and
+ * rootfs/ at its top), as kiln build validated it before storing it:
+ * Talos's rules and kiln's, without a kernel (its modules are checked as
+ * every stage's are). An output with errors fails its stage and is never
+ * stored, so one that was stored has none; its warnings are kept here.
+ */
+struct kiln_build_extension {
+	char *name; /* the manifest's metadata.name and .version */
+	char *version;
+	unsigned n_files; /* entries under rootfs/ */
+	char **warnings; /* "PATH: what", one a warning */
+	size_t n_warnings;
+};
+
+void kiln_build_extension_free(struct kiln_build_extension *e);
+
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
 	KILN_BUILD_STAGE_PULLED, /* fetched from a registry's stage cache: as CACHED */
@@ -123,6 +140,12 @@ struct kiln_build_event {
 	 */
 	const struct kiln_build_module *modules;
 	size_t n_modules;
+	/*
+	 * DONE, CACHED and PULLED: the output is a system extension, validated
+	 * (NULL when it is none, or for a cache entry a kiln wrote that did not
+	 * record it)
+	 */
+	const struct kiln_build_extension *extension;
 };
 
 struct kiln_build_options {

@@ -234,11 +234,18 @@ expect_fail "variant alpine without an alpine image says which image and what to
 
 check "an extension tree builds" kb good-ext --report "$work/ext.html"
 check "its report shows it validated" report ext --built good-ext --extension good-ext
+check "a cache hit of it builds" kb good-ext --report "$work/ext-cached.html"
+check "and its report shows what validation found when it was built" \
+	report ext-cached --cached good-ext --extension good-ext
 check "into an image whose root is manifest.yaml and rootfs/" \
 	bash -c "[ \"\$(\"$KILN\" ls good-ext:latest / | tr '\n' ' ')\" = 'manifest.yaml rootfs ' ]"
 check "which kiln ext validate accepts" "$KILN" ext validate good-ext:latest --talos-version v1.12.0
 expect_fail "a bad extension fails its build, naming the file and what to do" 1 \
-	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext
+	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext \
+	--report "$work/bad-ext.html"
+check "its report says it is invalid and why" bash -c "python3 '$SRCDIR/tests/integration/check-report.py' \
+	'$work/bad-ext.html' --screenshot '$work/bad-ext.png' --failed bad-ext &&
+	grep -q '<tr class=\"extension invalid\" data-stage=\"bad-ext\">.*51-kiln.rules' '$work/bad-ext.html'"
 check "and never reaches the store" bash -c "! \"$KILN\" cache ls | grep -q '^bad-ext '"
 
 # ---- kernel modules are checked against the kernel they were built with ----
