@@ -28,6 +28,8 @@ const char *stage_outcome_name(enum stage_outcome o)
 		return "skipped";
 	case OUTCOME_RUNNING:
 		return "running";
+	case OUTCOME_CANCELLED:
+		return "cancelled";
 	case OUTCOME_NONE:
 		break;
 	}
@@ -148,8 +150,8 @@ static void keep_module(struct build_record *r, struct record_module *k,
 	k->verdict = strbuf_detach(&verdict, NULL);
 	if (!k->description || !k->verdict)
 		r->error = -ENOMEM;
-	if (m->checked && asprintf(&k->kernel, "%s (%s), %s", m->kernel, m->kernel_dir,
-				   m->kernel_release) < 0) {
+	if (m->checked &&
+	    asprintf(&k->kernel, "%s (%s), %s", m->kernel, m->kernel_dir, m->kernel_release) < 0) {
 		k->kernel = NULL;
 		r->error = -ENOMEM;
 	}
@@ -259,6 +261,16 @@ void build_record_event(struct build_record *r, const struct kiln_build_event *e
 	case KILN_BUILD_FETCH:
 		break;
 	}
+}
+
+void build_record_finish(struct build_record *r, double t)
+{
+	r->end = t - r->start;
+	for (size_t i = 0; i < r->n_stages; i++)
+		if (r->stages[i].outcome == OUTCOME_RUNNING) {
+			stage_end(r, &r->stages[i], r->end);
+			r->stages[i].outcome = OUTCOME_CANCELLED;
+		}
 }
 
 static void stage_release(struct record_stage *st)

@@ -22,10 +22,11 @@ enum stage_outcome {
 	OUTCOME_PULLED,
 	OUTCOME_FAILED,
 	OUTCOME_SKIPPED,
-	OUTCOME_RUNNING, /* started, not ended */
+	OUTCOME_RUNNING, /* started, not ended (yet) */
+	OUTCOME_CANCELLED, /* stopped unfinished: another stage failed */
 };
 
-/* "built", "cached", "pulled", "failed", "skipped", "not reached", "running" */
+/* "built", "cached", "pulled", "failed", "skipped", "not reached", "running", "cancelled" */
 const char *stage_outcome_name(enum stage_outcome o);
 
 /* A step or phase of a stage: from its STEP event to the next, or to the stage's end. */
@@ -78,6 +79,12 @@ struct build_record {
 
 /* Keep @ev, which came at @t (CLOCK_MONOTONIC seconds). */
 void build_record_event(struct build_record *r, const struct kiln_build_event *ev, double t);
+
+/*
+ * The build ended at @t (CLOCK_MONOTONIC seconds): a stage still running
+ * was cancelled then.
+ */
+void build_record_finish(struct build_record *r, double t);
 
 /* The stage @name, or NULL when no event named it. */
 const struct record_stage *build_record_find(const struct build_record *r, const char *name);

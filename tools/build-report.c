@@ -124,7 +124,7 @@ static const char STYLE[] =
     ".legend span{display:inline-block;padding:1px 8px;margin-right:6px;border:1px solid #888}\n"
     ".built{background:#a6dba0}.cached{background:#a6c8f0}.pulled{background:#d3b5f0}\n"
     ".failed{background:#f4a3a3}.skipped{background:#ddd}.not-reached{background:#fff}\n"
-    ".running{background:#fde29c}\n"
+    ".running,.cancelled{background:#fde29c}\n"
     ".chip{display:inline-block;padding:1px 8px;margin:2px;border:1px solid #888;"
     "border-radius:3px}\n"
     ".graph svg{max-width:100%;height:auto}\n"
@@ -146,6 +146,7 @@ static const char *outcome_fill(enum stage_outcome o)
 	case OUTCOME_SKIPPED:
 		return "#dddddd";
 	case OUTCOME_RUNNING:
+	case OUTCOME_CANCELLED:
 		return "#fde29c";
 	case OUTCOME_NONE:
 		break;
@@ -168,9 +169,10 @@ static enum stage_outcome outcome_of(const struct build_report *b, const char *s
 
 static void legend(struct strbuf *sb)
 {
-	static const enum stage_outcome all[] = { OUTCOME_BUILT,  OUTCOME_CACHED,
-						  OUTCOME_PULLED, OUTCOME_FAILED,
-						  OUTCOME_SKIPPED, OUTCOME_NONE };
+	static const enum stage_outcome all[] = { OUTCOME_BUILT,   OUTCOME_CACHED,
+						  OUTCOME_PULLED,  OUTCOME_FAILED,
+						  OUTCOME_SKIPPED, OUTCOME_CANCELLED,
+						  OUTCOME_NONE };
 
 	strbuf_adds(sb, "<p class=\"legend\">");
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)
@@ -236,7 +238,8 @@ static void section_build(struct strbuf *sb, const struct build_report *b)
 	kv(sb, "command line", b->command_line, "mono");
 	kv(sb, "kiln version", kiln_version(), NULL);
 	kv(sb, "tree", b->root, "mono");
-	kv(sb, "tree revision", b->revision ?: "none: the tree is not a git checkout",
+	kv(sb, "tree revision",
+	   b->revision ?: "none: the tree is no git checkout (or git is not installed)",
 	   b->revision ? "mono" : "note");
 	strbuf_reset(&v);
 	joined(&v, b->targets, b->n_targets, "");
@@ -295,8 +298,9 @@ static int render_svg(const struct strbuf *dot, struct strbuf *svg)
 	r = write_all(fd, strbuf_str(dot), dot->len);
 	close(fd);
 	if (r >= 0)
-		r = run_program_opts(cli_ctx, (char *[]){ (char *)"dot", (char *)"-Tsvg", path, NULL },
-				     &o, &status, &err);
+		r = run_program_opts(cli_ctx,
+				     (char *[]){ (char *)"dot", (char *)"-Tsvg", path, NULL }, &o,
+				     &status, &err);
 	unlink(path);
 	if (r < 0)
 		return r;
@@ -361,7 +365,8 @@ static void critical_path(const struct build_report *b, bool *critical)
 	const struct record_stage *cur = NULL;
 
 	for (size_t i = 0; i < r->n_stages; i++)
-		if (r->stages[i].slot >= 0 && (!cur || r->stages[i].end > cur->end))
+		if (r->stages[i].slot >= 0 && r->stages[i].outcome != OUTCOME_CANCELLED &&
+		    (!cur || r->stages[i].end > cur->end))
 			cur = &r->stages[i];
 	while (cur) {
 		const struct kiln_pkg *pkg = kiln_tree_find(b->tree, cur->name);
@@ -413,8 +418,8 @@ static void timeline_axis(struct strbuf *sb, double total, double scale, int y)
 	}
 }
 
-static void timeline_bar(struct strbuf *sb, const struct record_stage *st, size_t i,
-			 bool critical, double scale)
+static void timeline_bar(struct strbuf *sb, const struct record_stage *st, size_t i, bool critical,
+			 double scale)
 {
 	double x = TL_LABEL + st->start * scale;
 	double w = max_d((st->end - st->start) * scale, 2);
@@ -486,13 +491,14 @@ static int section_timeline(struct strbuf *sb, const struct build_report *b,
 	critical_path(b, critical);
 	strbuf_adds(sb, "<div class=\"timeline\" id=\"timeline\">\n");
 	if (r->n_slots) {
-		strbuf_addf(sb,
-			    "<p>Each bar is a stage, from its start to its end, in the job slot it "
-			    "ran in; the bars outlined in black are the critical path: the chain of "
-			    "stages each of which waited for the one before.</p>\n"
-			    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%%\" "
-			    "style=\"max-width:%dpx\" viewBox=\"0 0 %d %d\">\n",
-			    TL_WIDTH, TL_WIDTH, height + TL_AXIS);
+		strbuf_addf(
+		    sb,
+		    "<p>Each bar is a stage, from its start to its end, in the job slot it "
+		    "ran in; the bars outlined in black are the critical path: the chain of "
+		    "stages each of which waited for the one before.</p>\n"
+		    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%%\" "
+		    "style=\"max-width:%dpx\" viewBox=\"0 0 %d %d\">\n",
+		    TL_WIDTH, TL_WIDTH, height + TL_AXIS);
 		timeline_axis(sb, total, scale, height);
 		for (size_t i = 0; i < r->n_slots; i++)
 			strbuf_addf(sb, "<text class=\"lane\" x=\"4\" y=\"%zu\">slot %zu</text>\n",
@@ -512,8 +518,9 @@ static int section_timeline(struct strbuf *sb, const struct build_report *b,
 static void section_stages(struct strbuf *sb, const struct build_report *b,
 			   const struct kiln_pkg **pkgs, size_t n)
 {
-	strbuf_adds(sb, "<table id=\"stages\">\n<tr><th>stage</th><th>outcome</th><th>job "
-			"slot</th><th>started</th><th>took</th><th>steps</th><th>output</th></tr>\n");
+	strbuf_adds(sb,
+		    "<table id=\"stages\">\n<tr><th>stage</th><th>outcome</th><th>job "
+		    "slot</th><th>started</th><th>took</th><th>steps</th><th>output</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct record_stage *st = build_record_find(b->record, pkgs[i]->name);
 		enum stage_outcome o = st ? st->outcome : OUTCOME_NONE;
@@ -649,19 +656,21 @@ static void section_extensions(struct strbuf *sb, const struct build_report *b)
 	const struct build_record *r = b->record;
 	size_t n = 0;
 
-	strbuf_adds(sb, "<p class=\"note\">kiln build validates an output in the shape of a "
-			"system extension (manifest.yaml and rootfs/) before it stores it, with "
-			"Talos's rules and kiln's (its modules are checked against their kernel "
-			"above); an error fails the stage. A cache hit shows what was found when "
-			"it was built.</p>\n<table id=\"extensions\">\n<tr><th>stage</th><th>name</th>"
-			"<th>version</th><th>files in rootfs/</th><th>result</th><th>warnings</th></tr>\n");
+	strbuf_adds(
+	    sb,
+	    "<p class=\"note\">kiln build validates an output in the shape of a "
+	    "system extension (manifest.yaml and rootfs/) before it stores it, with "
+	    "Talos's rules and kiln's (its modules are in the table above); an error fails the stage. A cache hit shows what was found when "
+	    "it was built.</p>\n<table id=\"extensions\">\n<tr><th>stage</th><th>name</th>"
+	    "<th>version</th><th>files in rootfs/</th><th>result</th><th>warnings</th></tr>\n");
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct record_stage *st = &r->stages[i];
 
 		if (st->extension) {
 			extension_row(sb, st);
 			n++;
-		} else if (st->outcome == OUTCOME_FAILED && streq(st->phase, "validate extension")) {
+		} else if (st->outcome == OUTCOME_FAILED &&
+			   streq(st->phase, "validate extension")) {
 			row_begin(sb, "extension invalid", st->name);
 			element(sb, "td", "mono", st->name);
 			strbuf_adds(sb, "<td colspan=\"5\" class=\"bad\">invalid: ");
@@ -671,8 +680,9 @@ static void section_extensions(struct strbuf *sb, const struct build_report *b)
 		}
 	}
 	if (n == 0)
-		strbuf_adds(sb, "<tr><td colspan=\"6\" class=\"note\">No stage's output is a system "
-				"extension.</td></tr>\n");
+		strbuf_adds(sb,
+			    "<tr><td colspan=\"6\" class=\"note\">No stage's output is a system "
+			    "extension.</td></tr>\n");
 	strbuf_adds(sb, "</table>\n");
 }
 
@@ -773,7 +783,8 @@ static int build_report_write(const struct build_report *b, const char *path)
 	int r;
 
 	if (b->record->error < 0)
-		return kiln_error(cli_ctx, -b->record->error, "out of memory keeping the build's events");
+		return kiln_error(cli_ctx, -b->record->error,
+				  "out of memory keeping the build's events");
 	r = write_page(&sb, b);
 	if (r < 0)
 		return r;

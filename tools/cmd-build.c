@@ -698,7 +698,7 @@ int cmd_build(int argc, char **argv)
 	struct kiln_build_published *published = NULL;
 	struct kiln_build_publish_options po = { 0 };
 	struct kiln_build_options bo;
-	struct kiln_build_stats stats;
+	struct kiln_build_stats stats = { 0 };
 	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
 	_cleanup_(build_record_release) struct build_record record = { 0 };
 	_cleanup_(report_release) struct build_report rep = { .record = &record };
@@ -743,6 +743,8 @@ int cmd_build(int argc, char **argv)
 	bo = run_options(&a, &t, log_dir, &p);
 	r = kiln_build(cli_ctx, s, tree, targets, n_targets, &bo, &built, &stats);
 	progress_stop(&p);
+	if (p.record)
+		build_record_finish(p.record, now());
 	rep.tree = tree;
 	rep.stats = &stats;
 	rep.store = s;

@@ -37,7 +37,8 @@ int graph_write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n,
 					goto oom;
 				strbuf_addch(sb, '\t');
 				graph_dot_quoted(sb, dep->image);
-				strbuf_adds(sb, " [shape=box, style=filled, fillcolor=lemonchiffon];\n");
+				strbuf_adds(
+				    sb, " [shape=box, style=filled, fillcolor=lemonchiffon];\n");
 			}
 			strbuf_addch(sb, '\t');
 			graph_dot_quoted(sb, graph_dep_name(dep));

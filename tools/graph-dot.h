@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The stage graph in graphviz's dot language, as `kiln graph` prints it and the build report draws it. */
+/*
+ * The stage graph in graphviz's dot language, as `kiln graph` prints it and
+ * the build report draws it.
+ */
 
 #include <kiln/spec.h>
 

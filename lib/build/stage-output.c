@@ -43,9 +43,9 @@ static int keep_extension(struct stage *st, const struct kiln_ext_report *rep)
 	kiln_build_extension_free(st->extension);
 	st->extension = e;
 	e->n_files = rep->n_files;
-	if (rep->manifest && ((rep->manifest->name && !(e->name = strdup(rep->manifest->name))) ||
-			      (rep->manifest->ext_version &&
-			       !(e->version = strdup(rep->manifest->ext_version)))))
+	if (rep->manifest &&
+	    ((rep->manifest->name && !(e->name = strdup(rep->manifest->name))) ||
+	     (rep->manifest->ext_version && !(e->version = strdup(rep->manifest->ext_version)))))
 		return -ENOMEM;
 	e->warnings = calloc(rep->n_problems + 1, sizeof(*e->warnings));
 	if (!e->warnings)
