@@ -215,10 +215,13 @@ check "its cachePaths directory kept what the first build wrote" \
 
 expect_fail "a failing instruction names the stage, the step and the instruction" 1 \
 	'stage failing failed at step 1 \(build\).*status 7' kb failing --report "$work/failing.html" \
-	--trace "$work/failing.json"
+	--trace "$work/failing.json" --build-arg 'NOTE=<script>console.error("not escaped")</script>'
 cp "$out/stderr" "$work/failing.err"
 check "the failed build's report shows the stage failed and the end of its log" \
 	report failing --failed failing --log-line 'line one of the failing instruction'
+check "where the build argument's <script> is text: escaped, it runs nothing" \
+	grep -qF 'NOTE=&lt;script&gt;console.error(&quot;not escaped&quot;)&lt;/script&gt;' \
+	"$work/failing.html"
 check "and its trace has the failed stage" trace failing --stage failing
 check "the failure shows the end of the log" grep -q 'line one of the failing instruction' "$work/failing.err"
 check "the instruction is printed" grep -qx 'exit 7' "$work/failing.err"
