@@ -20,6 +20,8 @@ import argparse
 import base64
 import json
 import os
+import pathlib
+import select
 import shutil
 import subprocess
 import sys
@@ -79,9 +81,13 @@ class Browser:
         self.next_id = 0
         self.buf = b""
         self.events = []
+        self.deadline = time.time() + 120  # for everything: a hung browser fails the check
 
     def _read(self):
         while b"\0" not in self.buf:
+            left = self.deadline - time.time()
+            if left <= 0 or not select.select([self.r_ours], [], [], left)[0]:
+                raise RuntimeError("chromium did not answer within 120 s")
             chunk = os.read(self.r_ours, 1 << 20)
             if not chunk:
                 raise RuntimeError("chromium closed the DevTools pipe")
@@ -103,16 +109,15 @@ class Browser:
                 return m["result"]
             self.events.append(m)
 
-    def wait_event(self, method, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
+    def wait_event(self, method):
+        while True:
             for i, m in enumerate(self.events):
                 if m.get("method") == method:
                     return self.events.pop(i)
             self.events.append(self._read())
-        raise RuntimeError(f"no {method} within {timeout} s")
 
     def close(self):
+        self.deadline = time.time() + 20
         try:
             self.call("Browser.close")
         except (RuntimeError, OSError):
@@ -126,7 +131,7 @@ class Browser:
 
 def load(path, screenshot):
     """The probe's answer, and what went wrong while loading (console, errors, requests)."""
-    url = "file://" + os.path.abspath(path)
+    url = pathlib.Path(os.path.abspath(path)).as_uri()
     profile = tempfile.mkdtemp(prefix="kiln-chromium-")
     b = Browser(profile)
     try:
