@@ -332,7 +332,7 @@ static int section_graph(struct strbuf *sb, const struct build_report *b,
 	if (r < 0) {
 		const char *why = r == -ENOENT ? "graphviz's dot is not installed (Debian: apt "
 						 "install graphviz)"
-					       : kiln_ctx_error_for(cli_ctx, r);
+					       : kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r);
 
 		fprintf(stderr, "kiln: warning: build: the report has no stage graph: %s\n", why);
 		strbuf_adds(sb, "<p class=\"bad\" id=\"no-graph\">No stage graph: ");
@@ -566,7 +566,7 @@ static void image_row(struct strbuf *sb, const struct build_report *b,
 	element(sb, "td", "mono", p->desc.digest.s);
 	if (r < 0) {
 		strbuf_adds(sb, "<td colspan=\"2\" class=\"bad\">cannot read it: ");
-		esc(sb, kiln_ctx_error_for(cli_ctx, r));
+		esc(sb, kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r));
 		strbuf_adds(sb, "</td>");
 		kiln_ctx_clear_error(cli_ctx);
 	} else {

@@ -16,9 +16,9 @@
 #include "build-record.h"
 
 struct build_report {
-	const char *command_line; /* as typed, quoted for a shell */
-	const char *root; /* the tree */
-	const char *revision; /* `git describe` of the tree, NULL when it is no git checkout */
+	char *command_line; /* as typed, quoted for a shell */
+	char *root; /* the tree */
+	char *revision; /* `git describe` of the tree, NULL when it is no git checkout */
 	const char *platform; /* --platform, NULL: the host's */
 	char *const *build_args;
 	size_t n_build_args;
@@ -28,7 +28,7 @@ struct build_report {
 	const struct kiln_tree *tree;
 	const struct build_record *record;
 	const struct kiln_build_stats *stats;
-	const char *error; /* the build's error, NULL when it succeeded */
+	char *error; /* the build's error, NULL when it succeeded */
 	struct kiln_store *store; /* where the images are */
 	const struct kiln_build_published *published; /* NULL when the build failed */
 	size_t n_published;

@@ -637,10 +637,12 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 static int report_prepare(const struct build_args *a, const struct tree_args *t,
 			  const char *const *targets, size_t n_targets, struct build_report *ret)
 {
+	if (!ret->command_line)
+		return cli_fail(-ENOMEM, "build");
 	ret->root = realpath(cli_root, NULL);
-	if (!ret->command_line || !ret->root)
-		return cli_fail(-errno, "build: --report");
-	if (a->report && kiln_build_describe(cli_ctx, cli_root, (char **)&ret->revision) < 0)
+	if (!ret->root)
+		return cli_fail(-errno, "build: cannot resolve the tree '%s'", cli_root);
+	if (a->report && kiln_build_describe(cli_ctx, cli_root, &ret->revision) < 0)
 		return cli_fail(-ENOMEM, "build");
 	ret->platform = t->platform;
 	ret->build_args = t->build_args;
@@ -653,10 +655,10 @@ static int report_prepare(const struct build_args *a, const struct tree_args *t,
 
 static void report_release(struct build_report *rep)
 {
-	free((char *)rep->command_line);
-	free((char *)rep->root);
-	free((char *)rep->revision);
-	free((char *)rep->error);
+	free(rep->command_line);
+	free(rep->root);
+	free(rep->revision);
+	free(rep->error);
 }
 
 static const struct option build_options[] = {
@@ -748,7 +750,8 @@ int cmd_build(int argc, char **argv)
 	rep.tree = tree;
 	rep.stats = &stats;
 	rep.store = s;
-	if (r < 0 && p.record && !(rep.error = strdup(kiln_ctx_error_for(cli_ctx, r))))
+	if (r < 0 && p.record &&
+	    !(rep.error = strdup(kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r))))
 		return cli_fail(-ENOMEM, "build");
 	ret = report_build(&p, r, &stats);
 	if (ret != EXIT_OK) {
