@@ -13,21 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "build-report.h"
+#include "build-html.h"
 #include "fileio.h"
 #include "graph-dot.h"
 #include "kiln.h"
 #include "log.h"
 #include "process.h"
 
-static double max_d(double a, double b)
-{
-	return a > b ? a : b;
-}
-
 /* ---- HTML ----------------------------------------------------------------------- */
 
-static void esc(struct strbuf *sb, const char *s)
+void report_esc(struct strbuf *sb, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
@@ -59,7 +54,7 @@ static void element(struct strbuf *sb, const char *tag, const char *class, const
 	if (class && *class)
 		strbuf_addf(sb, " class=\"%s\"", class);
 	strbuf_addch(sb, '>');
-	esc(sb, text);
+	report_esc(sb, text);
 	strbuf_addf(sb, "</%s>", tag);
 }
 
@@ -70,7 +65,7 @@ static void row_begin(struct strbuf *sb, const char *class, const char *stage)
 		strbuf_addf(sb, " class=\"%s\"", class);
 	if (stage) {
 		strbuf_adds(sb, " data-stage=\"");
-		esc(sb, stage);
+		report_esc(sb, stage);
 		strbuf_addch(sb, '"');
 	}
 	strbuf_addch(sb, '>');
@@ -101,7 +96,7 @@ static void human_size(char *buf, size_t size, uint64_t bytes)
 		snprintf(buf, size, "%.1f %s", v, units[u]);
 }
 
-static void duration(char *buf, size_t size, double seconds)
+void report_duration(char *buf, size_t size, double seconds)
 {
 	if (seconds < 60)
 		snprintf(buf, size, "%.1f s", seconds);
@@ -132,7 +127,7 @@ static const char STYLE[] =
     ".timeline .critical rect{stroke:#000;stroke-width:2.5}\n";
 
 /* The fill of an outcome on the graph and the timeline, as in STYLE. */
-static const char *outcome_fill(enum stage_outcome o)
+const char *outcome_fill(enum stage_outcome o)
 {
 	switch (o) {
 	case OUTCOME_BUILT:
@@ -155,7 +150,7 @@ static const char *outcome_fill(enum stage_outcome o)
 }
 
 /* "not reached" as a class: "not-reached" */
-static const char *outcome_class(enum stage_outcome o)
+const char *outcome_class(enum stage_outcome o)
 {
 	return o == OUTCOME_NONE ? "not-reached" : stage_outcome_name(o);
 }
@@ -224,7 +219,7 @@ static void section_build(struct strbuf *sb, const struct build_report *b)
 	struct tm tm;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
-	duration(took, sizeof(took), b->record->end);
+	report_duration(took, sizeof(took), b->record->end);
 	strbuf_adds(sb, "<table id=\"build\">\n");
 	if (b->error)
 		kv(sb, "result", b->error, "bad");
@@ -336,179 +331,13 @@ static int section_graph(struct strbuf *sb, const struct build_report *b,
 
 		fprintf(stderr, "kiln: warning: build: the report has no stage graph: %s\n", why);
 		strbuf_adds(sb, "<p class=\"bad\" id=\"no-graph\">No stage graph: ");
-		esc(sb, why);
+		report_esc(sb, why);
 		strbuf_adds(sb, ". The rest of the report is complete.</p>\n");
 		kiln_ctx_clear_error(cli_ctx);
 		return 0;
 	}
 	strbuf_adds(sb, "<div class=\"graph\" id=\"graph\">\n");
 	strbuf_add(sb, svg.buf, svg.len);
-	strbuf_adds(sb, "</div>\n");
-	return 0;
-}
-
-/* ---- the timeline: a lane per job slot, a bar per stage that ran -------------------- */
-
-#define TL_WIDTH 1100
-#define TL_LABEL 80
-#define TL_LANE 26
-#define TL_AXIS 24
-
-/*
- * The critical path: from the stage that ended last, back through the
- * dependency it waited for last, as long as that one ran. @critical gets a
- * flag per stage of the record.
- */
-static void critical_path(const struct build_report *b, bool *critical)
-{
-	const struct build_record *r = b->record;
-	const struct record_stage *cur = NULL;
-
-	for (size_t i = 0; i < r->n_stages; i++)
-		if (r->stages[i].slot >= 0 && r->stages[i].outcome != OUTCOME_CANCELLED &&
-		    (!cur || r->stages[i].end > cur->end))
-			cur = &r->stages[i];
-	while (cur) {
-		const struct kiln_pkg *pkg = kiln_tree_find(b->tree, cur->name);
-		const struct record_stage *next = NULL;
-
-		critical[cur - r->stages] = true;
-		for (size_t d = 0; pkg && d < pkg->n_deps; d++) {
-			const struct record_stage *dep;
-
-			if (!pkg->deps[d].stage)
-				continue;
-			dep = build_record_find(r, pkg->deps[d].stage);
-			if (dep && dep->slot >= 0 && dep->end <= cur->start + 0.01 &&
-			    (!next || dep->end > next->end))
-				next = dep;
-		}
-		cur = next;
-	}
-}
-
-/* A tick every 1, 2 or 5 times a power of ten: about eight of them over @total seconds. */
-static double tick_step(double total)
-{
-	double step = 1;
-
-	while (step > total / 8)
-		step /= 10;
-	while (step * 10 <= total / 8)
-		step *= 10;
-
-	if (total / step > 40)
-		return step * 5;
-	if (total / step > 16)
-		return step * 2;
-	return step;
-}
-
-static void timeline_axis(struct strbuf *sb, double total, double scale, int y)
-{
-	double step = tick_step(total);
-
-	for (double t = 0; t <= total + step / 1000; t += step) {
-		double x = TL_LABEL + t * scale;
-
-		strbuf_addf(sb,
-			    "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-			    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g s</text>\n",
-			    x, x, y, x, y + 14, t);
-	}
-}
-
-static void timeline_bar(struct strbuf *sb, const struct record_stage *st, size_t i, bool critical,
-			 double scale)
-{
-	double x = TL_LABEL + st->start * scale;
-	double w = max_d((st->end - st->start) * scale, 2);
-	int y = st->slot * TL_LANE + 3;
-	char took[32];
-
-	duration(took, sizeof(took), st->end - st->start);
-	strbuf_addf(sb, "<g class=\"bar %s%s\" data-stage=\"", outcome_class(st->outcome),
-		    critical ? " critical" : "");
-	esc(sb, st->name);
-	strbuf_addf(sb, "\" data-seconds=\"%.3f\"><title>", st->end - st->start);
-	esc(sb, st->name);
-	strbuf_addf(sb, ": %s in %s, from %.1f s to %.1f s, job slot %d%s</title>\n",
-		    stage_outcome_name(st->outcome), took, st->start, st->end, st->slot + 1,
-		    critical ? " (on the critical path)" : "");
-	strbuf_addf(sb,
-		    "<clipPath id=\"clip%zu\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
-		    "height=\"%d\"/></clipPath>"
-		    "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
-		    "stroke=\"#555\"/>",
-		    i, x, y, w, TL_LANE - 6, x, y, w, TL_LANE - 6, outcome_fill(st->outcome));
-	strbuf_addf(sb, "<text x=\"%.1f\" y=\"%d\" clip-path=\"url(#clip%zu)\">", x + 3,
-		    y + TL_LANE - 11, i);
-	esc(sb, st->name);
-	strbuf_addf(sb, " %s</text></g>\n", took);
-}
-
-/* The stages that ran in no slot: cache hits, stages not built, and those never reached. */
-static void timeline_chips(struct strbuf *sb, const struct build_report *b,
-			   const struct kiln_pkg **pkgs, size_t n)
-{
-	size_t shown = 0;
-
-	strbuf_adds(sb, "<p id=\"not-run\">Not run in a job slot: ");
-	for (size_t i = 0; i < n; i++) {
-		const struct record_stage *st = build_record_find(b->record, pkgs[i]->name);
-		enum stage_outcome o = st ? st->outcome : OUTCOME_NONE;
-
-		if (st && st->slot >= 0)
-			continue;
-		strbuf_addf(sb, "<span class=\"chip %s\" data-stage=\"", outcome_class(o));
-		esc(sb, pkgs[i]->name);
-		strbuf_adds(sb, "\" title=\"");
-		esc(sb, stage_outcome_name(o));
-		strbuf_adds(sb, "\">");
-		esc(sb, pkgs[i]->name);
-		strbuf_addf(sb, " (%s)</span>", stage_outcome_name(o));
-		shown++;
-	}
-	if (!shown)
-		strbuf_adds(sb, "none: every stage ran.");
-	strbuf_adds(sb, "</p>\n");
-}
-
-static int section_timeline(struct strbuf *sb, const struct build_report *b,
-			    const struct kiln_pkg **pkgs, size_t n)
-{
-	const struct build_record *r = b->record;
-	_cleanup_free_ bool *critical = calloc(r->n_stages + 1, sizeof(*critical));
-	double total = 0, scale;
-	int height = (int)r->n_slots * TL_LANE;
-
-	if (!critical)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->n_stages; i++)
-		total = max_d(total, r->stages[i].end);
-	total = max_d(total, 0.1);
-	scale = (TL_WIDTH - TL_LABEL - 20) / total;
-	critical_path(b, critical);
-	strbuf_adds(sb, "<div class=\"timeline\" id=\"timeline\">\n");
-	if (r->n_slots) {
-		strbuf_addf(
-		    sb,
-		    "<p>Each bar is a stage, from its start to its end, in the job slot it "
-		    "ran in; the bars outlined in black are the critical path: the chain of "
-		    "stages each of which waited for the one before.</p>\n"
-		    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%%\" "
-		    "style=\"max-width:%dpx\" viewBox=\"0 0 %d %d\">\n",
-		    TL_WIDTH, TL_WIDTH, height + TL_AXIS);
-		timeline_axis(sb, total, scale, height);
-		for (size_t i = 0; i < r->n_slots; i++)
-			strbuf_addf(sb, "<text class=\"lane\" x=\"4\" y=\"%zu\">slot %zu</text>\n",
-				    i * TL_LANE + TL_LANE - 8, i + 1);
-		for (size_t i = 0; i < r->n_stages; i++)
-			if (r->stages[i].slot >= 0)
-				timeline_bar(sb, &r->stages[i], i, critical[i], scale);
-		strbuf_adds(sb, "</svg>\n");
-	}
-	timeline_chips(sb, b, pkgs, n);
 	strbuf_adds(sb, "</div>\n");
 	return 0;
 }
@@ -534,7 +363,7 @@ static void section_stages(struct strbuf *sb, const struct build_report *b,
 		element(sb, "td", NULL, ran ? buf : "");
 		snprintf(buf, sizeof(buf), "%.1f s", st ? st->start : 0);
 		element(sb, "td", NULL, st ? buf : "");
-		duration(buf, sizeof(buf), st ? st->end - st->start : 0);
+		report_duration(buf, sizeof(buf), st ? st->end - st->start : 0);
 		element(sb, "td", NULL, ran ? buf : "");
 		snprintf(buf, sizeof(buf), "%zu", st ? st->n_steps : 0);
 		element(sb, "td", NULL, ran ? buf : "");
@@ -566,7 +395,7 @@ static void image_row(struct strbuf *sb, const struct build_report *b,
 	element(sb, "td", "mono", p->desc.digest.s);
 	if (r < 0) {
 		strbuf_adds(sb, "<td colspan=\"2\" class=\"bad\">cannot read it: ");
-		esc(sb, kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r));
+		report_esc(sb, kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r));
 		strbuf_adds(sb, "</td>");
 		kiln_ctx_clear_error(cli_ctx);
 	} else {
@@ -674,7 +503,7 @@ static void section_extensions(struct strbuf *sb, const struct build_report *b)
 			row_begin(sb, "extension invalid", st->name);
 			element(sb, "td", "mono", st->name);
 			strbuf_adds(sb, "<td colspan=\"5\" class=\"bad\">invalid: ");
-			esc(sb, st->error);
+			report_esc(sb, st->error);
 			strbuf_adds(sb, "</td></tr>\n");
 			n++;
 		}
@@ -699,28 +528,28 @@ static void section_failures(struct strbuf *sb, const struct build_report *b)
 		if (st->step)
 			snprintf(where, sizeof(where), " at step %u", st->step);
 		strbuf_adds(sb, "<div class=\"failure\" data-stage=\"");
-		esc(sb, st->name);
+		report_esc(sb, st->name);
 		strbuf_adds(sb, "\"><h3>");
-		esc(sb, st->name);
+		report_esc(sb, st->name);
 		strbuf_addf(sb, " failed%s", where);
 		if (st->phase) {
 			strbuf_adds(sb, " (");
-			esc(sb, st->phase);
+			report_esc(sb, st->phase);
 			strbuf_adds(sb, ")");
 		}
 		strbuf_adds(sb, "</h3>\n<p class=\"bad\">");
-		esc(sb, st->error);
+		report_esc(sb, st->error);
 		strbuf_adds(sb, "</p>\n");
 		if (st->instruction) {
 			strbuf_adds(sb, "<p>The instruction:</p><pre class=\"instruction\">");
-			esc(sb, st->instruction);
+			report_esc(sb, st->instruction);
 			strbuf_adds(sb, "</pre>\n");
 		}
 		if (st->log_tail && *st->log_tail) {
 			strbuf_adds(sb, "<p>The last lines of its log, <code>");
-			esc(sb, st->log_path);
+			report_esc(sb, st->log_path);
 			strbuf_adds(sb, "</code>:</p><pre class=\"log-tail\">");
-			esc(sb, st->log_tail);
+			report_esc(sb, st->log_tail);
 			strbuf_adds(sb, "</pre>\n");
 		}
 		strbuf_adds(sb, "</div>\n");
@@ -744,7 +573,7 @@ static int write_page(struct strbuf *sb, const struct build_report *b)
 	strbuf_adds(sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 			"<title>kiln build: ");
 	for (size_t i = 0; i < b->n_targets; i++) {
-		esc(sb, b->targets[i]);
+		report_esc(sb, b->targets[i]);
 		strbuf_adds(sb, i + 1 < b->n_targets ? ", " : "");
 	}
 	strbuf_addf(sb, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>kiln build %s</h1>\n",
@@ -759,7 +588,7 @@ static int write_page(struct strbuf *sb, const struct build_report *b)
 	if (r < 0)
 		return r;
 	strbuf_adds(sb, "<h2>Timeline</h2>\n");
-	r = section_timeline(sb, b, pkgs, n);
+	r = report_timeline(sb, b, pkgs, n);
 	if (r < 0)
 		return r;
 	strbuf_adds(sb, "<h2>Stages</h2>\n");
