@@ -16,6 +16,7 @@ PACKAGES="
 	libyaml-dev
 	libpcre2-dev
 	graphviz
+	chromium
 	python3
 	hyperfine
 	libssl-dev
