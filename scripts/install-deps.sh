@@ -36,6 +36,7 @@ PACKAGES="
 	busybox-static
 	mmdebstrap
 	libsquashfs-dev
+	libseccomp-dev
 	squashfs-tools
 	cpio
 	qemu-system-x86
