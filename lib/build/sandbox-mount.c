@@ -193,7 +193,7 @@ static int file_on_tmpfs(const char *source)
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	src = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (mnt < 0 || src < 0 || fstat(src, &st) < 0)
 		return -errno;

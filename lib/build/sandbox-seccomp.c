@@ -3,15 +3,24 @@
  * The build steps' system call filter, in the spirit of Docker's default
  * seccomp profile: what a build never needs and what reaches past the
  * sandbox (the kernel's keyrings, BPF, perf, kexec and modules, file
- * handles, userfaultfd, new namespaces, mounts, the clock, swap, reboot,
- * port I/O) fails with EPERM; clone3, whose flags are in memory where a
+ * handles, userfaultfd, io_uring, new namespaces, mounts, the clock, swap,
+ * reboot, port I/O) fails with EPERM; clone3, whose flags are in memory where a
  * filter cannot read them, fails with ENOSYS, so that the C library falls
  * back to clone, whose flags it can.
  *
  * Made with libseccomp, which knows each architecture's numbering: the
  * filter has the same rules for the native ABI and its compatibility ones
  * (i386 and x32 on x86_64, arm on aarch64), and kills a process that
- * enters the kernel through any other. The BPF program is made once, in
+ * enters the kernel through any other. ptrace stays allowed, as in Docker
+ * on Linux 4.8 and later (which runs the filter again after a tracer's
+ * changes): strace, gdb and LeakSanitizer use it, and the kernel's own
+ * checks keep it to the step's processes (pid 1 keeps capabilities the
+ * step lacks, so it cannot be traced). A list of refusals rather than
+ * Docker's list of what is allowed: a system call newer than libseccomp
+ * 2.5 is let through, and the missing capabilities (no CAP_SYS_ADMIN, and
+ * no user namespace to gain it in) are what stand in its way.
+ *
+ * The BPF program is made once, in
  * kiln (libseccomp allocates), and only loaded by the sandbox's processes
  * after clone(), where a system call is all they may make.
  */
@@ -42,6 +51,8 @@ static const int refused[] = {
 	SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at),
 	/* page faults handled by the step: a way to stall the kernel at will */
 	SCMP_SYS(userfaultfd),
+	/* io_uring: refused by Docker since 25.0, the source of many kernel flaws */
+	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
 	/* the sandbox set its mounts up before this filter: no more */
 	SCMP_SYS(mount), SCMP_SYS(umount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
 	SCMP_SYS(move_mount), SCMP_SYS(open_tree), SCMP_SYS(fsopen), SCMP_SYS(fsconfig),

@@ -44,9 +44,10 @@ int sandbox_enter(struct kiln_ctx *ctx, bool *ret_userns);
  * @work both set give a writable overlay; both NULL a read-only one, which
  * for a single lower is a read-only recursive bind mount of it instead.
  * Layers are passed one "lowerdir+" each through fsopen()/fsconfig() (up to
- * 500 layers; paths over 255 bytes as O_PATH fds, which needs Linux 6.13),
- * else, on kernels without that, as one "lowerdir=a:b" mount(2) option
- * string (which must fit one page). @userxattr adds "userxattr", required in
+ * 500 layers), else, on kernels without that, as one "lowerdir=a:b" mount(2)
+ * option string (which must fit one page). Every layer is named to the
+ * kernel as /proc/self/fd/N of an O_PATH descriptor, so that the options a
+ * step reads in /proc/self/mountinfo name no host path (of any length). @userxattr adds "userxattr", required in
  * a user namespace. The kernel's own reason is part of the error message.
  * Returns 0 or -errno.
  */
