@@ -471,12 +471,20 @@ static int command_main(void *arg)
 	const struct command_args *c = arg;
 	const struct child_args *a = c->a;
 	struct child_report rep = { .step = STEP_STDIO };
-	int keep[] = { 0, 1, 2, a->report_fd, c->init_r };
+	int keep[] = { 0, 1, 2, a->report_fd };
 	struct stat st;
 	char byte;
 	int null, r;
 
+	/*
+	 * First, and touching no memory but its stack: wait until pid 1 is the
+	 * init (or gone), so that no step sees kiln's copy as pid 1, and so that
+	 * nothing runs in this shared memory alongside pid 1.
+	 */
 	close(c->init_w);
+	while ((r = (int)read(c->init_r, &byte, 1)) < 0 && errno == EINTR)
+		;
+	close(c->init_r);
 	/* dispositions are already the defaults, set by pid 1 */
 	setsid();
 	if (dup_output(a->output_fd, 1) < 0 || dup_output(a->output_fd, 2) < 0)
@@ -497,13 +505,6 @@ static int command_main(void *arg)
 	rep.step = STEP_SECCOMP;
 	if (load_seccomp(a) < 0)
 		goto fail;
-	/* no step may see pid 1 as kiln's copy: wait until it is the init (or gone) */
-	rep.step = STEP_INIT;
-	while ((r = (int)read(c->init_r, &byte, 1)) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		goto fail;
-	close(c->init_r);
 	rep.step = STEP_EXEC;
 	execve(a->argv[0], a->argv, a->envp);
 fail:
@@ -557,10 +558,9 @@ static _noreturn_ void child_become_init(const struct child_args *a, pid_t comma
 
 /*
  * The command shares pid 1's memory (CLONE_VM: no copy of kiln's) but not
- * its descriptors, and runs alongside it until it execs: pid 1 meanwhile
- * makes only system calls, whose failure ends the sandbox, and its execve()
- * leaves the memory to the command alone. The command's execve() waits for
- * pid 1's, which closes the pipe's write end (close-on-exec).
+ * its descriptors. It starts by waiting for pid 1's execve(), which closes
+ * the pipe's write end (close-on-exec) and leaves the memory to the command
+ * alone; meanwhile pid 1 makes only system calls.
  */
 static _noreturn_ void child_run_command(const struct child_args *a)
 {
