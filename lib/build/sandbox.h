@@ -62,7 +62,12 @@ struct sandbox_mount {
 	const char *source; /* absolute host path (in kiln's namespace): directory or file */
 	/* absolute path inside the root, e.g. "/tmp/build", "/run/secrets/key" */
 	const char *target;
-	bool read_only; /* recursively read-only */
+	/*
+	 * Recursively read-only. A read-only file (a secret) is a copy on a
+	 * tmpfs of its own, not a bind mount, whose root field in
+	 * /proc/self/mountinfo would name its host path.
+	 */
+	bool read_only;
 };
 
 /* What to run, and in what. */
