@@ -5,7 +5,9 @@
  * environment, what is hidden (host files, host pids, the network), where
  * writes land, bind mounts, /dev, cancelling, kiln dying, and the overlay
  * mounts themselves; what a command running as root may still do (the
- * default capabilities) and what it may not (/proc's host controls).
+ * default capabilities) and what it may not (/proc's host controls, the
+ * system calls the seccomp filter refuses, tried by sandbox-probe.c inside
+ * a step), and that what it reads of pid 1 and the mounts names no host path.
  * Skipped when kiln cannot enter its namespaces here.
  */
 #include <fcntl.h>
