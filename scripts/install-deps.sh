@@ -37,6 +37,7 @@ PACKAGES="
 	busybox-static
 	mmdebstrap
 	libsquashfs-dev
+	libseccomp-dev
 	squashfs-tools
 	cpio
 	qemu-system-x86

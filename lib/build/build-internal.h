@@ -177,6 +177,7 @@ struct run {
 	char **lowers; /* top first */
 	size_t n_lowers;
 	bool mounted;
+	bool build_mounted; /* @build is an overlay of its own (make_build_dir) */
 	int log_fd;
 	int root_fd, build_fd;
 	int **source_fds; /* per step, per source */

@@ -148,7 +148,8 @@ sleep 1000 &
 host_pid=$!
 pids+=("$host_pid")
 check "a step sees no host file, no host process, nothing of the caller's env" \
-	kb isolation --build-arg "MARKER=$marker" --build-arg "HOST_PID=$host_pid"
+	kb isolation --build-arg "MARKER=$marker" --build-arg "HOST_PID=$host_pid" \
+	--build-arg "CACHE=$KILN_CACHE_DIR"
 check "what a step writes outside /rootfs is not in the output" \
 	bash -c "\"$KILN\" ls isolation:latest / | grep -q env.txt && ! \"$KILN\" ls isolation:latest /stray.txt 2>/dev/null"
 
