@@ -46,9 +46,7 @@ struct build_args {
 	unsigned jobs;
 	bool no_cache, keep_going, push, allow_private_key;
 	struct cli_registry_args transport; /* --insecure, --authfile, --no-pull */
-	struct kiln_build_secret *secrets; /* point into @secret_args */
-	char **secret_args; /* copies of the --secret arguments, cut at their commas */
-	size_t n_secrets;
+	struct cli_secrets secrets;
 	enum progress_mode progress;
 	const char *output;
 	const char *tag;
@@ -120,50 +118,9 @@ static int help(void)
 	return EXIT_OK;
 }
 
-static int parse_secret(struct build_args *a, const char *arg)
-{
-	const char *id = NULL, *src = NULL;
-	_cleanup_free_ char *copy = strdup(arg);
-	char *save = NULL, **copies;
-	struct kiln_build_secret *s;
-
-	if (!copy)
-		return cli_fail(-ENOMEM, "build");
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (strncmp(tok, "id=", 3) == 0)
-			id = tok + 3;
-		else if (strncmp(tok, "src=", 4) == 0)
-			src = tok + 4;
-		else if (strncmp(tok, "source=", 7) == 0)
-			src = tok + 7;
-		else
-			return cli_usage(
-			    "build: --secret '%s': unknown field '%s' (use id=ID,src=PATH)", arg,
-			    tok);
-	}
-	if (!id || !*id || !src || !*src)
-		return cli_usage("build: --secret '%s': expected id=ID,src=PATH", arg);
-	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
-		return cli_usage("build: --secret '%s': the id names a file in /run/secrets", arg);
-	s = reallocarray(a->secrets, a->n_secrets + 1, sizeof(*a->secrets));
-	if (s)
-		a->secrets = s;
-	copies = reallocarray(a->secret_args, a->n_secrets + 1, sizeof(*a->secret_args));
-	if (copies)
-		a->secret_args = copies;
-	if (!s || !copies)
-		return cli_fail(-ENOMEM, "build");
-	a->secrets[a->n_secrets] = (struct kiln_build_secret){ .id = id, .path = src };
-	a->secret_args[a->n_secrets++] = TAKE_PTR(copy);
-	return CLI_CONTINUE;
-}
-
 static void build_args_release(struct build_args *a)
 {
-	for (size_t i = 0; i < a->n_secrets; i++)
-		free(a->secret_args[i]);
-	free(a->secret_args);
-	free(a->secrets);
+	cli_secrets_release(&a->secrets);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -188,7 +145,7 @@ static int on_option(int c, const char *arg, void *userdata)
 		a->keep_going = true;
 		return CLI_CONTINUE;
 	case OPT_SECRET:
-		return parse_secret(a, arg);
+		return cli_parse_secret("build", &a->secrets, arg);
 	case OPT_PROGRESS:
 		if (streq(arg, "tty"))
 			a->progress = PROGRESS_TTY;
@@ -495,16 +452,6 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 			      out_dir, ret_reference);
 }
 
-static int64_t source_date_epoch(const struct tree_args *t)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-
-	for (size_t i = 0; i < t->n_build_args; i++)
-		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
-			v = t->build_args[i] + 18;
-	return v && *v ? strtoll(v, NULL, 10) : 0;
-}
-
 /* The targets: those of -t, then the operands; NULL when out of memory. */
 static const char **list_targets(const struct tree_args *t, int argc, char **argv, size_t n)
 {
@@ -553,9 +500,9 @@ static struct kiln_build_options run_options(const struct build_args *a, const s
 		.jobs = a->jobs,
 		.no_cache = a->no_cache,
 		.keep_going = a->keep_going,
-		.source_date_epoch = source_date_epoch(t),
-		.secrets = a->secrets,
-		.n_secrets = a->n_secrets,
+		.source_date_epoch = cli_build_epoch(t),
+		.secrets = a->secrets.v,
+		.n_secrets = a->secrets.n,
 		.log_dir = log_dir,
 		.pull = !a->transport.no_pull,
 		.registry = &a->transport.reg,

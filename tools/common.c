@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kiln/build.h>
 #include <kiln/ext.h>
 #include <kiln/oci.h>
 #include <kiln/registry.h>
@@ -457,4 +458,66 @@ int cli_source_date_epoch(const char *cmd, int64_t *ret)
 				 cmd, s);
 	*ret = (int64_t)v;
 	return EXIT_OK;
+}
+
+int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg)
+{
+	const char *id = NULL, *src = NULL;
+	_cleanup_free_ char *copy = strdup(arg);
+	char *save = NULL, **copies;
+	const char **given;
+	struct kiln_build_secret *v;
+
+	if (!copy)
+		return cli_fail(-ENOMEM, "%s", cmd);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "id=", 3) == 0)
+			id = tok + 3;
+		else if (strncmp(tok, "src=", 4) == 0)
+			src = tok + 4;
+		else if (strncmp(tok, "source=", 7) == 0)
+			src = tok + 7;
+		else
+			return cli_usage("%s: --secret '%s': unknown field '%s' (use id=ID,src=PATH)",
+					 cmd, arg, tok);
+	}
+	if (!id || !*id || !src || !*src)
+		return cli_usage("%s: --secret '%s': expected id=ID,src=PATH", cmd, arg);
+	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
+		return cli_usage("%s: --secret '%s': the id names a file in /run/secrets", cmd,
+				 arg);
+	v = reallocarray(s->v, s->n + 1, sizeof(*s->v));
+	if (v)
+		s->v = v;
+	copies = reallocarray(s->copies, s->n + 1, sizeof(*s->copies));
+	if (copies)
+		s->copies = copies;
+	given = reallocarray(s->given, s->n + 1, sizeof(*s->given));
+	if (given)
+		s->given = given;
+	if (!v || !copies || !given)
+		return cli_fail(-ENOMEM, "%s", cmd);
+	s->v[s->n] = (struct kiln_build_secret){ .id = id, .path = src };
+	s->given[s->n] = arg;
+	s->copies[s->n++] = TAKE_PTR(copy);
+	return CLI_CONTINUE;
+}
+
+void cli_secrets_release(struct cli_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->copies[i]);
+	free(s->copies);
+	free(s->given);
+	free(s->v);
+}
+
+int64_t cli_build_epoch(const struct tree_args *t)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+
+	for (size_t i = 0; i < t->n_build_args; i++)
+		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
+			v = t->build_args[i] + 18;
+	return v && *v ? strtoll(v, NULL, 10) : 0;
 }

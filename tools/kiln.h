@@ -166,6 +166,29 @@ int cli_push_image(struct kiln_store *s, const struct kiln_descriptor *d, const 
  */
 int cli_source_date_epoch(const char *cmd, int64_t *ret);
 
+struct kiln_build_secret;
+
+/* The --secret id=ID,src=PATH options of kiln build and kiln plan. */
+struct cli_secrets {
+	struct kiln_build_secret *v; /* point into @copies */
+	char **copies; /* copies of the arguments, cut at their commas */
+	const char **given; /* the arguments as given (argv strings) */
+	size_t n;
+};
+
+/*
+ * Add --secret @arg (an argv string) to @s: CLI_CONTINUE, or EXIT_USAGE
+ * after saying what is wrong with it (@cmd names the command).
+ */
+int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg);
+void cli_secrets_release(struct cli_secrets *s);
+
+/*
+ * SOURCE_DATE_EPOCH of a build: --build-arg SOURCE_DATE_EPOCH=N of @t,
+ * else the environment's, else 0.
+ */
+int64_t cli_build_epoch(const struct tree_args *t);
+
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);
 
@@ -230,6 +253,7 @@ int cmd_unpack(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ext(int argc, char **argv);
 int cmd_boot_test(int argc, char **argv);

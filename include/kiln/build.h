@@ -236,6 +236,61 @@ void kiln_build_published_free(struct kiln_build_published *p, size_t n);
  */
 int kiln_build_describe(struct kiln_ctx *ctx, const char *root, char **ret);
 
+/* ---- planning a build for a CI engine (lib/build/plan.c) ---- */
+
+/* A stage of a plan: what `kiln build -t NAME` would run, and what it needs first. */
+struct kiln_plan_stage {
+	const char *name; /* the package (the tree's string) */
+	size_t *deps; /* indices in the plan of the stages it merges (each before it) */
+	size_t n_deps;
+	bool target; /* one of the targets asked for */
+	/* with keys asked for: every input's digest was known, so is @key */
+	bool keyed;
+	char key[65]; /* the cache key, hex, when @keyed */
+	/* @key was found by the lookup: @digest is its output */
+	bool cached;
+	struct kiln_digest digest;
+};
+
+struct kiln_plan_options {
+	/*
+	 * What the jobs will build with: SOURCE_DATE_EPOCH, the secrets (their
+	 * digests enter the keys), whether and how image dependencies are
+	 * pulled. Only read with @keys.
+	 */
+	const struct kiln_build_options *build;
+	/*
+	 * Compute each stage's key and look it up, dependencies first: a
+	 * stage's key needs the output digests of the stages it merges, so
+	 * only stages below cached ones (or below none) get one. Image
+	 * dependencies are resolved to digests (pulled when missing, as
+	 * kiln_build() pulls them).
+	 */
+	bool keys;
+	/*
+	 * Where to look a key up (a registry cache the jobs share; the
+	 * store's own stage cache is not looked at: it is no runner's):
+	 * returns 1 with *@ret set on a hit, 0 on a miss, -errno on an error
+	 * (the plan fails with it). NULL: nothing is cached.
+	 */
+	int (*lookup)(void *userdata, struct kiln_ctx *ctx, const char *stage, const char *key,
+		      struct kiln_digest *ret);
+	void *userdata;
+};
+
+/**
+ * kiln_build_plan() - the stages @targets need, as a CI engine would run them
+ * @ret: the stages, every dependency before its dependents; free with
+ *       kiln_plan_stages_free() (@ret_n entries). Names point into @tree.
+ *
+ * Without @o->keys this is the graph alone: nothing is read but the tree.
+ */
+int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
+		    const char *const *targets, size_t n_targets,
+		    const struct kiln_plan_options *o, struct kiln_plan_stage **ret,
+		    size_t *ret_n);
+void kiln_plan_stages_free(struct kiln_plan_stage *p, size_t n);
+
 /* The ref a stage output is kept under in the store: "kiln.local/stage/<name>:<key hex>". */
 #define KILN_STAGE_REF_PREFIX "kiln.local/stage/"
 

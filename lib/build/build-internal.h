@@ -90,6 +90,19 @@ struct build {
 	pthread_mutex_t log_lock; /* the caller's context, for workers' warnings */
 };
 
+/*
+ * A stage for each package the @n_targets @targets need, dependencies
+ * first, with what each merges; image dependencies are resolved to their
+ * digests (pulled when missing and b->o->pull) when @images.
+ */
+int build_make_stages(struct build *b, const char *const *targets, size_t n_targets, bool images);
+
+/* b->secret_digests: the sha256 of each secret of b->o. */
+int build_hash_secrets(struct build *b);
+
+/* Free what the build holds (not @b itself). */
+void build_release(struct build *b);
+
 /* Report an event to the caller's callback, serialized. */
 void build_event(struct build *b, const struct kiln_build_event *ev);
 

@@ -103,8 +103,11 @@ static int add_dep(struct stage *st, size_t *alloc, struct stage *dep)
 	return 0;
 }
 
-/* Fill in what each stage merges, in bldr's order; images are resolved here, stages later. */
-static int plan(struct build *b)
+/*
+ * Fill in what each stage merges, in bldr's order; images are resolved here
+ * when @images (else their digests stay empty), stages later.
+ */
+static int plan(struct build *b, bool images)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
 		struct stage *st = &b->stages[i];
@@ -120,7 +123,7 @@ static int plan(struct build *b)
 		if (streq(st->pkg->variant, "alpine")) {
 			struct stage_input in = { .image = ALPINE_IMAGE, .from = "/", .to = "/" };
 
-			r = resolve_image(b, ALPINE_IMAGE, asked_by, &in.digest);
+			r = images ? resolve_image(b, ALPINE_IMAGE, asked_by, &in.digest) : 0;
 			if (r < 0) {
 				kiln_error_prefix(b->ctx, "variant alpine");
 				return r;
@@ -147,7 +150,8 @@ static int plan(struct build *b)
 				r = add_dep(st, &alloc_deps, in.stage);
 			} else {
 				in.image = deps[j]->image;
-				r = resolve_image(b, deps[j]->image, asked_by, &in.digest);
+				r = images ? resolve_image(b, deps[j]->image, asked_by, &in.digest)
+					   : 0;
 				if (r < 0)
 					kiln_error_prefix(b->ctx, "%s:%u", st->pkg->file,
 							  deps[j]->line);
@@ -365,7 +369,7 @@ static int run_all(struct build *b)
 
 /* ---- the build ---------------------------------------------------------------- */
 
-static int hash_secrets(struct build *b)
+int build_hash_secrets(struct build *b)
 {
 	b->secret_digests = calloc(b->o->n_secrets + 1, sizeof(*b->secret_digests));
 	if (!b->secret_digests)
@@ -387,7 +391,7 @@ static int hash_secrets(struct build *b)
 	return 0;
 }
 
-static void build_release(struct build *b)
+void build_release(struct build *b)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
 		struct stage *st = &b->stages[i];
@@ -456,11 +460,10 @@ static int build_setup(struct build *b, int *lock)
 	r = workdir_clean(ctx, b->work_dir, false, NULL);
 	if (r < 0)
 		return r;
-	return hash_secrets(b);
+	return build_hash_secrets(b);
 }
 
-/* A stage for each package the @n_targets @targets need, planned. */
-static int make_stages(struct build *b, const char *const *targets, size_t n_targets)
+int build_make_stages(struct build *b, const char *const *targets, size_t n_targets, bool images)
 {
 	_cleanup_free_ const struct kiln_pkg **pkgs = NULL;
 	size_t n_pkgs;
@@ -475,7 +478,7 @@ static int make_stages(struct build *b, const char *const *targets, size_t n_tar
 	for (size_t i = 0; i < n_pkgs; i++)
 		b->stages[i].pkg = pkgs[i];
 	b->n_stages = n_pkgs;
-	return plan(b);
+	return plan(b, images);
 }
 
 /*
@@ -571,7 +574,7 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 
 	r = build_setup(&b, &lock);
 	if (r >= 0)
-		r = make_stages(&b, targets, n_targets);
+		r = build_make_stages(&b, targets, n_targets, true);
 	if (r >= 0)
 		r = run_all(&b);
 	if (r >= 0)
