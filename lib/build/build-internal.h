@@ -55,6 +55,7 @@ struct stage {
 	uint64_t size;
 	bool cached;
 	const struct cache_repo *pulled_from; /* a hit in this registry cache */
+	const struct cache_repo *unusable_in; /* its entry there could not be used */
 	bool pushed; /* to a registry cache */
 	char *error; /* FAILED: the message */
 	enum kiln_hint hint; /* FAILED: the message's hint, and what it is about */

@@ -114,10 +114,28 @@ static struct kiln_ref entry_ref(const struct cache_repo *repo, const struct sta
 	return (struct kiln_ref){ .domain = repo->ref.domain, .path = repo->ref.path, .tag = tag };
 }
 
-/* @repo cannot be used: one warning, and it is not asked again in this build. */
-static void repo_down(struct kiln_ctx *ctx, struct cache_repo *repo, int r)
+/* Take the repositories of @v that are @repo's (by name) out of the build; true if any was in. */
+static bool mark_down(struct cache_repo *v, size_t n, const struct cache_repo *repo)
 {
-	if (!atomic_exchange(&repo->down, true))
+	bool was_up = false;
+
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i].ref.domain, repo->ref.domain) &&
+		    streq(v[i].ref.path, repo->ref.path))
+			was_up |= !atomic_exchange(&v[i].down, true);
+	return was_up;
+}
+
+/*
+ * @repo cannot be used: it is not asked again in this build, as a
+ * --cache-from or a --cache-to, and one warning says so.
+ */
+static void repo_down(struct kiln_ctx *ctx, struct build *b, const struct cache_repo *repo, int r)
+{
+	bool was_up = mark_down(b->cache_from, b->o->n_cache_from, repo);
+
+	was_up |= mark_down(b->cache_to, b->o->n_cache_to, repo);
+	if (was_up)
 		kiln_log(ctx, KILN_LOG_WARNING,
 			 "registry cache %s cannot be used: %s; going on without it", repo->name,
 			 kiln_ctx_error(ctx) ?: strerror(-r));
@@ -147,7 +165,7 @@ static int entry_exists(struct kiln_ctx *ctx, struct build *b, struct cache_repo
 	if (r == -ENOENT)
 		kiln_ctx_clear_error(ctx);
 	else
-		repo_down(ctx, repo, r);
+		repo_down(ctx, b, repo, r);
 	return 0;
 }
 
@@ -319,6 +337,7 @@ static int fetch_from(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
+		st->unusable_in = repo;
 		kiln_build_modules_free(st->modules, st->n_modules);
 		st->modules = NULL;
 		st->n_modules = 0;
@@ -496,6 +515,11 @@ static void push_to(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 	kiln_ctx_clear_error(ctx);
 }
 
+static bool same_repo(const struct cache_repo *a, const struct cache_repo *b)
+{
+	return a && streq(a->ref.domain, b->ref.domain) && streq(a->ref.path, b->ref.path);
+}
+
 void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	_cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
@@ -506,11 +530,11 @@ void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 		struct cache_repo *repo = &b->cache_to[i];
 
 		/* a hit in the same repository (the usual --cache-from R --cache-to R) */
-		if (st->pulled_from && streq(st->pulled_from->ref.domain, repo->ref.domain) &&
-		    streq(st->pulled_from->ref.path, repo->ref.path))
+		if (same_repo(st->pulled_from, repo))
 			continue;
-		r = entry_exists(ctx, b, repo, st);
-		if (r != 0)
+		/* an entry found unusable there is replaced; else one that is there stays */
+		r = same_repo(st->unusable_in, repo) ? 0 : entry_exists(ctx, b, repo, st);
+		if (r != 0 || atomic_load(&repo->down))
 			continue;
 		if (shared < 0) {
 			r = kiln_store_load_image(ctx, b->store, st->digest.s, NULL, &img);
