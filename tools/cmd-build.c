@@ -33,6 +33,8 @@ enum {
 	OPT_REGISTRY,
 	OPT_USERNAME,
 	OPT_ALLOW_PRIVATE_KEY,
+	OPT_CACHE_FROM,
+	OPT_CACHE_TO,
 };
 
 enum progress_mode {
@@ -52,6 +54,10 @@ struct build_args {
 	const char *tag;
 	const char *registry;
 	const char *username;
+	/* registry caches: --cache-from and --cache-to, else the environment's lists */
+	char **cache_from, **cache_to;
+	size_t n_cache_from, n_cache_to;
+	char *env_cache_from, *env_cache_to; /* those lists, cut at whitespace */
 };
 
 static int help(void)
@@ -103,12 +109,23 @@ static int help(void)
 	       "      --allow-private-key\n"
 	       "                         push a target whose image holds a private key (with\n"
 	       "                         --push; without it the push is refused, naming the\n"
-	       "                         layer and the file: see kiln push --help)\n");
+	       "                         layer and the file: see kiln push --help)\n"
+	       "      --cache-from REPO  a registry cache (a repository, no tag) to look each\n"
+	       "                         stage up in after a local cache miss, in the order\n"
+	       "                         given (repeatable; default: $KILN_CACHE_FROM, a\n"
+	       "                         list separated by spaces); a hit is pulled, every\n"
+	       "                         blob verified, instead of building the stage\n"
+	       "      --cache-to REPO    push each stage built, found or pulled to REPO as tag\n"
+	       "                         kiln-<cache key> when REPO lacks it (repeatable;\n"
+	       "                         default: $KILN_CACHE_TO); never a stage whose output\n"
+	       "                         holds a private key\n");
 	cli_registry_help(25, true);
 	printf("\n"
 	       "Registries are reached as kiln push reaches them (see kiln push --help), to\n"
-	       "pull image dependencies the store lacks and to push. --insecure also lets\n"
-	       "sources be downloaded without checking TLS certificates.\n"
+	       "pull image dependencies the store lacks, to push and for the registry\n"
+	       "caches. --insecure also lets sources be downloaded without checking TLS\n"
+	       "certificates. A registry cache that cannot be reached, or an entry that is\n"
+	       "damaged, is a warning and a miss: the stage is built.\n"
 	       "\n"
 	       "SOURCE_DATE_EPOCH (outputs' mtimes and the images' creation time) is\n"
 	       "--build-arg SOURCE_DATE_EPOCH=N, else the SOURCE_DATE_EPOCH environment\n"
@@ -121,6 +138,10 @@ static int help(void)
 static void build_args_release(struct build_args *a)
 {
 	cli_secrets_release(&a->secrets);
+	free(a->cache_from);
+	free(a->cache_to);
+	free(a->env_cache_from);
+	free(a->env_cache_to);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -175,6 +196,12 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_ALLOW_PRIVATE_KEY:
 		a->allow_private_key = true;
 		return CLI_CONTINUE;
+	case OPT_CACHE_FROM:
+		return cli_push_arg(&a->cache_from, &a->n_cache_from, arg) < 0 ? EXIT_FAILURE
+									       : CLI_CONTINUE;
+	case OPT_CACHE_TO:
+		return cli_push_arg(&a->cache_to, &a->n_cache_to, arg) < 0 ? EXIT_FAILURE
+									   : CLI_CONTINUE;
 	default:
 		return cli_usage("build: run 'kiln build --help' for usage");
 	}
@@ -201,6 +228,7 @@ struct progress {
 	pthread_t ticker;
 	bool ticking;
 	struct build_summary *modules; /* of the stages built or found */
+	bool cache_used; /* --cache-from or --cache-to was given */
 };
 
 static double now(void)
@@ -303,6 +331,12 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 	case KILN_BUILD_STAGE_CACHED:
 		if (p->mode != PROGRESS_QUIET)
 			say(p, "%s: cached %s", ev->stage, ev->digest);
+		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
+		break;
+	case KILN_BUILD_STAGE_PULLED:
+		if (p->mode != PROGRESS_QUIET)
+			say(p, "%s: pulled from %s in %.1fs (%.1f MB), %s", ev->stage, ev->url,
+			    ev->seconds, (double)ev->done / 1e6, ev->digest);
 		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_START:
@@ -430,8 +464,13 @@ static int report_build(const struct progress *p, int r, const struct kiln_build
 		return cli_fail(r, "build");
 	}
 	if (p->mode != PROGRESS_QUIET) {
-		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats->stages,
-			stats->built, stats->cached, now() - p->start);
+		fprintf(stderr, "kiln: %u stages: %u built, %u cached", stats->stages, stats->built,
+			stats->cached);
+		/* the registry caches' counts only where they were used: the line stays as it was
+		 */
+		if (p->cache_used)
+			fprintf(stderr, ", %u pulled, %u pushed", stats->pulled, stats->pushed);
+		fprintf(stderr, " (%.1fs)\n", now() - p->start);
 		build_summary_print(p->modules, stderr);
 	}
 	return EXIT_OK;
@@ -506,6 +545,10 @@ static struct kiln_build_options run_options(const struct build_args *a, const s
 		.log_dir = log_dir,
 		.pull = !a->transport.no_pull,
 		.registry = &a->transport.reg,
+		.cache_from = (const char *const *)a->cache_from,
+		.n_cache_from = a->n_cache_from,
+		.cache_to = (const char *const *)a->cache_to,
+		.n_cache_to = a->n_cache_to,
 		.on_event = on_event,
 		.userdata = p,
 	};
@@ -540,6 +583,8 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 			json_kv_string(&w, "digest", built[i].digest.s);
 			json_key(&w, "cached");
 			json_bool(&w, built[i].cached);
+			json_key(&w, "pulled");
+			json_bool(&w, built[i].pulled);
 			if (pushed)
 				json_kv_string(&w, "pushed", pushed);
 			json_key(&w, "modules");
@@ -557,6 +602,39 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 	return ret;
 }
 
+/*
+ * Without --cache-from (--cache-to), the list in $KILN_CACHE_FROM
+ * ($KILN_CACHE_TO): repositories separated by whitespace, as a CI
+ * runner's environment sets them for every job.
+ */
+static int list_from_env(const char *name, char **copy, char ***v, size_t *n)
+{
+	const char *env = getenv(name);
+	char *save = NULL;
+
+	if (*n > 0 || !env)
+		return 0;
+	*copy = strdup(env);
+	if (!*copy) {
+		cli_fail(-ENOMEM, "build");
+		return -ENOMEM;
+	}
+	for (char *tok = strtok_r(*copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+		if (cli_push_arg(v, n, tok) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int caches_from_env(struct build_args *a)
+{
+	int r =
+	    list_from_env("KILN_CACHE_FROM", &a->env_cache_from, &a->cache_from, &a->n_cache_from);
+
+	if (r >= 0)
+		r = list_from_env("KILN_CACHE_TO", &a->env_cache_to, &a->cache_to, &a->n_cache_to);
+	return r;
+}
+
 static const struct option build_options[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
@@ -569,6 +647,8 @@ static const struct option build_options[] = {
 	{ "registry", required_argument, NULL, OPT_REGISTRY },
 	{ "username", required_argument, NULL, OPT_USERNAME },
 	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+	{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 	{},
 };
 
@@ -611,6 +691,9 @@ int cmd_build(int argc, char **argv)
 	targets = list_targets(&t, argc, argv, n_targets);
 	if (!targets)
 		return cli_fail(-ENOMEM, "build");
+	if (caches_from_env(&a) < 0)
+		return EXIT_FAILURE;
+	p.cache_used = a.n_cache_from + a.n_cache_to > 0;
 
 	/* before any thread exists: the sandbox's namespaces are entered once, by the process */
 	r = kiln_build_prepare(cli_ctx);

@@ -92,6 +92,12 @@ void kiln_build_modules_free(struct kiln_build_module *m, size_t n);
 
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
+	/*
+	 * a hit in a registry cache (--cache-from): the output was pulled, every
+	 * blob verified, and is in the local stage cache now; @url is the
+	 * repository, @seconds the time the pull took, @done the bytes it moved
+	 */
+	KILN_BUILD_STAGE_PULLED,
 	KILN_BUILD_STAGE_START,
 	KILN_BUILD_STAGE_STEP, /* a new instruction started */
 	KILN_BUILD_STAGE_DONE,
@@ -108,15 +114,15 @@ struct kiln_build_event {
 	const char *phase; /* "prepare", "build", "install", "test", "sources", "finalize", ... */
 	const char *instruction; /* STEP and FAILED: the instruction's text, or NULL */
 	const char *log_path; /* the stage's full log */
-	const char *digest; /* DONE and CACHED: "sha256:..." of the output manifest */
+	const char *digest; /* DONE, CACHED and PULLED: "sha256:..." of the output manifest */
 	const char *error; /* FAILED: what went wrong, one line */
 	const char *log_tail; /* FAILED: the last lines of the log (up to 50), or NULL */
-	double seconds; /* DONE and FAILED: time spent on the stage */
-	uint64_t done; /* FETCH: bytes so far */
+	double seconds; /* DONE, FAILED and PULLED: time spent on the stage */
+	uint64_t done; /* FETCH: bytes so far; PULLED: bytes downloaded */
 	int64_t total; /* FETCH: bytes in all, -1 if unknown */
-	const char *url; /* FETCH */
+	const char *url; /* FETCH; PULLED: the cache repository it came from */
 	/*
-	 * DONE and CACHED: the kernel modules of the output (a cache hit reports
+	 * DONE, CACHED and PULLED: the kernel modules of the output (a cache hit reports
 	 * what was recorded when the stage was built); FAILED: those of the
 	 * output that was refused, when the modules failed the stage.
 	 */
@@ -141,6 +147,21 @@ struct kiln_build_options {
 	 * downloaded without checking TLS certificates.
 	 */
 	const struct kiln_registry_options *registry;
+	/*
+	 * Registry caches (--cache-from, --cache-to): repositories ("host/path",
+	 * no tag) where stage outputs are kept under tag "kiln-<cache key>"
+	 * (KILN_CACHE_TAG_PREFIX), as an index of the output manifest and a
+	 * record of its module verdicts (the layout is in the README). After a
+	 * local miss, each of @cache_from is asked in order; a hit is pulled
+	 * (every blob verified) into the store and the local stage cache. A
+	 * stage built, found or pulled is pushed to each of @cache_to that
+	 * lacks its key, unless its output holds a private key. Every cache
+	 * failure is a warning and a miss, never a failed build.
+	 */
+	const char *const *cache_from;
+	size_t n_cache_from;
+	const char *const *cache_to;
+	size_t n_cache_to;
 	/* called from any thread, serialized by the engine; may be NULL */
 	void (*on_event)(void *userdata, const struct kiln_build_event *ev);
 	void *userdata;
@@ -152,6 +173,7 @@ struct kiln_build_target {
 	struct kiln_digest digest; /* its output image's manifest */
 	uint64_t size; /* of the manifest */
 	bool cached; /* no stage of the target's own ran: it was in the cache */
+	bool pulled; /* ... in a registry cache, and pulled from there */
 	struct kiln_build_module *modules; /* the kernel modules of its output */
 	size_t n_modules;
 };
@@ -159,7 +181,9 @@ struct kiln_build_target {
 struct kiln_build_stats {
 	unsigned stages; /* stages the targets need */
 	unsigned built; /* stages that ran */
-	unsigned cached; /* cache hits */
+	unsigned cached; /* local cache hits */
+	unsigned pulled; /* hits in a registry cache (--cache-from), pulled */
+	unsigned pushed; /* stages pushed to a registry cache (--cache-to) */
 	unsigned failed;
 	unsigned skipped; /* not run because a dependency failed */
 };
@@ -293,6 +317,9 @@ void kiln_plan_stages_free(struct kiln_plan_stage *p, size_t n);
 
 /* The ref a stage output is kept under in the store: "kiln.local/stage/<name>:<key hex>". */
 #define KILN_STAGE_REF_PREFIX "kiln.local/stage/"
+
+/* The tag of a stage's entry in a registry cache: "kiln-<key hex>" (69 characters). */
+#define KILN_CACHE_TAG_PREFIX "kiln-"
 
 /* ---- the cache (lib/build/cache.c) ---- */
 

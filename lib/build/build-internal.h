@@ -54,6 +54,9 @@ struct stage {
 	struct kiln_digest digest; /* the output manifest, once DONE */
 	uint64_t size;
 	bool cached;
+	const struct cache_repo *pulled_from; /* a hit in this registry cache */
+	const struct cache_repo *unusable_in; /* its entry there could not be used */
+	bool pushed; /* to a registry cache */
 	char *error; /* FAILED: the message */
 	enum kiln_hint hint; /* FAILED: the message's hint, and what it is about */
 	char *hint_subject;
@@ -65,6 +68,13 @@ struct stage {
 	const char *failed_phase;
 	struct kiln_build_module *modules; /* the output's kernel modules, once checked or cached */
 	size_t n_modules;
+};
+
+/* A registry cache: a repository, given without tag or digest. */
+struct cache_repo {
+	const char *name; /* as given */
+	struct kiln_ref ref; /* its domain and path */
+	atomic_bool down; /* unreachable or refusing: not asked again in this build */
 };
 
 struct build {
@@ -80,6 +90,7 @@ struct build {
 	bool userns; /* running in a user namespace: overlay takes "userxattr" */
 
 	struct kiln_digest *secret_digests; /* one per o->secrets */
+	struct cache_repo *cache_from, *cache_to; /* o->cache_from and o->cache_to, parsed */
 
 	struct stage *stages;
 	size_t n_stages;
@@ -168,6 +179,29 @@ uint64_t disk_usage_at(int at, const char *name);
 /* Remove every unlocked directory in @work_dir; the bytes freed go to *@ret_bytes (may be NULL). */
 int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint64_t *ret_bytes);
 
+/* ---- cache-remote.c: registry caches ---- */
+
+/* Parse o->cache_from and o->cache_to: a repository each, no tag, no digest. */
+int cache_remote_setup(struct build *b);
+void cache_remote_release(struct build *b);
+
+/*
+ * After a local miss: the stage's entry in the first --cache-from
+ * repository that has it, pulled and checked, becomes its output and its
+ * local cache entry (st->digest, st->size, st->modules, st->pulled_from).
+ * 1 on a hit, with the bytes moved in *@ret_bytes; 0 on a miss (a bad
+ * entry or an unreachable registry is a miss, with a warning); -ENOMEM.
+ */
+int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st,
+		       uint64_t *ret_bytes);
+
+/*
+ * The stage is done: push its entry to each --cache-to repository that
+ * lacks its key, unless its output holds a private key. Failures are
+ * warnings; st->pushed tells whether any push went through.
+ */
+void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
 /* ---- stage.c ---- */
 
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
@@ -231,6 +265,16 @@ int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 /* A copy of @n modules @m (NULL for none), for the build's result. */
 int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, size_t n,
 		       struct kiln_build_module **ret);
+
+/* Every module of a kernel's output, with findings: thousands of entries. */
+#define MODULES_RECORD_MAX ((size_t)256 << 20)
+
+/*
+ * A record of module verdicts (stage_record_modules()'s JSON), read from
+ * @what: -EBADMSG naming @what unless it is one, with every field checked.
+ */
+int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
+			struct kiln_build_module **ret, size_t *ret_n);
 
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);

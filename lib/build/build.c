@@ -216,6 +216,19 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 			return 0;
 		}
 		kiln_ctx_clear_error(ctx);
+		r = cache_remote_fetch(ctx, b, st, &ev.done);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			ev.kind = KILN_BUILD_STAGE_PULLED;
+			ev.digest = st->digest.s;
+			ev.modules = st->modules;
+			ev.n_modules = st->n_modules;
+			ev.url = st->pulled_from->name;
+			ev.seconds = now() - start;
+			build_event(b, &ev);
+			return 0;
+		}
 	}
 
 	ev.kind = KILN_BUILD_STAGE_START;
@@ -307,6 +320,13 @@ static void *worker(void *userdata)
 			pthread_mutex_lock(&b->lock);
 			if (r >= 0) {
 				pick->state = STAGE_DONE;
+				/* the push happens while the stages that need this one run */
+				if (b->o->n_cache_to > 0) {
+					pthread_cond_broadcast(&b->changed);
+					pthread_mutex_unlock(&b->lock);
+					cache_remote_store(ctx, b, pick);
+					pthread_mutex_lock(&b->lock);
+				}
 			} else {
 				struct kiln_build_event ev = {
 					.kind = KILN_BUILD_STAGE_FAILED,
@@ -407,6 +427,7 @@ void build_release(struct build *b)
 		kiln_build_modules_free(st->modules, st->n_modules);
 	}
 	free(b->stages);
+	cache_remote_release(b);
 	free(b->secret_digests);
 	free(b->cache_dir);
 	free(b->work_dir);
@@ -451,6 +472,9 @@ static int build_setup(struct build *b, int *lock)
 	if (!b->work_dir || !b->snapshot_dir || !b->cache_paths_dir)
 		return -ENOMEM;
 	r = cache_lock(ctx, b->cache_dir, false, lock);
+	if (r < 0)
+		return r;
+	r = cache_remote_setup(b);
 	if (r < 0)
 		return r;
 	r = kiln_platform_parse(ctx, kiln_tree_platform(b->tree), &b->platform);
@@ -498,8 +522,11 @@ static int tally_stages(struct build *b, struct kiln_build_stats *stats)
 		case STAGE_DONE:
 			if (st->cached)
 				stats->cached++;
+			else if (st->pulled_from)
+				stats->pulled++;
 			else
 				stats->built++;
+			stats->pushed += st->pushed;
 			break;
 		case STAGE_FAILED:
 			stats->failed++;
@@ -549,7 +576,8 @@ static int build_targets(struct build *b, const char *const *targets, size_t n_t
 		out[i].n_modules = st->n_modules;
 		out[i].digest = st->digest;
 		out[i].size = st->size;
-		out[i].cached = st->cached;
+		out[i].cached = st->cached || st->pulled_from;
+		out[i].pulled = st->pulled_from;
 	}
 	*ret = out;
 	return 0;

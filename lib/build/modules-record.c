@@ -19,8 +19,6 @@
 #include "log.h"
 
 #define RECORD_VERSION "kiln-build-modules-v1"
-/* every module of a kernel's output, with findings: thousands of entries */
-#define RECORD_MAX ((size_t)256 << 20)
 
 void kiln_build_modules_free(struct kiln_build_module *m, size_t n)
 {
@@ -200,8 +198,8 @@ static int read_module(const struct json_value *v, struct kiln_build_module *m)
 	return r;
 }
 
-static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
-			     struct kiln_build_module **ret, size_t *ret_n)
+int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
+			struct kiln_build_module **ret, size_t *ret_n)
 {
 	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
 	const struct json_value *root, *list;
@@ -248,7 +246,7 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 	/* through the record: one list of the fields, which the record's reader keeps */
 	r = modules_to_json(m, n, &json);
 	if (r >= 0)
-		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy);
+		r = build_modules_parse(ctx, "module verdicts", json.buf, json.len, ret, &n_copy);
 	return r;
 }
 
@@ -269,11 +267,11 @@ int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 
 	if (!path)
 		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, RECORD_MAX, &text, &len);
+	r = read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, &text, &len);
 	if (r == -ENOENT)
 		return 0; /* no modules, or built by a kiln that did not record them */
 	if (r >= 0)
-		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules);
+		r = build_modules_parse(ctx, path, text, len, &st->modules, &st->n_modules);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {

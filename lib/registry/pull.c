@@ -107,9 +107,8 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	json = strbuf_detach(&resp.body, NULL);
 	if (!json)
 		return -ENOMEM;
-	*ret = (struct fetched){
-		.digest = d, .len = len, .json = json, .media_type = TAKE_PTR(mt)
-	};
+	*ret =
+	    (struct fetched){ .digest = d, .len = len, .json = json, .media_type = TAKE_PTR(mt) };
 	return 0;
 }
 
@@ -454,4 +453,29 @@ int kiln_registry_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const c
 		return r;
 	}
 	return kiln_store_load_image(ctx, s, ref, platform, ret);
+}
+
+int kiln_registry_resolve(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			  const struct kiln_registry_options *o, struct kiln_digest *ret)
+{
+	_cleanup_(reg_transfer_release) struct reg_transfer t = { 0 };
+	_cleanup_free_ char *digest = NULL;
+	const char *name = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
+	int r;
+
+	reg_transfer_init(&t, o);
+	r = reg_transfer_connect(&t, ctx, ref->domain, ref->path, "pull", o);
+	if (r < 0)
+		return r;
+	r = reg_head_manifest(t.w.main, t.scope, ref->path, name, &digest);
+	if (r < 0)
+		return r;
+	if (!digest)
+		return kiln_error(ctx, ENOENT, "%s/%s:%s: no such image", ref->domain, ref->path,
+				  name);
+	if (!kiln_digest_is_valid(digest))
+		return kiln_error(ctx, EPROTO,
+				  "HEAD manifest %s/%s:%s: the registry sent no digest of it",
+				  ref->domain, ref->path, name);
+	return kiln_digest_parse(ctx, digest, ret);
 }
