@@ -88,9 +88,13 @@ static int help(void)
 	       "      --format FORMAT    gitlab, github or argo (required)\n"
 	       "      --cache REPO       the registry repository the jobs share as their\n"
 	       "                         stage cache (--cache-from and --cache-to)\n"
-	       "      --skip-cached      leave out the stages whose output is in the store's\n"
-	       "                         stage cache already; a target's job is always\n"
-	       "                         kept (it takes its stage from the cache and pushes)\n"
+	       "      --skip-cached      leave out the stages whose entry is in the registry\n"
+	       "                         cache REPO already (their keys computed here as\n"
+	       "                         the jobs' kiln build will: from the tree, the\n"
+	       "                         build args, secrets, platform, SOURCE_DATE_EPOCH\n"
+	       "                         and the image dependencies, pulled when missing);\n"
+	       "                         a target's job is always kept (it takes its stage\n"
+	       "                         from the cache, and pushes with --push)\n"
 	       "      --secret id=ID,src=PATH\n"
 	       "                         passed to every job as written (PATH is the\n"
 	       "                         runners'); with --skip-cached its sha256 is read\n"
@@ -650,6 +654,8 @@ int cmd_plan(int argc, char **argv)
 	if (r < 0)
 		return cli_fail(r, "plan: cannot load the tree");
 	bo = (struct kiln_build_options){
+		.cache_from = &a.cache,
+		.n_cache_from = a.cache ? 1 : 0,
 		.source_date_epoch = cli_build_epoch(&t),
 		.secrets = a.secrets.v,
 		.n_secrets = a.secrets.n,

@@ -271,7 +271,7 @@ struct kiln_plan_stage {
 	/* with keys asked for: every input's digest was known, so is @key */
 	bool keyed;
 	char key[65]; /* the cache key, hex, when @keyed */
-	/* @key was found by the lookup: @digest is its output */
+	/* @key is in a registry cache (@build's cache_from): @digest is its output */
 	bool cached;
 	struct kiln_digest digest;
 };
@@ -280,26 +280,21 @@ struct kiln_plan_options {
 	/*
 	 * What the jobs will build with: SOURCE_DATE_EPOCH, the secrets (their
 	 * digests enter the keys), whether and how image dependencies are
-	 * pulled. Only read with @keys.
+	 * pulled, and the registry caches they share (cache_from: where keys
+	 * are looked up; the store's own stage cache is not looked at, it is
+	 * no runner's). Only read with @keys.
 	 */
 	const struct kiln_build_options *build;
 	/*
-	 * Compute each stage's key and look it up, dependencies first: a
-	 * stage's key needs the output digests of the stages it merges, so
-	 * only stages below cached ones (or below none) get one. Image
-	 * dependencies are resolved to digests (pulled when missing, as
-	 * kiln_build() pulls them).
+	 * Compute each stage's key and look it up in the registry caches,
+	 * dependencies first, fetching each entry's index but none of its
+	 * blobs: a stage's key needs the output digests of the stages it
+	 * merges, so only stages whose stage dependencies are all cached get
+	 * one. Image dependencies are resolved to digests (pulled when
+	 * missing, as kiln_build() pulls them). A cache that cannot be reached
+	 * is a warning and a miss, as in kiln_build().
 	 */
 	bool keys;
-	/*
-	 * Where to look a key up (a registry cache the jobs share; the
-	 * store's own stage cache is not looked at: it is no runner's):
-	 * returns 1 with *@ret set on a hit, 0 on a miss, -errno on an error
-	 * (the plan fails with it). NULL: nothing is cached.
-	 */
-	int (*lookup)(void *userdata, struct kiln_ctx *ctx, const char *stage, const char *key,
-		      struct kiln_digest *ret);
-	void *userdata;
 };
 
 /**

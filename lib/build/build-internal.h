@@ -196,6 +196,15 @@ int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 		       uint64_t *ret_bytes);
 
 /*
+ * Whether a --cache-from repository holds the stage's entry, without
+ * pulling it: 1 with its output manifest's digest in *@ret (the index
+ * fetched and checked, digest-verified; its blobs are not), 0 on a miss
+ * (an unusable entry or registry is one, with a warning), -ENOMEM.
+ */
+int cache_remote_lookup(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
+			struct kiln_digest *ret);
+
+/*
  * The stage is done: push its entry to each --cache-to repository that
  * lacks its key, unless its output holds a private key. Failures are
  * warnings; st->pushed tells whether any push went through.

@@ -182,7 +182,27 @@ static const struct kiln_descriptor *find_role(const struct kiln_index *idx, con
 	return NULL;
 }
 
-/* The index @d of the store is the stage's entry: its layout, stage and key. */
+/* @json (@len bytes) is an index that is the stage's entry: its layout, stage and key. */
+static int parse_entry(struct kiln_ctx *ctx, const struct stage *st, const char *json, size_t len,
+		       struct kiln_index **ret)
+{
+	_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
+	int r = kiln_index_parse(ctx, json, len, &idx);
+
+	if (r < 0)
+		return r;
+	if (!streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_VERSION),
+		   CACHE_LAYOUT))
+		return kiln_error(ctx, EBADMSG, "its %s is not %s", ANN_VERSION, CACHE_LAYOUT);
+	if (!streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_KEY), st->key) ||
+	    !streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_STAGE),
+		   st->pkg->name))
+		return kiln_error(ctx, EBADMSG, "its annotations name another stage or key");
+	*ret = TAKE_PTR(idx);
+	return 0;
+}
+
+/* The index @d of the store is the stage's entry, its output the manifest @output. */
 static int check_index(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
 		       const struct kiln_descriptor *d, const struct kiln_digest *output,
 		       struct kiln_index **ret)
@@ -197,16 +217,9 @@ static int check_index(struct kiln_ctx *ctx, struct build *b, const struct stage
 		return kiln_error(ctx, EBADMSG, "it is a %s, not an index", d->media_type);
 	r = kiln_store_read_blob(ctx, b->store, &d->digest, KILN_MANIFEST_MAX, &json, &len);
 	if (r >= 0)
-		r = kiln_index_parse(ctx, json, len, &idx);
+		r = parse_entry(ctx, st, json, len, &idx);
 	if (r < 0)
 		return r;
-	if (!streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_VERSION),
-		   CACHE_LAYOUT))
-		return kiln_error(ctx, EBADMSG, "its %s is not %s", ANN_VERSION, CACHE_LAYOUT);
-	if (!streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_KEY), st->key) ||
-	    !streq(kiln_annotation_get(idx->annotations, idx->n_annotations, ANN_STAGE),
-		   st->pkg->name))
-		return kiln_error(ctx, EBADMSG, "its annotations name another stage or key");
 	out = find_role(idx, "output");
 	if (!out || !streq(out->digest.s, output->s))
 		return kiln_error(ctx, EBADMSG, "its output entry is not the manifest pulled");
@@ -363,6 +376,64 @@ int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st, 
 			st->pulled_from = &b->cache_from[i];
 			return 1;
 		}
+	}
+	return 0;
+}
+
+/* 1 and the output's digest in *@ret when @repo holds the stage's entry; 0 when not, or unusable. */
+static int lookup_in(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
+		     struct cache_repo *repo, struct kiln_digest *ret)
+{
+	_cleanup_(kiln_index_freep) struct kiln_index *idx = NULL;
+	_cleanup_free_ char *json = NULL;
+	char tag[sizeof(KILN_CACHE_TAG_PREFIX) + 64];
+	struct kiln_ref ref = entry_ref(repo, st, tag);
+	struct kiln_registry_options ro = registry_options(b);
+	const struct kiln_descriptor *out = NULL;
+	struct kiln_digest d;
+	size_t len;
+	int r;
+
+	if (atomic_load(&repo->down))
+		return 0;
+	r = kiln_registry_get_manifest(ctx, &ref, &ro, &json, &len, &d);
+	if (r == -ENOENT) {
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	if (r < 0 && r != -ENOMEM) {
+		repo_down(ctx, b, repo, r);
+		return 0;
+	}
+	if (r >= 0)
+		r = parse_entry(ctx, st, json, len, &idx);
+	if (r >= 0) {
+		out = find_role(idx, "output");
+		if (!out)
+			r = kiln_error(ctx, EBADMSG, "it has no output entry");
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		kiln_log(ctx, KILN_LOG_WARNING,
+			 "stage %s: the registry cache's entry %s/%s:%s is unusable: %s",
+			 st->pkg->name, repo->ref.domain, repo->ref.path, tag,
+			 kiln_ctx_error(ctx) ?: strerror(-r));
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	*ret = out->digest;
+	return 1;
+}
+
+int cache_remote_lookup(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
+			struct kiln_digest *ret)
+{
+	for (size_t i = 0; i < b->o->n_cache_from; i++) {
+		int r = lookup_in(ctx, b, st, &b->cache_from[i], ret);
+
+		if (r != 0)
+			return r;
 	}
 	return 0;
 }

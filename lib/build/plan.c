@@ -3,8 +3,8 @@
  * A build as a CI engine runs it: the stages the targets need, each with
  * the stages it merges, so that a job per stage can wait for exactly
  * those. With keys, each stage whose inputs are all known gets its cache
- * key and is looked up with the caller's lookup (a registry cache the
- * jobs share: the planner's own store is no runner's); a hit gives the output digest the stages above it
+ * key and is looked up in the registry caches the jobs share (the
+ * planner's own store is no runner's); a hit gives the output digest the stages above it
  * need for their keys. A miss leaves every stage above it unkeyed: its
  * output, and so their keys, exist only once it has been built.
  */
@@ -29,8 +29,8 @@ static size_t stage_index(const struct build *b, const struct stage *st)
 }
 
 /* Key stage @st of @b when its inputs are known, and look it up: fills @p. */
-static int key_stage(struct kiln_ctx *ctx, struct build *b, const struct kiln_plan_options *o,
-		     struct stage *st, struct kiln_plan_stage *p)
+static int key_stage(struct kiln_ctx *ctx, struct build *b, struct stage *st,
+		     struct kiln_plan_stage *p)
 {
 	int r;
 
@@ -50,7 +50,7 @@ static int key_stage(struct kiln_ctx *ctx, struct build *b, const struct kiln_pl
 		return r;
 	p->keyed = true;
 	memcpy(p->key, st->key, sizeof(p->key));
-	r = o->lookup ? o->lookup(o->userdata, ctx, st->pkg->name, st->key, &st->digest) : 0;
+	r = cache_remote_lookup(ctx, b, st, &st->digest);
 	if (r < 0)
 		return r;
 	st->cached = p->cached = r > 0;
@@ -79,9 +79,11 @@ static int plan_setup(struct build *b)
 {
 	int r = kiln_platform_parse(b->ctx, kiln_tree_platform(b->tree), &b->platform);
 
-	if (r < 0)
-		return r;
-	return build_hash_secrets(b);
+	if (r >= 0)
+		r = build_hash_secrets(b);
+	if (r >= 0)
+		r = cache_remote_setup(b);
+	return r;
 }
 
 int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
@@ -113,7 +115,7 @@ int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kil
 	for (size_t i = 0; r >= 0 && i < b.n_stages; i++) {
 		r = fill_stage(&b, &b.stages[i], targets, n_targets, &p[i]);
 		if (r >= 0 && o->keys)
-			r = key_stage(ctx, &b, o, &b.stages[i], &p[i]);
+			r = key_stage(ctx, &b, &b.stages[i], &p[i]);
 	}
 	if (r >= 0) {
 		*ret = p;

@@ -479,3 +479,29 @@ int kiln_registry_resolve(struct kiln_ctx *ctx, const struct kiln_ref *ref,
 				  ref->domain, ref->path, name);
 	return kiln_digest_parse(ctx, digest, ret);
 }
+
+int kiln_registry_get_manifest(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			       const struct kiln_registry_options *o, char **ret_json,
+			       size_t *ret_len, struct kiln_digest *ret_digest)
+{
+	_cleanup_(pull_release) struct pull p = { .ctx = ctx, .src = ref };
+	const char *name = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
+	struct kiln_digest expect;
+	struct fetched f;
+	int r;
+
+	if (ref->digest && kiln_digest_parse(ctx, ref->digest, &expect) < 0)
+		return -EINVAL;
+	reg_transfer_init(&p.t, o);
+	r = reg_transfer_connect(&p.t, ctx, ref->domain, ref->path, "pull", o);
+	if (r < 0)
+		return r;
+	r = fetch_manifest(&p, name, ref->digest ? &expect : NULL, NULL, &f);
+	if (r < 0)
+		return r;
+	free(f.media_type);
+	*ret_json = f.json;
+	*ret_len = f.len;
+	*ret_digest = f.digest;
+	return 0;
+}

@@ -50,8 +50,9 @@ check "four jobs, each needing the stages it merges" \
 d = yaml.safe_load(open(".gitlab-ci.yml"))
 print(" ".join(k + ":" + ",".join(v["needs"]) for k, v in d.items()))')" \
 	= "build:base: build:left:build:base build:right:build:base build:top:build:base,build:left,build:right"
-git init -q . && git add -A &&
-	git -c user.name=kiln -c user.email=kiln@localhost commit -qm tree ||
+export GIT_AUTHOR_NAME=kiln GIT_AUTHOR_EMAIL=kiln@localhost
+export GIT_COMMITTER_NAME=kiln GIT_COMMITTER_EMAIL=kiln@localhost
+git init -q . && git add -A && git commit -qm tree ||
 	bail_out "cannot make the repository"
 
 # the runner: kiln on PATH; each job's cache in its own build directory (shell isolation)
@@ -65,19 +66,18 @@ for job in base left right top; do
 done
 [ "$status" -eq 0 ] || sed 's/^/# /' "$tmp/pipeline.log" | tail -60
 
-# counts JOB: "STAGES BUILT CACHED PULLED PUSHED" of the job's kiln summary line
+# counts LOG JOB: "STAGES BUILT CACHED PULLED PUSHED" of the job's kiln summary line
 counts() {
-	sed -nE "s/^build:$1 +> kiln: ([0-9]+) stages: ([0-9]+) built, ([0-9]+) cached, ([0-9]+) pulled, ([0-9]+) pushed.*/\\1 \\2 \\3 \\4 \\5/p" \
-		"$tmp/pipeline.log"
+	sed -nE "s/^build:$2 +> kiln: ([0-9]+) stages: ([0-9]+) built, ([0-9]+) cached, ([0-9]+) pulled, ([0-9]+) pushed.*/\\1 \\2 \\3 \\4 \\5/p" "$1"
 }
 for job in base left right top; do
-	set -- $(counts "$job")
+	set -- $(counts "$tmp/pipeline.log" "$job")
 	echo "# job build:$job: ${1:-?} stages: ${2:-?} built, ${4:-?} pulled from the registry cache, ${3:-?} found in its own cache, ${5:-?} pushed"
 done
-check "build:base built base, pulled nothing and pushed base" test "$(counts base)" = "1 1 0 0 1"
-check "build:left pulled base and built left alone" test "$(counts left)" = "2 1 0 1 1"
-check "build:right pulled base and built right alone" test "$(counts right)" = "2 1 0 1 1"
-check "build:top pulled base, left and right and built top alone" test "$(counts top)" = "4 1 0 3 1"
+check "build:base built base, pulled nothing and pushed base" test "$(counts "$tmp/pipeline.log" base)" = "1 1 0 0 1"
+check "build:left pulled base and built left alone" test "$(counts "$tmp/pipeline.log" left)" = "2 1 0 1 1"
+check "build:right pulled base and built right alone" test "$(counts "$tmp/pipeline.log" right)" = "2 1 0 1 1"
+check "build:top pulled base, left and right and built top alone" test "$(counts "$tmp/pipeline.log" top)" = "4 1 0 3 1"
 check "each job's cache was its own: four of them" \
 	test "$(ls -d .gitlab-ci-local/builds/*/.kiln-cache | wc -l)" -eq 4
 check "the target's job pushed top" \
@@ -85,5 +85,37 @@ check "the target's job pushed top" \
 check "the registry has top:ci" skopeo inspect --tls-verify=false "docker://$host/kiln/top:ci"
 check "and the cache an entry for each of the four stages" \
 	test "$(skopeo list-tags --tls-verify=false "docker://$cache" | grep -c '"kiln-[0-9a-f]\{64\}"')" -eq 4
+
+# ---- --skip-cached: what the cache holds gets no job ----
+
+check "with everything cached, --skip-cached keeps the target's job alone" \
+	test "$("$KILN" -C tree plan --format gitlab --cache "$cache" --insecure --skip-cached top |
+		python3 -c 'import sys, yaml
+print(" ".join(k + ":" + ",".join(v["needs"]) for k, v in yaml.safe_load(sys.stdin).items()))')" \
+	= "build:top:"
+sed -i 's/echo "right {{ .greeting }}"/echo "right, changed"/' tree/right/pkg.yaml
+git commit -qam "right changed" || bail_out "cannot commit"
+check "right changed: kiln plan --skip-cached again" \
+	"$KILN" -C tree plan --format gitlab --cache "$cache" --insecure --skip-cached \
+	--tag ci2 --push --registry "$host" --username kiln top
+cp "$out/stdout" .gitlab-ci.yml
+check "that is two jobs" test "$(python3 -c 'import yaml
+d = yaml.safe_load(open(".gitlab-ci.yml"))
+print(" ".join(k + ":" + ",".join(v["needs"]) for k, v in d.items()))')" \
+	= "build:right: build:top:build:right"
+git commit -qam "the pruned pipeline" || bail_out "cannot commit"
+node "$gcl" --shell-executor-no-image --shell-isolation --home "$tmp/home" --state-dir .gcl-2 \
+	--variable 'KILN_CACHE_DIR=$CI_PROJECT_DIR/.kiln-cache' >"$tmp/pipeline2.log" 2>&1
+status=$?
+check "gitlab-ci-local runs the pruned pipeline" test "$status" -eq 0
+[ "$status" -eq 0 ] || sed 's/^/# /' "$tmp/pipeline2.log" | tail -60
+for job in right top; do
+	set -- $(counts "$tmp/pipeline2.log" "$job")
+	echo "# pruned pipeline, job build:$job: ${1:-?} stages: ${2:-?} built, ${4:-?} pulled, ${3:-?} found in its own cache, ${5:-?} pushed"
+done
+check "build:right pulled base and built right" test "$(counts "$tmp/pipeline2.log" right)" = "2 1 0 1 1"
+check "build:top pulled base, left and the new right and built top" test "$(counts "$tmp/pipeline2.log" top)" = "4 1 0 3 1"
+check "the new top has right's new greeting" bash -c "'$KILN' pull --insecure '$host/kiln/top:ci2' >/dev/null &&
+	'$KILN' cat '$host/kiln/top:ci2' /usr/share/top/combined.txt | grep -qx 'right, changed'"
 
 done_testing
