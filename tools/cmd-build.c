@@ -26,13 +26,7 @@
 enum {
 	OPT_NO_CACHE = OPT_FIRST_COMMAND_OPTION,
 	OPT_KEEP_GOING,
-	OPT_SECRET,
 	OPT_PROGRESS,
-	OPT_TAG,
-	OPT_PUSH,
-	OPT_REGISTRY,
-	OPT_USERNAME,
-	OPT_ALLOW_PRIVATE_KEY,
 	OPT_CACHE_FROM,
 	OPT_CACHE_TO,
 };
@@ -46,14 +40,12 @@ enum progress_mode {
 
 struct build_args {
 	unsigned jobs;
-	bool no_cache, keep_going, push, allow_private_key;
+	bool no_cache, keep_going;
+	struct cli_publish_args publish;
 	struct cli_registry_args transport; /* --insecure, --authfile, --no-pull */
 	struct cli_secrets secrets;
 	enum progress_mode progress;
 	const char *output;
-	const char *tag;
-	const char *registry;
-	const char *username;
 	/* registry caches: --cache-from and --cache-to, else the environment's lists */
 	char **cache_from, **cache_to;
 	size_t n_cache_from, n_cache_to;
@@ -165,8 +157,6 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_KEEP_GOING:
 		a->keep_going = true;
 		return CLI_CONTINUE;
-	case OPT_SECRET:
-		return cli_parse_secret("build", &a->secrets, arg);
 	case OPT_PROGRESS:
 		if (streq(arg, "tty"))
 			a->progress = PROGRESS_TTY;
@@ -181,29 +171,17 @@ static int on_option(int c, const char *arg, void *userdata)
 	case 'o':
 		a->output = arg;
 		return CLI_CONTINUE;
-	case OPT_TAG:
-		a->tag = arg;
-		return CLI_CONTINUE;
-	case OPT_PUSH:
-		a->push = true;
-		return CLI_CONTINUE;
-	case OPT_REGISTRY:
-		a->registry = arg;
-		return CLI_CONTINUE;
-	case OPT_USERNAME:
-		a->username = arg;
-		return CLI_CONTINUE;
-	case OPT_ALLOW_PRIVATE_KEY:
-		a->allow_private_key = true;
-		return CLI_CONTINUE;
 	case OPT_CACHE_FROM:
 		return cli_push_arg(&a->cache_from, &a->n_cache_from, arg) < 0 ? EXIT_FAILURE
 									       : CLI_CONTINUE;
 	case OPT_CACHE_TO:
 		return cli_push_arg(&a->cache_to, &a->n_cache_to, arg) < 0 ? EXIT_FAILURE
 									   : CLI_CONTINUE;
-	default:
-		return cli_usage("build: run 'kiln build --help' for usage");
+	default: {
+		int r = cli_publish_option("build", c, arg, &a->publish, &a->secrets);
+
+		return r ? r : cli_usage("build: run 'kiln build --help' for usage");
+	}
 	}
 }
 
@@ -485,10 +463,10 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 {
 	_cleanup_free_ char *dest = NULL;
 
-	if (asprintf(&dest, "%s/%s/%s", a->registry, a->username, p->name) < 0)
+	if (asprintf(&dest, "%s/%s/%s", a->publish.registry, a->publish.username, p->name) < 0)
 		return cli_fail(-ENOMEM, "build");
-	return cli_push_image(s, &p->desc, p->name, dest, &a->transport.reg, a->allow_private_key,
-			      out_dir, ret_reference);
+	return cli_push_image(s, &p->desc, p->name, dest, &a->transport.reg,
+			      a->publish.allow_private_key, out_dir, ret_reference);
 }
 
 /* The targets: those of -t, then the operands; NULL when out of memory. */
@@ -517,8 +495,8 @@ static int prepare_out(const struct build_args *a, char **ret_out_dir, char **re
 	_cleanup_free_ char *tag = NULL;
 
 	/* before the build: its logs in the tree would make it -dirty */
-	if (a->tag)
-		tag = strdup(a->tag);
+	if (a->publish.tag)
+		tag = strdup(a->publish.tag);
 	else if (kiln_build_describe(cli_ctx, cli_root, &tag) >= 0 && !tag)
 		tag = strdup("latest");
 	if (!out_dir || !log_dir || !tag)
@@ -572,7 +550,7 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 	for (size_t i = 0; i < n_targets && ret == EXIT_OK; i++) {
 		_cleanup_free_ char *pushed = NULL;
 
-		if (a->push)
+		if (a->publish.push)
 			ret = push_target(s, a, &published[i], out_dir, &pushed);
 		if (ret != EXIT_OK)
 			break;
@@ -639,14 +617,9 @@ static const struct option build_options[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
-	{ "secret", required_argument, NULL, OPT_SECRET },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "output", required_argument, NULL, 'o' },
-	{ "tag", required_argument, NULL, OPT_TAG },
-	{ "push", no_argument, NULL, OPT_PUSH },
-	{ "registry", required_argument, NULL, OPT_REGISTRY },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	CLI_PUBLISH_OPTIONS,
 	{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
 	{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 	{},
@@ -686,8 +659,9 @@ int cmd_build(int argc, char **argv)
 	n_targets = t.n_targets + (size_t)(argc - optind);
 	if (n_targets == 0)
 		return cli_usage("build: expected at least one TARGET: run 'kiln build --help'");
-	if (a.push && (!a.registry || !a.username))
-		return cli_usage("build: --push needs --registry HOST and --username NAME");
+	r = cli_publish_check("build", &a.publish);
+	if (r != CLI_CONTINUE)
+		return r;
 	targets = list_targets(&t, argc, argv, n_targets);
 	if (!targets)
 		return cli_fail(-ENOMEM, "build");

@@ -17,12 +17,6 @@ enum {
 	OPT_FORMAT = OPT_FIRST_COMMAND_OPTION,
 	OPT_CACHE,
 	OPT_SKIP_CACHED,
-	OPT_SECRET,
-	OPT_TAG,
-	OPT_PUSH,
-	OPT_REGISTRY,
-	OPT_USERNAME,
-	OPT_ALLOW_PRIVATE_KEY,
 	OPT_RUNNER,
 	OPT_IMAGE,
 	OPT_KILN,
@@ -40,9 +34,7 @@ struct plan_args {
 	const char *cache;
 	bool skip_cached;
 	struct cli_secrets secrets;
-	const char *tag;
-	bool push, allow_private_key;
-	const char *registry, *username;
+	struct cli_publish_args publish;
 	const char *runner, *image;
 	const char *kiln;
 	struct cli_registry_args transport;
@@ -132,31 +124,14 @@ static int on_option(int c, const char *arg, void *userdata)
 		else if (streq(arg, "argo"))
 			a->format = FORMAT_ARGO;
 		else
-			return cli_usage("plan: --format: expected gitlab, github or argo, not '%s'",
-					 arg);
+			return cli_usage(
+			    "plan: --format: expected gitlab, github or argo, not '%s'", arg);
 		return CLI_CONTINUE;
 	case OPT_CACHE:
 		a->cache = arg;
 		return CLI_CONTINUE;
 	case OPT_SKIP_CACHED:
 		a->skip_cached = true;
-		return CLI_CONTINUE;
-	case OPT_SECRET:
-		return cli_parse_secret("plan", &a->secrets, arg);
-	case OPT_TAG:
-		a->tag = arg;
-		return CLI_CONTINUE;
-	case OPT_PUSH:
-		a->push = true;
-		return CLI_CONTINUE;
-	case OPT_REGISTRY:
-		a->registry = arg;
-		return CLI_CONTINUE;
-	case OPT_USERNAME:
-		a->username = arg;
-		return CLI_CONTINUE;
-	case OPT_ALLOW_PRIVATE_KEY:
-		a->allow_private_key = true;
 		return CLI_CONTINUE;
 	case OPT_RUNNER:
 		a->runner = arg;
@@ -167,8 +142,11 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_KILN:
 		a->kiln = arg;
 		return CLI_CONTINUE;
-	default:
-		return cli_usage("plan: run 'kiln plan --help' for usage");
+	default: {
+		int r = cli_publish_option("plan", c, arg, &a->publish, &a->secrets);
+
+		return r ? r : cli_usage("plan: run 'kiln plan --help' for usage");
+	}
 	}
 }
 
@@ -218,13 +196,13 @@ static int job_argv(const struct plan_args *a, const struct tree_args *t,
 		add(&b, "--insecure");
 	if (a->transport.no_pull)
 		add(&b, "--no-pull");
-	if (st->target && a->tag)
-		add2(&b, "--tag", a->tag);
-	if (st->target && a->push) {
+	if (st->target && a->publish.tag)
+		add2(&b, "--tag", a->publish.tag);
+	if (st->target && a->publish.push) {
 		add(&b, "--push");
-		add2(&b, "--registry", a->registry);
-		add2(&b, "--username", a->username);
-		if (a->allow_private_key)
+		add2(&b, "--registry", a->publish.registry);
+		add2(&b, "--username", a->publish.username);
+		if (a->publish.allow_private_key)
 			add(&b, "--allow-private-key");
 	}
 	add2(&b, "-t", st->name);
@@ -355,9 +333,9 @@ static int job_ids(const struct kiln_plan_stage *st, size_t n, char ***ret)
 		return -ENOMEM;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < n; i++) {
-			bool plain = strspn(st[i].name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-							"rstuvwxyz0123456789-") ==
-				     strlen(st[i].name);
+			bool plain =
+			    strspn(st[i].name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+					       "rstuvwxyz0123456789-") == strlen(st[i].name);
 
 			if (ids[i] || plain != (pass == 0))
 				continue;
@@ -498,8 +476,10 @@ static void write_argo(struct strbuf *sb, const struct plan *p)
 	for (size_t i = 0; i < p->n; i++) {
 		if (!p->keep[i])
 			continue;
-		strbuf_addf(sb, "    - name: %s\n      container:\n        name: main\n"
-				"        image: ", p->ids[i]);
+		strbuf_addf(sb,
+			    "    - name: %s\n      container:\n        name: main\n"
+			    "        image: ",
+			    p->ids[i]);
 		yaml_str(sb, p->a->image, false);
 		strbuf_adds(sb, "\n        command:\n");
 		for (size_t j = 0; p->argv[i][j]; j++) {
@@ -589,12 +569,14 @@ static int check_args(const struct plan_args *a, const struct tree_args *t, size
 	if (t->json)
 		return cli_usage("plan: --json: the plan is the engine's YAML; use kiln graph "
 				 "--format json for the graph");
-	if (a->push && (!a->registry || !a->username))
-		return cli_usage("plan: --push needs --registry HOST and --username NAME");
+	if (cli_publish_check("plan", &a->publish) != CLI_CONTINUE)
+		return EXIT_USAGE;
 	if (a->skip_cached && !a->cache)
-		return cli_usage("plan: --skip-cached needs --cache REPO, the cache the jobs share");
+		return cli_usage(
+		    "plan: --skip-cached needs --cache REPO, the cache the jobs share");
 	if (a->format == FORMAT_ARGO && !a->image)
-		return cli_usage("plan: --format argo needs --image REF, the jobs' container image");
+		return cli_usage(
+		    "plan: --format argo needs --image REF, the jobs' container image");
 	return CLI_CONTINUE;
 }
 
@@ -602,12 +584,7 @@ static const struct option plan_options[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "skip-cached", no_argument, NULL, OPT_SKIP_CACHED },
-	{ "secret", required_argument, NULL, OPT_SECRET },
-	{ "tag", required_argument, NULL, OPT_TAG },
-	{ "push", no_argument, NULL, OPT_PUSH },
-	{ "registry", required_argument, NULL, OPT_REGISTRY },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	CLI_PUBLISH_OPTIONS,
 	{ "runner", required_argument, NULL, OPT_RUNNER },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "kiln", required_argument, NULL, OPT_KILN },

@@ -478,8 +478,9 @@ int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg)
 		else if (strncmp(tok, "source=", 7) == 0)
 			src = tok + 7;
 		else
-			return cli_usage("%s: --secret '%s': unknown field '%s' (use id=ID,src=PATH)",
-					 cmd, arg, tok);
+			return cli_usage(
+			    "%s: --secret '%s': unknown field '%s' (use id=ID,src=PATH)", cmd, arg,
+			    tok);
 	}
 	if (!id || !*id || !src || !*src)
 		return cli_usage("%s: --secret '%s': expected id=ID,src=PATH", cmd, arg);
@@ -520,4 +521,37 @@ int64_t cli_build_epoch(const struct tree_args *t)
 		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
 			v = t->build_args[i] + 18;
 	return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+int cli_publish_option(const char *cmd, int c, const char *arg, struct cli_publish_args *a,
+		       struct cli_secrets *secrets)
+{
+	switch (c) {
+	case OPT_PUBLISH_SECRET:
+		return cli_parse_secret(cmd, secrets, arg);
+	case OPT_PUBLISH_TAG:
+		a->tag = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_PUSH:
+		a->push = true;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_REGISTRY:
+		a->registry = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_USERNAME:
+		a->username = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_ALLOW_PRIVATE_KEY:
+		a->allow_private_key = true;
+		return CLI_CONTINUE;
+	default:
+		return 0;
+	}
+}
+
+int cli_publish_check(const char *cmd, const struct cli_publish_args *a)
+{
+	if (a->push && (!a->registry || !a->username))
+		return cli_usage("%s: --push needs --registry HOST and --username NAME", cmd);
+	return CLI_CONTINUE;
 }

@@ -47,6 +47,12 @@ enum {
 	OPT_INSECURE, /* the registry options: struct cli_options.registry */
 	OPT_AUTHFILE,
 	OPT_NO_PULL,
+	OPT_PUBLISH_SECRET, /* kiln build's, which kiln plan passes on: struct cli_publish_args */
+	OPT_PUBLISH_TAG,
+	OPT_PUBLISH_PUSH,
+	OPT_PUBLISH_REGISTRY,
+	OPT_PUBLISH_USERNAME,
+	OPT_PUBLISH_ALLOW_PRIVATE_KEY,
 	OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -182,6 +188,33 @@ struct cli_secrets {
  */
 int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg);
 void cli_secrets_release(struct cli_secrets *s);
+
+/* What kiln build does with the targets' images; kiln plan passes it on to the targets' jobs. */
+struct cli_publish_args {
+	const char *tag; /* --tag */
+	bool push, allow_private_key; /* --push, --allow-private-key */
+	const char *registry, *username; /* --registry, --username */
+};
+
+/* clang-format off */
+#define CLI_PUBLISH_OPTIONS							\
+	{ "secret", required_argument, NULL, OPT_PUBLISH_SECRET },		\
+	{ "tag", required_argument, NULL, OPT_PUBLISH_TAG },			\
+	{ "push", no_argument, NULL, OPT_PUBLISH_PUSH },			\
+	{ "registry", required_argument, NULL, OPT_PUBLISH_REGISTRY },		\
+	{ "username", required_argument, NULL, OPT_PUBLISH_USERNAME },		\
+	{ "allow-private-key", no_argument, NULL, OPT_PUBLISH_ALLOW_PRIVATE_KEY }
+/* clang-format on */
+
+/*
+ * Option @c of CLI_PUBLISH_OPTIONS (--secret into @secrets, the rest into
+ * @a): CLI_CONTINUE or an exit status; 0 when @c is none of them.
+ */
+int cli_publish_option(const char *cmd, int c, const char *arg, struct cli_publish_args *a,
+		       struct cli_secrets *secrets);
+
+/* --push needs --registry and --username: CLI_CONTINUE, or EXIT_USAGE after saying so. */
+int cli_publish_check(const char *cmd, const struct cli_publish_args *a);
 
 /*
  * SOURCE_DATE_EPOCH of a build: --build-arg SOURCE_DATE_EPOCH=N of @t,

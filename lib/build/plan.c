@@ -87,9 +87,8 @@ static int plan_setup(struct build *b)
 }
 
 int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
-		    const char *const *targets, size_t n_targets,
-		    const struct kiln_plan_options *o, struct kiln_plan_stage **ret,
-		    size_t *ret_n)
+		    const char *const *targets, size_t n_targets, const struct kiln_plan_options *o,
+		    struct kiln_plan_stage **ret, size_t *ret_n)
 {
 	static const struct kiln_build_options no_options = { 0 };
 	struct build b = {
