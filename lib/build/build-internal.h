@@ -189,7 +189,20 @@ int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st,
  */
 void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 
+/*
+ * Where the stage cache notes that entry @key holds a private key, so that
+ * it is not looked through again (the note names the file); NULL on -ENOMEM.
+ */
+char *cache_remote_refusal(const char *cache_dir, const char *key);
+
 /* ---- stage.c ---- */
+
+/*
+ * A stage that runs nothing and finalizes all of its one dependency: its
+ * output is that dependency's image, made at no cost (and never shared
+ * through a registry cache: every runner has the image to build at all).
+ */
+bool stage_passes_through(const struct stage *st);
 
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);
