@@ -279,6 +279,9 @@ int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);
 
+/* The record at @path (stage_modules_record()'s; NULL: -ENOMEM), as read_file_at() reads it. */
+int stage_read_modules_record(const char *path, char **ret, size_t *ret_len);
+
 /*
  * Record st->modules in the stage cache, for stage_load_modules(); a
  * failure is a warning: the cache entry is as good without them.

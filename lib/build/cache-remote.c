@@ -420,11 +420,11 @@ static int make_record(struct kiln_ctx *ctx, struct build *b, const struct stage
 	size_t len;
 	int r;
 
-	if (!path)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, &text, &len);
+	r = stage_read_modules_record(path, &text, &len);
 	if (r == -ENOENT)
 		return 0;
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0)
 		return kiln_error(ctx, -r, "cannot read \"%s\": %s", path, strerror(-r));
 	r = put_blob(ctx, b, KILN_MT_MODULES_RECORD, text, len, &layer);
