@@ -32,6 +32,7 @@ PACKAGES="
 	libcurl4-openssl-dev
 	zlib1g-dev
 	docker-registry
+	iproute2
 	apache2-utils
 	skopeo
 	umoci

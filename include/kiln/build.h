@@ -271,7 +271,12 @@ struct kiln_plan_stage {
 	/* with keys asked for: every input's digest was known, so is @key */
 	bool keyed;
 	char key[65]; /* the cache key, hex, when @keyed */
-	/* @key is in a registry cache (@build's cache_from): @digest is its output */
+	/*
+	 * @key is in a registry cache (@build's cache_from), or the stage
+	 * passes its one dependency's image through (it runs nothing and
+	 * finalizes all of it: no cache holds it, nothing need build it):
+	 * @digest is its output
+	 */
 	bool cached;
 	struct kiln_digest digest;
 };

@@ -211,7 +211,20 @@ int cache_remote_lookup(struct kiln_ctx *ctx, struct build *b, const struct stag
  */
 void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 
+/*
+ * Where the stage cache notes that entry @key holds a private key, so that
+ * it is not looked through again (the note names the file); NULL on -ENOMEM.
+ */
+char *cache_remote_refusal(const char *cache_dir, const char *key);
+
 /* ---- stage.c ---- */
+
+/*
+ * A stage that runs nothing and finalizes all of its one dependency: its
+ * output is that dependency's image, made at no cost (and never shared
+ * through a registry cache: every runner has the image to build at all).
+ */
+bool stage_passes_through(const struct stage *st);
 
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);
@@ -287,6 +300,9 @@ int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text
 
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);
+
+/* The record at @path (stage_modules_record()'s; NULL: -ENOMEM), as read_file_at() reads it. */
+int stage_read_modules_record(const char *path, char **ret, size_t *ret_len);
 
 /*
  * Record st->modules in the stage cache, for stage_load_modules(); a

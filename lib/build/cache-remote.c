@@ -271,18 +271,30 @@ static int fetch_record(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 	return 0;
 }
 
+/* <cache>/modules, where what the stage cache keeps beside its entries goes. */
+static int make_modules_dir(struct kiln_ctx *ctx, const struct build *b)
+{
+	_cleanup_free_ char *dir = path_join(b->cache_dir, "modules");
+
+	if (!dir)
+		return -ENOMEM;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
+	return 0;
+}
+
 /* Keep the record @text in the local stage cache, as stage_record_modules() does. */
 static int keep_record(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
 		       const char *text, size_t len)
 {
 	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key);
-	_cleanup_free_ char *dir = path_join(b->cache_dir, "modules");
 	int r;
 
-	if (!path || !dir)
+	if (!path)
 		return -ENOMEM;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
+	r = make_modules_dir(ctx, b);
+	if (r < 0)
+		return r;
 	r = write_file_atomic(path, text, len, 0644);
 	if (r < 0)
 		return kiln_error(ctx, -r, "cannot write \"%s\": %s", path, strerror(-r));
@@ -367,6 +379,8 @@ static int fetch_from(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 
 int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st, uint64_t *ret_bytes)
 {
+	if (stage_passes_through(st))
+		return 0;
 	for (size_t i = 0; i < b->o->n_cache_from; i++) {
 		int r = fetch_from(ctx, b, st, &b->cache_from[i], ret_bytes);
 
@@ -438,6 +452,15 @@ int cache_remote_lookup(struct kiln_ctx *ctx, struct build *b, const struct stag
 	return 0;
 }
 
+char *cache_remote_refusal(const char *cache_dir, const char *key)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/modules/%s.private-key", cache_dir, key) < 0)
+		return NULL;
+	return path;
+}
+
 /* ---- pushing ------------------------------------------------------------------------ */
 
 /* Put @len bytes of @data in the store; *@ret gets its descriptor, of media type @mt. */
@@ -468,11 +491,11 @@ static int make_record(struct kiln_ctx *ctx, struct build *b, const struct stage
 	size_t len;
 	int r;
 
-	if (!path)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, &text, &len);
+	r = stage_read_modules_record(path, &text, &len);
 	if (r == -ENOENT)
 		return 0;
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0)
 		return kiln_error(ctx, -r, "cannot read \"%s\": %s", path, strerror(-r));
 	r = put_blob(ctx, b, KILN_MT_MODULES_RECORD, text, len, &layer);
@@ -535,29 +558,45 @@ static int make_entry(struct kiln_ctx *ctx, struct build *b, const struct stage 
  * stage and the first file. The push refusal of kiln push, as a warning:
  * the build itself is as good.
  */
-static int may_share(struct kiln_ctx *ctx, const struct stage *st, struct kiln_store *s,
+static int may_share(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
 		     const struct kiln_descriptor *output)
 {
 	_cleanup_(kiln_ext_key_report_release) struct kiln_ext_key_report rep = { 0 };
-	int r = kiln_ext_find_image_private_keys(ctx, s, output, &rep);
+	_cleanup_free_ char *path = NULL, *found = NULL;
+	size_t len;
+	int r;
 
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0) {
-		kiln_log(ctx, KILN_LOG_WARNING,
-			 "stage %s: not pushed to the registry cache: its output could not be "
-			 "read for private keys: %s",
-			 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+	/* a refusal is remembered beside the entry: the output of a key never changes */
+	path = cache_remote_refusal(b->cache_dir, st->key);
+	if (!path)
+		return -ENOMEM;
+	if (read_file_at(AT_FDCWD, path, 4096, &found, &len) < 0) {
+		r = kiln_ext_find_image_private_keys(ctx, b->store, output, &rep);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			kiln_log(ctx, KILN_LOG_WARNING,
+				 "stage %s: not pushed to the registry cache: its output could "
+				 "not be read for private keys: %s",
+				 st->pkg->name, kiln_ctx_error(ctx) ?: strerror(-r));
+			kiln_ctx_clear_error(ctx);
+			return 0;
+		}
+		if (rep.n_findings == 0)
+			return 1;
+		if (asprintf(&found, "%s: %s%s", rep.findings[0].path, rep.findings[0].what,
+			     rep.n_findings > 1 ? ", and more" : "") < 0) {
+			found = NULL;
+			return -ENOMEM;
+		}
+		if (make_modules_dir(ctx, b) >= 0)
+			(void)write_file_atomic(path, found, strlen(found), 0644);
 		kiln_ctx_clear_error(ctx);
-		return 0;
 	}
-	if (rep.n_findings == 0)
-		return 1;
 	kiln_log(ctx, KILN_LOG_WARNING,
 		 "stage %s: not pushed to the registry cache: its output holds a private key "
-		 "(%s: %s%s); give the key as a --secret so that no output holds it",
-		 st->pkg->name, rep.findings[0].path, rep.findings[0].what,
-		 rep.n_findings > 1 ? ", and more" : "");
+		 "(%s); give the key as a --secret so that no output holds it",
+		 st->pkg->name, found);
 	return 0;
 }
 
@@ -597,6 +636,8 @@ void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	struct kiln_descriptor index = { 0 }; /* its strings are static */
 	int shared = -1, r = 0;
 
+	if (stage_passes_through(st))
+		return;
 	for (size_t i = 0; i < b->o->n_cache_to && r >= 0; i++) {
 		struct cache_repo *repo = &b->cache_to[i];
 
@@ -610,7 +651,7 @@ void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 		if (shared < 0) {
 			r = kiln_store_load_image(ctx, b->store, st->digest.s, NULL, &img);
 			if (r >= 0)
-				r = shared = may_share(ctx, st, b->store, &img->manifest_desc);
+				r = shared = may_share(ctx, b, st, &img->manifest_desc);
 			if (r > 0)
 				r = make_entry(ctx, b, st, &img->manifest_desc, &index);
 		}

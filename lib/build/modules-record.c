@@ -259,15 +259,20 @@ char *stage_modules_record(const char *cache_dir, const char *key)
 	return path;
 }
 
+int stage_read_modules_record(const char *path, char **ret, size_t *ret_len)
+{
+	return path ? read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, ret, ret_len) : -ENOMEM;
+}
+
 int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key), *text = NULL;
 	size_t len;
 	int r;
 
-	if (!path)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, &text, &len);
+	r = stage_read_modules_record(path, &text, &len);
+	if (r == -ENOMEM)
+		return r;
 	if (r == -ENOENT)
 		return 0; /* no modules, or built by a kiln that did not record them */
 	if (r >= 0)

@@ -467,7 +467,7 @@ int kiln_registry_resolve(struct kiln_ctx *ctx, const struct kiln_ref *ref,
 	r = reg_transfer_connect(&t, ctx, ref->domain, ref->path, "pull", o);
 	if (r < 0)
 		return r;
-	r = reg_head_manifest(t.w.main, t.scope, ref->path, name, &digest);
+	r = reg_head(t.w.main, t.scope, ref->path, "manifests", name, NULL, &digest);
 	if (r < 0)
 		return r;
 	if (!digest)

@@ -309,26 +309,29 @@ int reg_manifest_media_type(struct kiln_ctx *ctx, const char *json, size_t len,
 	return 0;
 }
 
-int reg_head_manifest(struct reg_conn *conn, const char *scope, const char *path, const char *ref,
-		      char **ret)
+int reg_head(struct reg_conn *conn, const char *scope, const char *path, const char *kind,
+	     const char *ref, const atomic_bool *cancel, char **ret)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	_cleanup_free_ char *url = NULL, *what = NULL;
 	const char *scopes[] = { scope, NULL };
 	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
+	bool manifest = streq(kind, "manifests");
 	char *digest;
 	int r;
 
-	r = reg_url(conn->c, path, "manifests", ref, &url);
-	if (r < 0 || asprintf(&what, "HEAD manifest %s:%s", path, ref) < 0)
+	r = reg_url(conn->c, path, kind, ref, &url);
+	if (r < 0 || asprintf(&what, "HEAD %s %s%s%s", manifest ? "manifest" : "blob",
+			      manifest ? path : "", manifest ? ":" : "", ref) < 0)
 		return -ENOMEM;
 	r = reg_call(conn,
 		     &(struct reg_call){ .what = what,
 					 .method = "HEAD",
 					 .url = url,
 					 .scopes = scopes,
-					 .headers = headers,
-					 .retry = true },
+					 .headers = manifest ? headers : NULL,
+					 .retry = true,
+					 .cancel = cancel },
 		     &resp);
 	if (r < 0)
 		return r;
