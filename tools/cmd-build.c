@@ -157,17 +157,14 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_KEEP_GOING:
 		a->keep_going = true;
 		return CLI_CONTINUE;
-	case OPT_PROGRESS:
-		if (streq(arg, "tty"))
-			a->progress = PROGRESS_TTY;
-		else if (streq(arg, "plain"))
-			a->progress = PROGRESS_PLAIN;
-		else if (streq(arg, "quiet"))
-			a->progress = PROGRESS_QUIET;
-		else
-			return cli_usage(
-			    "build: --progress: expected tty, plain or quiet, not '%s'", arg);
-		return CLI_CONTINUE;
+	case OPT_PROGRESS: {
+		static const char *const modes[] = { "tty", "plain", "quiet", NULL };
+		int i = -1, r = cli_parse_choice("build", "--progress", arg, modes, &i);
+
+		/* PROGRESS_AUTO comes first: a mode is its index plus one */
+		a->progress = (enum progress_mode)(i + 1);
+		return r;
+	}
 	case 'o':
 		a->output = arg;
 		return CLI_CONTINUE;

@@ -127,17 +127,14 @@ static int on_option(int c, const char *arg, void *userdata)
 	struct plan_args *a = userdata;
 
 	switch (c) {
-	case OPT_FORMAT:
-		if (streq(arg, "gitlab"))
-			a->format = FORMAT_GITLAB;
-		else if (streq(arg, "github"))
-			a->format = FORMAT_GITHUB;
-		else if (streq(arg, "argo"))
-			a->format = FORMAT_ARGO;
-		else
-			return cli_usage(
-			    "plan: --format: expected gitlab, github or argo, not '%s'", arg);
-		return CLI_CONTINUE;
+	case OPT_FORMAT: {
+		static const char *const formats[] = { "gitlab", "github", "argo", NULL };
+		int i = -1, r = cli_parse_choice("plan", "--format", arg, formats, &i);
+
+		/* FORMAT_NONE comes first: a format is its index plus one */
+		a->format = (enum format)(i + 1);
+		return r;
+	}
 	case OPT_CACHE:
 		a->cache = arg;
 		return CLI_CONTINUE;

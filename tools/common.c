@@ -555,3 +555,19 @@ int cli_publish_check(const char *cmd, const struct cli_publish_args *a)
 		return cli_usage("%s: --push needs --registry HOST and --username NAME", cmd);
 	return CLI_CONTINUE;
 }
+
+int cli_parse_choice(const char *cmd, const char *option, const char *arg,
+		     const char *const *names, int *ret)
+{
+	_cleanup_strbuf_ struct strbuf list = STRBUF_INIT;
+	size_t n = 0;
+
+	for (; names[n]; n++)
+		if (streq(arg, names[n])) {
+			*ret = (int)n;
+			return CLI_CONTINUE;
+		}
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	return cli_usage("%s: %s: expected %s, not '%s'", cmd, option, strbuf_str(&list), arg);
+}

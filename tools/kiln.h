@@ -262,6 +262,14 @@ int cli_fail(int r, const char *what, ...) _printf_(2, 3);
  */
 void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject);
 
+/*
+ * @arg of option @option (such as "--format") of @cmd is one of the NULL-ended
+ * @names: *@ret gets its index, and CLI_CONTINUE is returned; else
+ * EXIT_USAGE after printing "kiln: @cmd: @option: expected a, b or c, not 'x'".
+ */
+int cli_parse_choice(const char *cmd, const char *option, const char *arg,
+		     const char *const *names, int *ret);
+
 /* Print "kiln: <message>" and return EXIT_USAGE. */
 int cli_usage(const char *fmt, ...) _printf_(1, 2);
 
