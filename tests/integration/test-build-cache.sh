@@ -135,12 +135,14 @@ for w in "left: .* another stage or key" "right: .*blob sha256:" "top: .*not an 
 	check "warning: stage ${w%%:*}" grep -qE "warning: stage $w" "$tmp/c.err"
 done
 check "the same digests as runner a built" diff "$tmp/a.out" "$tmp/c.out"
+dead=$(free_port)
 runner d
-kbc "after the repair, an empty runner pulls all 5" top kmod-listed --cache-from "$repo"
+# --cache-from replaces the environment's list: the dead registry there is never asked
+KILN_CACHE_FROM="127.0.0.1:$dead/kiln/cache" \
+	kbc "after the repair, an empty runner pulls all 5" top kmod-listed --cache-from "$repo"
 check "5 pulled, no warning" bash -c \
 	"grep -q '5 stages: 0 built, 0 cached, 5 pulled' '$tmp/last' && ! grep -q warning '$tmp/last'"
 
-dead=$(free_port)
 runner e
 kbc "an unreachable registry: the build goes on" \
 	top --cache-from "127.0.0.1:$dead/kiln/cache" --cache-to "127.0.0.1:$dead/kiln/cache"
@@ -160,7 +162,7 @@ export KILN_CACHE_DIR=$tmp/runner-f
 kb top --cache-to "$repo2" >"$tmp/f.out" 2>"$tmp/f.err" &
 f=$!
 export KILN_CACHE_DIR=$tmp/runner-g
-kb top --cache-to "$repo2" >"$tmp/g.out" 2>"$tmp/g.err" &
+KILN_CACHE_TO=$repo2 kb top >"$tmp/g.out" 2>"$tmp/g.err" &
 g=$!
 wait $f
 fs=$?
@@ -168,6 +170,7 @@ wait $g
 gs=$?
 check "both runners succeed" test "$fs$gs" = 00
 check "without a warning" bash -c "! grep -q warning '$tmp/f.err' '$tmp/g.err'"
+check "runner g's cache came from KILN_CACHE_TO" grep -q ', 0 pulled, [0-9] pushed' "$tmp/g.err"
 check "one entry per stage" bash -c \
 	"[ \$('$entries' entries '$host' kiln/race | wc -l) = 4 ]"
 runner h
