@@ -14,7 +14,7 @@ set -u
 . "$SRCDIR/tests/integration/lib-registry.sh"
 . "$SRCDIR/tests/integration/lib-build.sh"
 
-registry_test_setup docker-registry python3
+registry_test_setup docker-registry python3 htpasswd
 build_engine_needs
 [ -f "${KILN_TEST_MODULES:-}/kiln_plain.ko" ] ||
 	bail_out "no test modules in KILN_TEST_MODULES: run the test through meson"
@@ -152,6 +152,30 @@ check "with one warning for it, all built" bash -c "[ \$(grep -c warning '$tmp/l
 expect_fail "a cache named with a tag is refused" 1 \
 	'registry cache "127.0.0.1:1/x:v1": give a repository \(host/path\), without tag or digest' \
 	kb top --cache-from 127.0.0.1:1/x:v1
+
+# ---- a registry that wants a login: --authfile applies ----
+
+htpasswd -Bbn kiln s3cret >"$tmp/htpasswd"
+aport=$(free_port)
+start_registry basic "$aport" "auth: {htpasswd: {realm: kiln-test, path: $tmp/htpasswd}}" ||
+	bail_out "docker-registry with htpasswd did not start"
+arepo=127.0.0.1:$aport/kiln/cache
+auth_file "127.0.0.1:$aport" kiln:s3cret "$tmp/auth.json"
+runner a
+kbc "--cache-to a registry that wants a login, with --authfile" \
+	top --cache-to "$arepo" --authfile "$tmp/auth.json"
+check "4 pushed" grep -q '4 cached, 0 pulled, 4 pushed' "$tmp/last"
+runner i
+kbc "--cache-from it without credentials: the build goes on" top --cache-from "$arepo"
+check "with one warning, which says a login is needed, and all built" bash -c \
+	"[ \$(grep -c warning '$tmp/last') = 1 ] &&
+	grep -q 'warning: registry cache $arepo cannot be used: .*login' '$tmp/last' &&
+	grep -q '4 stages: 4 built' '$tmp/last'"
+runner j
+kbc "--cache-from it with --authfile" top --cache-from "$arepo" --authfile "$tmp/auth.json"
+check "4 pulled" grep -q '4 stages: 0 built, 0 cached, 4 pulled' "$tmp/last"
+check "no password in kiln's output or the registry's log" \
+	bash -c "! grep -q s3cret '$tmp/last' '$tmp/basic/log'"
 
 # ---- two runners push the same keys at once ----
 
