@@ -95,7 +95,8 @@ enum kiln_build_event_kind {
 	/*
 	 * a hit in a registry cache (--cache-from): the output was pulled, every
 	 * blob verified, and is in the local stage cache now; @url is the
-	 * repository, @seconds the time the pull took, @done the bytes it moved
+	 * repository, @seconds the time the pull took, @done the bytes of blobs
+	 * it downloaded (those already in the store are not)
 	 */
 	KILN_BUILD_STAGE_PULLED,
 	KILN_BUILD_STAGE_START,

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <kiln/ext.h>
 #include <kiln/registry.h>
@@ -362,6 +363,11 @@ static int fetch_from(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
+		_cleanup_free_ char *record = stage_modules_record(b->cache_dir, st->key);
+
+		/* a record kept before the entry failed belongs to no local entry */
+		if (record)
+			(void)unlink(record);
 		st->unusable_in = repo;
 		kiln_build_modules_free(st->modules, st->n_modules);
 		st->modules = NULL;

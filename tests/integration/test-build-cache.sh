@@ -14,7 +14,7 @@ set -u
 . "$SRCDIR/tests/integration/lib-registry.sh"
 . "$SRCDIR/tests/integration/lib-build.sh"
 
-registry_test_setup docker-registry python3
+registry_test_setup docker-registry python3 htpasswd
 build_engine_needs
 [ -f "${KILN_TEST_MODULES:-}/kiln_plain.ko" ] ||
 	bail_out "no test modules in KILN_TEST_MODULES: run the test through meson"
@@ -135,12 +135,14 @@ for w in "left: .* another stage or key" "right: .*blob sha256:" "top: .*not an 
 	check "warning: stage ${w%%:*}" grep -qE "warning: stage $w" "$tmp/c.err"
 done
 check "the same digests as runner a built" diff "$tmp/a.out" "$tmp/c.out"
+dead=$(free_port)
 runner d
-kbc "after the repair, an empty runner pulls all 5" top kmod-listed --cache-from "$repo"
+# --cache-from replaces the environment's list: the dead registry there is never asked
+KILN_CACHE_FROM="127.0.0.1:$dead/kiln/cache" \
+	kbc "after the repair, an empty runner pulls all 5" top kmod-listed --cache-from "$repo"
 check "5 pulled, no warning" bash -c \
 	"grep -q '5 stages: 0 built, 0 cached, 5 pulled' '$tmp/last' && ! grep -q warning '$tmp/last'"
 
-dead=$(free_port)
 runner e
 kbc "an unreachable registry: the build goes on" \
 	top --cache-from "127.0.0.1:$dead/kiln/cache" --cache-to "127.0.0.1:$dead/kiln/cache"
@@ -151,16 +153,43 @@ expect_fail "a cache named with a tag is refused" 1 \
 	'registry cache "127.0.0.1:1/x:v1": give a repository \(host/path\), without tag or digest' \
 	kb top --cache-from 127.0.0.1:1/x:v1
 
+# ---- a registry that wants a login: --authfile applies ----
+
+htpasswd -Bbn kiln s3cret >"$tmp/htpasswd"
+aport=$(free_port)
+start_registry basic "$aport" "auth: {htpasswd: {realm: kiln-test, path: $tmp/htpasswd}}" ||
+	bail_out "docker-registry with htpasswd did not start"
+arepo=127.0.0.1:$aport/kiln/cache
+auth_file "127.0.0.1:$aport" kiln:s3cret "$tmp/auth.json"
+runner a
+kbc "--cache-to a registry that wants a login, with --authfile" \
+	top --cache-to "$arepo" --authfile "$tmp/auth.json"
+check "4 pushed" grep -q '4 cached, 0 pulled, 4 pushed' "$tmp/last"
+runner i
+kbc "--cache-from it without credentials: the build goes on" top --cache-from "$arepo"
+check "with one warning, which says a login is needed, and all built" bash -c \
+	"[ \$(grep -c warning '$tmp/last') = 1 ] &&
+	grep -q 'warning: registry cache $arepo cannot be used: .*login' '$tmp/last' &&
+	grep -q '4 stages: 4 built' '$tmp/last'"
+runner j
+kbc "--cache-from it with --authfile" top --cache-from "$arepo" --authfile "$tmp/auth.json"
+check "4 pulled" grep -q '4 stages: 0 built, 0 cached, 4 pulled' "$tmp/last"
+check "no password in kiln's output or the registry's log" \
+	bash -c "! grep -q s3cret '$tmp/last' '$tmp/basic/log'"
+
 # ---- two runners push the same keys at once ----
 
 runner f
+kb top >/dev/null 2>&1
 runner g
+kb top >/dev/null 2>&1
 repo2=$host/kiln/race
+# both have every stage (built alike) and finish them at once: each finds every key missing
 export KILN_CACHE_DIR=$tmp/runner-f
 kb top --cache-to "$repo2" >"$tmp/f.out" 2>"$tmp/f.err" &
 f=$!
 export KILN_CACHE_DIR=$tmp/runner-g
-kb top --cache-to "$repo2" >"$tmp/g.out" 2>"$tmp/g.err" &
+KILN_CACHE_TO=$repo2 kb top >"$tmp/g.out" 2>"$tmp/g.err" &
 g=$!
 wait $f
 fs=$?
@@ -168,6 +197,9 @@ wait $g
 gs=$?
 check "both runners succeed" test "$fs$gs" = 00
 check "without a warning" bash -c "! grep -q warning '$tmp/f.err' '$tmp/g.err'"
+check "runner g's cache came from KILN_CACHE_TO" grep -q ', 0 pulled, [0-9] pushed' "$tmp/g.err"
+# how many times the tags were written: 8 when the two runners raced on all 4
+echo "# tag writes to kiln/race: $(grep -cE '"PUT /v2/kiln/race/manifests/kiln-' "$tmp/reg/log")"
 check "one entry per stage" bash -c \
 	"[ \$('$entries' entries '$host' kiln/race | wc -l) = 4 ]"
 runner h
