@@ -12,6 +12,7 @@
 
 #include "kiln.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 enum {
 	OPT_FORMAT = OPT_FIRST_COMMAND_OPTION,
@@ -238,6 +239,27 @@ static void shell_word(struct strbuf *sb, const char *s)
 /* ---- YAML ----------------------------------------------------------------------- */
 
 /*
+ * The UTF-8 character at @s (checked by text_check()) into a YAML scalar:
+ * as it is, or escaped where YAML would not keep it as it is: C1 controls,
+ * the line breaks NEL, U+2028 and U+2029 (folded in a quoted scalar), a BOM,
+ * U+FFFE and U+FFFF. Returns its length.
+ */
+static size_t yaml_utf8(struct strbuf *sb, const unsigned char *s)
+{
+	size_t len = utf8_sequence_len(s, strlen((const char *)s));
+	uint32_t c = len == 2	? (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f)
+		     : len == 3 ? (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 |
+				      (s[2] & 0x3f)
+				: 0;
+
+	if ((c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0xfeff || c >= 0xfffe)
+		strbuf_addf(sb, "\\u%04x", c);
+	else
+		strbuf_add(sb, s, len ? len : 1);
+	return len ? len : 1;
+}
+
+/*
  * @s as a double-quoted YAML scalar; for GitHub (@github), each "${{" as
  * an expression that gives it back, or GitHub would evaluate what follows.
  */
@@ -259,8 +281,10 @@ static void yaml_str(struct strbuf *sb, const char *s, bool github)
 			strbuf_adds(sb, "\\t");
 		} else if (c < 0x20 || c == 0x7f) {
 			strbuf_addf(sb, "\\x%02x", c);
-		} else {
+		} else if (c < 0x80) {
 			strbuf_addch(sb, (char)c);
+		} else {
+			s += yaml_utf8(sb, (const unsigned char *)s) - 1;
 		}
 	}
 	strbuf_addch(sb, '"');
@@ -448,6 +472,36 @@ static void write_github(struct strbuf *sb, const struct plan *p)
 	}
 }
 
+/* YAML holds text: a string that is not UTF-8 cannot be written. */
+static int text_check(const char *s)
+{
+	for (size_t i = 0, n = strlen(s); i < n;) {
+		size_t len = utf8_sequence_len((const unsigned char *)s + i, n - i);
+
+		if (!len)
+			return cli_usage("plan: '%s' is not UTF-8 text, which a pipeline's YAML "
+					 "cannot hold",
+					 s);
+		i += len;
+	}
+	return EXIT_OK;
+}
+
+/* Every string of the pipeline is text. */
+static int plan_check_text(const struct plan *p)
+{
+	const char *const extra[] = { p->a->runner, p->a->image };
+	int r = EXIT_OK;
+
+	for (size_t i = 0; i < ELEMENTSOF(extra) && r == EXIT_OK; i++)
+		if (extra[i])
+			r = text_check(extra[i]);
+	for (size_t i = 0; i < p->n && r == EXIT_OK; i++)
+		for (size_t j = 0; p->keep[i] && p->argv[i][j] && r == EXIT_OK; j++)
+			r = text_check(p->argv[i][j]);
+	return r;
+}
+
 /* Argo reads "{{" anywhere as a template tag, and has no way to write it otherwise. */
 static int argo_check(const struct plan *p)
 {
@@ -552,6 +606,8 @@ static int print_plan(const struct plan *p)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
+	if (plan_check_text(p) != EXIT_OK)
+		return EXIT_USAGE;
 	switch (p->a->format) {
 	case FORMAT_GITLAB:
 		write_gitlab(&sb, p);

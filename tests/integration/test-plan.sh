@@ -46,7 +46,7 @@ print(eval(sys.argv[2]))' "$@"
 }
 
 hostile="it's \$HOME \"q\" \`id\` \\ \${{ github.token }} {x}
-second line"
+second line"$'\t\x01 \u00e9 \u0085 \u0090 \u2028 \ufeff \uffff \U0001f600'
 common=(--cache "127.0.0.1:5000/kiln/cache" --insecure --tag "v1" --push
 	--registry 127.0.0.1:5000 --username kiln --build-arg "NOTE=$hostile")
 
@@ -155,6 +155,8 @@ expect_fail "an unknown format" 2 "expected gitlab, github or argo, not 'jenkins
 expect_fail "no target" 2 'expected at least one TARGET' plan --format gitlab
 expect_fail "an unknown target names it" 1 'nope' plan --format gitlab nope
 expect_fail "--push without --registry" 2 'needs --registry' plan --format gitlab --push top
+expect_fail "a string that is not UTF-8 is refused, naming it" 2 "is not UTF-8 text, which a pipeline's YAML cannot hold" \
+	plan --format gitlab --build-arg "A=a$(printf '\377')" top
 expect_fail "--skip-cached without --cache" 2 'needs --cache REPO' plan --format gitlab --skip-cached top
 check "--help says what the jobs run" bash -c "'$KILN' plan --help | grep -q 'cache-from REPO --cache-to REPO'"
 
