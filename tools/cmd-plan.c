@@ -477,12 +477,18 @@ static int text_check(const char *s)
 {
 	for (size_t i = 0, n = strlen(s); i < n;) {
 		size_t len = utf8_sequence_len((const unsigned char *)s + i, n - i);
+		_cleanup_free_ char *q = NULL;
 
-		if (!len)
-			return cli_usage("plan: '%s' is not UTF-8 text, which a pipeline's YAML "
-					 "cannot hold",
-					 s);
-		i += len;
+		if (len) {
+			i += len;
+			continue;
+		}
+		q = quote_for_message(s, n, 200);
+		if (!q)
+			return cli_fail(-ENOMEM, "plan");
+		return cli_usage("plan: \"%s\" is not UTF-8 text, which a pipeline's YAML cannot "
+				 "hold",
+				 q);
 	}
 	return EXIT_OK;
 }
@@ -605,9 +611,10 @@ static int plan_jobs(struct plan *p)
 static int print_plan(const struct plan *p)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	int r = plan_check_text(p);
 
-	if (plan_check_text(p) != EXIT_OK)
-		return EXIT_USAGE;
+	if (r != EXIT_OK)
+		return r;
 	switch (p->a->format) {
 	case FORMAT_GITLAB:
 		write_gitlab(&sb, p);
