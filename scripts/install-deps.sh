@@ -67,7 +67,7 @@ npm_complete() {
 		[ -f "$pj" ] || return 1
 		grep -q "\"version\": \"$version\"" "$pj" || return 1
 	done
-	# gitlab-ci-local's re2 is built from source when no prebuilt binary is reachable
+	# gitlab-ci-local's re2, a native module built on install
 	[ -f "$KILN_NPM_PREFIX/node_modules/re2/build/Release/re2.node" ]
 }
 
@@ -77,9 +77,11 @@ install_npm() {
 	command -v npm >/dev/null || { echo "install-deps: no npm beside node $(node --version 2>&1)" >&2; exit 1; }
 	echo "install-deps: installing into $KILN_NPM_PREFIX:$(echo $NPM_PACKAGES)" >&2
 	$SUDO mkdir -p "$KILN_NPM_PREFIX"
+	# re2 (gitlab-ci-local's) would first try to download a prebuilt binary from
+	# GitHub, which is not reachable here: build it from its sources at once
 	# shellcheck disable=SC2086
-	$SUDO npm install --prefix "$KILN_NPM_PREFIX" --no-audit --no-fund --loglevel=error \
-		$NPM_PACKAGES
+	$SUDO env DOWNLOAD_FORCE_BUILD=1 npm install --prefix "$KILN_NPM_PREFIX" --no-audit \
+		--no-fund --loglevel=error $NPM_PACKAGES
 	npm_complete || { echo "install-deps: npm packages incomplete in $KILN_NPM_PREFIX" >&2; exit 1; }
 }
 

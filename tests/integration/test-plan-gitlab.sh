@@ -56,7 +56,8 @@ git init -q . && git add -A && git commit -qm tree ||
 	bail_out "cannot make the repository"
 
 # the runner: kiln on PATH; each job's cache in its own build directory (shell isolation)
-export PATH="$(dirname "$KILN"):$PATH"
+PATH="$(dirname "$KILN"):$PATH"
+export PATH
 node "$gcl" --shell-executor-no-image --shell-isolation --home "$tmp/home" \
 	--variable 'KILN_CACHE_DIR=$CI_PROJECT_DIR/.kiln-cache' >"$tmp/pipeline.log" 2>&1
 status=$?
@@ -71,8 +72,8 @@ counts() {
 	sed -nE "s/^build:$2 +> kiln: ([0-9]+) stages: ([0-9]+) built, ([0-9]+) cached, ([0-9]+) pulled, ([0-9]+) pushed.*/\\1 \\2 \\3 \\4 \\5/p" "$1"
 }
 for job in base left right top; do
-	set -- $(counts "$tmp/pipeline.log" "$job")
-	echo "# job build:$job: ${1:-?} stages: ${2:-?} built, ${4:-?} pulled from the registry cache, ${3:-?} found in its own cache, ${5:-?} pushed"
+	read -r stages built cached pulled pushed <<<"$(counts "$tmp/pipeline.log" "$job")"
+	echo "# job build:$job: ${stages:-?} stages: ${built:-?} built, ${pulled:-?} pulled from the registry cache, ${cached:-?} found in its own cache, ${pushed:-?} pushed"
 done
 check "build:base built base, pulled nothing and pushed base" test "$(counts "$tmp/pipeline.log" base)" = "1 1 0 0 1"
 check "build:left pulled base and built left alone" test "$(counts "$tmp/pipeline.log" left)" = "2 1 0 1 1"
@@ -110,8 +111,8 @@ status=$?
 check "gitlab-ci-local runs the pruned pipeline" test "$status" -eq 0
 [ "$status" -eq 0 ] || sed 's/^/# /' "$tmp/pipeline2.log" | tail -60
 for job in right top; do
-	set -- $(counts "$tmp/pipeline2.log" "$job")
-	echo "# pruned pipeline, job build:$job: ${1:-?} stages: ${2:-?} built, ${4:-?} pulled, ${3:-?} found in its own cache, ${5:-?} pushed"
+	read -r stages built cached pulled pushed <<<"$(counts "$tmp/pipeline2.log" "$job")"
+	echo "# pruned pipeline, job build:$job: ${stages:-?} stages: ${built:-?} built, ${pulled:-?} pulled, ${cached:-?} found in its own cache, ${pushed:-?} pushed"
 done
 check "build:right pulled base and built right" test "$(counts "$tmp/pipeline2.log" right)" = "2 1 0 1 1"
 check "build:top pulled base, left and the new right and built top" test "$(counts "$tmp/pipeline2.log" top)" = "4 1 0 3 1"

