@@ -62,6 +62,8 @@ node "$gcl" --shell-executor-no-image --shell-isolation --home "$tmp/home" \
 	--variable 'KILN_CACHE_DIR=$CI_PROJECT_DIR/.kiln-cache' >"$tmp/pipeline.log" 2>&1
 status=$?
 check "gitlab-ci-local runs the pipeline to the end" test "$status" -eq 0
+check "after checking it against GitLab's CI schema (the one it ships)" \
+	grep -q 'json schema validated' "$tmp/pipeline.log"
 for job in base left right top; do
 	check "job build:$job passed" grep -qE "^ PASS +build:$job( |\$)" "$tmp/pipeline.log"
 done
