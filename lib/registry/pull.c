@@ -490,9 +490,12 @@ int kiln_registry_get_manifest(struct kiln_ctx *ctx, const struct kiln_ref *ref,
 	struct fetched f;
 	int r;
 
-	if (ref->digest && kiln_digest_parse(ctx, ref->digest, &expect) < 0)
-		return -EINVAL;
 	reg_transfer_init(&p.t, o);
+	if (ref->digest) {
+		r = kiln_digest_parse(ctx, ref->digest, &expect);
+		if (r < 0)
+			return r;
+	}
 	r = reg_transfer_connect(&p.t, ctx, ref->domain, ref->path, "pull", o);
 	if (r < 0)
 		return r;
