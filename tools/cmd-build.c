@@ -27,15 +27,11 @@
 enum {
 	OPT_NO_CACHE = OPT_FIRST_COMMAND_OPTION,
 	OPT_KEEP_GOING,
-	OPT_SECRET,
 	OPT_PROGRESS,
-	OPT_TAG,
-	OPT_PUSH,
-	OPT_REGISTRY,
-	OPT_USERNAME,
-	OPT_ALLOW_PRIVATE_KEY,
 	OPT_REPORT,
 	OPT_TRACE,
+	OPT_CACHE_FROM,
+	OPT_CACHE_TO,
 };
 
 enum progress_mode {
@@ -47,18 +43,18 @@ enum progress_mode {
 
 struct build_args {
 	unsigned jobs;
-	bool no_cache, keep_going, push, allow_private_key;
+	bool no_cache, keep_going;
+	struct cli_publish_args publish;
 	struct cli_registry_args transport; /* --insecure, --authfile, --no-pull */
-	struct kiln_build_secret *secrets; /* point into @secret_args */
-	char **secret_args; /* copies of the --secret arguments, cut at their commas */
-	size_t n_secrets;
+	struct cli_secrets secrets;
 	enum progress_mode progress;
 	const char *output;
-	const char *tag;
-	const char *registry;
-	const char *username;
 	const char *report; /* --report FILE.html */
 	const char *trace; /* --trace FILE.json */
+	/* registry caches: --cache-from and --cache-to, else the environment's lists */
+	char **cache_from, **cache_to;
+	size_t n_cache_from, n_cache_to;
+	char *env_cache_from, *env_cache_to; /* those lists, cut at whitespace */
 };
 
 static int help(void)
@@ -111,6 +107,15 @@ static int help(void)
 	       "                         push a target whose image holds a private key (with\n"
 	       "                         --push; without it the push is refused, naming the\n"
 	       "                         layer and the file: see kiln push --help)\n"
+	       "      --cache-from REPO  a registry cache (a repository, no tag) to look each\n"
+	       "                         stage up in after a local cache miss, in the order\n"
+	       "                         given (repeatable; default: $KILN_CACHE_FROM, a\n"
+	       "                         list separated by spaces); a hit is pulled, every\n"
+	       "                         blob verified, instead of building the stage\n"
+	       "      --cache-to REPO    push each stage built, found or pulled to REPO as tag\n"
+	       "                         kiln-<cache key> when REPO lacks it (repeatable;\n"
+	       "                         default: $KILN_CACHE_TO); never a stage whose output\n"
+	       "                         holds a private key\n"
 	       "      --report FILE      write a report of the build to FILE, one HTML page\n"
 	       "                         (the stage graph, the timeline, images, modules),\n"
 	       "                         also when the build fails\n"
@@ -119,8 +124,10 @@ static int help(void)
 	cli_registry_help(25, true);
 	printf("\n"
 	       "Registries are reached as kiln push reaches them (see kiln push --help), to\n"
-	       "pull image dependencies the store lacks and to push. --insecure also lets\n"
-	       "sources be downloaded without checking TLS certificates.\n"
+	       "pull image dependencies the store lacks, to push and for the registry\n"
+	       "caches. --insecure also lets sources be downloaded without checking TLS\n"
+	       "certificates. A registry cache that cannot be reached, or an entry that is\n"
+	       "damaged, is a warning and a miss: the stage is built.\n"
 	       "\n"
 	       "SOURCE_DATE_EPOCH (outputs' mtimes and the images' creation time) is\n"
 	       "--build-arg SOURCE_DATE_EPOCH=N, else the SOURCE_DATE_EPOCH environment\n"
@@ -130,50 +137,13 @@ static int help(void)
 	return EXIT_OK;
 }
 
-static int parse_secret(struct build_args *a, const char *arg)
-{
-	const char *id = NULL, *src = NULL;
-	_cleanup_free_ char *copy = strdup(arg);
-	char *save = NULL, **copies;
-	struct kiln_build_secret *s;
-
-	if (!copy)
-		return cli_fail(-ENOMEM, "build");
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (strncmp(tok, "id=", 3) == 0)
-			id = tok + 3;
-		else if (strncmp(tok, "src=", 4) == 0)
-			src = tok + 4;
-		else if (strncmp(tok, "source=", 7) == 0)
-			src = tok + 7;
-		else
-			return cli_usage(
-			    "build: --secret '%s': unknown field '%s' (use id=ID,src=PATH)", arg,
-			    tok);
-	}
-	if (!id || !*id || !src || !*src)
-		return cli_usage("build: --secret '%s': expected id=ID,src=PATH", arg);
-	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
-		return cli_usage("build: --secret '%s': the id names a file in /run/secrets", arg);
-	s = reallocarray(a->secrets, a->n_secrets + 1, sizeof(*a->secrets));
-	if (s)
-		a->secrets = s;
-	copies = reallocarray(a->secret_args, a->n_secrets + 1, sizeof(*a->secret_args));
-	if (copies)
-		a->secret_args = copies;
-	if (!s || !copies)
-		return cli_fail(-ENOMEM, "build");
-	a->secrets[a->n_secrets] = (struct kiln_build_secret){ .id = id, .path = src };
-	a->secret_args[a->n_secrets++] = TAKE_PTR(copy);
-	return CLI_CONTINUE;
-}
-
 static void build_args_release(struct build_args *a)
 {
-	for (size_t i = 0; i < a->n_secrets; i++)
-		free(a->secret_args[i]);
-	free(a->secret_args);
-	free(a->secrets);
+	cli_secrets_release(&a->secrets);
+	free(a->cache_from);
+	free(a->cache_to);
+	free(a->env_cache_from);
+	free(a->env_cache_to);
 }
 
 static int on_option(int c, const char *arg, void *userdata)
@@ -197,36 +167,16 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_KEEP_GOING:
 		a->keep_going = true;
 		return CLI_CONTINUE;
-	case OPT_SECRET:
-		return parse_secret(a, arg);
-	case OPT_PROGRESS:
-		if (streq(arg, "tty"))
-			a->progress = PROGRESS_TTY;
-		else if (streq(arg, "plain"))
-			a->progress = PROGRESS_PLAIN;
-		else if (streq(arg, "quiet"))
-			a->progress = PROGRESS_QUIET;
-		else
-			return cli_usage(
-			    "build: --progress: expected tty, plain or quiet, not '%s'", arg);
-		return CLI_CONTINUE;
+	case OPT_PROGRESS: {
+		static const char *const modes[] = { "tty", "plain", "quiet", NULL };
+		int i = -1, r = cli_parse_choice("build", "--progress", arg, modes, &i);
+
+		/* PROGRESS_AUTO comes first: a mode is its index plus one */
+		a->progress = (enum progress_mode)(i + 1);
+		return r;
+	}
 	case 'o':
 		a->output = arg;
-		return CLI_CONTINUE;
-	case OPT_TAG:
-		a->tag = arg;
-		return CLI_CONTINUE;
-	case OPT_PUSH:
-		a->push = true;
-		return CLI_CONTINUE;
-	case OPT_REGISTRY:
-		a->registry = arg;
-		return CLI_CONTINUE;
-	case OPT_USERNAME:
-		a->username = arg;
-		return CLI_CONTINUE;
-	case OPT_ALLOW_PRIVATE_KEY:
-		a->allow_private_key = true;
 		return CLI_CONTINUE;
 	case OPT_REPORT:
 		a->report = arg;
@@ -234,8 +184,17 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_TRACE:
 		a->trace = arg;
 		return CLI_CONTINUE;
-	default:
-		return cli_usage("build: run 'kiln build --help' for usage");
+	case OPT_CACHE_FROM:
+		return cli_push_arg(&a->cache_from, &a->n_cache_from, arg) < 0 ? EXIT_FAILURE
+									       : CLI_CONTINUE;
+	case OPT_CACHE_TO:
+		return cli_push_arg(&a->cache_to, &a->n_cache_to, arg) < 0 ? EXIT_FAILURE
+									   : CLI_CONTINUE;
+	default: {
+		int r = cli_publish_option("build", c, arg, &a->publish, &a->secrets);
+
+		return r ? r : cli_usage("build: run 'kiln build --help' for usage");
+	}
 	}
 }
 
@@ -261,6 +220,7 @@ struct progress {
 	bool ticking;
 	struct build_summary *modules; /* of the stages built or found */
 	struct build_record *record; /* for --report and --trace; NULL without them */
+	bool cache_used; /* --cache-from or --cache-to was given */
 };
 
 static double now(void)
@@ -363,10 +323,14 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 		build_record_event(p->record, ev, now());
 	switch (ev->kind) {
 	case KILN_BUILD_STAGE_CACHED:
+		if (p->mode != PROGRESS_QUIET)
+			say(p, "%s: cached %s", ev->stage, ev->digest);
+		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
+		break;
 	case KILN_BUILD_STAGE_PULLED:
 		if (p->mode != PROGRESS_QUIET)
-			say(p, "%s: %s %s", ev->stage,
-			    ev->kind == KILN_BUILD_STAGE_CACHED ? "cached" : "pulled", ev->digest);
+			say(p, "%s: pulled from %s in %.1fs (%.1f MB), %s", ev->stage, ev->url,
+			    ev->seconds, (double)ev->done / 1e6, ev->digest);
 		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_START:
@@ -496,8 +460,13 @@ static int report_build(const struct progress *p, int r, const struct kiln_build
 		return cli_fail(r, "build");
 	}
 	if (p->mode != PROGRESS_QUIET) {
-		fprintf(stderr, "kiln: %u stages: %u built, %u cached (%.1fs)\n", stats->stages,
-			stats->built, stats->cached, now() - p->start);
+		fprintf(stderr, "kiln: %u stages: %u built, %u cached", stats->stages, stats->built,
+			stats->cached);
+		/* the registry caches' counts only where they were used: the line stays as it was
+		 */
+		if (p->cache_used)
+			fprintf(stderr, ", %u pulled, %u pushed", stats->pulled, stats->pushed);
+		fprintf(stderr, " (%.1fs)\n", now() - p->start);
 		build_summary_print(p->modules, stderr);
 	}
 	return EXIT_OK;
@@ -512,20 +481,10 @@ static int push_target(struct kiln_store *s, const struct build_args *a,
 {
 	_cleanup_free_ char *dest = NULL;
 
-	if (asprintf(&dest, "%s/%s/%s", a->registry, a->username, p->name) < 0)
+	if (asprintf(&dest, "%s/%s/%s", a->publish.registry, a->publish.username, p->name) < 0)
 		return cli_fail(-ENOMEM, "build");
-	return cli_push_image(s, &p->desc, p->name, dest, &a->transport.reg, a->allow_private_key,
-			      out_dir, ret_reference);
-}
-
-static int64_t source_date_epoch(const struct tree_args *t)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-
-	for (size_t i = 0; i < t->n_build_args; i++)
-		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
-			v = t->build_args[i] + 18;
-	return v && *v ? strtoll(v, NULL, 10) : 0;
+	return cli_push_image(s, &p->desc, p->name, dest, &a->transport.reg,
+			      a->publish.allow_private_key, out_dir, ret_reference);
 }
 
 /* The targets: those of -t, then the operands; NULL when out of memory. */
@@ -554,8 +513,8 @@ static int prepare_out(const struct build_args *a, char **ret_out_dir, char **re
 	_cleanup_free_ char *tag = NULL;
 
 	/* before the build: its logs in the tree would make it -dirty */
-	if (a->tag)
-		tag = strdup(a->tag);
+	if (a->publish.tag)
+		tag = strdup(a->publish.tag);
 	else if (kiln_build_describe(cli_ctx, cli_root, &tag) >= 0 && !tag)
 		tag = strdup("latest");
 	if (!out_dir || !log_dir || !tag)
@@ -576,12 +535,16 @@ static struct kiln_build_options run_options(const struct build_args *a, const s
 		.jobs = a->jobs,
 		.no_cache = a->no_cache,
 		.keep_going = a->keep_going,
-		.source_date_epoch = source_date_epoch(t),
-		.secrets = a->secrets,
-		.n_secrets = a->n_secrets,
+		.source_date_epoch = cli_build_epoch(t),
+		.secrets = a->secrets.v,
+		.n_secrets = a->secrets.n,
 		.log_dir = log_dir,
 		.pull = !a->transport.no_pull,
 		.registry = &a->transport.reg,
+		.cache_from = (const char *const *)a->cache_from,
+		.n_cache_from = a->n_cache_from,
+		.cache_to = (const char *const *)a->cache_to,
+		.n_cache_to = a->n_cache_to,
 		.on_event = on_event,
 		.userdata = p,
 	};
@@ -605,7 +568,7 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 	for (size_t i = 0; i < n_targets && ret == EXIT_OK; i++) {
 		_cleanup_free_ char *pushed = NULL;
 
-		if (a->push)
+		if (a->publish.push)
 			ret = push_target(s, a, &published[i], out_dir, &pushed);
 		if (ret != EXIT_OK)
 			break;
@@ -616,6 +579,8 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 			json_kv_string(&w, "digest", built[i].digest.s);
 			json_key(&w, "cached");
 			json_bool(&w, built[i].cached);
+			json_key(&w, "pulled");
+			json_bool(&w, built[i].pulled);
 			if (pushed)
 				json_kv_string(&w, "pushed", pushed);
 			json_key(&w, "modules");
@@ -661,20 +626,50 @@ static void report_release(struct build_report *rep)
 	free(rep->error);
 }
 
+/*
+ * Without --cache-from (--cache-to), the list in $KILN_CACHE_FROM
+ * ($KILN_CACHE_TO): repositories separated by whitespace, as a CI
+ * runner's environment sets them for every job.
+ */
+static int list_from_env(const char *name, char **copy, char ***v, size_t *n)
+{
+	const char *env = getenv(name);
+	char *save = NULL;
+
+	if (*n > 0 || !env)
+		return 0;
+	*copy = strdup(env);
+	if (!*copy) {
+		cli_fail(-ENOMEM, "build");
+		return -ENOMEM;
+	}
+	for (char *tok = strtok_r(*copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+		if (cli_push_arg(v, n, tok) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int caches_from_env(struct build_args *a)
+{
+	int r =
+	    list_from_env("KILN_CACHE_FROM", &a->env_cache_from, &a->cache_from, &a->n_cache_from);
+
+	if (r >= 0)
+		r = list_from_env("KILN_CACHE_TO", &a->env_cache_to, &a->cache_to, &a->n_cache_to);
+	return r;
+}
+
 static const struct option build_options[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
-	{ "secret", required_argument, NULL, OPT_SECRET },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "output", required_argument, NULL, 'o' },
-	{ "tag", required_argument, NULL, OPT_TAG },
-	{ "push", no_argument, NULL, OPT_PUSH },
-	{ "registry", required_argument, NULL, OPT_REGISTRY },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	CLI_PUBLISH_OPTIONS,
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+	{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 	{},
 };
 
@@ -716,11 +711,15 @@ int cmd_build(int argc, char **argv)
 	n_targets = t.n_targets + (size_t)(argc - optind);
 	if (n_targets == 0)
 		return cli_usage("build: expected at least one TARGET: run 'kiln build --help'");
-	if (a.push && (!a.registry || !a.username))
-		return cli_usage("build: --push needs --registry HOST and --username NAME");
+	r = cli_publish_check("build", &a.publish);
+	if (r != CLI_CONTINUE)
+		return r;
 	targets = list_targets(&t, argc, argv, n_targets);
 	if (!targets)
 		return cli_fail(-ENOMEM, "build");
+	if (caches_from_env(&a) < 0)
+		return EXIT_FAILURE;
+	p.cache_used = a.n_cache_from + a.n_cache_to > 0;
 
 	/* before any thread exists: the sandbox's namespaces are entered once, by the process */
 	r = kiln_build_prepare(cli_ctx);

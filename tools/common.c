@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kiln/build.h>
 #include <kiln/ext.h>
 #include <kiln/oci.h>
 #include <kiln/registry.h>
@@ -459,4 +460,116 @@ int cli_source_date_epoch(const char *cmd, int64_t *ret)
 				 cmd, s);
 	*ret = (int64_t)v;
 	return EXIT_OK;
+}
+
+int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg)
+{
+	const char *id = NULL, *src = NULL;
+	_cleanup_free_ char *copy = strdup(arg);
+	char *save = NULL, **copies;
+	const char **given;
+	struct kiln_build_secret *v;
+
+	if (!copy)
+		return cli_fail(-ENOMEM, "%s", cmd);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "id=", 3) == 0)
+			id = tok + 3;
+		else if (strncmp(tok, "src=", 4) == 0)
+			src = tok + 4;
+		else if (strncmp(tok, "source=", 7) == 0)
+			src = tok + 7;
+		else
+			return cli_usage(
+			    "%s: --secret '%s': unknown field '%s' (use id=ID,src=PATH)", cmd, arg,
+			    tok);
+	}
+	if (!id || !*id || !src || !*src)
+		return cli_usage("%s: --secret '%s': expected id=ID,src=PATH", cmd, arg);
+	if (strchr(id, '/') || streq(id, ".") || streq(id, "..") || strlen(id) > 255)
+		return cli_usage("%s: --secret '%s': the id names a file in /run/secrets", cmd,
+				 arg);
+	v = reallocarray(s->v, s->n + 1, sizeof(*s->v));
+	if (v)
+		s->v = v;
+	copies = reallocarray(s->copies, s->n + 1, sizeof(*s->copies));
+	if (copies)
+		s->copies = copies;
+	given = reallocarray(s->given, s->n + 1, sizeof(*s->given));
+	if (given)
+		s->given = given;
+	if (!v || !copies || !given)
+		return cli_fail(-ENOMEM, "%s", cmd);
+	s->v[s->n] = (struct kiln_build_secret){ .id = id, .path = src };
+	s->given[s->n] = arg;
+	s->copies[s->n++] = TAKE_PTR(copy);
+	return CLI_CONTINUE;
+}
+
+void cli_secrets_release(struct cli_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->copies[i]);
+	free(s->copies);
+	free(s->given);
+	free(s->v);
+}
+
+int64_t cli_build_epoch(const struct tree_args *t)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+
+	for (size_t i = 0; i < t->n_build_args; i++)
+		if (strncmp(t->build_args[i], "SOURCE_DATE_EPOCH=", 18) == 0)
+			v = t->build_args[i] + 18;
+	return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+int cli_publish_option(const char *cmd, int c, const char *arg, struct cli_publish_args *a,
+		       struct cli_secrets *secrets)
+{
+	switch (c) {
+	case OPT_PUBLISH_SECRET:
+		return cli_parse_secret(cmd, secrets, arg);
+	case OPT_PUBLISH_TAG:
+		a->tag = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_PUSH:
+		a->push = true;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_REGISTRY:
+		a->registry = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_USERNAME:
+		a->username = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLISH_ALLOW_PRIVATE_KEY:
+		a->allow_private_key = true;
+		return CLI_CONTINUE;
+	default:
+		return 0;
+	}
+}
+
+int cli_publish_check(const char *cmd, const struct cli_publish_args *a)
+{
+	if (a->push && (!a->registry || !a->username))
+		return cli_usage("%s: --push needs --registry HOST and --username NAME", cmd);
+	return CLI_CONTINUE;
+}
+
+int cli_parse_choice(const char *cmd, const char *option, const char *arg,
+		     const char *const *names, int *ret)
+{
+	_cleanup_strbuf_ struct strbuf list = STRBUF_INIT;
+	size_t n = 0;
+
+	for (; names[n]; n++)
+		if (streq(arg, names[n])) {
+			*ret = (int)n;
+			return CLI_CONTINUE;
+		}
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	return cli_usage("%s: %s: expected %s, not '%s'", cmd, option, strbuf_str(&list), arg);
 }

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "dump", cmd_dump, "print the rendered packages" },
 	{ "eval", cmd_eval, "render a template with a package's variables" },
 	{ "build", cmd_build, "build packages in namespace sandboxes, with a content-addressed cache" },
+	{ "plan", cmd_plan, "print a CI pipeline (GitLab, GitHub Actions, Argo) that builds a stage per job" },
 	{ "cache", cmd_cache, "the build cache: ls, du, prune" },
 	{ "ext", cmd_ext, "Talos system extensions: validate, info, new" },
 	{ "image", cmd_image, "make an installer image from a base and extensions, as Talos's imager" },

@@ -50,6 +50,12 @@ enum {
 	OPT_INSECURE, /* the registry options: struct cli_options.registry */
 	OPT_AUTHFILE,
 	OPT_NO_PULL,
+	OPT_PUBLISH_SECRET, /* kiln build's, which kiln plan passes on: struct cli_publish_args */
+	OPT_PUBLISH_TAG,
+	OPT_PUBLISH_PUSH,
+	OPT_PUBLISH_REGISTRY,
+	OPT_PUBLISH_USERNAME,
+	OPT_PUBLISH_ALLOW_PRIVATE_KEY,
 	OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -169,6 +175,56 @@ int cli_push_image(struct kiln_store *s, const struct kiln_descriptor *d, const 
  */
 int cli_source_date_epoch(const char *cmd, int64_t *ret);
 
+struct kiln_build_secret;
+
+/* The --secret id=ID,src=PATH options of kiln build and kiln plan. */
+struct cli_secrets {
+	struct kiln_build_secret *v; /* point into @copies */
+	char **copies; /* copies of the arguments, cut at their commas */
+	const char **given; /* the arguments as given (argv strings) */
+	size_t n;
+};
+
+/*
+ * Add --secret @arg (an argv string) to @s: CLI_CONTINUE, or EXIT_USAGE
+ * after saying what is wrong with it (@cmd names the command).
+ */
+int cli_parse_secret(const char *cmd, struct cli_secrets *s, const char *arg);
+void cli_secrets_release(struct cli_secrets *s);
+
+/* What kiln build does with the targets' images; kiln plan passes it on to the targets' jobs. */
+struct cli_publish_args {
+	const char *tag; /* --tag */
+	bool push, allow_private_key; /* --push, --allow-private-key */
+	const char *registry, *username; /* --registry, --username */
+};
+
+/* clang-format off */
+#define CLI_PUBLISH_OPTIONS							\
+	{ "secret", required_argument, NULL, OPT_PUBLISH_SECRET },		\
+	{ "tag", required_argument, NULL, OPT_PUBLISH_TAG },			\
+	{ "push", no_argument, NULL, OPT_PUBLISH_PUSH },			\
+	{ "registry", required_argument, NULL, OPT_PUBLISH_REGISTRY },		\
+	{ "username", required_argument, NULL, OPT_PUBLISH_USERNAME },		\
+	{ "allow-private-key", no_argument, NULL, OPT_PUBLISH_ALLOW_PRIVATE_KEY }
+/* clang-format on */
+
+/*
+ * Option @c of CLI_PUBLISH_OPTIONS (--secret into @secrets, the rest into
+ * @a): CLI_CONTINUE or an exit status; 0 when @c is none of them.
+ */
+int cli_publish_option(const char *cmd, int c, const char *arg, struct cli_publish_args *a,
+		       struct cli_secrets *secrets);
+
+/* --push needs --registry and --username: CLI_CONTINUE, or EXIT_USAGE after saying so. */
+int cli_publish_check(const char *cmd, const struct cli_publish_args *a);
+
+/*
+ * SOURCE_DATE_EPOCH of a build: --build-arg SOURCE_DATE_EPOCH=N of @t,
+ * else the environment's, else 0.
+ */
+int64_t cli_build_epoch(const struct tree_args *t);
+
 /* Load the tree root with @a; the error is left on cli_ctx for cli_fail(). */
 int cli_load_tree(const struct tree_args *a, bool keep_going, struct kiln_tree **ret);
 
@@ -209,6 +265,14 @@ int cli_fail(int r, const char *what, ...) _printf_(2, 3);
  */
 void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject);
 
+/*
+ * @arg of option @option (such as "--format") of @cmd is one of the NULL-ended
+ * @names: *@ret gets its index, and CLI_CONTINUE is returned; else
+ * EXIT_USAGE after printing "kiln: @cmd: @option: expected a, b or c, not 'x'".
+ */
+int cli_parse_choice(const char *cmd, const char *option, const char *arg,
+		     const char *const *names, int *ret);
+
 /* Print "kiln: <message>" and return EXIT_USAGE. */
 int cli_usage(const char *fmt, ...) _printf_(1, 2);
 
@@ -233,6 +297,7 @@ int cmd_unpack(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ext(int argc, char **argv);
 int cmd_boot_test(int argc, char **argv);

@@ -109,7 +109,13 @@ void kiln_build_extension_free(struct kiln_build_extension *e);
 
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
-	KILN_BUILD_STAGE_PULLED, /* fetched from a registry's stage cache: as CACHED */
+	/*
+	 * a hit in a registry cache (--cache-from): the output was pulled, every
+	 * blob verified, and is in the local stage cache now; @url is the
+	 * repository, @seconds the time the pull took, @done the bytes of blobs
+	 * it downloaded (those already in the store are not)
+	 */
+	KILN_BUILD_STAGE_PULLED,
 	KILN_BUILD_STAGE_START,
 	KILN_BUILD_STAGE_STEP, /* a new instruction started */
 	KILN_BUILD_STAGE_DONE,
@@ -129,10 +135,10 @@ struct kiln_build_event {
 	const char *digest; /* DONE, CACHED and PULLED: "sha256:..." of the output manifest */
 	const char *error; /* FAILED: what went wrong, one line */
 	const char *log_tail; /* FAILED: the last lines of the log (up to 50), or NULL */
-	double seconds; /* DONE and FAILED: time spent on the stage */
-	uint64_t done; /* FETCH: bytes so far */
+	double seconds; /* DONE, FAILED and PULLED: time spent on the stage */
+	uint64_t done; /* FETCH: bytes so far; PULLED: bytes downloaded */
 	int64_t total; /* FETCH: bytes in all, -1 if unknown */
-	const char *url; /* FETCH */
+	const char *url; /* FETCH; PULLED: the cache repository it came from */
 	/*
 	 * DONE, CACHED and PULLED: the kernel modules of the output (a cache hit reports
 	 * what was recorded when the stage was built); FAILED: those of the
@@ -165,6 +171,21 @@ struct kiln_build_options {
 	 * downloaded without checking TLS certificates.
 	 */
 	const struct kiln_registry_options *registry;
+	/*
+	 * Registry caches (--cache-from, --cache-to): repositories ("host/path",
+	 * no tag) where stage outputs are kept under tag "kiln-<cache key>"
+	 * (KILN_CACHE_TAG_PREFIX), as an index of the output manifest and a
+	 * record of its module verdicts (the layout is in the README). After a
+	 * local miss, each of @cache_from is asked in order; a hit is pulled
+	 * (every blob verified) into the store and the local stage cache. A
+	 * stage built, found or pulled is pushed to each of @cache_to that
+	 * lacks its key, unless its output holds a private key. Every cache
+	 * failure is a warning and a miss, never a failed build.
+	 */
+	const char *const *cache_from;
+	size_t n_cache_from;
+	const char *const *cache_to;
+	size_t n_cache_to;
 	/* called from any thread, serialized by the engine; may be NULL */
 	void (*on_event)(void *userdata, const struct kiln_build_event *ev);
 	void *userdata;
@@ -176,6 +197,7 @@ struct kiln_build_target {
 	struct kiln_digest digest; /* its output image's manifest */
 	uint64_t size; /* of the manifest */
 	bool cached; /* no stage of the target's own ran: it was in the cache */
+	bool pulled; /* ... in a registry cache, and pulled from there */
 	struct kiln_build_module *modules; /* the kernel modules of its output */
 	size_t n_modules;
 };
@@ -183,7 +205,9 @@ struct kiln_build_target {
 struct kiln_build_stats {
 	unsigned stages; /* stages the targets need */
 	unsigned built; /* stages that ran */
-	unsigned cached; /* cache hits */
+	unsigned cached; /* local cache hits */
+	unsigned pulled; /* hits in a registry cache (--cache-from), pulled */
+	unsigned pushed; /* stages pushed to a registry cache (--cache-to) */
 	unsigned failed;
 	unsigned skipped; /* not run because a dependency failed */
 };
@@ -260,8 +284,66 @@ void kiln_build_published_free(struct kiln_build_published *p, size_t n);
  */
 int kiln_build_describe(struct kiln_ctx *ctx, const char *root, char **ret);
 
+/* ---- planning a build for a CI engine (lib/build/plan.c) ---- */
+
+/* A stage of a plan: what `kiln build -t NAME` would run, and what it needs first. */
+struct kiln_plan_stage {
+	const char *name; /* the package (the tree's string) */
+	size_t *deps; /* indices in the plan of the stages it merges (each before it) */
+	size_t n_deps;
+	bool target; /* one of the targets asked for */
+	/* with keys asked for: every input's digest was known, so is @key */
+	bool keyed;
+	char key[65]; /* the cache key, hex, when @keyed */
+	/*
+	 * @key is in a registry cache (@build's cache_from), or the stage
+	 * passes its one dependency's image through (it runs nothing and
+	 * finalizes all of it: no cache holds it, nothing need build it):
+	 * @digest is its output
+	 */
+	bool cached;
+	struct kiln_digest digest;
+};
+
+struct kiln_plan_options {
+	/*
+	 * What the jobs will build with: SOURCE_DATE_EPOCH, the secrets (their
+	 * digests enter the keys), whether and how image dependencies are
+	 * pulled, and the registry caches they share (cache_from: where keys
+	 * are looked up; the store's own stage cache is not looked at, it is
+	 * no runner's). Only read with @keys.
+	 */
+	const struct kiln_build_options *build;
+	/*
+	 * Compute each stage's key and look it up in the registry caches,
+	 * dependencies first, fetching each entry's index but none of its
+	 * blobs: a stage's key needs the output digests of the stages it
+	 * merges, so only stages whose stage dependencies are all cached get
+	 * one. Image dependencies are resolved to digests (pulled when
+	 * missing, as kiln_build() pulls them). A cache that cannot be reached
+	 * is a warning and a miss, as in kiln_build().
+	 */
+	bool keys;
+};
+
+/**
+ * kiln_build_plan() - the stages @targets need, as a CI engine would run them
+ * @ret: the stages, every dependency before its dependents; free with
+ *       kiln_plan_stages_free() (@ret_n entries). Names point into @tree.
+ *
+ * Without @o->keys this is the graph alone: nothing is read but the tree.
+ */
+int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tree *tree,
+		    const char *const *targets, size_t n_targets,
+		    const struct kiln_plan_options *o, struct kiln_plan_stage **ret,
+		    size_t *ret_n);
+void kiln_plan_stages_free(struct kiln_plan_stage *p, size_t n);
+
 /* The ref a stage output is kept under in the store: "kiln.local/stage/<name>:<key hex>". */
 #define KILN_STAGE_REF_PREFIX "kiln.local/stage/"
+
+/* The tag of a stage's entry in a registry cache: "kiln-<key hex>" (69 characters). */
+#define KILN_CACHE_TAG_PREFIX "kiln-"
 
 /* ---- the cache (lib/build/cache.c) ---- */
 

@@ -131,6 +131,26 @@ int kiln_registry_pull(struct kiln_ctx *ctx, struct kiln_store *s, const struct 
 		       struct kiln_pull_result *ret);
 
 /*
+ * What @ref names in its registry, without fetching it: a HEAD of the
+ * manifest (by @ref's digest, else its tag), the digest the registry
+ * reports in *@ret. -ENOENT when the registry has no such manifest (or
+ * repository); other failures (unreachable, refused) as a pull's.
+ */
+int kiln_registry_resolve(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			  const struct kiln_registry_options *o, struct kiln_digest *ret);
+
+/*
+ * The manifest or index @ref names, as the registry holds it, and nothing
+ * of what it refers to: its bytes in *@ret_json (free()), *@ret_len, and
+ * their digest in *@ret_digest, checked against @ref's digest when it has
+ * one and against the registry's Docker-Content-Digest. Nothing enters a
+ * store. -ENOENT when the registry has no such manifest.
+ */
+int kiln_registry_get_manifest(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			       const struct kiln_registry_options *o, char **ret_json,
+			       size_t *ret_len, struct kiln_digest *ret_digest);
+
+/*
  * Find it in the store, else pull it: the image @ref of @s for @platform,
  * as kiln_store_load_image() loads it; when the store has none (-ENOENT)
  * and @pull is not NULL, it is first pulled from its registry with those

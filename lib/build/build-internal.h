@@ -54,6 +54,9 @@ struct stage {
 	struct kiln_digest digest; /* the output manifest, once DONE */
 	uint64_t size;
 	bool cached;
+	const struct cache_repo *pulled_from; /* a hit in this registry cache */
+	const struct cache_repo *unusable_in; /* its entry there could not be used */
+	bool pushed; /* to a registry cache */
 	char *error; /* FAILED: the message */
 	enum kiln_hint hint; /* FAILED: the message's hint, and what it is about */
 	char *hint_subject;
@@ -66,6 +69,13 @@ struct stage {
 	struct kiln_build_module *modules; /* the output's kernel modules, once checked or cached */
 	size_t n_modules;
 	struct kiln_build_extension *extension; /* the output is a system extension, validated */
+};
+
+/* A registry cache: a repository, given without tag or digest. */
+struct cache_repo {
+	const char *name; /* as given */
+	struct kiln_ref ref; /* its domain and path */
+	atomic_bool down; /* unreachable or refusing: not asked again in this build */
 };
 
 struct build {
@@ -81,6 +91,7 @@ struct build {
 	bool userns; /* running in a user namespace: overlay takes "userxattr" */
 
 	struct kiln_digest *secret_digests; /* one per o->secrets */
+	struct cache_repo *cache_from, *cache_to; /* o->cache_from and o->cache_to, parsed */
 
 	struct stage *stages;
 	size_t n_stages;
@@ -90,6 +101,19 @@ struct build {
 	atomic_bool cancel; /* a stage failed without --keep-going: stop the others */
 	pthread_mutex_t log_lock; /* the caller's context, for workers' warnings */
 };
+
+/*
+ * A stage for each package the @n_targets @targets need, dependencies
+ * first, with what each merges; image dependencies are resolved to their
+ * digests (pulled when missing and b->o->pull) when @images.
+ */
+int build_make_stages(struct build *b, const char *const *targets, size_t n_targets, bool images);
+
+/* b->secret_digests: the sha256 of each secret of b->o. */
+int build_hash_secrets(struct build *b);
+
+/* Free what the build holds (not @b itself). */
+void build_release(struct build *b);
 
 /* Report an event to the caller's callback, serialized. */
 void build_event(struct build *b, const struct kiln_build_event *ev);
@@ -156,7 +180,52 @@ uint64_t disk_usage_at(int at, const char *name);
 /* Remove every unlocked directory in @work_dir; the bytes freed go to *@ret_bytes (may be NULL). */
 int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint64_t *ret_bytes);
 
+/* ---- cache-remote.c: registry caches ---- */
+
+/* Parse o->cache_from and o->cache_to: a repository each, no tag, no digest. */
+int cache_remote_setup(struct build *b);
+void cache_remote_release(struct build *b);
+
+/*
+ * After a local miss: the stage's entry in the first --cache-from
+ * repository that has it, pulled and checked, becomes its output and its
+ * local cache entry (st->digest, st->size, st->modules, st->pulled_from).
+ * 1 on a hit, with the bytes moved in *@ret_bytes; 0 on a miss (a bad
+ * entry or an unreachable registry is a miss, with a warning); -ENOMEM.
+ */
+int cache_remote_fetch(struct kiln_ctx *ctx, struct build *b, struct stage *st,
+		       uint64_t *ret_bytes);
+
+/*
+ * Whether a --cache-from repository holds the stage's entry, without
+ * pulling it: 1 with its output manifest's digest in *@ret (the index
+ * fetched and checked, digest-verified; its blobs are not), 0 on a miss
+ * (an unusable entry or registry is one, with a warning), -ENOMEM.
+ */
+int cache_remote_lookup(struct kiln_ctx *ctx, struct build *b, const struct stage *st,
+			struct kiln_digest *ret);
+
+/*
+ * The stage is done: push its entry to each --cache-to repository that
+ * lacks its key, unless its output holds a private key. Failures are
+ * warnings; st->pushed tells whether any push went through.
+ */
+void cache_remote_store(struct kiln_ctx *ctx, struct build *b, struct stage *st);
+
+/*
+ * Where the stage cache notes that entry @key holds a private key, so that
+ * it is not looked through again (the note names the file); NULL on -ENOMEM.
+ */
+char *cache_remote_refusal(const char *cache_dir, const char *key);
+
 /* ---- stage.c ---- */
+
+/*
+ * A stage that runs nothing and finalizes all of its one dependency: its
+ * output is that dependency's image, made at no cost (and never shared
+ * through a registry cache: every runner has the image to build at all).
+ */
+bool stage_passes_through(const struct stage *st);
 
 /* Run the stage: its output becomes st->digest. The error is left on @ctx. */
 int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st);
@@ -224,8 +293,24 @@ int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, size_t n,
 		       struct kiln_build_module **ret);
 
+/* Every module of a kernel's output, with findings: thousands of entries. */
+#define MODULES_RECORD_MAX ((size_t)256 << 20)
+
+/*
+ * A record of module verdicts (stage_record_modules()'s JSON), read from
+ * @what: -EBADMSG naming @what unless it is one, with every field checked.
+ * @ret_ext gets the record's system extension, if it has one; with NULL it
+ * is not read.
+ */
+int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
+			struct kiln_build_module **ret, size_t *ret_n,
+			struct kiln_build_extension **ret_ext);
+
 /* Where the stage cache keeps the module verdicts of entry @key; NULL on -ENOMEM. */
 char *stage_modules_record(const char *cache_dir, const char *key);
+
+/* The record at @path (stage_modules_record()'s; NULL: -ENOMEM), as read_file_at() reads it. */
+int stage_read_modules_record(const char *path, char **ret, size_t *ret_len);
 
 /*
  * Record st->modules and st->extension in the stage cache, for

@@ -103,8 +103,11 @@ static int add_dep(struct stage *st, size_t *alloc, struct stage *dep)
 	return 0;
 }
 
-/* Fill in what each stage merges, in bldr's order; images are resolved here, stages later. */
-static int plan(struct build *b)
+/*
+ * Fill in what each stage merges, in bldr's order; images are resolved here
+ * when @images (else their digests stay empty), stages later.
+ */
+static int plan(struct build *b, bool images)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
 		struct stage *st = &b->stages[i];
@@ -120,7 +123,7 @@ static int plan(struct build *b)
 		if (streq(st->pkg->variant, "alpine")) {
 			struct stage_input in = { .image = ALPINE_IMAGE, .from = "/", .to = "/" };
 
-			r = resolve_image(b, ALPINE_IMAGE, asked_by, &in.digest);
+			r = images ? resolve_image(b, ALPINE_IMAGE, asked_by, &in.digest) : 0;
 			if (r < 0) {
 				kiln_error_prefix(b->ctx, "variant alpine");
 				return r;
@@ -147,7 +150,8 @@ static int plan(struct build *b)
 				r = add_dep(st, &alloc_deps, in.stage);
 			} else {
 				in.image = deps[j]->image;
-				r = resolve_image(b, deps[j]->image, asked_by, &in.digest);
+				r = images ? resolve_image(b, deps[j]->image, asked_by, &in.digest)
+					   : 0;
 				if (r < 0)
 					kiln_error_prefix(b->ctx, "%s:%u", st->pkg->file,
 							  deps[j]->line);
@@ -213,6 +217,19 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 			return 0;
 		}
 		kiln_ctx_clear_error(ctx);
+		r = cache_remote_fetch(ctx, b, st, &ev.done);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			ev.kind = KILN_BUILD_STAGE_PULLED;
+			ev.digest = st->digest.s;
+			ev.modules = st->modules;
+			ev.n_modules = st->n_modules;
+			ev.url = st->pulled_from->name;
+			ev.seconds = now() - start;
+			build_event(b, &ev);
+			return 0;
+		}
 	}
 
 	ev.kind = KILN_BUILD_STAGE_START;
@@ -305,6 +322,13 @@ static void *worker(void *userdata)
 			pthread_mutex_lock(&b->lock);
 			if (r >= 0) {
 				pick->state = STAGE_DONE;
+				/* the push happens while the stages that need this one run */
+				if (b->o->n_cache_to > 0) {
+					pthread_cond_broadcast(&b->changed);
+					pthread_mutex_unlock(&b->lock);
+					cache_remote_store(ctx, b, pick);
+					pthread_mutex_lock(&b->lock);
+				}
 			} else {
 				struct kiln_build_event ev = {
 					.kind = KILN_BUILD_STAGE_FAILED,
@@ -367,7 +391,7 @@ static int run_all(struct build *b)
 
 /* ---- the build ---------------------------------------------------------------- */
 
-static int hash_secrets(struct build *b)
+int build_hash_secrets(struct build *b)
 {
 	b->secret_digests = calloc(b->o->n_secrets + 1, sizeof(*b->secret_digests));
 	if (!b->secret_digests)
@@ -389,7 +413,7 @@ static int hash_secrets(struct build *b)
 	return 0;
 }
 
-static void build_release(struct build *b)
+void build_release(struct build *b)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
 		struct stage *st = &b->stages[i];
@@ -406,6 +430,7 @@ static void build_release(struct build *b)
 		kiln_build_extension_free(st->extension);
 	}
 	free(b->stages);
+	cache_remote_release(b);
 	free(b->secret_digests);
 	free(b->cache_dir);
 	free(b->work_dir);
@@ -452,6 +477,9 @@ static int build_setup(struct build *b, int *lock)
 	r = cache_lock(ctx, b->cache_dir, false, lock);
 	if (r < 0)
 		return r;
+	r = cache_remote_setup(b);
+	if (r < 0)
+		return r;
 	r = kiln_platform_parse(ctx, kiln_tree_platform(b->tree), &b->platform);
 	if (r < 0)
 		return r;
@@ -459,11 +487,10 @@ static int build_setup(struct build *b, int *lock)
 	r = workdir_clean(ctx, b->work_dir, false, NULL);
 	if (r < 0)
 		return r;
-	return hash_secrets(b);
+	return build_hash_secrets(b);
 }
 
-/* A stage for each package the @n_targets @targets need, planned. */
-static int make_stages(struct build *b, const char *const *targets, size_t n_targets)
+int build_make_stages(struct build *b, const char *const *targets, size_t n_targets, bool images)
 {
 	_cleanup_free_ const struct kiln_pkg **pkgs = NULL;
 	size_t n_pkgs;
@@ -478,7 +505,7 @@ static int make_stages(struct build *b, const char *const *targets, size_t n_tar
 	for (size_t i = 0; i < n_pkgs; i++)
 		b->stages[i].pkg = pkgs[i];
 	b->n_stages = n_pkgs;
-	return plan(b);
+	return plan(b, images);
 }
 
 /*
@@ -498,8 +525,11 @@ static int tally_stages(struct build *b, struct kiln_build_stats *stats)
 		case STAGE_DONE:
 			if (st->cached)
 				stats->cached++;
+			else if (st->pulled_from)
+				stats->pulled++;
 			else
 				stats->built++;
+			stats->pushed += st->pushed;
 			break;
 		case STAGE_FAILED:
 			stats->failed++;
@@ -549,7 +579,8 @@ static int build_targets(struct build *b, const char *const *targets, size_t n_t
 		out[i].n_modules = st->n_modules;
 		out[i].digest = st->digest;
 		out[i].size = st->size;
-		out[i].cached = st->cached;
+		out[i].cached = st->cached || st->pulled_from;
+		out[i].pulled = st->pulled_from;
 	}
 	*ret = out;
 	return 0;
@@ -574,7 +605,7 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 
 	r = build_setup(&b, &lock);
 	if (r >= 0)
-		r = make_stages(&b, targets, n_targets);
+		r = build_make_stages(&b, targets, n_targets, true);
 	if (r >= 0)
 		r = run_all(&b);
 	if (r >= 0)

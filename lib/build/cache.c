@@ -140,8 +140,7 @@ static void cache_dirs_release(struct cache_dirs *d)
 	free(d->work);
 }
 
-static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir,
-			   struct cache_dirs *ret)
+static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir, struct cache_dirs *ret)
 {
 	_cleanup_(cache_dirs_release) struct cache_dirs d = { 0 };
 	int r;
@@ -256,13 +255,18 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 		r = kiln_store_remove_ref(ctx, s, ref);
 		if (r >= 0) {
 			/* the entry's module verdicts go with it */
-			_cleanup_free_ char *record =
-			    stage_modules_record(dirs.dir, e[i].key);
+			_cleanup_free_ char *record = stage_modules_record(dirs.dir, e[i].key);
+			_cleanup_free_ char *refused = NULL;
 
 			if (!record)
 				r = -ENOMEM;
 			else if (unlink(record) < 0 && errno != ENOENT)
 				r = kiln_error(ctx, errno, "cannot remove \"%s\": %m", record);
+			/* and the note that a registry cache may not have it (cache-remote.c) */
+			if (r >= 0 && !(refused = cache_remote_refusal(dirs.dir, e[i].key)))
+				r = -ENOMEM;
+			if (r >= 0 && unlink(refused) < 0 && errno != ENOENT)
+				r = kiln_error(ctx, errno, "cannot remove \"%s\": %m", refused);
 		}
 	}
 	kiln_cache_entries_free(e, n);

@@ -20,8 +20,6 @@
 #include "log.h"
 
 #define RECORD_VERSION "kiln-build-modules-v1"
-/* every module of a kernel's output, with findings: thousands of entries */
-#define RECORD_MAX ((size_t)256 << 20)
 
 void kiln_build_modules_free(struct kiln_build_module *m, size_t n)
 {
@@ -268,9 +266,9 @@ static int read_extension(const struct json_value *root, struct kiln_build_exten
 }
 
 /* @ret_ext may be NULL: the record's extension is not read then. */
-static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
-			     struct kiln_build_module **ret, size_t *ret_n,
-			     struct kiln_build_extension **ret_ext)
+int build_modules_parse(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
+			struct kiln_build_module **ret, size_t *ret_n,
+			struct kiln_build_extension **ret_ext)
 {
 	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
 	const struct json_value *root, *list;
@@ -323,8 +321,7 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 	/* through the record: one list of the fields, which the record's reader keeps */
 	r = modules_to_json(m, n, NULL, &json);
 	if (r >= 0)
-		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy,
-				      NULL);
+		r = build_modules_parse(ctx, "module verdicts", json.buf, json.len, ret, &n_copy, NULL);
 	return r;
 }
 
@@ -337,20 +334,25 @@ char *stage_modules_record(const char *cache_dir, const char *key)
 	return path;
 }
 
+int stage_read_modules_record(const char *path, char **ret, size_t *ret_len)
+{
+	return path ? read_file_at(AT_FDCWD, path, MODULES_RECORD_MAX, ret, ret_len) : -ENOMEM;
+}
+
 int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key), *text = NULL;
 	size_t len;
 	int r;
 
-	if (!path)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, path, RECORD_MAX, &text, &len);
+	r = stage_read_modules_record(path, &text, &len);
+	if (r == -ENOMEM)
+		return r;
 	if (r == -ENOENT)
 		return 0; /* no modules, or built by a kiln that did not record them */
 	if (r >= 0)
-		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules,
-				      &st->extension);
+		r = build_modules_parse(ctx, path, text, len, &st->modules, &st->n_modules,
+					&st->extension);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {

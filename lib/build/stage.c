@@ -693,7 +693,7 @@ static int open_log(struct run *r)
  * layer of the same files: its output is the dependency's image itself,
  * with the owners and layers it has, at no cost.
  */
-static bool passes_through(const struct stage *st)
+bool stage_passes_through(const struct stage *st)
 {
 	const struct kiln_pkg *pkg = st->pkg;
 
@@ -743,7 +743,7 @@ int stage_run(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	};
 	int ret;
 
-	if (passes_through(st))
+	if (stage_passes_through(st))
 		return pass_through(ctx, b, st);
 	ret = workdir_new(ctx, b->work_dir, st->pkg->name, &r.work, &r.lock_fd);
 	if (ret >= 0)

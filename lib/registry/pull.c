@@ -107,9 +107,8 @@ static int fetch_manifest(struct pull *p, const char *ref, const struct kiln_dig
 	json = strbuf_detach(&resp.body, NULL);
 	if (!json)
 		return -ENOMEM;
-	*ret = (struct fetched){
-		.digest = d, .len = len, .json = json, .media_type = TAKE_PTR(mt)
-	};
+	*ret =
+	    (struct fetched){ .digest = d, .len = len, .json = json, .media_type = TAKE_PTR(mt) };
 	return 0;
 }
 
@@ -454,4 +453,58 @@ int kiln_registry_load_image(struct kiln_ctx *ctx, struct kiln_store *s, const c
 		return r;
 	}
 	return kiln_store_load_image(ctx, s, ref, platform, ret);
+}
+
+int kiln_registry_resolve(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			  const struct kiln_registry_options *o, struct kiln_digest *ret)
+{
+	_cleanup_(reg_transfer_release) struct reg_transfer t = { 0 };
+	_cleanup_free_ char *digest = NULL;
+	const char *name = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
+	int r;
+
+	reg_transfer_init(&t, o);
+	r = reg_transfer_connect(&t, ctx, ref->domain, ref->path, "pull", o);
+	if (r < 0)
+		return r;
+	r = reg_head(t.w.main, t.scope, ref->path, "manifests", name, NULL, &digest);
+	if (r < 0)
+		return r;
+	if (!digest)
+		return kiln_error(ctx, ENOENT, "%s/%s:%s: no such image", ref->domain, ref->path,
+				  name);
+	if (!kiln_digest_is_valid(digest))
+		return kiln_error(ctx, EPROTO,
+				  "HEAD manifest %s/%s:%s: the registry sent no digest of it",
+				  ref->domain, ref->path, name);
+	return kiln_digest_parse(ctx, digest, ret);
+}
+
+int kiln_registry_get_manifest(struct kiln_ctx *ctx, const struct kiln_ref *ref,
+			       const struct kiln_registry_options *o, char **ret_json,
+			       size_t *ret_len, struct kiln_digest *ret_digest)
+{
+	_cleanup_(pull_release) struct pull p = { .ctx = ctx, .src = ref };
+	const char *name = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
+	struct kiln_digest expect;
+	struct fetched f;
+	int r;
+
+	reg_transfer_init(&p.t, o);
+	if (ref->digest) {
+		r = kiln_digest_parse(ctx, ref->digest, &expect);
+		if (r < 0)
+			return r;
+	}
+	r = reg_transfer_connect(&p.t, ctx, ref->domain, ref->path, "pull", o);
+	if (r < 0)
+		return r;
+	r = fetch_manifest(&p, name, ref->digest ? &expect : NULL, NULL, &f);
+	if (r < 0)
+		return r;
+	free(f.media_type);
+	*ret_json = f.json;
+	*ret_len = f.len;
+	*ret_digest = f.digest;
+	return 0;
 }

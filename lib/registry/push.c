@@ -350,32 +350,13 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 
 static int head_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, bool *ret)
 {
-	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
-	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->t.scope, NULL };
-	int r;
+	_cleanup_free_ char *digest = NULL;
+	int r = reg_head(conn, p->t.scope, p->dest->path, "blobs", b->digest.s, &p->t.w.failed,
+			 &digest);
 
-	r = reg_url(p->t.c, p->dest->path, "blobs", b->digest.s, &url);
-	if (r < 0 || asprintf(&what, "HEAD blob %s", b->digest.s) < 0)
-		return -ENOMEM;
-	r = reg_call(conn,
-		     &(struct reg_call){ .what = what,
-					 .method = "HEAD",
-					 .url = url,
-					 .scopes = scopes,
-					 .retry = true,
-					 .cancel = &p->t.w.failed },
-		     &resp);
-	if (r < 0)
-		return r;
-	if (resp.status == 404) {
-		*ret = false;
-		return 0;
-	}
-	if (resp.status != 200)
-		return reg_status_error(conn, what, &resp);
-	*ret = true;
-	return 0;
+	if (r >= 0)
+		*ret = digest;
+	return r;
 }
 
 static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, char *location_in)
@@ -581,38 +562,7 @@ static int manifest_call(struct push *p, const char *method, const char *ref, ch
 /* The digest a manifest HEAD reports, or NULL in *@ret for 404. */
 static int head_manifest(struct push *p, const char *ref, char **ret)
 {
-	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
-	_cleanup_free_ char *url = NULL, *what = NULL;
-	const char *scopes[] = { p->t.scope, NULL };
-	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
-	struct reg_conn *conn = p->t.w.main;
-	char *digest;
-	int r;
-
-	r = manifest_call(p, "HEAD", ref, &url, &what);
-	if (r < 0)
-		return r;
-	r = reg_call(conn,
-		     &(struct reg_call){ .what = what,
-					 .method = "HEAD",
-					 .url = url,
-					 .scopes = scopes,
-					 .headers = headers,
-					 .retry = true },
-		     &resp);
-	if (r < 0)
-		return r;
-	if (resp.status == 404) {
-		*ret = NULL;
-		return 0;
-	}
-	if (resp.status != 200)
-		return reg_status_error(conn, what, &resp);
-	digest = strdup(resp.docker_digest ? resp.docker_digest : "");
-	if (!digest)
-		return -ENOMEM;
-	*ret = digest;
-	return 0;
+	return reg_head(p->t.w.main, p->t.scope, p->dest->path, "manifests", ref, NULL, ret);
 }
 
 static int put_manifest(struct push *p, const struct push_manifest *m, const char *ref)

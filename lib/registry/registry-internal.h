@@ -281,6 +281,14 @@ int reg_transfer_blobs(struct reg_transfer *t, struct kiln_ctx *ctx,
 		       void *userdata);
 
 /*
+ * HEAD @ref of repository @path, @kind "manifests" (a tag or digest) or
+ * "blobs" (a digest), with token scope @scope: *@ret gets the digest the
+ * registry reports ("" when it sends none), or NULL for 404.
+ */
+int reg_head(struct reg_conn *conn, const char *scope, const char *path, const char *kind,
+	     const char *ref, const atomic_bool *cancel, char **ret);
+
+/*
  * The media type of a manifest or index: its "mediaType", else @fallback
  * (a descriptor's or a Content-Type, parameters dropped) when that is a
  * manifest or index type, else its shape. Schema 1 and other types are

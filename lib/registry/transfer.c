@@ -13,7 +13,6 @@
 #include "parallel.h"
 #include "registry-internal.h"
 
-
 /* ---- workers ---- */
 
 int reg_workers_init(struct reg_workers *w, struct reg_client *c, struct kiln_ctx *ctx,
@@ -247,7 +246,6 @@ void reg_event_notice(struct reg_events *e, const char *message)
 	emit(e, &ev);
 }
 
-
 /* @mt without parameters, if it is a manifest or index type kiln handles */
 static char *known_type(const char *mt)
 {
@@ -308,5 +306,44 @@ int reg_manifest_media_type(struct kiln_ctx *ctx, const char *json, size_t len,
 	if (!k)
 		return -ENOMEM;
 	*ret = k;
+	return 0;
+}
+
+int reg_head(struct reg_conn *conn, const char *scope, const char *path, const char *kind,
+	     const char *ref, const atomic_bool *cancel, char **ret)
+{
+	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
+	_cleanup_free_ char *url = NULL, *what = NULL;
+	const char *scopes[] = { scope, NULL };
+	const char *headers[] = { REG_ACCEPT_MANIFESTS, NULL };
+	bool manifest = streq(kind, "manifests");
+	char *digest;
+	int r;
+
+	r = reg_url(conn->c, path, kind, ref, &url);
+	if (r < 0 || asprintf(&what, "HEAD %s %s%s%s", manifest ? "manifest" : "blob",
+			      manifest ? path : "", manifest ? ":" : "", ref) < 0)
+		return -ENOMEM;
+	r = reg_call(conn,
+		     &(struct reg_call){ .what = what,
+					 .method = "HEAD",
+					 .url = url,
+					 .scopes = scopes,
+					 .headers = manifest ? headers : NULL,
+					 .retry = true,
+					 .cancel = cancel },
+		     &resp);
+	if (r < 0)
+		return r;
+	if (resp.status == 404) {
+		*ret = NULL;
+		return 0;
+	}
+	if (resp.status != 200)
+		return reg_status_error(conn, what, &resp);
+	digest = strdup(resp.docker_digest ? resp.docker_digest : "");
+	if (!digest)
+		return -ENOMEM;
+	*ret = digest;
 	return 0;
 }

@@ -82,3 +82,8 @@ json_field() {
 for k in sys.argv[2:]: d = d[k]
 print(d)' "$@"
 }
+
+# auth_file HOST USER:PASSWORD FILE: an auth file (podman's and docker's format) for HOST
+auth_file() {
+	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"
+}

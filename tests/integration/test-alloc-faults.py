@@ -149,6 +149,11 @@ def run(work):
     # the package model: YAML, templates, the graph
     faults("validate", [KILN, "-C", tree, "validate"])
     faults("dump --json", [KILN, "-C", tree, "dump", "--json"])
+    plan = [KILN, "-C", tree, "plan", "--cache", "127.0.0.1:1/kiln/cache", "--push",
+            "--registry", "127.0.0.1:1", "--username", "kiln", "--build-arg"]
+    faults("plan --format github", plan + ["A=it's ${{ x }}", "--format", "github", "top"])
+    faults("plan --format argo",
+           plan + ["A=it's $x", "--format", "argo", "--image", "x/kiln:1", "top"])
     if not CORPUS:
         tap(False, "graph of siderolabs/extensions", ["no corpus: set KILN_CORPUS"])
     else:

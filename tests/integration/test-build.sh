@@ -10,6 +10,7 @@ set -u
 
 : "${KILN:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/integration/lib-registry.sh"
+. "$SRCDIR/tests/integration/lib-build.sh"
 
 work=$(mktemp -d)
 tmp=$work # for lib-registry.sh
@@ -21,10 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 # what kiln build needs: a failure, not a skip, where it is missing
-if [ "$(id -u)" -ne 0 ] && ! unshare -U -r -m true 2>/dev/null; then
-	bail_out "neither root nor user namespaces: kiln build cannot run here"
-fi
-[ -x /bin/busybox ] || bail_out "no /bin/busybox (busybox-static): run scripts/install-deps.sh"
+build_engine_needs
 need docker-registry skopeo htpasswd chromium dot
 
 export KILN_CACHE_DIR=$work/cache
@@ -36,11 +34,7 @@ cp -r "$SRCDIR/tests/data/build-tree" "$tree"
 
 # the base image: a directory with a static busybox
 rootfs=$work/busybox
-mkdir -p "$rootfs/bin" "$rootfs/usr/bin" "$rootfs/sbin" "$rootfs/tmp" "$rootfs/etc"
-cp /bin/busybox "$rootfs/bin/busybox"
-for app in $(/bin/busybox --list); do
-	[ -e "$rootfs/bin/$app" ] || ln -s busybox "$rootfs/bin/$app"
-done
+busybox_rootfs "$rootfs"
 check "import the busybox base image from a directory" \
 	"$KILN" import "$rootfs" --tag kiln-test/busybox:1
 

@@ -29,10 +29,6 @@ store_is_sound() {
 	return $bad
 }
 
-auth_file() {
-	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"
-}
-
 port=$(free_port)
 R=127.0.0.1:$port
 start_registry plain "$port"

@@ -349,6 +349,55 @@ TEST(pkg_files_are_listed_in_path_order)
 
 /* ---- secrets ------------------------------------------------------------------------------- */
 
+/* ---- the plan (plan.c) ----------------------------------------------------------------------- */
+
+static const struct kiln_plan_stage *plan_find(const struct kiln_plan_stage *p, size_t n,
+					       const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(p[i].name, name))
+			return &p[i];
+	return NULL;
+}
+
+TEST(plan_lists_stages_dependencies_first_with_what_they_merge)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = new_ctx();
+	_cleanup_(kiln_tree_freep) struct kiln_tree *tree = NULL;
+	const char *const targets[] = { "top", "left" };
+	const struct kiln_plan_options o = { 0 };
+	struct kiln_plan_stage *p = NULL;
+	const struct kiln_plan_stage *top, *left, *right;
+	size_t n = 0;
+
+	ASSERT_OK(kiln_tree_load(ctx, TEST_DATA "/build-tree", NULL, &tree));
+	ASSERT_OK(kiln_build_plan(ctx, NULL, tree, targets, 2, &o, &p, &n));
+	ASSERT_EQ(n, 4u);
+	ASSERT_STREQ(p[0].name, "base");
+	ASSERT_EQ(p[0].n_deps, 0u);
+	top = plan_find(p, n, "top");
+	left = plan_find(p, n, "left");
+	right = plan_find(p, n, "right");
+	ASSERT_TRUE(top && left && right);
+	ASSERT_TRUE(top->target && left->target && !right->target && !p[0].target);
+	/* top merges base, left and right, each planned before it */
+	ASSERT_EQ(top->n_deps, 3u);
+	for (size_t i = 0; i < top->n_deps; i++)
+		ASSERT_TRUE(&p[top->deps[i]] < top);
+	ASSERT_STREQ(p[top->deps[0]].name, "base");
+	ASSERT_EQ(left->n_deps, 1u);
+	ASSERT_STREQ(p[left->deps[0]].name, "base");
+	/* no keys asked for: none computed, nothing cached */
+	for (size_t i = 0; i < n; i++)
+		ASSERT_TRUE(!p[i].keyed && !p[i].cached);
+	kiln_plan_stages_free(p, n);
+
+	/* a target no package defines is an error naming it */
+	ASSERT_EQ(kiln_build_plan(ctx, NULL, tree, (const char *const[]){ "nope" }, 1, &o, &p, &n),
+		  -ENOENT);
+	ASSERT_CONTAINS(kiln_ctx_error(ctx), "nope");
+}
+
 TEST(secret_entries)
 {
 	_cleanup_free_ char *a = NULL, *b = NULL;
