@@ -50,3 +50,22 @@ int store_write_index(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
  * *@ret is a static string; -EBADMSG (recorded) when it is neither.
  */
 int store_sniff_media_type(struct kiln_ctx *ctx, const char *json, size_t len, const char **ret);
+
+/* A blob's file name: 64 lowercase hex digits. */
+bool store_is_hex64(const char *s);
+
+/* The names in blobs/sha256/, sorted (free with strv_free()): their count, or -errno. */
+int store_list_blobs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret);
+
+/*
+ * Called with each leftover (its path in the store): whether to remove it.
+ * NULL removes every one.
+ */
+typedef bool (*store_leftover_fn)(void *userdata, const char *path);
+
+/*
+ * The temporary files of writers that died: files in tmp/ that no writer
+ * holds and index.json.tmp.*. Hold the index lock (its holder is the only
+ * writer of index.json.tmp.*).
+ */
+int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata);

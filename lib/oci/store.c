@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "strbuf.h"
+#include "strv.h"
 
 #define LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 
@@ -478,4 +479,74 @@ void kiln_blob_writer_free(struct kiln_blob_writer *w)
 	closep(&w->fd);
 	kiln_hasher_free(w->hasher);
 	free(w);
+}
+
+/* ---- the store's files ---- */
+
+bool store_is_hex64(const char *s)
+{
+	size_t i = 0;
+
+	for (; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+int store_list_blobs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret)
+{
+	int n = dir_names(s->blobs_fd, ret);
+
+	if (n < 0)
+		return kiln_error(ctx, n, "cannot list %s/blobs/sha256: %s", s->path, strerror(-n));
+	return n;
+}
+
+/* Each leftover in directory @fd (@dir for its callers): temporary files whose writer died. */
+static int sweep_dir(int fd, const char *dir, bool (*is_leftover)(int, const char *),
+		     store_leftover_fn fn, void *userdata)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	int n, r = 0;
+
+	n = dir_names(fd, &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *rel = NULL;
+
+		if (!is_leftover(fd, names[i]))
+			continue;
+		rel = dir ? path_join(dir, names[i]) : strdup(names[i]);
+		if (!rel) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!fn || fn(userdata, rel))
+			(void)unlinkat(fd, names[i], 0);
+	}
+	return r;
+}
+
+/* A file in tmp/ no writer holds: a live writer keeps it flock()ed. */
+static bool tmp_is_leftover(int fd, const char *name)
+{
+	_cleanup_close_ int f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	return f >= 0 && flock(f, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* write_file_atomic()'s temporary files of index.json: the index lock's holder is their writer */
+static bool index_tmp_is_leftover(int fd _unused_, const char *name)
+{
+	return strncmp(name, "index.json.tmp.", 15) == 0;
+}
+
+int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata)
+{
+	int r = sweep_dir(s->tmp_fd, STORE_TMP_DIR, tmp_is_leftover, fn, userdata);
+
+	if (r >= 0)
+		r = sweep_dir(s->dir_fd, NULL, index_tmp_is_leftover, fn, userdata);
+	return r;
 }
