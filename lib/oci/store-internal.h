@@ -64,8 +64,9 @@ int store_list_blobs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret);
 typedef bool (*store_leftover_fn)(void *userdata, const char *path);
 
 /*
- * The temporary files of writers that died: files in tmp/ that no writer
- * holds and index.json.tmp.*. Hold the index lock (its holder is the only
- * writer of index.json.tmp.*).
+ * The temporary files of writers that died: files in tmp/ and temporary
+ * names of index.json and oci-layout that no writer holds (a writer locks
+ * its file), and an older kiln's index.json.tmp.* (hold the index lock: its
+ * holder was their only writer).
  */
 int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata);

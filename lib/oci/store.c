@@ -536,10 +536,15 @@ static bool tmp_is_leftover(int fd, const char *name)
 	return f >= 0 && flock(f, LOCK_EX | LOCK_NB) == 0;
 }
 
-/* write_file_atomic()'s temporary files of index.json: the index lock's holder is their writer */
-static bool index_tmp_is_leftover(int fd _unused_, const char *name)
+/*
+ * write_file_atomic()'s temporary files of index.json and oci-layout: locked
+ * while written, as tmp/'s (index.json.tmp.*: an older kiln's, unlocked)
+ */
+static bool top_is_leftover(int fd, const char *name)
 {
-	return strncmp(name, "index.json.tmp.", 15) == 0;
+	if (strncmp(name, "index.json.tmp.", 15) == 0)
+		return true;
+	return atomic_is_temp_name(name, NULL) && tmp_is_leftover(fd, name);
 }
 
 int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata)
@@ -547,6 +552,6 @@ int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *user
 	int r = sweep_dir(s->tmp_fd, STORE_TMP_DIR, tmp_is_leftover, fn, userdata);
 
 	if (r >= 0)
-		r = sweep_dir(s->dir_fd, NULL, index_tmp_is_leftover, fn, userdata);
+		r = sweep_dir(s->dir_fd, NULL, top_is_leftover, fn, userdata);
 	return r;
 }

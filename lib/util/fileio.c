@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 
 #include "fileio.h"
+
+#define TEMP_INFIX ".kiln-"
 #include "strv.h"
 #include "strbuf.h"
 
@@ -131,17 +133,35 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * "DIR/.NAME.kiln-XXXXXX" for @path "DIR/NAME": a hidden name beside it, so
+ * that a writer killed before its rename leaves nothing a user sees, and one
+ * atomic_sweep() knows for a leftover of @path.
+ */
+static char *temp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	char *s;
+
+	if (asprintf(&s, "%.*s.%s" TEMP_INFIX "XXXXXX", dir_len, path, path + dir_len) < 0)
+		return NULL;
+	return s;
+}
+
 int atomic_file_open(const char *path, struct atomic_file *ret)
 {
 	struct atomic_file f = { .path = path, .fd = -1 };
 
-	if (asprintf(&f.tmp, "%s.tmp.XXXXXX", path) < 0)
+	f.tmp = temp_name(path);
+	if (!f.tmp)
 		return -ENOMEM;
 	f.fd = mkostemp(f.tmp, O_CLOEXEC);
-	if (f.fd < 0) {
+	/* held while it is written: atomic_sweep() leaves a locked file alone */
+	if (f.fd < 0 || flock(f.fd, LOCK_EX | LOCK_NB) < 0) {
 		int r = -errno;
 
-		free(f.tmp);
+		atomic_file_release(&f);
 		return r;
 	}
 	*ret = f;
@@ -191,14 +211,23 @@ void atomic_file_release(struct atomic_file *f)
 
 int atomic_dir_open(const char *path, struct atomic_dir *ret)
 {
-	struct atomic_dir d = { .path = path };
+	struct atomic_dir d = { .path = path, .fd = -1 };
+	int r;
 
-	if (asprintf(&d.tmp, "%s.tmp.XXXXXX", path) < 0)
+	/* what a writer of @path that was killed left; a leftover is no reason to fail */
+	(void)atomic_sweep(path);
+	d.tmp = temp_name(path);
+	if (!d.tmp)
 		return -ENOMEM;
 	if (!mkdtemp(d.tmp)) {
-		int r = -errno;
-
+		r = -errno;
 		free(d.tmp);
+		return r;
+	}
+	d.fd = open(d.tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d.fd < 0 || flock(d.fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		atomic_dir_release(&d);
 		return r;
 	}
 	*ret = d;
@@ -228,6 +257,60 @@ void atomic_dir_release(struct atomic_dir *d)
 		(void)remove_tree_at(AT_FDCWD, d->tmp);
 	free(d->tmp);
 	d->tmp = NULL;
+	closep(&d->fd);
+}
+
+/* Whether @name in @dirfd is a temporary file or directory whose writer is gone. */
+static bool is_orphan(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+bool atomic_is_temp_name(const char *name, const char *base)
+{
+	size_t len = strlen(name), infix = strlen(TEMP_INFIX);
+
+	if (name[0] != '.' || len < 1 + infix + 6 ||
+	    strncmp(name + len - 6 - infix, TEMP_INFIX, infix) != 0)
+		return false;
+	return !base || (len == 1 + strlen(base) + infix + 6 &&
+			 strncmp(name + 1, base, strlen(base)) == 0);
+}
+
+/* Remove the orphaned temporary names of @base (NULL: of any file) in @dir. */
+static int sweep(const char *dir, const char *base)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n;
+
+	if (dirfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = dir_names(dirfd, &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (atomic_is_temp_name(names[i], base) && is_orphan(dirfd, names[i]))
+			(void)remove_tree_at(dirfd, names[i]);
+	return 0;
+}
+
+int atomic_sweep(const char *path)
+{
+	_cleanup_free_ char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+
+	dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+	if (!dir)
+		return -ENOMEM;
+	return sweep(dir, slash ? slash + 1 : path);
+}
+
+int atomic_sweep_dir(const char *dir)
+{
+	return sweep(dir, NULL);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
