@@ -528,14 +528,6 @@ static int sweep_dir(int fd, const char *dir, bool (*is_leftover)(int, const cha
 	return r;
 }
 
-/* A file in tmp/ no writer holds: a live writer keeps it flock()ed. */
-static bool tmp_is_leftover(int fd, const char *name)
-{
-	_cleanup_close_ int f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-
-	return f >= 0 && flock(f, LOCK_EX | LOCK_NB) == 0;
-}
-
 /*
  * write_file_atomic()'s temporary files of index.json and oci-layout: locked
  * while written, as tmp/'s (index.json.tmp.*: an older kiln's, unlocked)
@@ -544,12 +536,12 @@ static bool top_is_leftover(int fd, const char *name)
 {
 	if (strncmp(name, "index.json.tmp.", 15) == 0)
 		return true;
-	return atomic_is_temp_name(name, NULL) && tmp_is_leftover(fd, name);
+	return atomic_is_temp_name(name, NULL) && unlocked_at(fd, name);
 }
 
 int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata)
 {
-	int r = sweep_dir(s->tmp_fd, STORE_TMP_DIR, tmp_is_leftover, fn, userdata);
+	int r = sweep_dir(s->tmp_fd, STORE_TMP_DIR, unlocked_at, fn, userdata);
 
 	if (r >= 0)
 		r = sweep_dir(s->dir_fd, NULL, top_is_leftover, fn, userdata);

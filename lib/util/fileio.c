@@ -260,8 +260,7 @@ void atomic_dir_release(struct atomic_dir *d)
 	closep(&d->fd);
 }
 
-/* Whether @name in @dirfd is a temporary file or directory whose writer is gone. */
-static bool is_orphan(int dirfd, const char *name)
+bool unlocked_at(int dirfd, const char *name)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
@@ -292,7 +291,7 @@ static int sweep(const char *dir, const char *base)
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++)
-		if (atomic_is_temp_name(names[i], base) && is_orphan(dirfd, names[i]))
+		if (atomic_is_temp_name(names[i], base) && unlocked_at(dirfd, names[i]))
 			(void)remove_tree_at(dirfd, names[i]);
 	return 0;
 }

@@ -98,6 +98,12 @@ int atomic_sweep(const char *path);
  */
 int atomic_sweep_dir(const char *dir);
 
+/*
+ * Whether @name in @dirfd (a file or directory, not followed) can be
+ * flock()ed at once: no live writer holds it.
+ */
+bool unlocked_at(int dirfd, const char *name);
+
 /* Whether @name is a temporary name of file @base (NULL: of any file). */
 bool atomic_is_temp_name(const char *name, const char *base);
 
