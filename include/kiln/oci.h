@@ -510,7 +510,8 @@ struct kiln_store_verify_stats {
  * included) reaching a complete image. An index may hold only some of its
  * platforms (a pull stores one): its absent children are not faults. With
  * @o->repair, corrupt and stray blobs, refs to incomplete images and
- * leftovers are removed (gc then removes what they alone reached). Returns
+ * leftovers are removed (gc then removes what they alone reached); as gc,
+ * repair is -EBUSY while another handle has the store open. Returns
  * 0 when the check ran (faults are counted in @ret and passed to
  * @o->on_problem), -errno when it could not.
  */

@@ -8,7 +8,6 @@
  */
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -142,20 +141,9 @@ int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 
 	if (!opts)
 		opts = &defaults;
-	/* this handle's shared lease becomes the whole store; a failed attempt drops the lease */
-	if (flock(s->gc_lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno;
-		while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
-			;
-		if (r == EWOULDBLOCK)
-			return kiln_error(ctx, EBUSY,
-					  "the store %s is in use by another kiln process (or "
-					  "another handle in this one); run gc when it has "
-					  "finished",
-					  s->path);
-		return kiln_error(ctx, r, "cannot lock %s/%s: %s", s->path, STORE_GC_LOCK,
-				  strerror(r));
-	}
+	r = store_take_whole(ctx, s, "run gc");
+	if (r < 0)
+		return r;
 	r = store_lock_read_index(ctx, s, &lock, &idx);
 	if (r < 0)
 		goto out;
@@ -182,8 +170,7 @@ int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 		*ret = st;
 out:
 	strmap_release(&g.marked);
-	while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
-		;
+	store_release_whole(s);
 	return r;
 }
 

@@ -28,6 +28,14 @@ struct kiln_store {
 	int gc_lock_fd; /* held LOCK_SH while open */
 };
 
+/*
+ * The store for this handle alone (gc.lock exclusively), for what must not
+ * race a writer; -EBUSY (recorded, saying to @what when the other ends)
+ * while another handle has it open. store_release_whole() gives it back.
+ */
+int store_take_whole(struct kiln_ctx *ctx, struct kiln_store *s, const char *what);
+void store_release_whole(struct kiln_store *s);
+
 /* The lock on index.json: an fd to close to unlock, or -errno (recorded on @ctx). */
 int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s);
 

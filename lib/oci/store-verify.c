@@ -357,6 +357,12 @@ int kiln_store_verify(struct kiln_ctx *ctx, struct kiln_store *s,
 	struct verify v = { .ctx = ctx, .s = s, .o = o ? o : &defaults };
 	int r;
 
+	/* a writer may be between its blobs and its ref: repair must not race it */
+	if (v.o->repair) {
+		r = store_take_whole(ctx, s, "run verify --repair");
+		if (r < 0)
+			return r;
+	}
 	/* the index first: a blob written after it is read is one no entry read here names */
 	r = store_read_index(ctx, s, &idx);
 	if (r >= 0)
@@ -370,6 +376,8 @@ int kiln_store_verify(struct kiln_ctx *ctx, struct kiln_store *s,
 	strmap_release(&v.hashed);
 	strmap_release(&v.walked);
 	strmap_release(&v.broken);
+	if (v.o->repair)
+		store_release_whole(s);
 	if (r < 0)
 		return r;
 	if (ret)

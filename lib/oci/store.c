@@ -221,6 +221,30 @@ const char *kiln_store_path(const struct kiln_store *s)
 	return s->path;
 }
 
+int store_take_whole(struct kiln_ctx *ctx, struct kiln_store *s, const char *what)
+{
+	int err;
+
+	/* this handle's shared lease becomes the whole store; a failed attempt drops the lease */
+	if (flock(s->gc_lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	err = errno;
+	store_release_whole(s);
+	if (err == EWOULDBLOCK)
+		return kiln_error(ctx, EBUSY,
+				  "the store %s is in use by another kiln process (or another "
+				  "handle in this one); %s when it has finished",
+				  s->path, what);
+	return kiln_error(ctx, err, "cannot lock %s/%s: %s", s->path, STORE_GC_LOCK,
+			  strerror(err));
+}
+
+void store_release_whole(struct kiln_store *s)
+{
+	while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
+		;
+}
+
 int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s)
 {
 	_cleanup_close_ int fd = -1;

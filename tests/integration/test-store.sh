@@ -4,7 +4,7 @@
 # KILN_CACHE_DIR, populated with an image umoci builds and skopeo copies in;
 # then umoci and skopeo read what kiln left (after tag and gc).
 . "$(dirname "$0")/tap.sh"
-need umoci skopeo
+need umoci skopeo flock
 
 # Keep the last check's stdout: the next check overwrites it.
 save() {
@@ -263,6 +263,13 @@ expect_out "a name whose descriptor has the wrong size is found" 1 \
 echo junk >"$S/blobs/sha256/not-a-digest"
 expect_out "a file that is not a blob is found" 1 "^stray: blobs/sha256/not-a-digest: not named by a sha256 digest" \
 	"$KILN" store verify
+# this shell holds the store open as every kiln process does (gc.lock shared)
+exec 9>>"$S/gc.lock"
+flock -s 9
+check "store verify runs beside another kiln process" bash -c "'$KILN' store verify >/dev/null; test \$? -eq 1"
+expect_fail "store verify --repair does not: that one may be between its blobs and its ref" 1 \
+	"is in use by another kiln process .*; run verify --repair when it has finished" "$KILN" store verify --repair
+exec 9>&-
 expect_fail "store verify with an operand is a usage error" 2 "unexpected argument 'x'" "$KILN" store verify x
 expect_fail "store verify with an unknown option is a usage error" 2 "" "$KILN" store verify --frob
 rm -rf "$S"
