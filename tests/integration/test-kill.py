@@ -14,10 +14,16 @@ kill:
   - what the user sees is absent, as it was, or complete: export's file,
     unpack's and `build -o`'s directory, the modules being signed (each
     byte-identical to the old file or to the fully signed one), with no
-    other name beside them;
-  - no process of the killed group is left;
+    other name beside them but kiln's hidden temporary ones
+    (.NAME.kiln-XXXXXX, out of sight of ls);
+  - no live process of the killed group is left;
   - the rerun succeeds with the digests of the uninterrupted run, and
-    leaves no temporary name in the output directory.
+    leaves no temporary name at all in the output directory (the next
+    writer of a path removes what a killed one left).
+
+Starting states alternate (see each reset()): a fresh store or registry,
+then one as the last runs left it (a pull killed halfway, pushes killed
+halfway, a stage cache holding base but not left).
 
 The moments come from one seed, printed first: KILN_KILL_SEED=N reproduces
 a run, KILN_KILLS=N sets the number of kills per operation.
