@@ -168,19 +168,21 @@ int atomic_file_open(const char *path, struct atomic_file *ret)
 	return 0;
 }
 
-int atomic_file_stage(struct atomic_file *f, unsigned mode)
+/* Mode and data on disk; the fd (and so the lock) stays open. */
+static int atomic_file_sync(struct atomic_file *f, unsigned mode)
 {
-	int fd = TAKE_FD(f->fd);
-
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	if (close(fd) < 0 && errno != EINTR)
+	if (fchmod(f->fd, mode) < 0 || fsync(f->fd) < 0)
 		return -errno;
 	return 0;
+}
+
+int atomic_file_stage(struct atomic_file *f, unsigned mode)
+{
+	int r = atomic_file_sync(f, mode), fd = TAKE_FD(f->fd);
+
+	if (close(fd) < 0 && errno != EINTR && r >= 0)
+		r = -errno;
+	return r;
 }
 
 int atomic_file_rename(struct atomic_file *f)
@@ -195,9 +197,13 @@ int atomic_file_rename(struct atomic_file *f)
 
 int atomic_file_commit(struct atomic_file *f, unsigned mode)
 {
-	int r = atomic_file_stage(f, mode);
+	/* locked until it has its name: atomic_sweep() in another process leaves it alone */
+	int r = atomic_file_sync(f, mode);
 
-	return r < 0 ? r : atomic_file_rename(f);
+	if (r >= 0)
+		r = atomic_file_rename(f);
+	closep(&f->fd);
+	return r;
 }
 
 void atomic_file_release(struct atomic_file *f)

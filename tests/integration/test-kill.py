@@ -248,7 +248,7 @@ class Op:
         return stdout.strip()
 
     hidden = 0  # hidden temporary names seen after kills
-    leftovers = 0  # temporary files of killed writers that store verify listed
+    leftovers = frozenset()  # temporary files of killed writers that store verify listed
 
     def after_kill(self, rerun=False):
         """Problems with what the killed run (or the rerun) left the user, as strings."""
@@ -479,7 +479,8 @@ def verify(op):
     rc, so, se = run([KILN, "store", "verify"], op.env)
     if rc != 0:
         return ["store verify exit %d: %s%s" % (rc, so.strip()[-1500:], se.strip()[-500:])]
-    op.leftovers += so.count("\nleftover: ") + so.startswith("leftover: ")
+    op.leftovers |= {line.split(":")[1] for line in so.splitlines()
+                     if line.startswith("leftover: ")}
     return []
 
 
@@ -542,7 +543,7 @@ def exercise(op, rng):
         "%s: %d kills in %d tries (T = %.3f and %.3f s, %.0f s; seen: %d hidden temporary "
         "names, %d store leftovers), each leaving a sound store, no half-written output, and a "
         "rerun with the same digests" % (op.name, kills, tries, durations[0], durations[1], took,
-                                         op.hidden, op.leftovers),
+                                         op.hidden, len(op.leftovers)),
         failures)
 
 
