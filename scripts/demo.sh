@@ -21,6 +21,10 @@
 #     signatures enforced, and their device nodes appear with udev's modes;
 #  7. a summary: every image with its reference and digest, every module
 #     with its verdict.
+# The first build of each tree writes its report, which a browser opens:
+# _out/report.html (pkgs: the stage graph, the timeline, the images, every
+# module's verdict) and _out/report-extensions.html, with their traces
+# _out/trace.json and _out/trace-extensions.json (Perfetto opens them).
 # Everything goes under _out/ (the store is _out/cache); stage logs and
 # images.json go to each tree's _out/. A second run is all cache hits.
 #
@@ -105,6 +109,7 @@ cp "$init_bin" "$out/kiln-init/kiln-init"
 push=(--push --registry "$registry" --username kiln)
 step "kiln -C examples/pkgs build kernel-build kernel kiln-demo-pkg v4l2loopback-pkg installer-base --tag $tag"
 "$kiln" -C examples/pkgs build --progress plain "${secret[@]}" --tag "$tag" \
+	--report "$out/report.html" --trace "$out/trace.json" \
 	kernel-build kernel kiln-demo-pkg v4l2loopback-pkg installer-base 2>&1 | tee "$out/build-pkgs.log"
 # the timings of the last build that built the kernel, for make bench
 if grep -q '] kernel-build: built' "$out/build-pkgs.log"; then
@@ -117,6 +122,7 @@ step "kiln -C examples/pkgs build kernel kiln-demo-pkg v4l2loopback-pkg installe
 # 4. the extensions tree, from the pushed module packages
 step "kiln -C examples/extensions build kiln-demo v4l2loopback --tag $tag --push"
 "$kiln" -C examples/extensions build --progress plain --tag "$tag" "${push[@]}" \
+	--report "$out/report-extensions.html" --trace "$out/trace-extensions.json" \
 	--build-arg "PKGS_PREFIX=$registry/kiln" --build-arg "PKGS=$tag" kiln-demo v4l2loopback
 
 # 5. the extensions against the kernel they are for
@@ -150,4 +156,5 @@ step "summary"
 python3 scripts/demo-summary.py --validated kiln-demo --validated v4l2loopback "$out/pkgs.json" "$out/extensions.json" -- \
 	examples/pkgs/_out/images.json examples/extensions/_out/images.json
 echo
+echo "demo: the build's report: $out/report.html (and report-extensions.html)"
 echo "demo: done in $(($(date +%s) - start)) s"

@@ -16,6 +16,7 @@ PACKAGES="
 	libyaml-dev
 	libpcre2-dev
 	graphviz
+	chromium
 	python3
 	hyperfine
 	libssl-dev
@@ -36,6 +37,7 @@ PACKAGES="
 	busybox-static
 	mmdebstrap
 	libsquashfs-dev
+	libseccomp-dev
 	squashfs-tools
 	cpio
 	qemu-system-x86

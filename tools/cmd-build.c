@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "kiln.h"
+#include "build-report.h"
 #include "module-report.h"
 #include "strbuf.h"
 
@@ -33,6 +34,8 @@ enum {
 	OPT_REGISTRY,
 	OPT_USERNAME,
 	OPT_ALLOW_PRIVATE_KEY,
+	OPT_REPORT,
+	OPT_TRACE,
 };
 
 enum progress_mode {
@@ -54,6 +57,8 @@ struct build_args {
 	const char *tag;
 	const char *registry;
 	const char *username;
+	const char *report; /* --report FILE.html */
+	const char *trace; /* --trace FILE.json */
 };
 
 static int help(void)
@@ -105,7 +110,12 @@ static int help(void)
 	       "      --allow-private-key\n"
 	       "                         push a target whose image holds a private key (with\n"
 	       "                         --push; without it the push is refused, naming the\n"
-	       "                         layer and the file: see kiln push --help)\n");
+	       "                         layer and the file: see kiln push --help)\n"
+	       "      --report FILE      write a report of the build to FILE, one HTML page\n"
+	       "                         (the stage graph, the timeline, images, modules),\n"
+	       "                         also when the build fails\n"
+	       "      --trace FILE       write the build's stages and steps to FILE in the\n"
+	       "                         Chrome trace event format (Perfetto opens it)\n");
 	cli_registry_help(25, true);
 	printf("\n"
 	       "Registries are reached as kiln push reaches them (see kiln push --help), to\n"
@@ -218,6 +228,12 @@ static int on_option(int c, const char *arg, void *userdata)
 	case OPT_ALLOW_PRIVATE_KEY:
 		a->allow_private_key = true;
 		return CLI_CONTINUE;
+	case OPT_REPORT:
+		a->report = arg;
+		return CLI_CONTINUE;
+	case OPT_TRACE:
+		a->trace = arg;
+		return CLI_CONTINUE;
 	default:
 		return cli_usage("build: run 'kiln build --help' for usage");
 	}
@@ -244,6 +260,7 @@ struct progress {
 	pthread_t ticker;
 	bool ticking;
 	struct build_summary *modules; /* of the stages built or found */
+	struct build_record *record; /* for --report and --trace; NULL without them */
 };
 
 static double now(void)
@@ -342,10 +359,14 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 	char line[160] = "";
 
 	pthread_mutex_lock(&p->lock);
+	if (p->record)
+		build_record_event(p->record, ev, now());
 	switch (ev->kind) {
 	case KILN_BUILD_STAGE_CACHED:
+	case KILN_BUILD_STAGE_PULLED:
 		if (p->mode != PROGRESS_QUIET)
-			say(p, "%s: cached %s", ev->stage, ev->digest);
+			say(p, "%s: %s %s", ev->stage,
+			    ev->kind == KILN_BUILD_STAGE_CACHED ? "cached" : "pulled", ev->digest);
 		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_START:
@@ -444,6 +465,8 @@ static void progress_start(struct progress *p, enum progress_mode mode)
 	if (p->mode == PROGRESS_AUTO)
 		p->mode = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_PLAIN;
 	p->start = now();
+	if (p->record)
+		p->record->start = p->start;
 	if (p->mode == PROGRESS_TTY)
 		p->ticking = pthread_create(&p->ticker, NULL, tick, p) == 0;
 }
@@ -610,6 +633,34 @@ static int print_targets(struct kiln_store *s, const struct build_args *a, bool 
 	return ret;
 }
 
+/* What the report says of the build, besides its record: what was asked and where. */
+static int report_prepare(const struct build_args *a, const struct tree_args *t,
+			  const char *const *targets, size_t n_targets, struct build_report *ret)
+{
+	if (!ret->command_line)
+		return cli_fail(-ENOMEM, "build");
+	ret->root = realpath(cli_root, NULL);
+	if (!ret->root)
+		return cli_fail(-errno, "build: cannot resolve the tree '%s'", cli_root);
+	if (a->report && kiln_build_describe(cli_ctx, cli_root, &ret->revision) < 0)
+		return cli_fail(-ENOMEM, "build");
+	ret->platform = t->platform;
+	ret->build_args = t->build_args;
+	ret->n_build_args = t->n_build_args;
+	ret->targets = targets;
+	ret->n_targets = n_targets;
+	ret->jobs = a->jobs;
+	return EXIT_OK;
+}
+
+static void report_release(struct build_report *rep)
+{
+	free(rep->command_line);
+	free(rep->root);
+	free(rep->revision);
+	free(rep->error);
+}
+
 static const struct option build_options[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
@@ -622,6 +673,8 @@ static const struct option build_options[] = {
 	{ "registry", required_argument, NULL, OPT_REGISTRY },
 	{ "username", required_argument, NULL, OPT_USERNAME },
 	{ "allow-private-key", no_argument, NULL, OPT_ALLOW_PRIVATE_KEY },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{},
 };
 
@@ -647,12 +700,16 @@ int cmd_build(int argc, char **argv)
 	struct kiln_build_published *published = NULL;
 	struct kiln_build_publish_options po = { 0 };
 	struct kiln_build_options bo;
-	struct kiln_build_stats stats;
+	struct kiln_build_stats stats = { 0 };
 	_cleanup_(build_summary_release) struct build_summary modules = { 0 };
+	_cleanup_(build_record_release) struct build_record record = { 0 };
+	_cleanup_(report_release) struct build_report rep = { .record = &record };
 	struct progress p = { .lock = PTHREAD_MUTEX_INITIALIZER, .modules = &modules };
 	size_t n_targets;
 	int r, ret;
 
+	/* as typed: parsing the options reorders them */
+	rep.command_line = shell_command_line(cli_argc, cli_argv);
 	r = cli_parse_options(argc, argv, &o, &t);
 	if (r != CLI_CONTINUE)
 		return r;
@@ -677,6 +734,10 @@ int cmd_build(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	r = prepare_out(&a, &out_dir, &log_dir, &tag);
+	if (r == EXIT_OK && (a.report || a.trace)) {
+		p.record = &record;
+		r = report_prepare(&a, &t, targets, n_targets, &rep);
+	}
 	if (r != EXIT_OK)
 		return r;
 
@@ -684,9 +745,19 @@ int cmd_build(int argc, char **argv)
 	bo = run_options(&a, &t, log_dir, &p);
 	r = kiln_build(cli_ctx, s, tree, targets, n_targets, &bo, &built, &stats);
 	progress_stop(&p);
+	if (p.record)
+		build_record_finish(p.record, now());
+	rep.tree = tree;
+	rep.stats = &stats;
+	rep.store = s;
+	if (r < 0 && p.record &&
+	    !(rep.error = strdup(kiln_ctx_error_for(cli_ctx, r) ?: strerror(-r))))
+		return cli_fail(-ENOMEM, "build");
 	ret = report_build(&p, r, &stats);
-	if (ret != EXIT_OK)
+	if (ret != EXIT_OK) {
+		(void)build_report_files(a.report, a.trace, &rep);
 		return ret;
+	}
 
 	po = (struct kiln_build_publish_options){
 		.tag = tag,
@@ -698,7 +769,11 @@ int cmd_build(int argc, char **argv)
 		kiln_build_targets_free(built, n_targets);
 		return cli_fail(r, "build");
 	}
-	ret = print_targets(s, &a, t.json, built, published, n_targets, out_dir);
+	rep.published = published;
+	rep.n_published = n_targets;
+	ret = build_report_files(a.report, a.trace, &rep);
+	if (ret == EXIT_OK)
+		ret = print_targets(s, &a, t.json, built, published, n_targets, out_dir);
 	kiln_build_published_free(published, n_targets);
 	fflush(stdout);
 	kiln_build_targets_free(built, n_targets);

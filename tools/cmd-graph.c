@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph-dot.h"
 #include "json.h"
 #include "kiln.h"
 #include "strmap.h"
@@ -25,59 +26,6 @@ static int help(void)
 	       "Options:\n"
 	       "      --format FORMAT    dot (default) or json\n" TREE_OPTIONS_HELP);
 	return EXIT_OK;
-}
-
-static void dot_quoted(struct strbuf *sb, const char *s)
-{
-	strbuf_addch(sb, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			strbuf_addch(sb, '\\');
-		strbuf_addch(sb, *s);
-	}
-	strbuf_addch(sb, '"');
-}
-
-static const char *dep_name(const struct kiln_dep *d)
-{
-	return d->stage ? d->stage : d->image;
-}
-
-/* Returns 0, or -ENOMEM with @sb incomplete. */
-static int write_dot(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
-{
-	struct strmap images = STRMAP_INIT;
-
-	strbuf_adds(sb, "digraph kiln {\n\tnode [shape=ellipse];\n");
-	for (size_t i = 0; i < n; i++) {
-		strbuf_addch(sb, '\t');
-		dot_quoted(sb, pkgs[i]->name);
-		strbuf_adds(sb, ";\n");
-	}
-	for (size_t i = 0; i < n; i++) {
-		for (size_t d = 0; d < pkgs[i]->n_deps; d++) {
-			const struct kiln_dep *dep = &pkgs[i]->deps[d];
-
-			if (dep->image && !strmap_get(&images, dep->image)) {
-				if (strmap_set(&images, dep->image, "") < 0)
-					goto oom;
-				strbuf_addch(sb, '\t');
-				dot_quoted(sb, dep->image);
-				strbuf_adds(sb, " [shape=box, style=filled, fillcolor=lemonchiffon];\n");
-			}
-			strbuf_addch(sb, '\t');
-			dot_quoted(sb, dep_name(dep));
-			strbuf_adds(sb, " -> ");
-			dot_quoted(sb, pkgs[i]->name);
-			strbuf_adds(sb, dep->runtime ? " [color=green, style=bold];\n" : ";\n");
-		}
-	}
-	strbuf_adds(sb, "}\n");
-	strmap_release(&images);
-	return strbuf_error(sb);
-oom:
-	strmap_release(&images);
-	return -ENOMEM;
 }
 
 static int write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
@@ -118,7 +66,7 @@ static int write_json(struct strbuf *sb, const struct kiln_pkg **pkgs, size_t n)
 			const struct kiln_dep *dep = &pkgs[i]->deps[d];
 
 			json_begin_object(&w);
-			json_kv_string(&w, "from", dep_name(dep));
+			json_kv_string(&w, "from", graph_dep_name(dep));
 			json_kv_string(&w, "to", pkgs[i]->name);
 			json_key(&w, "runtime");
 			json_bool(&w, dep->runtime);
@@ -175,7 +123,7 @@ int cmd_graph(int argc, char **argv)
 	r = cli_select_pkgs(tree, &a, true, &pkgs, &n);
 	if (r != EXIT_OK)
 		return r;
-	r = format == FORMAT_JSON ? write_json(&sb, pkgs, n) : write_dot(&sb, pkgs, n);
+	r = format == FORMAT_JSON ? write_json(&sb, pkgs, n) : graph_write_dot(&sb, pkgs, n, NULL, NULL);
 	if (r < 0)
 		return cli_fail(r, "graph");
 	return cli_write_strbuf(&sb);

@@ -13,6 +13,8 @@
 
 struct kiln_ctx *cli_ctx;
 const char *cli_root = ".";
+int cli_argc;
+char **cli_argv;
 const char *cli_platform_option = "--platform";
 
 int cli_push_arg(char ***v, size_t *n, const char *arg)

@@ -107,6 +107,8 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	int c, r;
 
+	cli_argc = argc;
+	cli_argv = argv;
 	while ((c = getopt_long(argc, argv, "+C:vhV", options, NULL)) >= 0) {
 		switch (c) {
 		case 'C':

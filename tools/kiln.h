@@ -27,6 +27,9 @@ enum {
 /* Set by the dispatcher before a command runs. */
 extern struct kiln_ctx *cli_ctx;
 extern const char *cli_root;
+/* The command line as kiln was started with it (for a build report). */
+extern int cli_argc;
+extern char **cli_argv;
 /* The option that picks the platform of the images a command reads, for advice. */
 extern const char *cli_platform_option;
 

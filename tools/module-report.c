@@ -269,7 +269,7 @@ static const struct kiln_check_finding *worst(const struct kiln_build_module *m)
 }
 
 /* "will load", "would not load: signature: ...", "not checked: ..." */
-static void add_verdict(struct strbuf *sb, const struct kiln_build_module *m)
+void build_module_verdict(struct strbuf *sb, const struct kiln_build_module *m)
 {
 	const struct kiln_check_finding *f = worst(m);
 	const char *words;
@@ -313,7 +313,7 @@ static void add_verdict(struct strbuf *sb, const struct kiln_build_module *m)
 }
 
 /* "signed by 'NAME' (sha512), vermagic 6.1.0 SMP mod_unload, " */
-static void add_description(struct strbuf *sb, const struct kiln_build_module *m)
+void build_module_description(struct strbuf *sb, const struct kiln_build_module *m)
 {
 	if (m->error && !m->name)
 		return;
@@ -338,8 +338,8 @@ static void add_description(struct strbuf *sb, const struct kiln_build_module *m
 static void add_module_line(struct strbuf *sb, const char *stage, const struct kiln_build_module *m)
 {
 	strbuf_addf(sb, "  %s  %s  ", stage, m->path);
-	add_description(sb, m);
-	add_verdict(sb, m);
+	build_module_description(sb, m);
+	build_module_verdict(sb, m);
 	strbuf_addch(sb, '\n');
 }
 

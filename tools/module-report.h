@@ -57,3 +57,9 @@ size_t build_modules_print_refused(FILE *f, const struct kiln_build_module *m, s
 
 /* @n modules as a JSON array. */
 void build_modules_json(struct json_writer *w, const struct kiln_build_module *m, size_t n);
+
+/* "signed by 'NAME' (sha512), vermagic 6.1.0 SMP mod_unload, " (with the trailing ", ") */
+void build_module_description(struct strbuf *sb, const struct kiln_build_module *m);
+
+/* "will load", "would not load: signature: ...", "not checked: ..." */
+void build_module_verdict(struct strbuf *sb, const struct kiln_build_module *m);

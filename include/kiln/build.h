@@ -90,8 +90,26 @@ static inline bool kiln_build_module_loads(const struct kiln_build_module *m)
 
 void kiln_build_modules_free(struct kiln_build_module *m, size_t n);
 
+/*
+ * A stage output in the shape of a Talos system extension (manifest.yaml and
+ * rootfs/ at its top), as kiln build validated it before storing it:
+ * Talos's rules and kiln's, without a kernel (its modules are checked as
+ * every stage's are). An output with errors fails its stage and is never
+ * stored, so one that was stored has none; its warnings are kept here.
+ */
+struct kiln_build_extension {
+	char *name; /* the manifest's metadata.name and .version */
+	char *version;
+	unsigned n_files; /* entries under rootfs/ */
+	char **warnings; /* "PATH: what", one a warning */
+	size_t n_warnings;
+};
+
+void kiln_build_extension_free(struct kiln_build_extension *e);
+
 enum kiln_build_event_kind {
 	KILN_BUILD_STAGE_CACHED, /* a cache hit: nothing to run */
+	KILN_BUILD_STAGE_PULLED, /* fetched from a registry's stage cache: as CACHED */
 	KILN_BUILD_STAGE_START,
 	KILN_BUILD_STAGE_STEP, /* a new instruction started */
 	KILN_BUILD_STAGE_DONE,
@@ -108,7 +126,7 @@ struct kiln_build_event {
 	const char *phase; /* "prepare", "build", "install", "test", "sources", "finalize", ... */
 	const char *instruction; /* STEP and FAILED: the instruction's text, or NULL */
 	const char *log_path; /* the stage's full log */
-	const char *digest; /* DONE and CACHED: "sha256:..." of the output manifest */
+	const char *digest; /* DONE, CACHED and PULLED: "sha256:..." of the output manifest */
 	const char *error; /* FAILED: what went wrong, one line */
 	const char *log_tail; /* FAILED: the last lines of the log (up to 50), or NULL */
 	double seconds; /* DONE and FAILED: time spent on the stage */
@@ -116,12 +134,18 @@ struct kiln_build_event {
 	int64_t total; /* FETCH: bytes in all, -1 if unknown */
 	const char *url; /* FETCH */
 	/*
-	 * DONE and CACHED: the kernel modules of the output (a cache hit reports
+	 * DONE, CACHED and PULLED: the kernel modules of the output (a cache hit reports
 	 * what was recorded when the stage was built); FAILED: those of the
 	 * output that was refused, when the modules failed the stage.
 	 */
 	const struct kiln_build_module *modules;
 	size_t n_modules;
+	/*
+	 * DONE, CACHED and PULLED: the output is a system extension, validated
+	 * (NULL when it is none, or for a cache entry a kiln wrote that did not
+	 * record it)
+	 */
+	const struct kiln_build_extension *extension;
 };
 
 struct kiln_build_options {

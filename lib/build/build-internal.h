@@ -65,6 +65,7 @@ struct stage {
 	const char *failed_phase;
 	struct kiln_build_module *modules; /* the output's kernel modules, once checked or cached */
 	size_t n_modules;
+	struct kiln_build_extension *extension; /* the output is a system extension, validated */
 };
 
 struct build {
@@ -176,6 +177,7 @@ struct run {
 	char **lowers; /* top first */
 	size_t n_lowers;
 	bool mounted;
+	bool build_mounted; /* @build is an overlay of its own (make_build_dir) */
 	int log_fd;
 	int root_fd, build_fd;
 	int **source_fds; /* per step, per source */
@@ -212,7 +214,10 @@ int run_finalize(struct run *r);
 int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *out,
 			const char *prefix, char *const *snapshots, int log_fd);
 
-/* A cache hit: st->modules gets what was recorded when the stage was built. */
+/*
+ * A cache hit: st->modules and st->extension get what was recorded when the
+ * stage was built.
+ */
 int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);
 
 /* A copy of @n modules @m (NULL for none), for the build's result. */
@@ -223,7 +228,8 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 char *stage_modules_record(const char *cache_dir, const char *key);
 
 /*
- * Record st->modules in the stage cache, for stage_load_modules(); a
- * failure is a warning: the cache entry is as good without them.
+ * Record st->modules and st->extension in the stage cache, for
+ * stage_load_modules(); a failure is a warning: the cache entry is as good
+ * without them.
  */
 void stage_record_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st);

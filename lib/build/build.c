@@ -208,6 +208,7 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 			ev.digest = st->digest.s;
 			ev.modules = st->modules;
 			ev.n_modules = st->n_modules;
+			ev.extension = st->extension;
 			build_event(b, &ev);
 			return 0;
 		}
@@ -223,6 +224,7 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	ev.digest = st->digest.s;
 	ev.modules = st->modules;
 	ev.n_modules = st->n_modules;
+	ev.extension = st->extension;
 	ev.log_path = st->log_path;
 	ev.seconds = now() - start;
 	build_event(b, &ev);
@@ -401,6 +403,7 @@ static void build_release(struct build *b)
 		free(st->log_tail);
 		free(st->instruction);
 		kiln_build_modules_free(st->modules, st->n_modules);
+		kiln_build_extension_free(st->extension);
 	}
 	free(b->stages);
 	free(b->secret_digests);

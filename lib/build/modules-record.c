@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The record of a stage's kernel modules: the verdicts modules.c reached,
- * kept beside the cache entry in <cache>/modules/<key>.json, so that a
- * cache hit reports them without unpacking the output or the kernel tree
- * (they depend on nothing the key does not cover). The same JSON copies
- * them into the build's result.
+ * The record of a stage's kernel modules: the verdicts modules.c reached
+ * (and, for a system extension, what its validation found), kept beside the
+ * cache entry in <cache>/modules/<key>.json, so that a cache hit reports
+ * them without unpacking the output or the kernel tree (they depend on
+ * nothing the key does not cover). The same JSON copies the modules into
+ * the build's result.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,6 +41,16 @@ void kiln_build_modules_free(struct kiln_build_module *m, size_t n)
 		kiln_check_result_release(&m[i].check);
 	}
 	free(m);
+}
+
+void kiln_build_extension_free(struct kiln_build_extension *e)
+{
+	if (!e)
+		return;
+	free(e->name);
+	free(e->version);
+	kiln_strv_free(e->warnings, e->n_warnings);
+	free(e);
 }
 
 /* ---- the record: the verdicts as JSON ------------------------------------------- */
@@ -83,7 +94,25 @@ static void write_module(struct json_writer *w, const struct kiln_build_module *
 	json_end_object(w);
 }
 
-static int modules_to_json(const struct kiln_build_module *m, size_t n, struct strbuf *ret)
+static void write_extension(struct json_writer *w, const struct kiln_build_extension *e)
+{
+	json_key(w, "extension");
+	json_begin_object(w);
+	json_kv_string(w, "name", e->name);
+	json_kv_string(w, "version", e->version);
+	json_key(w, "files");
+	json_uint(w, e->n_files);
+	json_key(w, "warnings");
+	json_begin_array(w);
+	for (size_t i = 0; i < e->n_warnings; i++)
+		json_string(w, e->warnings[i]);
+	json_end_array(w);
+	json_end_object(w);
+}
+
+/* @ext: NULL when the output is no extension */
+static int modules_to_json(const struct kiln_build_module *m, size_t n,
+			   const struct kiln_build_extension *ext, struct strbuf *ret)
 {
 	struct json_writer w;
 
@@ -95,6 +124,8 @@ static int modules_to_json(const struct kiln_build_module *m, size_t n, struct s
 	for (size_t i = 0; i < n; i++)
 		write_module(&w, &m[i]);
 	json_end_array(&w);
+	if (ext)
+		write_extension(&w, ext);
 	json_end_object(&w);
 	return w.error;
 }
@@ -200,11 +231,50 @@ static int read_module(const struct json_value *v, struct kiln_build_module *m)
 	return r;
 }
 
+/* The "extension" of a record, or NULL in *@ret when it has none. */
+static int read_extension(const struct json_value *root, struct kiln_build_extension **ret)
+{
+	const struct json_value *v = json_get(root, "extension"), *files, *warnings;
+	struct kiln_build_extension *e;
+	int r;
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	files = json_get(v, "files");
+	warnings = json_get(v, "warnings");
+	if (!files || files->type != JSON_NUMBER || !warnings || warnings->type != JSON_ARRAY)
+		return -EBADMSG;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	*ret = e;
+	e->n_files = (unsigned)strtoul(files->num.text, NULL, 10);
+	r = get_string(v, "name", &e->name);
+	if (r >= 0)
+		r = get_string(v, "version", &e->version);
+	e->warnings = calloc(warnings->arr.n + 1, sizeof(*e->warnings));
+	if (r >= 0 && !e->warnings)
+		r = -ENOMEM;
+	for (size_t i = 0; i < warnings->arr.n && r >= 0; i++) {
+		const struct json_value *w = warnings->arr.v[i];
+
+		if (w->type != JSON_STRING)
+			r = -EBADMSG;
+		else if (!(e->warnings[e->n_warnings++] = strdup(w->str.s)))
+			r = -ENOMEM;
+	}
+	return r;
+}
+
+/* @ret_ext may be NULL: the record's extension is not read then. */
 static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char *text, size_t len,
-			     struct kiln_build_module **ret, size_t *ret_n)
+			     struct kiln_build_module **ret, size_t *ret_n,
+			     struct kiln_build_extension **ret_ext)
 {
 	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
 	const struct json_value *root, *list;
+	struct kiln_build_extension *ext = NULL;
 	struct kiln_build_module *m;
 	size_t n;
 	int r;
@@ -223,14 +293,19 @@ static int modules_from_json(struct kiln_ctx *ctx, const char *what, const char 
 		return -ENOMEM;
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = read_module(list->arr.v[i], &m[i]);
+	if (r >= 0 && ret_ext)
+		r = read_extension(root, &ext);
 	if (r < 0) {
 		kiln_build_modules_free(m, n);
+		kiln_build_extension_free(ext);
 		return r == -EBADMSG
 			   ? kiln_error(ctx, EBADMSG, "%s: malformed module verdict", what)
 			   : r;
 	}
 	*ret = m;
 	*ret_n = n;
+	if (ret_ext)
+		*ret_ext = ext;
 	return 0;
 }
 
@@ -246,9 +321,10 @@ int build_modules_copy(struct kiln_ctx *ctx, const struct kiln_build_module *m, 
 		return 0;
 	}
 	/* through the record: one list of the fields, which the record's reader keeps */
-	r = modules_to_json(m, n, &json);
+	r = modules_to_json(m, n, NULL, &json);
 	if (r >= 0)
-		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy);
+		r = modules_from_json(ctx, "module verdicts", json.buf, json.len, ret, &n_copy,
+				      NULL);
 	return r;
 }
 
@@ -273,7 +349,8 @@ int stage_load_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 	if (r == -ENOENT)
 		return 0; /* no modules, or built by a kiln that did not record them */
 	if (r >= 0)
-		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules);
+		r = modules_from_json(ctx, path, text, len, &st->modules, &st->n_modules,
+				      &st->extension);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -290,7 +367,8 @@ void stage_record_modules(struct kiln_ctx *ctx, struct build *b, struct stage *s
 	_cleanup_strbuf_ struct strbuf json = STRBUF_INIT;
 	_cleanup_free_ char *path = stage_modules_record(b->cache_dir, st->key);
 	_cleanup_free_ char *dir = path_join(b->cache_dir, "modules");
-	int r = path && dir ? modules_to_json(st->modules, st->n_modules, &json) : -ENOMEM;
+	int r = path && dir ? modules_to_json(st->modules, st->n_modules, st->extension, &json)
+			    : -ENOMEM;
 
 	if (r >= 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
 		r = -errno;

@@ -530,23 +530,18 @@ static int find_kernel_and_judge(struct modules_run *mr, struct kiln_build_modul
 /*
  * The verdicts in the log and in the stage's st->modules (which takes
  * *@mods), refused or not: a failed stage reports them too. The first
- * refused module fails the stage; else the verdicts are recorded.
+ * refused module fails the stage.
  */
-static int keep_verdicts(struct modules_run *mr, struct build *b, struct kiln_build_module **mods,
-			 size_t n)
+static int keep_verdicts(struct modules_run *mr, struct kiln_build_module **mods, size_t n)
 {
 	struct stage *st = mr->st;
-	int r;
 
 	for (size_t i = 0; i < n; i++)
 		log_module(mr, &(*mods)[i]);
 	kiln_build_modules_free(st->modules, st->n_modules);
 	st->modules = TAKE_PTR(*mods);
 	st->n_modules = n;
-	r = refused(mr, st->modules, n);
-	if (r >= 0)
-		stage_record_modules(mr->ctx, b, st);
-	return r;
+	return refused(mr, st->modules, n);
 }
 
 /* What the run holds of its @n modules and the kernel. */
@@ -596,7 +591,7 @@ int stage_check_modules(struct kiln_ctx *ctx, struct build *b, struct stage *st,
 	if (r >= 0)
 		r = find_kernel_and_judge(&mr, mods, n);
 	if (r >= 0)
-		r = keep_verdicts(&mr, b, &mods, n);
+		r = keep_verdicts(&mr, &mods, n);
 	kiln_build_modules_free(mods, n);
 	modules_run_release(&mr, n);
 	kiln_strv_free(paths, n);

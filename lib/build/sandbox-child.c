@@ -11,8 +11,10 @@
  * kiln is multi-threaded when this runs and the child is a copy of it taken
  * at an arbitrary moment (another thread may hold malloc's lock), so the
  * child only makes system calls: every string and table it needs is made
- * before clone(), and it starts the command with clone(CLONE_VM|CLONE_VFORK)
- * rather than fork(), whose atfork handlers take locks.
+ * before clone(), and it starts the command with clone(CLONE_VM) rather
+ * than fork(), whose atfork handlers take locks. Once the command is
+ * started, pid 1 becomes the small init of sandbox-init.c, and only then
+ * does the command exec.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -70,8 +73,9 @@ enum child_step {
 	STEP_FORK, /* starting the command */
 	STEP_STDIO, /* the command's stdin, stdout, stderr */
 	STEP_CAPS, /* dropping the command's capabilities */
+	STEP_SECCOMP, /* loading the system call filter (the command's, or pid 1's) */
 	STEP_EXEC, /* found: argv[0] exists in the root */
-	STEP_INIT, /* pid 1's wait for the command */
+	STEP_INIT, /* pid 1 becoming the sandbox's init */
 };
 
 /*
@@ -310,7 +314,10 @@ static int child_mount_one(const struct child_args *a, int rootfd, size_t i,
 
 	if (target < 0)
 		return child_fail(rep, STEP_MOUNT_POINT, i, target);
-	if (m->source)
+	/* a read-only file (a secret) is copied: a bind mount names its host path */
+	if (m->source && m->read_only && !m->dir)
+		r = sandbox_bind_file_copy(m->source, target);
+	else if (m->source)
 		r = sandbox_bind_tree(m->source, target, "", m->read_only);
 	else if (fchdir(target) < 0 || mount(m->fstype, ".", m->fstype, m->flags, m->data) < 0)
 		r = -errno;
@@ -348,7 +355,7 @@ static void reset_signals(void)
 /* Everything pid 1 does before it starts the command. */
 static int child_setup(const struct child_args *a, struct child_report *rep)
 {
-	int keep[] = { 0, 1, 2, a->alive_fd, a->report_fd, a->output_fd };
+	int keep[] = { 0, 1, 2, a->alive_fd, a->report_fd, a->output_fd, a->init_fd };
 	_cleanup_close_ int rootfd = -1, cwd = -1;
 	int r;
 
@@ -446,15 +453,38 @@ static int drop_capabilities(void)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
 }
 
-/* The command, from clone(CLONE_VM|CLONE_VFORK) until its execve(). */
+static int load_seccomp(const struct child_args *a)
+{
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->seccomp);
+}
+
+/* What the command gets from pid 1. */
+struct command_args {
+	const struct child_args *a;
+	int init_r; /* end of file once pid 1 has become the init */
+	int init_w; /* the command's copy of the other end, closed first */
+};
+
+/* The command, from clone(CLONE_VM) until its execve(). */
 static int command_main(void *arg)
 {
-	const struct child_args *a = arg;
+	const struct command_args *c = arg;
+	const struct child_args *a = c->a;
 	struct child_report rep = { .step = STEP_STDIO };
 	int keep[] = { 0, 1, 2, a->report_fd };
 	struct stat st;
+	char byte;
 	int null, r;
 
+	/*
+	 * First, and touching no memory but its stack: wait until pid 1 is the
+	 * init (or gone), so that no step sees kiln's copy as pid 1, and so that
+	 * nothing runs in this shared memory alongside pid 1.
+	 */
+	close(c->init_w);
+	while ((r = (int)read(c->init_r, &byte, 1)) < 0 && errno == EINTR)
+		;
+	close(c->init_r);
 	/* dispositions are already the defaults, set by pid 1 */
 	setsid();
 	if (dup_output(a->output_fd, 1) < 0 || dup_output(a->output_fd, 2) < 0)
@@ -471,6 +501,10 @@ static int command_main(void *arg)
 		errno = -r;
 		goto fail;
 	}
+	/* no_new_privs is set: the filter needs no privilege, and stays across execve() */
+	rep.step = STEP_SECCOMP;
+	if (load_seccomp(a) < 0)
+		goto fail;
 	rep.step = STEP_EXEC;
 	execve(a->argv[0], a->argv, a->envp);
 fail:
@@ -481,38 +515,79 @@ fail:
 	_exit(CHILD_EXIT_EXEC);
 }
 
+/* @v in decimal, into @buf (at least 21 bytes): snprintf() is not async-signal-safe. */
+static char *format_pid(char *buf, size_t size, pid_t v)
+{
+	char *p = buf + size;
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && p > buf);
+	return p;
+}
+
+/*
+ * Pid 1 becomes sandbox-init.c's program (reaping until the command exits),
+ * so that /proc/1 shows a fresh command line and environment and a memfd as
+ * its executable, not kiln's: the command is already running then. Its
+ * stdio is /dev/null; it runs under the steps' filter, with its capabilities
+ * (so that the step can neither trace it nor read its /proc files).
+ */
+static _noreturn_ void child_become_init(const struct child_args *a, pid_t command)
+{
+	static char *const no_env[] = { NULL };
+	struct child_report rep = { 0 };
+	char pid[24];
+	char *argv[] = { (char *)"init", format_pid(pid, sizeof(pid), command), NULL };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int err;
+
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
+		child_fail(&rep, STEP_INIT, 0, errno);
+	} else if (load_seccomp(a) < 0) {
+		child_fail(&rep, STEP_SECCOMP, 0, errno);
+	} else {
+		execveat(a->init_fd, "", argv, no_env, AT_EMPTY_PATH);
+		err = errno;
+		child_fail(&rep, STEP_INIT, 0, err);
+	}
+	child_report(a, &rep);
+	_exit(CHILD_EXIT_FAILED);
+}
+
+/*
+ * The command shares pid 1's memory (CLONE_VM: no copy of kiln's) but not
+ * its descriptors. It starts by waiting for pid 1's execve(), which closes
+ * the pipe's write end (close-on-exec) and leaves the memory to the command
+ * alone; meanwhile pid 1 makes only system calls.
+ */
 static _noreturn_ void child_run_command(const struct child_args *a)
 {
 	struct child_report rep = { 0 };
+	struct command_args c = { .a = a };
+	int fds[2];
 	pid_t command;
 
 	if (!parent_alive(a->alive_fd))
 		_exit(CHILD_EXIT_FAILED);
-	command =
-	    clone(command_main, a->command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		child_fail(&rep, STEP_FORK, 0, errno);
+		child_report(a, &rep);
+		_exit(CHILD_EXIT_FAILED);
+	}
+	c.init_r = fds[0];
+	c.init_w = fds[1];
+	command = clone(command_main, a->command_stack, CLONE_VM | SIGCHLD, &c);
 	if (command < 0) {
 		child_fail(&rep, STEP_FORK, 0, errno);
 		child_report(a, &rep);
 		_exit(CHILD_EXIT_FAILED);
 	}
+	close(fds[0]);
 	close(a->output_fd);
-	/* orphans of the command are reparented here: reap them all along */
-	for (;;) {
-		int status;
-		pid_t pid = waitpid(-1, &status, __WALL);
-
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0) {
-			child_fail(&rep, STEP_INIT, 0, errno);
-			child_report(a, &rep);
-			_exit(CHILD_EXIT_FAILED);
-		}
-		if (pid == command && WIFEXITED(status))
-			_exit(WEXITSTATUS(status));
-		if (pid == command && WIFSIGNALED(status))
-			_exit(128 + WTERMSIG(status));
-	}
+	/* orphans of the command are reparented to pid 1: the init reaps them along */
+	child_become_init(a, command);
 }
 
 int sandbox_child_main(void *arg)
@@ -614,11 +689,16 @@ int sandbox_describe_failure(struct kiln_ctx *ctx, const struct sandbox_spec *sp
 		return kiln_error(ctx, err,
 				  "cannot drop the command's capabilities to the default set: %s%s",
 				  why, err == EPERM ? " (kiln needs CAP_SETPCAP)" : "");
+	case STEP_SECCOMP:
+		return kiln_error(ctx, err, "cannot load the sandbox's system call filter: %s",
+				  why);
 	case STEP_EXEC:
 		return describe_exec_failure(ctx, spec, rep);
 	case STEP_FORK:
-	case STEP_INIT:
 		return kiln_error(ctx, err, "cannot run the command in the sandbox: %s", why);
+	case STEP_INIT:
+		return kiln_error(ctx, err, "cannot start the sandbox's init (from a memfd): %s",
+				  why);
 	default:
 		return kiln_error(ctx, err, "cannot start the sandbox's first process: %s", why);
 	}

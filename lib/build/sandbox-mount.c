@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "fileio.h"
@@ -157,6 +158,75 @@ int sandbox_bind_tree(const char *source, int tfd, const char *tpath, bool ro)
 	return 0;
 }
 
+/* @src's bytes into @dst, with read() and write() only. */
+static int copy_bytes(int src, int dst)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(src, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(dst, buf + done, (size_t)(n - done));
+
+			if (w < 0 && errno != EINTR)
+				return -errno;
+			if (w > 0)
+				done += w;
+		}
+	}
+}
+
+/* A tmpfs holding "f", a copy of @source: the mount, detached and read-only; -errno on failure. */
+static int file_on_tmpfs(const char *source)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	_cleanup_close_ int mnt = -1, src = -1, dst = -1;
+	struct stat st;
+	int r;
+
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	src = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (mnt < 0 || src < 0 || fstat(src, &st) < 0)
+		return -errno;
+	dst = openat(mnt, "f", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, st.st_mode & 07777);
+	if (dst < 0)
+		return -errno;
+	r = copy_bytes(src, dst);
+	if (r < 0)
+		return r;
+	/* a file open for writing keeps a mount from becoming read-only (EBUSY) */
+	closep(&dst);
+	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return -errno;
+	return TAKE_FD(mnt);
+}
+
+int sandbox_bind_file_copy(const char *source, int tfd)
+{
+	_cleanup_close_ int mnt = file_on_tmpfs(source), tree = -1;
+
+	if (mnt < 0)
+		return mnt;
+	tree = open_tree(mnt, "f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	/* kernels before 6.15 clone no detached mount: bind the file itself */
+	if (tree < 0 && errno == EINVAL)
+		return sandbox_bind_tree(source, tfd, "", true);
+	if (tree < 0)
+		return -errno;
+	if (move_mount(tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The messages the kernel queued on an fs context ("e overlay: ..."), joined by "; ". */
 static void fs_messages(int fs, struct strbuf *sb)
 {
@@ -188,8 +258,6 @@ static int overlay_error(struct kiln_ctx *ctx, int err, const char *target, cons
 		strbuf_addf(&why, " (kernel: %s)", strbuf_str(kmsg));
 	else if (!what)
 		strbuf_adds(&why, " (the kernel log, dmesg, says why)");
-	if (path && strlen(path) > 255 && err == -EINVAL)
-		strbuf_adds(&why, "; paths over 255 bytes need Linux 6.13");
 	return kiln_error(ctx, err, "cannot mount the overlay on \"%s\": %s", target,
 			  strbuf_str(&why));
 }
@@ -205,17 +273,34 @@ static int overlay_fail(struct kiln_ctx *ctx, int err, const char *target, int f
 	return overlay_error(ctx, err, target, what, path, &kmsg);
 }
 
-static int overlay_set_path(int fs, const char *key, const char *path)
-{
-	_cleanup_close_ int fd = -1;
+/*
+ * Layers go to the kernel as "/proc/self/fd/N" of an O_PATH descriptor,
+ * never as their paths: overlayfs shows the names it was given in
+ * /proc/PID/mountinfo and /proc/PID/mounts, which a build step reads, and
+ * kiln's cache paths are the host's. The kernel follows the link when it
+ * takes the name (fsconfig) or mounts (mount(2)); the descriptor may go
+ * after that. The names are short whatever the paths' length.
+ */
+#define LAYER_NAME_MAX sizeof("/proc/self/fd/-2147483648")
 
-	/* string values are capped at 255 bytes; a longer path goes as an fd */
-	if (strlen(path) <= 255)
-		return fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0) < 0 ? -errno : 0;
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+static int open_layer(const char *path, char name[LAYER_NAME_MAX])
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
 	if (fd < 0)
 		return -errno;
-	return fsconfig(fs, FSCONFIG_SET_FD, key, NULL, fd) < 0 ? -errno : 0;
+	snprintf(name, LAYER_NAME_MAX, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static int overlay_set_path(int fs, const char *key, const char *path)
+{
+	char name[LAYER_NAME_MAX];
+	_cleanup_close_ int fd = open_layer(path, name);
+
+	if (fd < 0)
+		return fd;
+	return fsconfig(fs, FSCONFIG_SET_STRING, key, name, 0) < 0 ? -errno : 0;
 }
 
 static bool kernel_at_least(unsigned want_major, unsigned want_minor)
@@ -286,18 +371,32 @@ static int overlay_mount_fsconfig(struct kiln_ctx *ctx, const char *target,
 	return 0;
 }
 
-/* @prefix, then @s with the separators of overlay's mount(2) options escaped by a backslash */
-static int add_escaped(struct strbuf *sb, const char *prefix, const char *s)
+/* The open layers of a mount(2) call, closed after it. */
+struct layer_fds {
+	int *fd;
+	size_t n;
+};
+
+static void layer_fds_release(struct layer_fds *l)
 {
-	if (strbuf_adds(sb, prefix) < 0)
-		return -ENOMEM;
-	for (; *s; s++) {
-		if (strchr(":,\\", *s) && strbuf_addch(sb, '\\') < 0)
-			return -ENOMEM;
-		if (strbuf_addch(sb, *s) < 0)
-			return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		close(l->fd[i]);
+	free(l->fd);
+}
+
+/* @prefix and the name of @path's descriptor to @opts; 1: @path cannot be opened (-errno in *@err) */
+static int add_layer(struct strbuf *opts, struct layer_fds *l, const char *prefix, const char *path,
+		     int *err)
+{
+	char name[LAYER_NAME_MAX];
+	int fd = open_layer(path, name);
+
+	if (fd < 0) {
+		*err = fd;
+		return 1;
 	}
-	return 0;
+	l->fd[l->n++] = fd;
+	return strbuf_adds(opts, prefix) < 0 || strbuf_adds(opts, name) < 0 ? -ENOMEM : 0;
 }
 
 static int overlay_mount_legacy(struct kiln_ctx *ctx, const char *target, const char *const *lowers,
@@ -305,15 +404,25 @@ static int overlay_mount_legacy(struct kiln_ctx *ctx, const char *target, const 
 				bool userxattr)
 {
 	_cleanup_strbuf_ struct strbuf opts = STRBUF_INIT;
+	_cleanup_(layer_fds_release) struct layer_fds l = { calloc(n_lowers + 2, sizeof(int)), 0 };
 	long page = sysconf(_SC_PAGESIZE);
-	int r = 0;
+	const char *bad = NULL, *what = "lower layer";
+	int r = l.fd ? 0 : -ENOMEM, err = 0;
 
-	for (size_t i = 0; i < n_lowers && r >= 0; i++)
-		r = add_escaped(&opts, i ? ":" : "lowerdir=", lowers[i]);
-	if (upper && r >= 0)
-		r = add_escaped(&opts, ",upperdir=", upper);
-	if (upper && r >= 0)
-		r = add_escaped(&opts, ",workdir=", work);
+	for (size_t i = 0; i < n_lowers && r == 0; i++) {
+		r = add_layer(&opts, &l, i ? ":" : "lowerdir=", lowers[i], &err);
+		bad = lowers[i];
+	}
+	if (upper && r == 0) {
+		r = add_layer(&opts, &l, ",upperdir=", upper, &err);
+		bad = upper, what = "upper directory";
+	}
+	if (upper && r == 0) {
+		r = add_layer(&opts, &l, ",workdir=", work, &err);
+		bad = work, what = "work directory";
+	}
+	if (r > 0)
+		return overlay_fail(ctx, err, target, -1, what, bad);
 	if (userxattr && r >= 0)
 		r = strbuf_adds(&opts, ",userxattr");
 	if (r < 0)
@@ -326,16 +435,8 @@ static int overlay_mount_legacy(struct kiln_ctx *ctx, const char *target, const 
 				  "bytes of mount options, over this kernel's limit of %ld (Linux "
 				  "6.8 takes up to 500 layers)",
 				  target, n_lowers, opts.len, page - 1);
-	if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts.buf) < 0) {
-		int err = errno;
-
-		/* mount(2) does not say which layer: name a missing one */
-		for (size_t i = 0; i < n_lowers; i++)
-			if (access(lowers[i], F_OK) < 0)
-				return overlay_fail(ctx, -errno, target, -1, "lower layer",
-						    lowers[i]);
-		return overlay_fail(ctx, -err, target, -1, NULL, NULL);
-	}
+	if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts.buf) < 0)
+		return overlay_fail(ctx, -errno, target, -1, NULL, NULL);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -59,6 +60,10 @@ static const struct child_mount base_mounts[] = {
 	  .flags = MS_NOSUID | MS_NODEV,
 	  .dir = true },
 };
+
+/* sandbox-init.c's program, embedded by meson (scripts/embed-blob.py) */
+extern const unsigned char sandbox_init_blob[] __attribute__((visibility("hidden")));
+extern const size_t sandbox_init_blob_size __attribute__((visibility("hidden")));
 
 /* ---- the parent ---- */
 
@@ -181,6 +186,52 @@ static int make_pipe(int *ret_r, int *ret_w, int flags)
 	return 0;
 }
 
+static struct {
+	pthread_once_t once;
+	int fd;
+	int err;
+} init_memfd = { .once = PTHREAD_ONCE_INIT, .fd = -1 };
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+static void make_init_memfd(void)
+{
+	int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	_cleanup_close_ int fd = memfd_create("init", flags | MFD_EXEC);
+	int r;
+
+	/* MFD_EXEC: Linux 6.3's vm.memfd_noexec; older kernels refuse the flag */
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("init", flags);
+	if (fd < 0) {
+		init_memfd.err = errno;
+		return;
+	}
+	r = write_all(fd, sandbox_init_blob, sandbox_init_blob_size);
+	if (r >= 0 && (fchmod(fd, 0555) < 0 || fcntl(fd, F_ADD_SEALS, seals) < 0))
+		r = -errno;
+	fd = fd_above_stdio(TAKE_FD(fd));
+	if (r < 0 || fd < 0) {
+		init_memfd.err = r < 0 ? -r : errno;
+		return;
+	}
+	init_memfd.fd = TAKE_FD(fd);
+}
+
+/* The sealed memfd that pid 1 of every sandbox executes, made once. */
+static int get_init_fd(struct kiln_ctx *ctx)
+{
+	pthread_once(&init_memfd.once, make_init_memfd);
+	if (init_memfd.fd < 0)
+		return kiln_error(ctx, init_memfd.err,
+				  "cannot put the sandbox's init in a memfd: %s",
+				  strerror(init_memfd.err));
+	return init_memfd.fd;
+}
+
 struct child_stacks {
 	char *base;
 	size_t size;
@@ -269,10 +320,11 @@ int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_
 	_cleanup_free_ struct child_mount *mounts = NULL;
 	_cleanup_(child_stacks_release) struct child_stacks stacks = { 0 };
 	_cleanup_close_ int alive_r = -1, alive_w = -1, report_r = -1, report_w = -1, pidfd = -1;
+	const struct sock_fprog *seccomp;
 	struct child_report rep;
 	struct child_args a;
 	sigset_t all, saved;
-	int r, err, wstatus;
+	int r, err, wstatus, init_fd = -1;
 	size_t n_mounts = 0;
 	pid_t pid;
 
@@ -280,6 +332,10 @@ int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_
 	if (r < 0)
 		return r;
 	r = plan_mounts(ctx, spec, &mounts, &n_mounts);
+	if (r >= 0)
+		r = sandbox_seccomp_filter(ctx, &seccomp);
+	if (r >= 0)
+		r = init_fd = get_init_fd(ctx);
 	if (r < 0)
 		return r;
 	r = make_pipe(&alive_r, &alive_w, 0);
@@ -303,6 +359,8 @@ int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_
 		.alive_fd = alive_r,
 		.report_fd = report_w,
 		.command_stack = stacks.base + stacks.size / 2,
+		.seccomp = seccomp,
+		.init_fd = init_fd,
 	};
 	if (!spec->network)
 		flags |= CLONE_NEWNET;

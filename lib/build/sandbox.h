@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/filter.h>
+
 #include <kiln/kiln.h>
 
 /*
@@ -42,9 +44,10 @@ int sandbox_enter(struct kiln_ctx *ctx, bool *ret_userns);
  * @work both set give a writable overlay; both NULL a read-only one, which
  * for a single lower is a read-only recursive bind mount of it instead.
  * Layers are passed one "lowerdir+" each through fsopen()/fsconfig() (up to
- * 500 layers; paths over 255 bytes as O_PATH fds, which needs Linux 6.13),
- * else, on kernels without that, as one "lowerdir=a:b" mount(2) option
- * string (which must fit one page). @userxattr adds "userxattr", required in
+ * 500 layers), else, on kernels without that, as one "lowerdir=a:b" mount(2)
+ * option string (which must fit one page). Every layer is named to the
+ * kernel as /proc/self/fd/N of an O_PATH descriptor, so that the options a
+ * step reads in /proc/self/mountinfo name no host path (of any length). @userxattr adds "userxattr", required in
  * a user namespace. The kernel's own reason is part of the error message.
  * Returns 0 or -errno.
  */
@@ -59,7 +62,12 @@ struct sandbox_mount {
 	const char *source; /* absolute host path (in kiln's namespace): directory or file */
 	/* absolute path inside the root, e.g. "/tmp/build", "/run/secrets/key" */
 	const char *target;
-	bool read_only; /* recursively read-only */
+	/*
+	 * Recursively read-only. A read-only file (a secret) is a copy on a
+	 * tmpfs of its own, not a bind mount, whose root field in
+	 * /proc/self/mountinfo would name its host path.
+	 */
+	bool read_only;
 };
 
 /* What to run, and in what. */
@@ -103,6 +111,9 @@ struct sandbox_spec {
  * in all its sets and its bounding set, none ambient, and no_new_privs set.
  * As runc does, /proc/sys, sysrq-trigger, irq, bus and fs are read-only and
  * kcore, keys, timer_list and the like are empty, where the kernel has them.
+ * Every process of the sandbox runs under sandbox_seccomp_filter()'s filter,
+ * and pid 1 is a small init run from a memfd (sandbox-init.c), whose command
+ * line, environment and executable name nothing of the host.
  *
  * Returns 0 when the command ran (whatever its exit status); -errno when the
  * sandbox could not be set up or the command could not be started, with
@@ -110,6 +121,12 @@ struct sandbox_spec {
  * -ENOENT with a message that says so. Not root: sandbox_enter() first.
  */
 int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_status);
+
+/*
+ * The system call filter of every process of a sandbox (sandbox-seccomp.c):
+ * made on the first call, the same program after. Returns 0 or -errno.
+ */
+int sandbox_seccomp_filter(struct kiln_ctx *ctx, const struct sock_fprog **ret);
 
 /* ---- internal to sandbox-child.c and sandbox-mount.c ---- */
 
@@ -119,6 +136,14 @@ int sandbox_run(struct kiln_ctx *ctx, const struct sandbox_spec *spec, int *ret_
  * locked flag of the source has to be repeated. Returns 0 or -errno.
  */
 int sandbox_bind_tree(const char *source, int tfd, const char *tpath, bool ro);
+
+/*
+ * Async-signal-safe: a read-only copy of the file @source on @tfd (a file),
+ * from a tmpfs of its own, so that no mount's root field names the host
+ * path (as a bind mount's does). Where the kernel cannot clone a detached
+ * mount (before 6.15), @source itself is bound read-only. Returns 0 or -errno.
+ */
+int sandbox_bind_file_copy(const char *source, int tfd);
 
 /* ---- internal to sandbox.c and sandbox-child.c ---- */
 
@@ -158,6 +183,8 @@ struct child_args {
 	int alive_fd; /* read end of a pipe whose write end only the parent holds */
 	int report_fd; /* write end of the report pipe */
 	char *command_stack; /* top of the stack the command uses until its execve() */
+	const struct sock_fprog *seccomp; /* loaded by pid 1 and the command */
+	int init_fd; /* a memfd holding sandbox-init.c's program, which pid 1 becomes */
 };
 
 /* The child: clone()'s function, run as pid 1 of the sandbox with @arg a struct child_args. */

@@ -32,12 +32,42 @@ static int source_root(struct run *r, const char *path, const char **ret_path)
 	return r->root_fd;
 }
 
+/* What the build reports of a valid extension: its name, version, files and warnings. */
+static int keep_extension(struct stage *st, const struct kiln_ext_report *rep)
+{
+	struct kiln_build_extension *e = calloc(1, sizeof(*e));
+	int r = 0;
+
+	if (!e)
+		return -ENOMEM;
+	kiln_build_extension_free(st->extension);
+	st->extension = e;
+	e->n_files = rep->n_files;
+	if (rep->manifest &&
+	    ((rep->manifest->name && !(e->name = strdup(rep->manifest->name))) ||
+	     (rep->manifest->ext_version && !(e->version = strdup(rep->manifest->ext_version)))))
+		return -ENOMEM;
+	e->warnings = calloc(rep->n_problems + 1, sizeof(*e->warnings));
+	if (!e->warnings)
+		return -ENOMEM;
+	for (size_t i = 0; i < rep->n_problems && r >= 0; i++) {
+		const struct kiln_ext_problem *p = &rep->problems[i];
+
+		if (asprintf(&e->warnings[e->n_warnings], "%s: %s", p->path ? p->path : "/",
+			     p->message) < 0)
+			r = -ENOMEM;
+		else
+			e->n_warnings++;
+	}
+	return r;
+}
+
 /*
  * An output in the shape of a Talos system extension (manifest.yaml and
  * rootfs/ at the top) is validated before it is stored, so that a bad
  * extension never reaches the store: Talos's rules and kiln's (without a
  * kernel, which a stage does not name). Problems go to the log; errors fail
- * the stage.
+ * the stage; a valid one is st->extension, with its warnings.
  */
 static int validate_extension(struct run *r, const char *out)
 {
@@ -68,7 +98,7 @@ static int validate_extension(struct run *r, const char *out)
 			first = p;
 	}
 	if (!first)
-		return 0;
+		return keep_extension(r->st, rep);
 	return kiln_error(r->ctx, EINVAL,
 			  "the output is an invalid system extension (%u error%s; all are in the "
 			  "log): %s: %s",
@@ -177,6 +207,8 @@ int run_finalize(struct run *r)
 					  io.layer.tree.prefix, r->lowers, r->log_fd);
 		if (ret < 0)
 			return ret;
+		if (r->st->n_modules > 0 || r->st->extension)
+			stage_record_modules(r->ctx, r->b, r->st);
 		r->phase = "finalize";
 	}
 	if (asprintf(&ref, KILN_STAGE_REF_PREFIX "%s:%s", pkg->name, r->st->key) < 0 ||

@@ -31,6 +31,11 @@ static void run_release(struct run *r)
 {
 	if (r->mounted)
 		sandbox_umount(r->ctx, r->root);
+	/* the build directory's overlay, unused, then gone with the rest of @work */
+	if (r->build_fd >= 0)
+		close(r->build_fd);
+	if (r->build_mounted)
+		sandbox_umount(r->ctx, r->build);
 	if (r->source_fds) {
 		for (size_t i = 0; i < r->st->pkg->n_steps; i++) {
 			for (size_t j = 0; r->source_fds[i] && j < r->st->pkg->steps[i].n_sources;
@@ -49,8 +54,6 @@ static void run_release(struct run *r)
 	free(r->env);
 	if (r->root_fd >= 0)
 		close(r->root_fd);
-	if (r->build_fd >= 0)
-		close(r->build_fd);
 	if (r->log_fd >= 0)
 		close(r->log_fd);
 	if (r->work)
@@ -141,18 +144,56 @@ static int env_init(struct run *r)
 
 /* ---- the root ---------------------------------------------------------------- */
 
+/* @name under the run's directory, made; in *@ret. */
+static int make_dir(struct run *r, const char *name, char **ret)
+{
+	*ret = path_join(r->work, name);
+	if (!*ret)
+		return -ENOMEM;
+	if (mkdir(*ret, 0755) < 0)
+		return kiln_error(r->ctx, errno, "cannot make \"%s\": %m", *ret);
+	return 0;
+}
+
+/*
+ * The build directory is an overlay of its own (an empty lower layer, its
+ * files in "build-upper"), which kiln and the steps both use through the
+ * mount: bound as /tmp/build, the root of a mount shows "/" as its root
+ * field in /proc/self/mountinfo, where a bind mount of a plain directory
+ * shows its host path in kiln's cache.
+ */
+static int make_build_dir(struct run *r)
+{
+	_cleanup_free_ char *empty = NULL, *upper = NULL, *work = NULL;
+	int ret = make_dir(r, "build", &r->build);
+
+	if (ret >= 0)
+		ret = make_dir(r, "build-empty", &empty);
+	if (ret >= 0)
+		ret = make_dir(r, "build-upper", &upper);
+	if (ret >= 0)
+		ret = make_dir(r, "build-work", &work);
+	if (ret >= 0)
+		ret = sandbox_mount_overlay(r->ctx, r->build, (const char *const *)&empty, 1,
+					    upper, work, r->b->userns);
+	if (ret < 0)
+		return ret;
+	r->build_mounted = true;
+	return 0;
+}
+
 static int make_dirs(struct run *r)
 {
-	char **dirs[] = { &r->root, &r->upper, &r->ovl_work, &r->build };
-	const char *names[] = { "root", "upper", "ovl-work", "build" };
+	int ret = make_dir(r, "root", &r->root);
 
-	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-		*dirs[i] = path_join(r->work, names[i]);
-		if (!*dirs[i])
-			return -ENOMEM;
-		if (mkdir(*dirs[i], 0755) < 0)
-			return kiln_error(r->ctx, errno, "cannot make \"%s\": %m", *dirs[i]);
-	}
+	if (ret >= 0)
+		ret = make_dir(r, "upper", &r->upper);
+	if (ret >= 0)
+		ret = make_dir(r, "ovl-work", &r->ovl_work);
+	if (ret >= 0)
+		ret = make_build_dir(r);
+	if (ret < 0)
+		return ret;
 	r->build_fd = open(r->build, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->build_fd < 0)
 		return kiln_error(r->ctx, errno, "cannot open \"%s\": %m", r->build);

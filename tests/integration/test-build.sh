@@ -25,7 +25,7 @@ if [ "$(id -u)" -ne 0 ] && ! unshare -U -r -m true 2>/dev/null; then
 	bail_out "neither root nor user namespaces: kiln build cannot run here"
 fi
 [ -x /bin/busybox ] || bail_out "no /bin/busybox (busybox-static): run scripts/install-deps.sh"
-need docker-registry skopeo htpasswd
+need docker-registry skopeo htpasswd chromium dot
 
 export KILN_CACHE_DIR=$work/cache
 export KILN_TEST_LEAK=must-not-be-seen
@@ -47,10 +47,19 @@ check "import the busybox base image from a directory" \
 kb() {
 	"$KILN" -C "$tree" build --progress plain "$@"
 }
+# the report of a build, opened in chromium (check-report.py), and its trace
+report() {
+	python3 "$SRCDIR/tests/integration/check-report.py" "$work/$1.html" \
+		--screenshot "$work/$1.png" "${@:2}"
+}
+trace() {
+	python3 "$SRCDIR/tests/integration/check-trace.py" "$work/$1.json" "${@:2}"
+}
 
 # ---- the four-stage tree ----
 
-check "build top: base, left, right and top" kb top
+check "build top: base, left, right and top" kb top --report "$work/first.html" \
+	--trace "$work/first.json"
 cp "$out/stderr" "$work/first.log"
 cp "$out/stdout" "$work/first.out"
 ref=$(cat "$work/first.out")
@@ -58,6 +67,14 @@ check "it prints top:TAG@sha256:..." grep -qE '^top:latest@sha256:[0-9a-f]{64}$'
 check "_out/images.json records it" grep -q "\"top:latest\"" "$tree/_out/images.json"
 check "a log per stage in _out/logs" test -s "$tree/_out/logs/left.log" -a -s "$tree/_out/logs/top.log"
 check "4 stages built" grep -q '4 stages: 4 built, 0 cached' "$work/first.log"
+check "its report in chromium: every stage built, on the graph and the timeline, nothing logged" \
+	report first --built base --built left --built right --built top
+check "its trace: the trace event format, a span a stage, its steps nested in it" \
+	trace first --stage base --stage left --stage right --stage top --steps top
+printf '<html><body><img src="nosuch.png"><script>console.error("x")</script></body></html>' \
+	>"$work/noisy.html"
+check "a page that logs to the console or loads a missing file is caught" \
+	report noisy --any-problem
 
 check "export top with -o" kb top -o "$work/top-out"
 check "top's combined file is left's data, left's side and right's side" \
@@ -89,12 +106,14 @@ check "outputs are owned by 0:0 with mtime SOURCE_DATE_EPOCH (0)" \
 
 # ---- the cache ----
 
-kb top >"$work/noop.out" 2>"$work/noop.log"
+kb top --report "$work/noop.html" >"$work/noop.out" 2>"$work/noop.log"
 check "a no-op rebuild does no stage work" grep -q '4 stages: 0 built, 4 cached' "$work/noop.log"
 check "and gives the same reference" diff <(echo "$ref") "$work/noop.out"
+check "its report marks every stage a cache hit" \
+	report noop --cached base --cached left --cached right --cached top
 
 echo "left data, version 2" >"$tree/left/data.txt"
-kb top >"$work/edit.out" 2>"$work/edit.log"
+kb top --report "$work/edit.html" --trace "$work/edit.json" >"$work/edit.out" 2>"$work/edit.log"
 check "editing left's file rebuilds left and top only" \
 	grep -q '4 stages: 2 built, 2 cached' "$work/edit.log"
 check "left was built" grep -q 'left: built' "$work/edit.log"
@@ -102,6 +121,13 @@ check "top was built" grep -q 'top: built' "$work/edit.log"
 check "base came from the cache" grep -q 'base: cached' "$work/edit.log"
 check "right came from the cache" grep -q 'right: cached' "$work/edit.log"
 check "the new data reached top" bash -c "\"$KILN\" cat top:latest /usr/share/top/combined.txt | grep -q 'version 2'"
+check "its report: left and top built, base and right cache hits" \
+	report edit --built left --built top --cached base --cached right
+check "its trace: spans for the cache hits too" trace edit --stage base --stage top --steps left
+check "without graphviz's dot the report is written, saying why it has no graph" \
+	bash -c "PATH=/nonexistent '$KILN' -C '$tree' build --progress quiet top \
+		--report '$work/no-dot.html' 2>&1 | grep -q 'no stage graph: graphviz.s dot is not installed' &&
+		grep -q 'id=\"no-graph\"' '$work/no-dot.html'"
 
 # ---- reproducibility: two clean builds give the same digests ----
 
@@ -122,7 +148,8 @@ sleep 1000 &
 host_pid=$!
 pids+=("$host_pid")
 check "a step sees no host file, no host process, nothing of the caller's env" \
-	kb isolation --build-arg "MARKER=$marker" --build-arg "HOST_PID=$host_pid"
+	kb isolation --build-arg "MARKER=$marker" --build-arg "HOST_PID=$host_pid" \
+	--build-arg "CACHE=$KILN_CACHE_DIR"
 check "what a step writes outside /rootfs is not in the output" \
 	bash -c "\"$KILN\" ls isolation:latest / | grep -q env.txt && ! \"$KILN\" ls isolation:latest /stray.txt 2>/dev/null"
 
@@ -188,8 +215,15 @@ check "its cachePaths directory kept what the first build wrote" \
 # ---- failures ----
 
 expect_fail "a failing instruction names the stage, the step and the instruction" 1 \
-	'stage failing failed at step 1 \(build\).*status 7' kb failing
+	'stage failing failed at step 1 \(build\).*status 7' kb failing --report "$work/failing.html" \
+	--trace "$work/failing.json" --build-arg 'NOTE=<script>console.error("not escaped")</script>'
 cp "$out/stderr" "$work/failing.err"
+check "the failed build's report shows the stage failed and the end of its log" \
+	report failing --failed failing --log-line 'line one of the failing instruction'
+check "where the build argument's <script> is text: escaped, it runs nothing" \
+	grep -qF 'NOTE=&lt;script&gt;console.error(&quot;not escaped&quot;)&lt;/script&gt;' \
+	"$work/failing.html"
+check "and its trace has the failed stage" trace failing --stage failing
 check "the failure shows the end of the log" grep -q 'line one of the failing instruction' "$work/failing.err"
 check "the instruction is printed" grep -qx 'exit 7' "$work/failing.err"
 expect_fail "with --keep-going a failure does not stop the stages that do not need it" 1 \
@@ -202,12 +236,20 @@ expect_fail "variant alpine without an alpine image says which image and what to
 
 # ---- system extensions are validated as they are built ----
 
-check "an extension tree builds" kb good-ext
+check "an extension tree builds" kb good-ext --report "$work/ext.html"
+check "its report shows it validated" report ext --built good-ext --extension good-ext
+check "a cache hit of it builds" kb good-ext --report "$work/ext-cached.html"
+check "and its report shows what validation found when it was built" \
+	report ext-cached --cached good-ext --extension good-ext
 check "into an image whose root is manifest.yaml and rootfs/" \
 	bash -c "[ \"\$(\"$KILN\" ls good-ext:latest / | tr '\n' ' ')\" = 'manifest.yaml rootfs ' ]"
 check "which kiln ext validate accepts" "$KILN" ext validate good-ext:latest --talos-version v1.12.0
 expect_fail "a bad extension fails its build, naming the file and what to do" 1 \
-	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext
+	'stage bad-ext failed.*invalid system extension.*etc/udev/rules.d/51-kiln.rules' kb bad-ext \
+	--report "$work/bad-ext.html"
+check "its report says it is invalid and why" bash -c "python3 '$SRCDIR/tests/integration/check-report.py' \
+	'$work/bad-ext.html' --screenshot '$work/bad-ext.png' --failed bad-ext &&
+	grep -q '<tr class=\"extension invalid\" data-stage=\"bad-ext\">.*51-kiln.rules' '$work/bad-ext.html'"
 check "and never reaches the store" bash -c "! \"$KILN\" cache ls | grep -q '^bad-ext '"
 
 # ---- kernel modules are checked against the kernel they were built with ----
@@ -253,14 +295,20 @@ else
 	}
 	line="^  kmod  usr/lib/modules/$release/extras/kiln_plain.ko  signed by 'kiln build test kernel key' \(sha512\), vermagic $release SMP .*modversions, will load\$"
 
-	check "a module signed with the kernel's key builds" kmod good/kiln_plain.ko
+	check "a module signed with the kernel's key builds" kmod good/kiln_plain.ko "$release" \
+		--report "$work/kmod.html"
 	cp "$out/stderr" "$work/kmod-good.err"
+	check "the report lists it with its signer, kernel and verdict" report kmod --built kmod \
+		--modules 1 --verdict "'kiln build test kernel key'" \
+		--verdict "kiln-test/kernel-build:1 (/src), $release" --verdict "will load"
 	check "the summary lists it: signer, vermagic, verdict" grep -qE "$line" "$work/kmod-good.err"
 	check "the log says what it was checked against" \
 		grep -q "checking 1 kernel modules against the kernel at /src of kiln-test/kernel-build:1" \
 		"$tree/_out/logs/kmod.log"
-	check "a cache hit lists it too" kmod good/kiln_plain.ko
+	check "a cache hit lists it too" kmod good/kiln_plain.ko "$release" \
+		--report "$work/kmod-cached.html"
 	cp "$out/stderr" "$work/kmod-cached.err"
+	check "so does its report" report kmod-cached --cached kmod --modules 1 --verdict "will load"
 	check "with the verdict it had" bash -c "grep -q 'kmod: cached' '$work/kmod-cached.err' && grep -qE \"\$1\" '$work/kmod-cached.err'" _ "$line"
 	check "--json carries it" bash -c "\"\$@\" | python3 -c '
 import json, sys
