@@ -149,18 +149,43 @@ static char *temp_name(const char *path)
 	return s;
 }
 
+#define TEMP_TRIES 8
+
+/*
+ * Lock a temporary file or directory just made, for as long as @fd stays
+ * open: 0, or -ESTALE when a sweeper took it for a leftover first (it was
+ * not locked yet) and removed it: make another.
+ */
+static int lock_new_temp(int fd)
+{
+	struct stat st;
+
+	/* a sweeper holds it only while it removes it */
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return st.st_nlink == 0 ? -ESTALE : 0;
+}
+
 int atomic_file_open(const char *path, struct atomic_file *ret)
 {
 	struct atomic_file f = { .path = path, .fd = -1 };
+	int r = -ESTALE;
 
-	f.tmp = temp_name(path);
-	if (!f.tmp)
-		return -ENOMEM;
-	f.fd = mkostemp(f.tmp, O_CLOEXEC);
-	/* held while it is written: atomic_sweep() leaves a locked file alone */
-	if (f.fd < 0 || flock(f.fd, LOCK_EX | LOCK_NB) < 0) {
-		int r = -errno;
-
+	for (int i = 0; i < TEMP_TRIES && r == -ESTALE; i++) {
+		atomic_file_release(&f);
+		f.tmp = temp_name(path);
+		if (!f.tmp)
+			return -ENOMEM;
+		f.fd = mkostemp(f.tmp, O_CLOEXEC);
+		/* held while it is written: atomic_sweep() leaves a locked file alone */
+		r = f.fd < 0 ? -errno : lock_new_temp(f.fd);
+		if (r == -ESTALE)
+			free(TAKE_PTR(f.tmp)); /* gone already: nothing to remove */
+	}
+	if (r < 0) {
 		atomic_file_release(&f);
 		return r;
 	}
@@ -218,21 +243,26 @@ void atomic_file_release(struct atomic_file *f)
 int atomic_dir_open(const char *path, struct atomic_dir *ret)
 {
 	struct atomic_dir d = { .path = path, .fd = -1 };
-	int r;
+	int r = -ESTALE;
 
 	/* what a writer of @path that was killed left; a leftover is no reason to fail */
 	(void)atomic_sweep(path);
-	d.tmp = temp_name(path);
-	if (!d.tmp)
-		return -ENOMEM;
-	if (!mkdtemp(d.tmp)) {
-		r = -errno;
-		free(d.tmp);
-		return r;
+	for (int i = 0; i < TEMP_TRIES && r == -ESTALE; i++) {
+		atomic_dir_release(&d);
+		d.tmp = temp_name(path);
+		if (!d.tmp)
+			return -ENOMEM;
+		if (!mkdtemp(d.tmp)) {
+			r = -errno;
+			free(TAKE_PTR(d.tmp));
+			return r;
+		}
+		d.fd = open(d.tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = d.fd < 0 ? -errno : lock_new_temp(d.fd);
+		if (r == -ESTALE)
+			free(TAKE_PTR(d.tmp));
 	}
-	d.fd = open(d.tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d.fd < 0 || flock(d.fd, LOCK_EX | LOCK_NB) < 0) {
-		r = -errno;
+	if (r < 0) {
 		atomic_dir_release(&d);
 		return r;
 	}
@@ -296,9 +326,16 @@ static int sweep(const char *dir, const char *base)
 	n = dir_names(dirfd, &names);
 	if (n < 0)
 		return n;
-	for (int i = 0; i < n; i++)
-		if (atomic_is_temp_name(names[i], base) && unlocked_at(dirfd, names[i]))
+	for (int i = 0; i < n; i++) {
+		_cleanup_close_ int fd = -1;
+
+		if (!atomic_is_temp_name(names[i], base))
+			continue;
+		fd = openat(dirfd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		/* removed with the lock held: its writer, if it has just made it, makes another */
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 			(void)remove_tree_at(dirfd, names[i]);
+	}
 	return 0;
 }
 
@@ -322,6 +359,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 {
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	int r;
+
+	/* what a writer of @path that was killed left; a leftover is no reason to fail */
+	(void)atomic_sweep(path);
 
 	r = atomic_file_open(path, &f);
 	if (r < 0)
