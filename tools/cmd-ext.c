@@ -555,7 +555,7 @@ static int ext_new(int argc, char **argv)
 		.on_option = on_option,
 		.userdata = &a,
 	};
-	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
+	_cleanup_(atomic_dir_release) struct atomic_dir out = { .fd = -1 };
 	_cleanup_free_ char *dir = NULL;
 	const char *name;
 	int r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kiln store ls|gc|rm|path: the local image store, an OCI image layout
+ * kiln store ls|gc|rm|verify|path: the local image store, an OCI image layout
  * under kiln's cache directory (skopeo reads it as oci:DIR:NAME, umoci as
  * --layout DIR).
  */
@@ -20,6 +20,7 @@
 
 enum {
 	OPT_DRY_RUN = OPT_FIRST_COMMAND_OPTION,
+	OPT_REPAIR,
 };
 
 static void main_help(void)
@@ -31,6 +32,7 @@ static void main_help(void)
 	       "  ls       list the images it names, with their digests\n"
 	       "  gc       remove the blobs no name reaches\n"
 	       "  rm       remove names (the blobs stay until gc)\n"
+	       "  verify   rehash every blob and check every name's image is complete\n"
 	       "  path     print where the store is\n"
 	       "\n" STORE_ENV_HELP "\n"
 	       "Run 'kiln store SUBCOMMAND --help' for its options.\n");
@@ -313,6 +315,171 @@ static int store_rm(int argc, char **argv)
 	return ret;
 }
 
+/* ---- verify ---- */
+
+static int verify_help(void)
+{
+	printf("Usage: kiln store verify [--repair] [--json]\n"
+	       "\n"
+	       "Check the whole store: every blob is rehashed (its name must be its digest),\n"
+	       "every manifest and index must find what it names (config, layers, child\n"
+	       "manifests) with the sizes its descriptors give, and every name, stage cache\n"
+	       "entries included, must reach a complete image. An index may hold only the\n"
+	       "platforms that were pulled. Each problem is printed on its own line, naming\n"
+	       "the blob or name, then a summary.\n"
+	       "\n"
+	       "Temporary files left by a kiln process that was killed mid-write are listed\n"
+	       "as leftovers, not problems: kiln writes a blob under a temporary name and\n"
+	       "renames it when complete, and names an image only after all its blobs are\n"
+	       "in, so no reader ever sees them.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --repair   remove what is broken: corrupt blobs, files that are not\n"
+	       "                 blobs, names whose image is incomplete (pull, import or\n"
+	       "                 build them again; a stage's next build rebuilds it) and\n"
+	       "                 leftovers; then 'kiln store gc' removes what only they\n"
+	       "                 reached. As gc, it refuses to run while another kiln\n"
+	       "                 process has the store open\n"
+	       "      --json     print {\"problems\": [{\"kind\", \"subject\", \"message\",\n"
+	       "                 \"repaired\"}], \"blobs\", \"bytes\", \"refs\", \"faults\",\n"
+	       "                 \"leftovers\", \"repaired\"}\n"
+	       "  -h, --help     show this help\n"
+	       "\n" STORE_ENV_HELP "Exit status: 0 the store is sound (leftovers aside), 1 a problem was\n"
+	       "found (even if --repair removed it) or the check failed, 2 usage error.\n");
+	return EXIT_OK;
+}
+
+struct verify_out {
+	struct strbuf out;
+	struct json_writer w;
+	bool json;
+	bool repair;
+};
+
+static const char *fault_name(enum kiln_store_fault f)
+{
+	static const char *const names[] = {
+		[KILN_STORE_FAULT_CORRUPT] = "corrupt",
+		[KILN_STORE_FAULT_STRAY] = "stray",
+		[KILN_STORE_FAULT_MISSING] = "missing",
+		[KILN_STORE_FAULT_SIZE] = "size",
+		[KILN_STORE_FAULT_UNREADABLE] = "unreadable",
+		[KILN_STORE_FAULT_REF] = "ref",
+		[KILN_STORE_FAULT_LEFTOVER] = "leftover",
+	};
+
+	return f < ELEMENTSOF(names) && names[f] ? names[f] : "unknown";
+}
+
+static void on_problem(void *userdata, const struct kiln_store_problem *p)
+{
+	struct verify_out *v = userdata;
+
+	if (v->json) {
+		json_begin_object(&v->w);
+		json_kv_string(&v->w, "kind", fault_name(p->kind));
+		json_kv_string(&v->w, "subject", p->subject);
+		json_kv_string(&v->w, "message", p->message);
+		json_key(&v->w, "repaired");
+		json_bool(&v->w, p->repaired);
+		json_end_object(&v->w);
+	} else {
+		strbuf_addf(&v->out, "%s: %s%s\n", fault_name(p->kind), p->message,
+			    p->repaired ? " [removed]" : "");
+	}
+}
+
+static int verify_option(int c, const char *arg, void *userdata)
+{
+	struct verify_out *v = userdata;
+
+	if (c != OPT_REPAIR)
+		return cli_usage("store verify: run 'kiln store verify --help' for usage");
+	v->repair = true;
+	return CLI_CONTINUE;
+}
+
+static void verify_summary(struct verify_out *v, const struct kiln_store_verify_stats *st)
+{
+	if (!v->json) {
+		strbuf_addf(&v->out,
+			    "%u blobs (%" PRIu64 " bytes), %u names: %u problems, %u leftovers, "
+			    "%u removed\n",
+			    st->blobs, st->bytes, st->refs, st->problems, st->leftovers,
+			    st->repaired);
+		return;
+	}
+	json_end_array(&v->w);
+	json_key(&v->w, "blobs");
+	json_uint(&v->w, st->blobs);
+	json_key(&v->w, "bytes");
+	json_uint(&v->w, st->bytes);
+	json_key(&v->w, "refs");
+	json_uint(&v->w, st->refs);
+	json_key(&v->w, "faults");
+	json_uint(&v->w, st->problems);
+	json_key(&v->w, "leftovers");
+	json_uint(&v->w, st->leftovers);
+	json_key(&v->w, "repaired");
+	json_uint(&v->w, st->repaired);
+	json_end_object(&v->w);
+}
+
+static int store_verify(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "repair", no_argument, NULL, OPT_REPAIR },
+		{},
+	};
+	struct verify_out v = { .out = STRBUF_INIT };
+	const struct cli_options o = {
+		.name = "store verify",
+		.no_tree = true,
+		.help = verify_help,
+		.extra = options,
+		.on_option = verify_option,
+		.userdata = &v,
+	};
+	_cleanup_(kiln_store_freep) struct kiln_store *s = NULL;
+	struct kiln_store_verify_options opts;
+	struct kiln_store_verify_stats st = { 0 };
+	int r;
+
+	r = cli_parse_plain(argc, argv, &o, &v.json);
+	if (r != CLI_CONTINUE)
+		goto out;
+	if (optind < argc) {
+		r = cli_usage("store verify: unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	r = cli_open_store("store verify", &s);
+	if (r != EXIT_OK)
+		goto out;
+	if (v.json) {
+		json_init(&v.w, &v.out);
+		json_begin_object(&v.w);
+		json_key(&v.w, "problems");
+		json_begin_array(&v.w);
+	}
+	opts = (struct kiln_store_verify_options){ .repair = v.repair, .on_problem = on_problem,
+						   .userdata = &v };
+	r = kiln_store_verify(cli_ctx, s, &opts, &st);
+	if (r < 0) {
+		/* what was found before the check stopped is still news */
+		if (!v.json)
+			(void)cli_write_strbuf(&v.out);
+		r = cli_fail(r, "store verify");
+		goto out;
+	}
+	verify_summary(&v, &st);
+	r = cli_write_strbuf(&v.out);
+	if (r == EXIT_OK && st.problems > 0)
+		r = EXIT_FAILURE_;
+out:
+	strbuf_release(&v.out);
+	return r;
+}
+
 /* ---- path ---- */
 
 static int path_help(void)
@@ -348,6 +515,7 @@ int cmd_store(int argc, char **argv)
 		{ "ls", store_ls },
 		{ "gc", store_gc },
 		{ "rm", store_rm },
+		{ "verify", store_verify },
 		{ "path", store_path },
 	};
 

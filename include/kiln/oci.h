@@ -467,6 +467,57 @@ int kiln_store_gc(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_gc_sta
 int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 		       const struct kiln_gc_options *opts, struct kiln_gc_stats *ret);
 
+/* ---- checking the store (lib/oci/store-verify.c) ---- */
+
+enum kiln_store_fault {
+	KILN_STORE_FAULT_CORRUPT, /* a blob whose content does not hash to its name */
+	KILN_STORE_FAULT_STRAY, /* a file in blobs/sha256/ that is not named by a digest */
+	KILN_STORE_FAULT_MISSING, /* a blob that a manifest, index or ref names is absent */
+	KILN_STORE_FAULT_SIZE, /* a blob whose size is not its descriptor's */
+	KILN_STORE_FAULT_UNREADABLE, /* a manifest or index that does not parse */
+	KILN_STORE_FAULT_REF, /* a ref whose image is incomplete (the blob is named in the message) */
+	KILN_STORE_FAULT_LEFTOVER, /* a temporary file of a write that was killed: not a fault */
+};
+
+struct kiln_store_problem {
+	enum kiln_store_fault kind;
+	const char *subject; /* the blob's digest, the ref's name or the file's path */
+	const char *message; /* what is wrong, in words */
+	bool repaired; /* removed (with kiln_store_verify_options.repair) */
+};
+
+struct kiln_store_verify_options {
+	bool repair; /* remove what is broken: bad blobs, refs to incomplete images, leftovers */
+	/* called for each problem, in the order found; may be NULL */
+	void (*on_problem)(void *userdata, const struct kiln_store_problem *p);
+	void *userdata;
+};
+
+struct kiln_store_verify_stats {
+	unsigned blobs; /* blobs rehashed */
+	uint64_t bytes;
+	unsigned refs; /* entries of index.json checked */
+	unsigned problems; /* faults: every kind but KILN_STORE_FAULT_LEFTOVER */
+	unsigned leftovers;
+	unsigned repaired;
+};
+
+/*
+ * Check the whole store: every blob rehashed (its name must be its
+ * digest), every manifest's and index's references (config, layers, child
+ * manifests present where an index names them all, sizes as the
+ * descriptors say), every entry of index.json (stage cache entries
+ * included) reaching a complete image. An index may hold only some of its
+ * platforms (a pull stores one): its absent children are not faults. With
+ * @o->repair, corrupt and stray blobs, refs to incomplete images and
+ * leftovers are removed (gc then removes what they alone reached); as gc,
+ * repair is -EBUSY while another handle has the store open. Returns
+ * 0 when the check ran (faults are counted in @ret and passed to
+ * @o->on_problem), -errno when it could not.
+ */
+int kiln_store_verify(struct kiln_ctx *ctx, struct kiln_store *s,
+		      const struct kiln_store_verify_options *o, struct kiln_store_verify_stats *ret);
+
 /*
  * An image in the store, resolved for one platform: the ref (or
  * "sha256:..." digest) is looked up as kiln_store_resolve() does, an index

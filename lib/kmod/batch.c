@@ -19,6 +19,7 @@
 
 #include <kiln/module.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "module-file.h"
@@ -166,6 +167,30 @@ static int sign_commit(struct kiln_ctx *ctx, struct batch *b, size_t n)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * What a signing run that was killed left beside the modules (signed files
+ * under hidden temporary names, never renamed): once per directory in a row.
+ */
+static void sweep_dirs(char *const *paths, size_t n)
+{
+	const char *last = NULL;
+	size_t last_len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(paths[i], '/');
+		size_t len = slash ? (size_t)(slash - paths[i]) + 1 : 0;
+		_cleanup_free_ char *dir = NULL;
+
+		if (last && len == last_len && strncmp(paths[i], last, len) == 0)
+			continue;
+		last = paths[i];
+		last_len = len;
+		dir = len ? strndup(paths[i], len) : strdup(".");
+		if (dir)
+			(void)atomic_sweep_dir(dir);
+	}
+}
+
 static void progress(size_t done, size_t n, void *userdata)
 {
 	const struct batch *b = userdata;
@@ -212,6 +237,8 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 		b.slots[i].staged.file.fd = -1;
 	for (unsigned t = 0; t < jobs && r >= 0; t++)
 		r = kiln_ctx_new(&b.ctxs[t]);
+	if (r >= 0 && o->op == KILN_MODULE_BATCH_SIGN)
+		sweep_dirs(paths, n);
 	if (r >= 0)
 		r = kiln_parallel_ordered(n, jobs, b.window, run_one, deliver,
 					  o->on_progress ? progress : NULL, &b);

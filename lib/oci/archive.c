@@ -51,6 +51,8 @@ static int out_open(struct kiln_ctx *ctx, const char *path, struct out *o)
 	int r;
 
 	*o = (struct out){ .ctx = ctx, .file = { .fd = -1 } };
+	/* what an export to @path that was killed left; a leftover is no reason to fail */
+	(void)atomic_sweep(path);
 	r = atomic_file_open(path, &o->file);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot create a temporary file beside \"%s\": %s", path,

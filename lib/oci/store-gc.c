@@ -6,16 +6,15 @@
  * for itself first (gc.lock exclusively): a kiln process that has the store
  * open may have written blobs it has not tagged yet.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "store-internal.h"
 #include "strbuf.h"
 #include "strmap.h"
+#include "strv.h"
 
 #define MAX_DEPTH 8
 
@@ -95,89 +94,20 @@ fail:
 	return r;
 }
 
-static bool is_hex64(const char *s)
-{
-	size_t i = 0;
-
-	for (; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory @fd (which stays open), sorted. */
-static int list_dir(int fd, char ***ret, size_t *ret_n)
-{
-	DIR *dir;
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, alloc = 0;
-	int dfd, r = 0;
-
-	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
-		return -errno;
-	dir = fdopendir(dfd);
-	if (!dir) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
-	rewinddir(dir);
-	while ((errno = 0, de = readdir(dir))) {
-		if (de->d_name[0] == '.' &&
-		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
-		if (GROW(v, alloc, n + 1) < 0 || !(v[n] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	if (!r && errno)
-		r = -errno;
-	closedir(dir);
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
-			free(v[i]);
-		free(v);
-		return r;
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_strp);
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-static void names_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n && v; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int sweep_blobs(struct gc *g, const struct kiln_gc_options *opts, struct kiln_gc_stats *st)
 {
-	char **names = NULL;
-	size_t n = 0;
-	int r;
+	_cleanup_(strv_freep) char **names = NULL;
+	int n, r = 0;
 
-	r = list_dir(g->s->blobs_fd, &names, &n);
-	if (r < 0)
-		return kiln_error(g->ctx, r, "cannot list %s/blobs/sha256: %s", g->s->path,
-				  strerror(-r));
-	for (size_t i = 0; i < n; i++) {
+	n = store_list_blobs(g->ctx, g->s, &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
 		struct kiln_digest d;
 		struct stat sb;
 
 		/* files kiln did not name are not kiln's to remove */
-		if (!is_hex64(names[i]) || strmap_get(&g->marked, names[i])) {
+		if (!store_is_hex64(names[i]) || strmap_get(&g->marked, names[i])) {
 			st->blobs_kept++;
 			continue;
 		}
@@ -194,37 +124,9 @@ static int sweep_blobs(struct gc *g, const struct kiln_gc_options *opts, struct 
 		if (opts->on_remove)
 			opts->on_remove(opts->userdata, &d, (uint64_t)sb.st_size);
 	}
-	names_free(names, n);
 	if (r >= 0 && !opts->dry_run && fsync(g->s->blobs_fd) < 0)
 		r = kiln_error(g->ctx, errno, "cannot sync %s/blobs/sha256: %m", g->s->path);
 	return r;
-}
-
-/* Temporary files of writers that died; a live writer holds a lock on its file. */
-static void sweep_tmp(struct gc *g)
-{
-	char **names = NULL;
-	size_t n = 0;
-
-	if (list_dir(g->s->tmp_fd, &names, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_close_ int fd = openat(g->s->tmp_fd, names[i],
-						O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-			unlinkat(g->s->tmp_fd, names[i], 0);
-	}
-	names_free(names, n);
-	names = NULL;
-	n = 0;
-	/* index.json.tmp.*: write_file_atomic()'s leftovers; we hold the index lock */
-	if (list_dir(g->s->dir_fd, &names, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(names[i], "index.json.tmp.", 15) == 0)
-			unlinkat(g->s->dir_fd, names[i], 0);
-	names_free(names, n);
 }
 
 int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
@@ -239,20 +141,9 @@ int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 
 	if (!opts)
 		opts = &defaults;
-	/* this handle's shared lease becomes the whole store; a failed attempt drops the lease */
-	if (flock(s->gc_lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno;
-		while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
-			;
-		if (r == EWOULDBLOCK)
-			return kiln_error(ctx, EBUSY,
-					  "the store %s is in use by another kiln process (or "
-					  "another handle in this one); run gc when it has "
-					  "finished",
-					  s->path);
-		return kiln_error(ctx, r, "cannot lock %s/%s: %s", s->path, STORE_GC_LOCK,
-				  strerror(r));
-	}
+	r = store_take_whole(ctx, s, "run gc");
+	if (r < 0)
+		return r;
 	r = store_lock_read_index(ctx, s, &lock, &idx);
 	if (r < 0)
 		goto out;
@@ -274,13 +165,12 @@ int kiln_store_gc_with(struct kiln_ctx *ctx, struct kiln_store *s,
 	if (r < 0)
 		goto out;
 	if (!opts->dry_run)
-		sweep_tmp(&g);
+		store_sweep_leftovers(s, NULL, NULL);
 	if (ret)
 		*ret = st;
 out:
 	strmap_release(&g.marked);
-	while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
-		;
+	store_release_whole(s);
 	return r;
 }
 

@@ -28,6 +28,14 @@ struct kiln_store {
 	int gc_lock_fd; /* held LOCK_SH while open */
 };
 
+/*
+ * The store for this handle alone (gc.lock exclusively), for what must not
+ * race a writer; -EBUSY (recorded, saying to @what when the other ends)
+ * while another handle has it open. store_release_whole() gives it back.
+ */
+int store_take_whole(struct kiln_ctx *ctx, struct kiln_store *s, const char *what);
+void store_release_whole(struct kiln_store *s);
+
 /* The lock on index.json: an fd to close to unlock, or -errno (recorded on @ctx). */
 int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s);
 
@@ -50,3 +58,23 @@ int store_write_index(struct kiln_ctx *ctx, struct kiln_store *s, const struct k
  * *@ret is a static string; -EBADMSG (recorded) when it is neither.
  */
 int store_sniff_media_type(struct kiln_ctx *ctx, const char *json, size_t len, const char **ret);
+
+/* A blob's file name: 64 lowercase hex digits. */
+bool store_is_hex64(const char *s);
+
+/* The names in blobs/sha256/, sorted (free with strv_free()): their count, or -errno. */
+int store_list_blobs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret);
+
+/*
+ * Called with each leftover (its path in the store): whether to remove it.
+ * NULL removes every one.
+ */
+typedef bool (*store_leftover_fn)(void *userdata, const char *path);
+
+/*
+ * The temporary files of writers that died: files in tmp/ and temporary
+ * names of index.json and oci-layout that no writer holds (a writer locks
+ * its file), and an older kiln's index.json.tmp.* (hold the index lock: its
+ * holder was their only writer).
+ */
+int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "strbuf.h"
+#include "strv.h"
 
 #define LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 
@@ -218,6 +219,30 @@ void kiln_store_free(struct kiln_store *s)
 const char *kiln_store_path(const struct kiln_store *s)
 {
 	return s->path;
+}
+
+int store_take_whole(struct kiln_ctx *ctx, struct kiln_store *s, const char *what)
+{
+	int err;
+
+	/* this handle's shared lease becomes the whole store; a failed attempt drops the lease */
+	if (flock(s->gc_lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	err = errno;
+	store_release_whole(s);
+	if (err == EWOULDBLOCK)
+		return kiln_error(ctx, EBUSY,
+				  "the store %s is in use by another kiln process (or another "
+				  "handle in this one); %s when it has finished",
+				  s->path, what);
+	return kiln_error(ctx, err, "cannot lock %s/%s: %s", s->path, STORE_GC_LOCK,
+			  strerror(err));
+}
+
+void store_release_whole(struct kiln_store *s)
+{
+	while (flock(s->gc_lock_fd, LOCK_SH) < 0 && errno == EINTR)
+		;
 }
 
 int store_lock_index(struct kiln_ctx *ctx, struct kiln_store *s)
@@ -478,4 +503,71 @@ void kiln_blob_writer_free(struct kiln_blob_writer *w)
 	closep(&w->fd);
 	kiln_hasher_free(w->hasher);
 	free(w);
+}
+
+/* ---- the store's files ---- */
+
+bool store_is_hex64(const char *s)
+{
+	size_t i = 0;
+
+	for (; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+int store_list_blobs(struct kiln_ctx *ctx, struct kiln_store *s, char ***ret)
+{
+	int n = dir_names(s->blobs_fd, ret);
+
+	if (n < 0)
+		return kiln_error(ctx, n, "cannot list %s/blobs/sha256: %s", s->path, strerror(-n));
+	return n;
+}
+
+/* Each leftover in directory @fd (@dir for its callers): temporary files whose writer died. */
+static int sweep_dir(int fd, const char *dir, bool (*is_leftover)(int, const char *),
+		     store_leftover_fn fn, void *userdata)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	int n, r = 0;
+
+	n = dir_names(fd, &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *rel = NULL;
+
+		if (!is_leftover(fd, names[i]))
+			continue;
+		rel = dir ? path_join(dir, names[i]) : strdup(names[i]);
+		if (!rel) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!fn || fn(userdata, rel))
+			(void)unlinkat(fd, names[i], 0);
+	}
+	return r;
+}
+
+/*
+ * write_file_atomic()'s temporary files of index.json and oci-layout: locked
+ * while written, as tmp/'s (index.json.tmp.*: an older kiln's, unlocked)
+ */
+static bool top_is_leftover(int fd, const char *name)
+{
+	if (strncmp(name, "index.json.tmp.", 15) == 0)
+		return true;
+	return atomic_is_temp_name(name, NULL) && unlocked_at(fd, name);
+}
+
+int store_sweep_leftovers(struct kiln_store *s, store_leftover_fn fn, void *userdata)
+{
+	int r = sweep_dir(s->tmp_fd, STORE_TMP_DIR, unlocked_at, fn, userdata);
+
+	if (r >= 0)
+		r = sweep_dir(s->dir_fd, NULL, top_is_leftover, fn, userdata);
+	return r;
 }

@@ -76,7 +76,7 @@ int kiln_unpack_image_to_dir(struct kiln_ctx *ctx, struct kiln_store *s,
 			     const struct kiln_image *img, const char *dir,
 			     const struct kiln_unpack_options *o, bool replace)
 {
-	_cleanup_(atomic_dir_release) struct atomic_dir out = { 0 };
+	_cleanup_(atomic_dir_release) struct atomic_dir out = { .fd = -1 };
 	_cleanup_free_ char *path = strdup(dir);
 	size_t len;
 	int r;

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 
 #include "fileio.h"
+
+#define TEMP_INFIX ".kiln-"
 #include "strv.h"
 #include "strbuf.h"
 
@@ -131,36 +133,81 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * "DIR/.NAME.kiln-XXXXXX" for @path "DIR/NAME": a hidden name beside it, so
+ * that a writer killed before its rename leaves nothing a user sees, and one
+ * atomic_sweep() knows for a leftover of @path.
+ */
+static char *temp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	char *s;
+
+	if (asprintf(&s, "%.*s.%s" TEMP_INFIX "XXXXXX", dir_len, path, path + dir_len) < 0)
+		return NULL;
+	return s;
+}
+
+#define TEMP_TRIES 8
+
+/*
+ * Lock a temporary file or directory just made, for as long as @fd stays
+ * open: 0, or -ESTALE when a sweeper took it for a leftover first (it was
+ * not locked yet) and removed it: make another.
+ */
+static int lock_new_temp(int fd)
+{
+	struct stat st;
+
+	/* a sweeper holds it only while it removes it */
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return st.st_nlink == 0 ? -ESTALE : 0;
+}
+
 int atomic_file_open(const char *path, struct atomic_file *ret)
 {
 	struct atomic_file f = { .path = path, .fd = -1 };
+	int r = -ESTALE;
 
-	if (asprintf(&f.tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	f.fd = mkostemp(f.tmp, O_CLOEXEC);
-	if (f.fd < 0) {
-		int r = -errno;
-
-		free(f.tmp);
+	for (int i = 0; i < TEMP_TRIES && r == -ESTALE; i++) {
+		atomic_file_release(&f);
+		f.tmp = temp_name(path);
+		if (!f.tmp)
+			return -ENOMEM;
+		f.fd = mkostemp(f.tmp, O_CLOEXEC);
+		/* held while it is written: atomic_sweep() leaves a locked file alone */
+		r = f.fd < 0 ? -errno : lock_new_temp(f.fd);
+		if (r == -ESTALE)
+			free(TAKE_PTR(f.tmp)); /* gone already: nothing to remove */
+	}
+	if (r < 0) {
+		atomic_file_release(&f);
 		return r;
 	}
 	*ret = f;
 	return 0;
 }
 
-int atomic_file_stage(struct atomic_file *f, unsigned mode)
+/* Mode and data on disk; the fd (and so the lock) stays open. */
+static int atomic_file_sync(struct atomic_file *f, unsigned mode)
 {
-	int fd = TAKE_FD(f->fd);
-
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	if (close(fd) < 0 && errno != EINTR)
+	if (fchmod(f->fd, mode) < 0 || fsync(f->fd) < 0)
 		return -errno;
 	return 0;
+}
+
+int atomic_file_stage(struct atomic_file *f, unsigned mode)
+{
+	int r = atomic_file_sync(f, mode), fd = TAKE_FD(f->fd);
+
+	if (close(fd) < 0 && errno != EINTR && r >= 0)
+		r = -errno;
+	return r;
 }
 
 int atomic_file_rename(struct atomic_file *f)
@@ -175,9 +222,13 @@ int atomic_file_rename(struct atomic_file *f)
 
 int atomic_file_commit(struct atomic_file *f, unsigned mode)
 {
-	int r = atomic_file_stage(f, mode);
+	/* locked until it has its name: atomic_sweep() in another process leaves it alone */
+	int r = atomic_file_sync(f, mode);
 
-	return r < 0 ? r : atomic_file_rename(f);
+	if (r >= 0)
+		r = atomic_file_rename(f);
+	closep(&f->fd);
+	return r;
 }
 
 void atomic_file_release(struct atomic_file *f)
@@ -191,14 +242,28 @@ void atomic_file_release(struct atomic_file *f)
 
 int atomic_dir_open(const char *path, struct atomic_dir *ret)
 {
-	struct atomic_dir d = { .path = path };
+	struct atomic_dir d = { .path = path, .fd = -1 };
+	int r = -ESTALE;
 
-	if (asprintf(&d.tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	if (!mkdtemp(d.tmp)) {
-		int r = -errno;
-
-		free(d.tmp);
+	/* what a writer of @path that was killed left; a leftover is no reason to fail */
+	(void)atomic_sweep(path);
+	for (int i = 0; i < TEMP_TRIES && r == -ESTALE; i++) {
+		atomic_dir_release(&d);
+		d.tmp = temp_name(path);
+		if (!d.tmp)
+			return -ENOMEM;
+		if (!mkdtemp(d.tmp)) {
+			r = -errno;
+			free(TAKE_PTR(d.tmp));
+			return r;
+		}
+		d.fd = open(d.tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = d.fd < 0 ? -errno : lock_new_temp(d.fd);
+		if (r == -ESTALE)
+			free(TAKE_PTR(d.tmp));
+	}
+	if (r < 0) {
+		atomic_dir_release(&d);
 		return r;
 	}
 	*ret = d;
@@ -228,12 +293,75 @@ void atomic_dir_release(struct atomic_dir *d)
 		(void)remove_tree_at(AT_FDCWD, d->tmp);
 	free(d->tmp);
 	d->tmp = NULL;
+	closep(&d->fd);
+}
+
+bool unlocked_at(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+bool atomic_is_temp_name(const char *name, const char *base)
+{
+	size_t len = strlen(name), infix = strlen(TEMP_INFIX);
+
+	if (name[0] != '.' || len < 1 + infix + 6 ||
+	    strncmp(name + len - 6 - infix, TEMP_INFIX, infix) != 0)
+		return false;
+	return !base || (len == 1 + strlen(base) + infix + 6 &&
+			 strncmp(name + 1, base, strlen(base)) == 0);
+}
+
+/* Remove the orphaned temporary names of @base (NULL: of any file) in @dir. */
+static int sweep(const char *dir, const char *base)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n;
+
+	if (dirfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = dir_names(dirfd, &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		_cleanup_close_ int fd = -1;
+
+		if (!atomic_is_temp_name(names[i], base))
+			continue;
+		fd = openat(dirfd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		/* removed with the lock held: its writer, if it has just made it, makes another */
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			(void)remove_tree_at(dirfd, names[i]);
+	}
+	return 0;
+}
+
+int atomic_sweep(const char *path)
+{
+	_cleanup_free_ char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+
+	dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+	if (!dir)
+		return -ENOMEM;
+	return sweep(dir, slash ? slash + 1 : path);
+}
+
+int atomic_sweep_dir(const char *dir)
+{
+	return sweep(dir, NULL);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	int r;
+
+	/* what a writer of @path that was killed left; a leftover is no reason to fail */
+	(void)atomic_sweep(path);
 
 	r = atomic_file_open(path, &f);
 	if (r < 0)

@@ -45,6 +45,9 @@ int write_all(int fd, const void *data, size_t len);
  * in the same directory (write to @fd), then atomic_file_commit() sets its
  * mode, fsyncs it and renames it over @path. Releasing an uncommitted file
  * removes the temporary one, so @path is either wholly replaced or untouched.
+ * The temporary file is hidden (.NAME.kiln-XXXXXX beside NAME) and locked
+ * (flock) while its fd is open: what a killed writer leaves is out of
+ * sight, and atomic_sweep() removes it.
  */
 struct atomic_file {
 	const char *path; /* not owned */
@@ -75,12 +78,34 @@ int atomic_file_rename(struct atomic_file *f);
  */
 struct atomic_dir {
 	const char *path; /* not owned */
-	char *tmp;
+	char *tmp; /* hidden and locked as atomic_file's; atomic_dir_open() sweeps first */
+	int fd; /* holds the lock */
 };
 
 int atomic_dir_open(const char *path, struct atomic_dir *ret);
 int atomic_dir_commit(struct atomic_dir *d, unsigned mode, bool replace);
 void atomic_dir_release(struct atomic_dir *d);
+
+/*
+ * Remove what writers of @path (atomic_file, atomic_dir) that were killed
+ * left beside it: its temporary names that no live writer holds. 0 or -errno.
+ */
+int atomic_sweep(const char *path);
+
+/*
+ * The same for every file in @dir. A file staged (atomic_file_stage()) is
+ * no longer locked: another process's staged files would go too.
+ */
+int atomic_sweep_dir(const char *dir);
+
+/*
+ * Whether @name in @dirfd (a file or directory, not followed) can be
+ * flock()ed at once: no live writer holds it.
+ */
+bool unlocked_at(int dirfd, const char *name);
+
+/* Whether @name is a temporary name of file @base (NULL: of any file). */
+bool atomic_is_temp_name(const char *name, const char *base);
 
 /*
  * Write @len bytes to @path atomically: a temporary file in the same

@@ -142,7 +142,7 @@ m = json.load(sys.stdin)
 assert len(m) == 1 and m[0]["RepoTags"] == ["kiln/test:v1"]
 assert m[0]["Config"].startswith("blobs/sha256/")
 assert all(l.startswith("blobs/sha256/") for l in m[0]["Layers"])
-' && [ -z "$(ls "$out" | grep '\.tmp\.')" ]; then
+' && [ -z "$(ls -A "$out" | grep -E '\.tmp\.|\.kiln-')" ]; then
 	ok "docker-archive: manifest.json with RepoTags and blob paths; no temporary files left"
 else
 	not_ok "docker-archive: manifest.json" "$(tar -xOf "$out/docker.tar" manifest.json)"
@@ -340,7 +340,7 @@ KILN_CACHE_DIR="$out/corrupt-cache" expect_fail "a corrupt layer is refused by l
 	'corrupt|does not match' "$KILN" ls -R kiln/test:v1
 KILN_CACHE_DIR="$out/corrupt-cache" expect_fail "a corrupt layer is refused by export" 1 \
 	'corrupt|does not match' "$KILN" export kiln/test:v1 -o "$out/never.tar"
-if [ ! -e "$out/never.tar" ] && [ -z "$(ls "$out" | grep 'never.tar.tmp')" ]; then
+if [ ! -e "$out/never.tar" ] && [ -z "$(ls -A "$out" | grep 'never\.tar\.')" ]; then
 	ok "a failed export leaves no file"
 else
 	not_ok "a failed export leaves no file" "$(ls "$out")"

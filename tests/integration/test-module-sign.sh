@@ -159,7 +159,7 @@ chmod 0600 "$w/mode.ko"
 check "the file's mode is kept (0600)" sh -c '
 	"$KILN" module sign -k "$2/RSA-2048.pem" -c "$2/RSA-2048.der" "$1" >/dev/null &&
 	[ "$(stat -c %a "$1")" = 600 ] && cmp "$1" "$2/ref.ko"' - "$w/mode.ko" "$w"
-check "no temporary file is left behind" sh -c '! ls "$1" | grep -q "\.tmp\."' - "$w"
+check "no temporary file is left behind" sh -c '! ls -A "$1" | grep -qE "\.tmp\.|\.kiln-"' - "$w"
 
 cp "$plain" "$w/target.ko"
 ln -s target.ko "$w/link.ko"

@@ -4,7 +4,7 @@
 # KILN_CACHE_DIR, populated with an image umoci builds and skopeo copies in;
 # then umoci and skopeo read what kiln left (after tag and gc).
 . "$(dirname "$0")/tap.sh"
-need umoci skopeo
+need umoci skopeo flock
 
 # Keep the last check's stdout: the next check overwrites it.
 save() {
@@ -193,12 +193,93 @@ echo '{"architecture":"evil"}' >"$S/blobs/sha256/${C#sha256:}"
 expect_fail "inspect finds a corrupt config" 1 "blob $C in the store .* is corrupt" "$KILN" inspect test:v1
 check "the corrupt blob was removed" test ! -e "$S/blobs/sha256/${C#sha256:}"
 
+# ---- store verify: each fault found, named and repaired ------------------
+rm -rf "$S"
+skopeo copy "oci:$u:v1" "oci:$S:docker.io/library/test:v1" >/dev/null 2>&1
+"$KILN" tag test:v1 other:1 >/dev/null
+M=$("$KILN" inspect --json test:v1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+L=$("$KILN" inspect --json test:v1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+blob() { echo "$S/blobs/sha256/${1#sha256:}"; }
+check "store verify passes on a sound store" "$KILN" store verify
+stdout_has "store verify counts what it checked" "^3 blobs \([0-9]+ bytes\), 2 names: 0 problems, 0 leftovers, 0 removed\$"
+: >"$S/tmp/blob-1-dead"
+check "a dead writer's temporary file is no failure" "$KILN" store verify
+stdout_has "but it is listed as a leftover" "^leftover: tmp/blob-1-dead: a temporary file of an interrupted write"
+check "the leftover is kept without --repair" test -e "$S/tmp/blob-1-dead"
+
+chmod u+w "$(blob "$L")"
+flip_byte "$(blob "$L")" 10
+expect_out "a corrupt layer fails verify" 1 "^corrupt: $L: its [0-9]+ bytes hash to sha256:" "$KILN" store verify
+stdout_has "each name that needs it is named" "^ref: docker.io/library/other:1: its manifest $M is incomplete"
+stdout_has "both names" "^ref: docker.io/library/test:v1: its manifest $M is incomplete"
+check "without --repair nothing is removed" test -e "$(blob "$L")"
+check "store verify --json" bash -c "'$KILN' store verify --json >'$out/v.json'; test \$? -eq 1"
+check "--json lists each problem with its kind and subject" python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+kinds = sorted((p["kind"], p["subject"]) for p in v["problems"])
+assert kinds == [("corrupt", sys.argv[2]), ("leftover", "tmp/blob-1-dead"),
+	("ref", "docker.io/library/other:1"), ("ref", "docker.io/library/test:v1")], kinds
+assert v["faults"] == 3 and v["leftovers"] == 1 and v["repaired"] == 0, v
+' "$out/v.json" "$L"
+expect_out "store verify --repair exits 1: something was wrong" 1 "^corrupt: $L: .* \[removed\]\$" \
+	"$KILN" store verify --repair
+stdout_has "--repair removes the names of the incomplete image" "^ref: docker.io/library/test:v1: .* \[removed\]\$"
+stdout_has "--repair removes the leftover" "^leftover: tmp/blob-1-dead: .* \[removed\]\$"
+check "the corrupt blob is gone" test ! -e "$(blob "$L")"
+check "the leftover is gone" test ! -e "$S/tmp/blob-1-dead"
+check "after --repair the store verifies" "$KILN" store verify
+stdout_has "with no names left" "2 blobs .*, 0 names: 0 problems"
+check "gc then removes what only those names reached" "$KILN" store gc
+
+skopeo copy "oci:$u:v1" "oci:$S:docker.io/library/test:v1" >/dev/null 2>&1
+"$KILN" tag test:v1 other:1 >/dev/null
+check "the image copied in again verifies" "$KILN" store verify
+rm -f "$(blob "$L")"
+expect_out "a deleted layer is found" 1 "^missing: $L: not in the store, named by manifest $M\$" \
+	"$KILN" store verify --repair
+stdout_has "and its names removed" "^ref: docker.io/library/other:1: .* \[removed\]\$"
+check "after --repair the store verifies" "$KILN" store verify
+
+skopeo copy "oci:$u:v1" "oci:$S:docker.io/library/test:v1" >/dev/null 2>&1
+"$KILN" tag test:v1 "kiln.local/stage/left:$(printf '%064d' 0)" >/dev/null
+rm -f "$(blob "$M")"
+expect_out "a name whose manifest is gone is found" 1 "^missing: $M: not in the store, named by ref docker.io/library/test:v1\$" \
+	"$KILN" store verify
+stdout_has "a stage cache entry to a missing output is found too" \
+	"^missing: $M: not in the store, named by ref kiln.local/stage/left:0{64}\$"
+check "--repair removes both" bash -c "'$KILN' store verify --repair >/dev/null; test \$? -eq 1"
+check "after --repair the store verifies" "$KILN" store verify
+check "and the store has no names" test -z "$("$KILN" store ls)"
+
+skopeo copy "oci:$u:v1" "oci:$S:docker.io/library/test:v1" >/dev/null 2>&1
+python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+v["manifests"][0]["size"] += 1
+json.dump(v, open(sys.argv[1], "w"))' "$S/index.json"
+expect_out "a name whose descriptor has the wrong size is found" 1 \
+	"^size: $M: [0-9]+ bytes, but ref docker.io/library/test:v1 says [0-9]+\$" "$KILN" store verify
+echo junk >"$S/blobs/sha256/not-a-digest"
+expect_out "a file that is not a blob is found" 1 "^stray: blobs/sha256/not-a-digest: not named by a sha256 digest" \
+	"$KILN" store verify
+# this shell holds the store open as every kiln process does (gc.lock shared)
+exec 9>>"$S/gc.lock"
+flock -s 9
+check "store verify runs beside another kiln process" bash -c "'$KILN' store verify >/dev/null; test \$? -eq 1"
+expect_fail "store verify --repair does not: that one may be between its blobs and its ref" 1 \
+	"is in use by another kiln process .*; run verify --repair when it has finished" "$KILN" store verify --repair
+exec 9>&-
+expect_fail "store verify with an operand is a usage error" 2 "unexpected argument 'x'" "$KILN" store verify x
+expect_fail "store verify with an unknown option is a usage error" 2 "" "$KILN" store verify --frob
+rm -rf "$S"
+
 "$KILN" store >/dev/null 2>&1
 check "store without a subcommand is a usage error" test $? -eq 2
 expect_fail "store with an unknown subcommand" 2 "unknown subcommand 'frob'" "$KILN" store frob
 check "store --help" "$KILN" store --help
 stdout_has "store --help names KILN_CACHE_DIR" "KILN_CACHE_DIR"
-for c in "store ls" "store gc" "store rm" "store path" tag inspect; do
+for c in "store ls" "store gc" "store rm" "store verify" "store path" tag inspect; do
 	# shellcheck disable=SC2086
 	check "$c --help" "$KILN" $c --help
 done

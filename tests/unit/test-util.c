@@ -148,6 +148,48 @@ TEST(atomic_write_and_capped_read)
 	rmdir(dir);
 }
 
+/* What a killed writer leaves is hidden, and the next writer of the same path sweeps it. */
+TEST(atomic_temporaries_are_hidden_and_swept)
+{
+	_cleanup_free_ char *dir = tap_temp_dir("test-util"), *path = NULL, *other = NULL;
+	_cleanup_(atomic_file_release) struct atomic_file live = { .fd = -1 };
+	_cleanup_(atomic_dir_release) struct atomic_dir d = { .fd = -1 };
+	struct atomic_file dead = { .fd = -1 };
+	const char *slash;
+	struct stat st;
+
+	path = path_join(dir, "out");
+	other = path_join(dir, "other");
+	/* a writer killed before its rename: its file is there, no lock on it */
+	ASSERT_OK(atomic_file_open(path, &dead));
+	slash = strrchr(dead.tmp, '/');
+	ASSERT_TRUE(atomic_is_temp_name(slash + 1, "out"));
+	ASSERT_TRUE(!atomic_is_temp_name(slash + 1, "ou"));
+	ASSERT_TRUE(atomic_is_temp_name(slash + 1, NULL));
+	ASSERT_TRUE(!atomic_is_temp_name("out", NULL));
+	closep(&dead.fd);
+	/* one being written, of another path, locked */
+	ASSERT_OK(atomic_file_open(other, &live));
+	ASSERT_OK(atomic_sweep(path));
+	ASSERT_EQ(stat(dead.tmp, &st), -1);
+	ASSERT_OK(stat(live.tmp, &st));
+	/* a sweep of the whole directory leaves a locked one alone */
+	ASSERT_OK(atomic_sweep_dir(dir));
+	ASSERT_OK(stat(live.tmp, &st));
+	/* a directory: locked while filled, swept once its writer is gone */
+	ASSERT_OK(atomic_dir_open(path, &d));
+	ASSERT_OK(atomic_sweep(path));
+	ASSERT_OK(stat(d.tmp, &st));
+	closep(&d.fd);
+	ASSERT_OK(atomic_sweep(path));
+	ASSERT_EQ(stat(d.tmp, &st), -1);
+	free(dead.tmp);
+	free(d.tmp);
+	d.tmp = NULL;
+	atomic_file_release(&live);
+	rmdir(dir);
+}
+
 TEST(error_hint_lives_with_its_error)
 {
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
