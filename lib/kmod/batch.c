@@ -14,6 +14,7 @@
  * written are removed, so that no tree is left half signed.
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,17 @@
 #define WINDOW_INFO_EXTRA 2
 #define WINDOW_PER_JOB 16
 
+/*
+ * SIGN: threads for each module signed at once (-j). A module is read,
+ * signed, written and fsynced on one thread, and an fsync on ext4 takes
+ * about as long as an RSA-4096 signature (3.6 ms and 4.3 ms here; 8 to 11
+ * ms with four at once on a disk other processes write to): with a thread
+ * a core, the cores waited for the disk half the time. The signing holds
+ * one of -j counts (kmod_sign_file_stage()), so that -j modules are signed
+ * at once while the other threads read, write and wait for the disk.
+ */
+#define SIGN_THREADS_PER_JOB 4
+
 struct slot {
 	struct kiln_module_batch_item item;
 	struct kmod_signed staged; /* SIGN: the signed module, until it is renamed into place */
@@ -47,6 +59,8 @@ struct batch {
 	const struct kiln_module_batch_options *o;
 	char *const *paths;
 	struct kiln_ctx **ctxs; /* one per thread */
+	unsigned threads;
+	sem_t signing; /* SIGN: a count for each module signed at once */
 	struct slot *slots; /* item i in slot i % window */
 	size_t window;
 	size_t stopped_by; /* SIGN: the item whose failure stopped the run */
@@ -71,6 +85,16 @@ static bool stops_signing(int r)
 	return r == -ENOMEM || r == -ENOSPC || r == -EDQUOT;
 }
 
+/* The item's failure, in its own words if @ctx has any: recorded on it, cleared from @ctx. */
+static void item_failed(struct kiln_ctx *ctx, struct kiln_module_batch_item *item, int r)
+{
+	const char *why = kiln_ctx_error_for(ctx, r);
+
+	item->r = r;
+	item->error = why ? strdup(why) : NULL;
+	kiln_ctx_clear_error(ctx);
+}
+
 /* Read one module: the file, its parameters, its signature. */
 static int info_one(struct kiln_ctx *ctx, struct kiln_module_batch_item *item)
 {
@@ -91,7 +115,6 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 	struct kiln_ctx *ctx = b->ctxs[worker];
 	struct slot *slot = &b->slots[i % b->window];
 	struct kiln_module_batch_item *item = &slot->item;
-	const char *why;
 	int r = 0;
 
 	*item = (struct kiln_module_batch_item){ .index = i, .path = b->paths[i] };
@@ -101,7 +124,7 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 		break;
 	case KILN_MODULE_BATCH_SIGN:
 		r = kmod_sign_file_stage(ctx, b->o->signer, item->path, b->o->sign_flags,
-					 &item->sign, &slot->staged);
+					 &b->signing, &item->sign, &slot->staged);
 		break;
 	case KILN_MODULE_BATCH_VERIFY:
 		r = kiln_verify_file(ctx, b->o->verifier, item->path, &item->verify);
@@ -112,9 +135,7 @@ static void run_one(size_t i, unsigned worker, void *userdata)
 		return;
 	/* a failed item holds only why: the message recorded with its error, if any */
 	kiln_module_free(TAKE_PTR(item->module));
-	why = kiln_ctx_error_for(ctx, r);
-	item->error = why ? strdup(why) : NULL;
-	kiln_ctx_clear_error(ctx);
+	item_failed(ctx, item, r);
 }
 
 static int deliver(size_t i, void *userdata)
@@ -136,30 +157,33 @@ static int deliver(size_t i, void *userdata)
 	return r;
 }
 
+/* a file that could not be put in place is its item's failure, as any other */
+static void rename_one(size_t i, unsigned worker, void *userdata)
+{
+	struct batch *b = userdata;
+	struct slot *slot = &b->slots[i];
+	int r;
+
+	if (slot->item.r < 0)
+		return;
+	r = kmod_signed_rename(b->ctxs[worker], &slot->staged);
+	if (r < 0)
+		item_failed(b->ctxs[worker], &slot->item, r);
+}
+
 /*
  * Every module signed beside itself (the window holds them all): put them
- * in place, then hand each item on, in order.
+ * in place, then hand each item on, in order. The renames run on the
+ * threads too: each frees the blocks of the module it replaces, which on
+ * a journalling file system can wait for the journal as an fsync does:
+ * one after another, 300 of them took from 0.06 s to 1.3 s on an ext4
+ * shared with other writers, up to a quarter of the run.
  */
-static int sign_commit(struct kiln_ctx *ctx, struct batch *b, size_t n)
+static int sign_commit(struct batch *b, size_t n)
 {
 	int r = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct slot *slot = &b->slots[i];
-		const char *why;
-
-		if (slot->item.r < 0)
-			continue;
-		r = kmod_signed_rename(ctx, &slot->staged);
-		if (r >= 0)
-			continue;
-		slot->item.r = r;
-		why = kiln_ctx_error_for(ctx, r);
-		slot->item.error = why ? strdup(why) : NULL;
-		kiln_ctx_clear_error(ctx);
-	}
-	/* a file that could not be put in place is its item's failure, as any other */
-	r = 0;
+	kiln_parallel_for(n, b->threads, rename_one, NULL, b);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		r = b->o->on_item(&b->slots[i].item, b->o->userdata);
 		slot_release(&b->slots[i]);
@@ -215,6 +239,13 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 		return 0;
 	if (jobs > n)
 		jobs = (unsigned)n;
+	b.threads = jobs;
+	if (o->op == KILN_MODULE_BATCH_SIGN) {
+		b.threads =
+		    n / SIGN_THREADS_PER_JOB >= jobs ? jobs * SIGN_THREADS_PER_JOB : (unsigned)n;
+		if (sem_init(&b.signing, 0, jobs) < 0)
+			return kiln_error(ctx, errno, "module batch: %s", strerror(errno));
+	}
 	switch (o->op) {
 	case KILN_MODULE_BATCH_INFO:
 		b.window = jobs + WINDOW_INFO_EXTRA;
@@ -229,21 +260,21 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 	if (b.window > n)
 		b.window = n;
 	b.stopped_by = n;
-	b.ctxs = calloc(jobs, sizeof(*b.ctxs));
+	b.ctxs = calloc(b.threads, sizeof(*b.ctxs));
 	b.slots = calloc(b.window, sizeof(*b.slots));
 	if (!b.ctxs || !b.slots)
 		r = -ENOMEM;
 	for (size_t i = 0; b.slots && i < b.window; i++)
 		b.slots[i].staged.file.fd = -1;
-	for (unsigned t = 0; t < jobs && r >= 0; t++)
+	for (unsigned t = 0; t < b.threads && r >= 0; t++)
 		r = kiln_ctx_new(&b.ctxs[t]);
 	if (r >= 0 && o->op == KILN_MODULE_BATCH_SIGN)
 		sweep_dirs(paths, n);
 	if (r >= 0)
-		r = kiln_parallel_ordered(n, jobs, b.window, run_one, deliver,
+		r = kiln_parallel_ordered(n, b.threads, b.window, run_one, deliver,
 					  o->on_progress ? progress : NULL, &b);
 	if (r >= 0 && o->op == KILN_MODULE_BATCH_SIGN)
-		r = sign_commit(ctx, &b, n);
+		r = sign_commit(&b, n);
 	else if (r < 0 && b.stopped_by < n) {
 		const struct kiln_module_batch_item *item = &b.slots[b.stopped_by].item;
 
@@ -255,10 +286,12 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 	/* stopped: what ran after it was never handed back, and no signed file goes in place */
 	for (size_t i = 0; b.slots && i < b.window; i++)
 		slot_release(&b.slots[i]);
-	for (unsigned t = 0; b.ctxs && t < jobs; t++)
+	for (unsigned t = 0; b.ctxs && t < b.threads; t++)
 		kiln_ctx_free(b.ctxs[t]);
 	free(b.slots);
 	free(b.ctxs);
+	if (o->op == KILN_MODULE_BATCH_SIGN)
+		sem_destroy(&b.signing);
 	if (r == -ENOMEM && !stopped)
 		return kiln_error(ctx, ENOMEM, "module batch: out of memory");
 	return r;
