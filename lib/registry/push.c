@@ -234,12 +234,27 @@ static int follow_location(char **location, const char *sent)
 	return 0;
 }
 
+/*
+ * How many bytes an upload session holds, from its Range header ("0-N").
+ * distribution says "0-0" for an empty session as for one of 1 byte: it is
+ * taken as empty, and a 1-byte session then refuses the chunk from 0 and
+ * the upload starts over.
+ */
+static int session_size(const char *range, uint64_t *ret)
+{
+	unsigned long long a, z;
+
+	if (!range || sscanf(range, "%llu-%llu", &a, &z) != 2 || a != 0)
+		return -ESTALE;
+	*ret = z == 0 ? 0 : (uint64_t)z + 1;
+	return 0;
+}
+
 /* Upload status (GET <location>): where to go on from, or -errno if the session is gone. */
 static int upload_status(struct push *p, struct reg_conn *conn, char **location, uint64_t *offset)
 {
 	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
 	const char *scopes[] = { p->t.scope, NULL };
-	unsigned long long a, z;
 	int r;
 
 	r = reg_call(conn,
@@ -253,13 +268,36 @@ static int upload_status(struct push *p, struct reg_conn *conn, char **location,
 		     &resp);
 	if (r < 0)
 		return r;
-	if (resp.status != 204 || !resp.range || sscanf(resp.range, "%llu-%llu", &a, &z) != 2 ||
-	    a != 0)
+	if (resp.status != 204 || session_size(resp.range, offset) < 0)
 		return -ESTALE;
 	if (resp.location && follow_location(location, resp.location) < 0)
 		return -ESTALE;
-	*offset = z + 1;
 	return 0;
+}
+
+/*
+ * After a chunk's 202: 0 when the session holds all sent so far, 1 with
+ * *@offset moved back when the registry took a chunk cut short on the way
+ * as whole (its Range says so), -errno when it keeps happening.
+ */
+static int chunk_arrived(struct reg_conn *conn, struct reg_blob *b,
+			 const struct http_response *resp, uint64_t *offset, uint64_t len,
+			 unsigned *failures)
+{
+	uint64_t held;
+
+	if (session_size(resp->range, &held) < 0 || held == *offset + len)
+		return 0;
+	if (held > *offset + len || ++*failures >= UPLOAD_ATTEMPTS)
+		return kiln_error(conn->ctx, EIO,
+				  "upload of blob %s: the registry holds %ju bytes after %ju were "
+				  "sent",
+				  b->digest.s, (uintmax_t)held, (uintmax_t)(*offset + len));
+	reg_notice(conn, "upload of blob %s: the registry got %ju of the %ju bytes sent; "
+		   "resuming there", b->digest.s, (uintmax_t)held, (uintmax_t)(*offset + len));
+	*offset = held;
+	atomic_store(&b->moved, held);
+	return 1;
 }
 
 /*
@@ -273,6 +311,7 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 	const char *scopes[] = { p->t.scope, NULL };
 	uint64_t offset = 0;
 	unsigned failures = 0;
+	char why[CURL_ERROR_SIZE + 64];
 	int r;
 
 	while (offset < b->size) {
@@ -307,7 +346,11 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 				return kiln_error(conn->ctx, EPROTO,
 						  "upload of blob %s: unusable Location",
 						  b->digest.s);
-			offset += len;
+			r = chunk_arrived(conn, b, &resp, &offset, len, &failures);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				offset += len;
 			continue;
 		}
 		/*
@@ -326,6 +369,10 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		if (++failures >= UPLOAD_ATTEMPTS)
 			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
 		kiln_ctx_clear_error(conn->ctx);
+		if (r < 0)
+			snprintf(why, sizeof(why), "%s", resp.curl_error);
+		else
+			snprintf(why, sizeof(why), "%s answered %ld", p->t.c->domain, resp.status);
 		atomic_store(&b->moved, before);
 		r = http_sleep_ms(http_backoff_ms(failures - 1, resp.retry_after), &p->t.w.failed);
 		if (r < 0)
@@ -341,8 +388,8 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 			atomic_store(&b->moved, 0);
 			return 1;
 		}
-		reg_notice(conn, "upload of blob %s interrupted; resuming at %ju", b->digest.s,
-			   (uintmax_t)offset);
+		reg_notice(conn, "upload of blob %s interrupted (%s); resuming at %ju", b->digest.s,
+			   why, (uintmax_t)offset);
 		atomic_store(&b->moved, offset);
 	}
 	return 0;

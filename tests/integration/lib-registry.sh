@@ -87,3 +87,18 @@ print(d)' "$@"
 auth_file() {
 	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"
 }
+
+# store_is_sound [STORE]: every blob of STORE (default $store) hashes to its
+# name. The one soundness check of the fault tests: it becomes `kiln store
+# verify` once that exists.
+store_is_sound() {
+	local f bad=0
+	for f in "${1:-$store}"/blobs/sha256/*; do
+		[ -e "$f" ] || continue
+		if [ "$(sha256sum <"$f" | cut -d' ' -f1)" != "$(basename "$f")" ]; then
+			echo "corrupt blob in the store: $f" >&2
+			bad=1
+		fi
+	done
+	return $bad
+}
