@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "build-internal.h"
 #include "fileio.h"
@@ -154,6 +155,39 @@ int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int 
 		while (flock(fd, LOCK_SH) < 0)
 			if (errno != EINTR)
 				return kiln_error(ctx, errno, "cannot lock \"%s\": %m", path);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd)
+{
+	_cleanup_free_ char *dir = path_join(b->cache_dir, STAGE_LOCKS_DIR), *path = NULL;
+	_cleanup_close_ int fd = -1;
+	const struct timespec poll = { .tv_nsec = 100 * 1000 * 1000 };
+	bool said = false;
+
+	if (!dir || asprintf(&path, "%s/%s.lock", dir, st->key) < 0)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+	/* polled, not blocking: a failure elsewhere in this build still stops the wait */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return kiln_error(ctx, errno, "cannot lock \"%s\": %m", path);
+		if (atomic_load(&b->cancel))
+			return -ECANCELED;
+		if (!said)
+			build_event(b, &(struct kiln_build_event){
+					   .kind = KILN_BUILD_STAGE_STEP,
+					   .stage = st->pkg->name,
+					   .phase = "waiting: another kiln build is making this stage",
+				       });
+		said = true;
+		nanosleep(&poll, NULL);
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;

@@ -306,6 +306,11 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 		if (r == -ECANCELED)
 			return r;
 		if (r < 0 && r != -EIO) {
+			/* the sink's own error names what failed (a full store's path) */
+			if (call->sink && kiln_ctx_error_for(conn->ctx, r)) {
+				kiln_error_prefix(conn->ctx, "%s", call->what);
+				return r;
+			}
 			if (r == -EMSGSIZE)
 				return kiln_error(conn->ctx, EMSGSIZE,
 						  "%s: the reply from %s is larger than %zu bytes",
