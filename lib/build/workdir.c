@@ -181,11 +181,12 @@ int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, in
 		if (atomic_load(&b->cancel))
 			return -ECANCELED;
 		if (!said)
-			build_event(b, &(struct kiln_build_event){
-					   .kind = KILN_BUILD_STAGE_STEP,
-					   .stage = st->pkg->name,
-					   .phase = "waiting: another kiln build is making this stage",
-				       });
+			build_event(b,
+				    &(struct kiln_build_event){
+					.kind = KILN_BUILD_STAGE_STEP,
+					.stage = st->pkg->name,
+					.phase = "waiting: another kiln build is making this stage",
+				    });
 		said = true;
 		nanosleep(&poll, NULL);
 	}

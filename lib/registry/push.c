@@ -293,8 +293,10 @@ static int chunk_arrived(struct reg_conn *conn, struct reg_blob *b,
 				  "upload of blob %s: the registry holds %ju bytes after %ju were "
 				  "sent",
 				  b->digest.s, (uintmax_t)held, (uintmax_t)(*offset + len));
-	reg_notice(conn, "upload of blob %s: the registry got %ju of the %ju bytes sent; "
-		   "resuming there", b->digest.s, (uintmax_t)held, (uintmax_t)(*offset + len));
+	reg_notice(conn,
+		   "upload of blob %s: the registry got %ju of the %ju bytes sent; "
+		   "resuming there",
+		   b->digest.s, (uintmax_t)held, (uintmax_t)(*offset + len));
 	*offset = held;
 	atomic_store(&b->moved, held);
 	return 1;
@@ -369,10 +371,11 @@ static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		if (++failures >= UPLOAD_ATTEMPTS)
 			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
 		kiln_ctx_clear_error(conn->ctx);
-		if (r < 0)
-			snprintf(why, sizeof(why), "%s", resp.curl_error);
-		else
+		if (resp.status)
 			snprintf(why, sizeof(why), "%s answered %ld", p->t.c->domain, resp.status);
+		else
+			snprintf(why, sizeof(why), "%s",
+				 resp.curl_error[0] ? resp.curl_error : strerror(-r));
 		atomic_store(&b->moved, before);
 		r = http_sleep_ms(http_backoff_ms(failures - 1, resp.retry_after), &p->t.w.failed);
 		if (r < 0)

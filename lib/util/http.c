@@ -186,18 +186,17 @@ static char *header_value(CURL *curl, const char *name, size_t index)
 /* scheme://host[:port] of @url, without user info: what may be shown of a URL */
 static char *url_origin(const char *url)
 {
-	const char *host = strstr(url, "://"), *end, *at;
+	const char *sep = strstr(url, "://"), *host, *end, *at;
 	char *ret;
 
-	if (!host)
+	if (!sep)
 		return strdup("?");
-	host += 3;
+	host = sep + 3;
 	end = host + strcspn(host, "/?#");
 	at = memchr(host, '@', (size_t)(end - host));
 	if (at)
 		host = at + 1;
-	if (asprintf(&ret, "%.*s%.*s", (int)(strstr(url, "://") + 3 - url), url,
-		     (int)(end - host), host) < 0)
+	if (asprintf(&ret, "%.*s%.*s", (int)(sep + 3 - url), url, (int)(end - host), host) < 0)
 		return NULL;
 	return ret;
 }
@@ -464,6 +463,10 @@ int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, c
 	       int r, const struct http_response *resp)
 {
 	_cleanup_free_ char *msg = NULL;
+	/* after a redirect, what answered is the storage it led to */
+	const char *who = resp->redirected_to ? resp->redirected_to
+			  : p->server	      ? p->server
+					      : "the server";
 	unsigned ms;
 	int k;
 
@@ -473,10 +476,7 @@ int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, c
 		k = asprintf(&msg, "%s: %s; retrying (%u of %u)", what, resp->curl_error, try + 1,
 			     p->tries);
 	else
-		k = asprintf(&msg, "%s: %s answered %ld; retrying (%u of %u)", what,
-			     resp->redirected_to ? resp->redirected_to
-			     : p->server	 ? p->server
-						 : "the server",
+		k = asprintf(&msg, "%s: %s answered %ld; retrying (%u of %u)", what, who,
 			     resp->status, try + 1, p->tries);
 	if (k < 0)
 		msg = NULL;

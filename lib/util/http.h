@@ -141,9 +141,10 @@ struct http_retry {
  * After try number @try (counting from 1) of @what ended as http_perform()
  * returned @r with @resp: when it is transient and tries are left, say so
  * ("<what>: <curl's error>; retrying (2 of 3)", "<what>: <server> answered
- * 503; retrying (2 of 3)", the server being where a redirect led if one did) and wait http_backoff_ms(), honouring the
- * response's Retry-After. Returns 1 to try again, 0 not to, -ECANCELED
- * when cancelled while waiting.
+ * 503; retrying (2 of 3)", the server being where a redirect led if one
+ * did) and wait http_backoff_ms(), honouring the response's Retry-After.
+ * Returns 1 to try again, 0 not to, -ECANCELED when cancelled while
+ * waiting.
  */
 int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, const char *what,
 	       int r, const struct http_response *resp);
