@@ -5,7 +5,8 @@
 # started together (each stage is made once: the second waits on the
 # stage's lock and takes the first's output from the cache), two pushes of
 # one image to one repository at once, and a cache on a tiny tmpfs that
-# fills up in the middle of a pull, an import and a build: one clear error
+# fills up in the middle of a pull, an import, a build's output and a
+# build's step: one clear error
 # naming the path and the lack of space, the store still sound, and the
 # rerun after making room (mount -o remount,size=...) succeeds.
 #
@@ -170,6 +171,20 @@ check "make room" mount -o remount,size=64M "$small"
 check "no room mid-build: the rerun succeeds" \
 	env KILN_CACHE_DIR="$small" "$KILN" -C "$tree" build --progress plain noise
 check "no room mid-build: the store is sound after the rerun" store_is_sound "$small/store"
+
+# a step that fills the filesystem itself: its command fails, kiln says why
+mkdir -p "$tree/flood"
+sed 's/noise/flood/g; s/8388608/33554432/' "$tree/noise/pkg.yaml" >"$tree/flood/pkg.yaml"
+check "a 16M tmpfs for the cache" small_cache 16M
+check "import the base image into it" \
+	env KILN_CACHE_DIR="$small" "$KILN" import "$tmp/busybox" --tag kiln-test/busybox:1
+expect_fail "no room in a step: one clear error naming the path" 1 \
+	"step 1 \(build\): the instruction exited with status 1, and the filesystem of $small/work/[^ ]* is full: $room" \
+	env KILN_CACHE_DIR="$small" "$KILN" -C "$tree" build --progress plain flood
+check "no room in a step: the store is sound" store_is_sound "$small/store"
+check "make room" mount -o remount,size=128M "$small"
+check "no room in a step: the rerun succeeds" \
+	env KILN_CACHE_DIR="$small" "$KILN" -C "$tree" build --progress plain flood
 umount "$small"
 
 done_testing
