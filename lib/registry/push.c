@@ -15,6 +15,7 @@
 /* 8, 16 and 32 MiB chunks measured: 32 as fast as one PUT, smaller ones slower */
 #define CHUNK_SIZE (32u << 20)
 #define UPLOAD_ATTEMPTS 5
+#define MANIFEST_ATTEMPTS 4
 #define INDEX_DEPTH_MAX 4
 
 struct push_manifest {
@@ -626,22 +627,39 @@ static int put_manifest(struct push *p, const struct push_manifest *m, const cha
 	r = manifest_call(p, "PUT", ref, &url, &what);
 	if (r < 0)
 		return r;
-	r = reg_call(conn,
-		     &(struct reg_call){ .what = what,
-					 .method = "PUT",
-					 .url = url,
-					 .scopes = scopes,
-					 .body_kind = HTTP_BODY_MEMORY,
-					 .body = m->json,
-					 .body_len = m->len,
-					 .content_type = m->media_type,
-					 .max_body = 65536,
-					 .retry = true },
-		     &resp);
-	if (r < 0)
-		return r;
-	if (resp.status != 201)
-		return reg_status_error(conn, what, &resp);
+	for (unsigned attempt = 1;; attempt++) {
+		r = reg_call(conn,
+			     &(struct reg_call){ .what = what,
+						 .method = "PUT",
+						 .url = url,
+						 .scopes = scopes,
+						 .body_kind = HTTP_BODY_MEMORY,
+						 .body = m->json,
+						 .body_len = m->len,
+						 .content_type = m->media_type,
+						 .max_body = 65536,
+						 .retry = true },
+			     &resp);
+		if (r < 0)
+			return r;
+		if (resp.status == 201)
+			break;
+		/*
+		 * Every blob was found or sent just before: "unknown" now is a
+		 * registry rewriting its links under another push of the same
+		 * blobs (distribution's filesystem storage empties a link file
+		 * before it writes it again).
+		 */
+		if (resp.status != 400 || attempt >= MANIFEST_ATTEMPTS ||
+		    !strstr(strbuf_str(&resp.body), "MANIFEST_BLOB_UNKNOWN"))
+			return reg_status_error(conn, what, &resp);
+		reg_notice(conn,
+			   "%s: %s calls a blob it just confirmed unknown (another push of the "
+			   "same blobs?); retrying (%u of %u)",
+			   what, p->t.c->domain, attempt + 1, MANIFEST_ATTEMPTS);
+		if (http_sleep_ms(http_backoff_ms(attempt - 1, NULL), NULL) < 0)
+			return -ECANCELED;
+	}
 	r = check_digest(conn, what, &resp, &m->digest);
 	if (r < 0)
 		return r;

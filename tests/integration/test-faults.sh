@@ -100,7 +100,7 @@ R=127.0.0.1:$port
 start_registry plain "$port"
 # chunked (20M), monolithic (3M) and small layers
 python3 "$here/make-image.py" "$store" img:v1 100K 20M 3M >digest.img
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
 	# no mounts from the repositories of the rounds before: both upload every blob
 	rm -f "$store/kiln-registry-sources"
 	at_once "$KILN" push -q img:v1 "$R/two/p$i:v1"
