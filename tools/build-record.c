@@ -241,7 +241,9 @@ void build_record_event(struct build_record *r, const struct kiln_build_event *e
 		st->slot = slot_take(r);
 		break;
 	case KILN_BUILD_STAGE_STEP:
-		step_add(r, st, ev, t);
+		/* not before START: a stage waiting for another build to make it */
+		if (st->outcome == OUTCOME_RUNNING)
+			step_add(r, st, ev, t);
 		break;
 	case KILN_BUILD_STAGE_DONE:
 		stage_end(r, st, t);

@@ -328,6 +328,8 @@ static void on_event(void *userdata, const struct kiln_build_event *ev)
 		(void)build_summary_add(p->modules, ev->stage, ev->modules, ev->n_modules);
 		break;
 	case KILN_BUILD_STAGE_PULLED:
+		/* a stage that waited for another build to make it had a line of its own */
+		drop_live(p, ev->stage);
 		if (p->mode != PROGRESS_QUIET)
 			say(p, "%s: pulled from %s in %.1fs (%.1f MB), %s", ev->stage, ev->url,
 			    ev->seconds, (double)ev->done / 1e6, ev->digest);

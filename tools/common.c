@@ -233,6 +233,11 @@ void cli_print_advice(FILE *f, enum kiln_hint hint, const char *subject)
 	case KILN_HINT_KERNEL_CERT:
 		fputs("; give them with --kernel-cert FILE", f);
 		break;
+	case KILN_HINT_NO_SPACE:
+		fputs("; make room there (`kiln cache prune`, `kiln store gc` for the cache) or "
+		      "set KILN_CACHE_DIR to a directory on a bigger filesystem, and run it again",
+		      f);
+		break;
 	case KILN_HINT_NONE:
 		break;
 	}

@@ -95,6 +95,12 @@ enum kiln_hint {
 	KILN_HINT_NO_PREFLIGHT,
 	/* no certificate of the base's kernel is known; kiln_installer_options.kernel_certs */
 	KILN_HINT_KERNEL_CERT,
+	/*
+	 * a filesystem is full (ENOSPC, EDQUOT): the text names the path; room
+	 * is made there, or the cache moved to a bigger one. Every error with
+	 * that code has it.
+	 */
+	KILN_HINT_NO_SPACE,
 };
 
 /**

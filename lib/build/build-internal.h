@@ -174,6 +174,18 @@ int workdir_new(struct kiln_ctx *ctx, const char *work_dir, const char *name, ch
  */
 int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int *ret_fd);
 
+/* <cache>/locks: a lock file per stage key, see stage_lock() */
+#define STAGE_LOCKS_DIR "locks"
+
+/*
+ * Hold stage @st's key while this build makes it: two builds sharing a
+ * cache make a stage once, the second waiting (a STEP event says so) and
+ * then finding the first's output in the cache. Waits until the holder
+ * is done or @b is cancelled (-ECANCELED). The lock lasts as long as
+ * *@ret_fd stays open; it goes with the process however it dies.
+ */
+int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd);
+
 /* Bytes under @name in @at as du counts them, symlinks not followed; 0 if it is missing. */
 uint64_t disk_usage_at(int at, const char *name);
 

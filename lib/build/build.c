@@ -176,10 +176,40 @@ static void forward_log(void *userdata, enum kiln_log_level level, const char *m
 	pthread_mutex_unlock(&b->log_lock);
 }
 
-/* Look the stage up in the cache, or run it. Called without the lock. */
+/* 1 when the cache holds @st's output under @ref (and it is taken), 0 when not. */
+static int from_cache(struct kiln_ctx *ctx, struct build *b, struct stage *st, const char *ref)
+{
+	_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
+	struct kiln_build_event ev = { .kind = KILN_BUILD_STAGE_CACHED, .stage = st->pkg->name };
+	int r;
+
+	if (kiln_store_get_ref(ctx, b->store, ref, &d) < 0 ||
+	    kiln_store_has_blob(b->store, &d.digest, NULL) <= 0) {
+		kiln_ctx_clear_error(ctx);
+		return 0;
+	}
+	st->digest = d.digest;
+	st->size = d.size;
+	st->cached = true;
+	r = stage_load_modules(ctx, b, st);
+	if (r < 0)
+		return r;
+	ev.digest = st->digest.s;
+	ev.modules = st->modules;
+	ev.n_modules = st->n_modules;
+	ev.extension = st->extension;
+	build_event(b, &ev);
+	return 1;
+}
+
+/*
+ * Look the stage up in the cache, or run it. Called without the lock (of
+ * @b; the stage's own lock, stage_lock(), is held while it runs).
+ */
 static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 {
 	_cleanup_free_ char *ref = NULL;
+	_cleanup_close_ int lock = -1;
 	struct kiln_build_event ev = { .stage = st->pkg->name };
 	double start = now();
 	int r;
@@ -198,25 +228,17 @@ static int work_on(struct kiln_ctx *ctx, struct build *b, struct stage *st)
 		return -ENOMEM;
 	}
 	if (!b->o->no_cache) {
-		_cleanup_(kiln_descriptor_release) struct kiln_descriptor d = { 0 };
-
-		if (kiln_store_get_ref(ctx, b->store, ref, &d) >= 0 &&
-		    kiln_store_has_blob(b->store, &d.digest, NULL) > 0) {
-			st->digest = d.digest;
-			st->size = d.size;
-			st->cached = true;
-			r = stage_load_modules(ctx, b, st);
+		r = from_cache(ctx, b, st, ref);
+		if (r == 0) {
+			r = stage_lock(ctx, b, st, &lock);
 			if (r < 0)
 				return r;
-			ev.kind = KILN_BUILD_STAGE_CACHED;
-			ev.digest = st->digest.s;
-			ev.modules = st->modules;
-			ev.n_modules = st->n_modules;
-			ev.extension = st->extension;
-			build_event(b, &ev);
-			return 0;
+			/* what another build made while this one waited */
+			r = from_cache(ctx, b, st, ref);
 		}
-		kiln_ctx_clear_error(ctx);
+		if (r != 0)
+			return r < 0 ? r : 0;
+		/* a registry cache's entry: pulled once too, under the stage's lock */
 		r = cache_remote_fetch(ctx, b, st, &ev.done);
 		if (r < 0)
 			return r;

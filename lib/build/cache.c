@@ -128,7 +128,7 @@ static void dir_usage(const char *dir, uint64_t *ret_bytes, unsigned *ret_n)
 }
 
 struct cache_dirs {
-	char *dir, *snapshots, *sources, *cache_paths, *work;
+	char *dir, *snapshots, *sources, *cache_paths, *work, *locks;
 };
 
 static void cache_dirs_release(struct cache_dirs *d)
@@ -138,6 +138,7 @@ static void cache_dirs_release(struct cache_dirs *d)
 	free(d->sources);
 	free(d->cache_paths);
 	free(d->work);
+	free(d->locks);
 }
 
 static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir, struct cache_dirs *ret)
@@ -152,7 +153,8 @@ static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir, struct c
 	d.sources = path_join(d.dir, "sources");
 	d.cache_paths = path_join(d.dir, "cachepaths");
 	d.work = path_join(d.dir, "work");
-	if (!d.snapshots || !d.sources || !d.cache_paths || !d.work)
+	d.locks = path_join(d.dir, STAGE_LOCKS_DIR);
+	if (!d.snapshots || !d.sources || !d.cache_paths || !d.work || !d.locks)
 		return -ENOMEM;
 	*ret = d;
 	d = (struct cache_dirs){ 0 };
@@ -280,6 +282,13 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 		r = empty_dir(ctx, dirs.sources, o->dry_run, &u.sources, &u.n_sources);
 	if (r >= 0 && o->all)
 		r = empty_dir(ctx, dirs.cache_paths, o->dry_run, &u.cache_paths, &u.n_cache_paths);
+	if (r >= 0) {
+		/* empty files, one per stage key built; no build holds one now */
+		uint64_t bytes = 0;
+		unsigned count = 0;
+
+		r = empty_dir(ctx, dirs.locks, o->dry_run, &bytes, &count);
+	}
 	if (r < 0)
 		return r;
 	*ret = u;

@@ -218,9 +218,11 @@ static int fetch_http(struct download *d)
 		what = NULL;
 		return -ENOMEM;
 	}
-	if (kiln_curl_global_init() < 0)
-		return kiln_error(d->ctx, ENOMEM, "source \"%s\": cannot initialize libcurl",
-				  d->qurl);
+	r = kiln_curl_global_init(d->ctx);
+	if (r < 0) {
+		kiln_error_prefix(d->ctx, "source \"%s\"", d->qurl);
+		return r;
+	}
 	curl = curl_easy_init();
 	if (!curl)
 		return -ENOMEM;

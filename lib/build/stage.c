@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "build-internal.h"
@@ -474,6 +475,22 @@ static int step_mounts(struct run *r, const struct kiln_step *step, const char *
 	return 0;
 }
 
+/*
+ * A step that failed on a full filesystem (its files are in the cache's
+ * work directory) says so: ENOSPC, and the advice that goes with it.
+ */
+static int step_failed(struct run *r, int status)
+{
+	struct statvfs sv;
+
+	if (statvfs(r->work, &sv) == 0 && sv.f_bavail == 0)
+		return kiln_error(r->ctx, ENOSPC,
+				  "the instruction exited with status %d, and the filesystem of "
+				  "%s is full: %s",
+				  status, r->work, strerror(ENOSPC));
+	return kiln_error(r->ctx, EIO, "the instruction exited with status %d", status);
+}
+
 static int run_one(struct run *r, const struct kiln_step *step, const char *build_dir,
 		   const char *shell, const char *text)
 {
@@ -514,7 +531,7 @@ static int run_one(struct run *r, const struct kiln_step *step, const char *buil
 	for (size_t i = 1; i < max; i++)
 		free(owned[i]);
 	if (ret >= 0 && status != 0)
-		ret = kiln_error(r->ctx, EIO, "the instruction exited with status %d", status);
+		ret = step_failed(r, status);
 	if (ret < 0) {
 		free(r->st->instruction);
 		r->st->instruction = strdup(text);

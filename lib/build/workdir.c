@@ -13,21 +13,50 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "build-internal.h"
 #include "fileio.h"
 #include "log.h"
 
 #define LOCK_NAME "lock"
+#define GUARD_NAME ".guard"
+
+/*
+ * Between its mkdtemp() and the flock() of its lock, a new working
+ * directory looks like a leftover to another build's workdir_clean():
+ * makers hold <work>/.guard shared for that moment, the cleaner holds it
+ * exclusively while it looks. The lock lasts as long as *@ret_fd is open.
+ */
+static int guard(struct kiln_ctx *ctx, const char *work_dir, int op, int *ret_fd)
+{
+	_cleanup_free_ char *path = path_join(work_dir, GUARD_NAME);
+	_cleanup_close_ int fd = -1;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+	while (flock(fd, op) < 0)
+		if (errno != EINTR)
+			return kiln_error(ctx, errno, "cannot lock \"%s\": %m", path);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
 
 int workdir_new(struct kiln_ctx *ctx, const char *work_dir, const char *name, char **ret_path,
 		int *ret_lock_fd)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int dfd = -1, lock = -1;
+	_cleanup_close_ int dfd = -1, lock = -1, making = -1;
+	int r;
 
 	if (mkdir(work_dir, 0700) < 0 && errno != EEXIST)
 		return kiln_error(ctx, errno, "cannot make \"%s\": %m", work_dir);
+	r = guard(ctx, work_dir, LOCK_SH, &making);
+	if (r < 0)
+		return r;
 	if (asprintf(&path, "%s/%s-XXXXXX", work_dir, name) < 0) {
 		path = NULL;
 		return -ENOMEM;
@@ -81,7 +110,7 @@ uint64_t disk_usage_at(int at, const char *name)
 
 int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint64_t *ret_bytes)
 {
-	_cleanup_close_ int fd = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), looking = -1;
 	uint64_t bytes = 0;
 	struct dirent *de;
 	DIR *d;
@@ -92,6 +121,9 @@ int workdir_clean(struct kiln_ctx *ctx, const char *work_dir, bool dry_run, uint
 			goto done;
 		return kiln_error(ctx, errno, "cannot open \"%s\": %m", work_dir);
 	}
+	r = guard(ctx, work_dir, LOCK_EX, &looking);
+	if (r < 0)
+		return r;
 	d = fdopendir(TAKE_FD(fd));
 	if (!d)
 		return -ENOMEM;
@@ -154,6 +186,40 @@ int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int 
 		while (flock(fd, LOCK_SH) < 0)
 			if (errno != EINTR)
 				return kiln_error(ctx, errno, "cannot lock \"%s\": %m", path);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd)
+{
+	_cleanup_free_ char *dir = path_join(b->cache_dir, STAGE_LOCKS_DIR), *path = NULL;
+	_cleanup_close_ int fd = -1;
+	const struct timespec poll = { .tv_nsec = 100 * 1000 * 1000 };
+	bool said = false;
+
+	if (!dir || asprintf(&path, "%s/%s.lock", dir, st->key) < 0)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
+	/* polled, not blocking: a failure elsewhere in this build still stops the wait */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return kiln_error(ctx, errno, "cannot lock \"%s\": %m", path);
+		if (atomic_load(&b->cancel))
+			return -ECANCELED;
+		if (!said)
+			build_event(b,
+				    &(struct kiln_build_event){
+					.kind = KILN_BUILD_STAGE_STEP,
+					.stage = st->pkg->name,
+					.phase = "waiting: another kiln build is making this stage",
+				    });
+		said = true;
+		nanosleep(&poll, NULL);
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;

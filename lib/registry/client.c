@@ -58,8 +58,9 @@ int reg_client_new(struct kiln_ctx *ctx, const char *domain, const char *repo,
 	_cleanup_(reg_client_freep) struct reg_client *c = NULL;
 	int r;
 
-	if (kiln_curl_global_init() < 0)
-		return kiln_error(ctx, ENOMEM, "cannot initialize libcurl");
+	r = kiln_curl_global_init(ctx);
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -205,7 +206,11 @@ int reg_status_error(struct reg_conn *conn, const char *what, const struct http_
 		err = EAGAIN;
 	else
 		err = EPROTO;
-	strbuf_addf(&sb, "%s: %s answered %ld", what, conn->c->domain, resp->status);
+	if (resp->redirected_to)
+		strbuf_addf(&sb, "%s: %s, where %s sent kiln, answered %ld", what,
+			    resp->redirected_to, conn->c->domain, resp->status);
+	else
+		strbuf_addf(&sb, "%s: %s answered %ld", what, conn->c->domain, resp->status);
 	describe_errors(resp, &sb);
 	return kiln_error(conn->ctx, err, "%s", strbuf_str(&sb));
 }
@@ -301,6 +306,11 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 		if (r == -ECANCELED)
 			return r;
 		if (r < 0 && r != -EIO) {
+			/* the sink's own error names what failed (a full store's path) */
+			if (call->sink && kiln_ctx_error_for(conn->ctx, r)) {
+				kiln_error_prefix(conn->ctx, "%s", call->what);
+				return r;
+			}
 			if (r == -EMSGSIZE)
 				return kiln_error(conn->ctx, EMSGSIZE,
 						  "%s: the reply from %s is larger than %zu bytes",
@@ -315,7 +325,8 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
 				return r;
 			continue;
 		}
-		if (r == 0 && resp->status == 403)
+		/* storage a redirect led to refuses for its own reasons (an expired signature) */
+		if (r == 0 && resp->status == 403 && !resp->redirected_to)
 			return auth_refused(conn, call, resp);
 		/* a body already streamed into a sink cannot be taken back: the caller resumes */
 		if (!call->retry || resp->sink_bytes > 0)

@@ -12,9 +12,7 @@
 
 /* Up to this a blob goes in one PUT; above it in PATCH chunks that can be resumed. */
 #define MONOLITHIC_MAX (16u << 20)
-/* 8, 16 and 32 MiB chunks measured: 32 as fast as one PUT, smaller ones slower */
-#define CHUNK_SIZE (32u << 20)
-#define UPLOAD_ATTEMPTS 5
+#define MANIFEST_ATTEMPTS 4
 #define INDEX_DEPTH_MAX 4
 
 struct push_manifest {
@@ -220,134 +218,6 @@ static int check_digest(struct reg_conn *conn, const char *what, const struct ht
 	return 0;
 }
 
-/* An upload session's new Location, @sent, resolved against the old one in *@location. */
-static int follow_location(char **location, const char *sent)
-{
-	char *loc;
-	int r;
-
-	r = kiln_registry_url_resolve(*location, sent, NULL, NULL, &loc);
-	if (r < 0)
-		return r;
-	free(*location);
-	*location = loc;
-	return 0;
-}
-
-/* Upload status (GET <location>): where to go on from, or -errno if the session is gone. */
-static int upload_status(struct push *p, struct reg_conn *conn, char **location, uint64_t *offset)
-{
-	_cleanup_(http_response_release) struct http_response resp = { .content_length = -1 };
-	const char *scopes[] = { p->t.scope, NULL };
-	unsigned long long a, z;
-	int r;
-
-	r = reg_call(conn,
-		     &(struct reg_call){ .what = "upload status",
-					 .method = "GET",
-					 .url = *location,
-					 .scopes = scopes,
-					 .max_body = 65536,
-					 .retry = true,
-					 .cancel = &p->t.w.failed },
-		     &resp);
-	if (r < 0)
-		return r;
-	if (resp.status != 204 || !resp.range || sscanf(resp.range, "%llu-%llu", &a, &z) != 2 ||
-	    a != 0)
-		return -ESTALE;
-	if (resp.location && follow_location(location, resp.location) < 0)
-		return -ESTALE;
-	*offset = z + 1;
-	return 0;
-}
-
-/*
- * PATCH the blob in chunks to the session at *@location (kept up to date).
- * Returns 0 when all is sent, 1 when the session was lost and the upload
- * must start over, -errno on failure.
- */
-static int send_chunks(struct push *p, struct reg_conn *conn, struct reg_blob *b, int fd,
-		       char **location)
-{
-	const char *scopes[] = { p->t.scope, NULL };
-	uint64_t offset = 0;
-	unsigned failures = 0;
-	int r;
-
-	while (offset < b->size) {
-		_cleanup_(http_response_release) struct http_response resp = { .content_length =
-										   -1 };
-		uint64_t len = b->size - offset < CHUNK_SIZE ? b->size - offset : CHUNK_SIZE;
-		char range[64];
-		const char *headers[] = { range, NULL };
-		uint64_t before = atomic_load(&b->moved);
-
-		snprintf(range, sizeof(range), "Content-Range: %ju-%ju", (uintmax_t)offset,
-			 (uintmax_t)(offset + len - 1));
-		r = reg_call(conn,
-			     &(struct reg_call){ .what = "upload chunk",
-						 .method = "PATCH",
-						 .url = *location,
-						 .scopes = scopes,
-						 .headers = headers,
-						 .body_kind = HTTP_BODY_FD,
-						 .body_fd = fd,
-						 .body_offset = offset,
-						 .body_fd_len = len,
-						 .content_type = "application/octet-stream",
-						 .max_body = 65536,
-						 .progress = &b->moved,
-						 .cancel = &p->t.w.failed },
-			     &resp);
-		if (r == 0 && resp.status == 202) {
-			/* the newest Location holds the session's state; without one, the old stays
-			 */
-			if (resp.location && follow_location(location, resp.location) < 0)
-				return kiln_error(conn->ctx, EPROTO,
-						  "upload of blob %s: unusable Location",
-						  b->digest.s);
-			offset += len;
-			continue;
-		}
-		/*
-		 * libcurl sends a request again by itself when a reused
-		 * connection dies; if the first try reached the registry, the
-		 * second finds its session cancelled (404): start over.
-		 */
-		if (r == 0 && resp.status == 404) {
-			reg_notice(conn, "upload of blob %s lost its session; starting it again",
-				   b->digest.s);
-			atomic_store(&b->moved, 0);
-			return 1;
-		}
-		if (r == -ECANCELED || (!http_is_transient(r, &resp, false) && r != -EAGAIN))
-			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
-		if (++failures >= UPLOAD_ATTEMPTS)
-			return r < 0 ? r : reg_status_error(conn, "upload chunk", &resp);
-		kiln_ctx_clear_error(conn->ctx);
-		atomic_store(&b->moved, before);
-		r = http_sleep_ms(http_backoff_ms(failures - 1, resp.retry_after), &p->t.w.failed);
-		if (r < 0)
-			return r;
-		/* 2.8 cancels a session asked about with a stale offset: then start over */
-		r = upload_status(p, conn, location, &offset);
-		if (r == -ECANCELED)
-			return r;
-		if (r < 0 || offset > b->size) {
-			kiln_ctx_clear_error(conn->ctx);
-			reg_notice(conn, "upload of blob %s interrupted; starting it again",
-				   b->digest.s);
-			atomic_store(&b->moved, 0);
-			return 1;
-		}
-		reg_notice(conn, "upload of blob %s interrupted; resuming at %ju", b->digest.s,
-			   (uintmax_t)offset);
-		atomic_store(&b->moved, offset);
-	}
-	return 0;
-}
-
 static int head_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b, bool *ret)
 {
 	_cleanup_free_ char *digest = NULL;
@@ -383,19 +253,19 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 		if (attempt > 0) {
 			bool there = false;
 
-			if (attempt >= UPLOAD_ATTEMPTS && corrupted)
+			if (attempt >= REG_UPLOAD_ATTEMPTS && corrupted)
 				return kiln_error(
 				    conn->ctx, EBADMSG,
 				    "%s: %s said %u times that the bytes it got do not "
 				    "match the digest, and the store's copy does: "
 				    "something on the way corrupts uploads",
-				    what, p->t.c->domain, UPLOAD_ATTEMPTS);
-			if (attempt >= UPLOAD_ATTEMPTS)
+				    what, p->t.c->domain, REG_UPLOAD_ATTEMPTS);
+			if (attempt >= REG_UPLOAD_ATTEMPTS)
 				return r;
 			/* the error names the blob already */
 			reg_notice(conn, "%s; starting it again (%u of %u)",
 				   kiln_ctx_error(conn->ctx) ? kiln_ctx_error(conn->ctx) : what,
-				   attempt + 1, UPLOAD_ATTEMPTS);
+				   attempt + 1, REG_UPLOAD_ATTEMPTS);
 			kiln_ctx_clear_error(conn->ctx);
 			if (http_sleep_ms(delay_ms, &p->t.w.failed) < 0)
 				return -ECANCELED;
@@ -413,7 +283,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 				return r;
 		}
 		if (chunked) {
-			r = send_chunks(p, conn, b, fd, &location);
+			r = reg_send_chunks(&p->t, conn, b, fd, &location);
 			if (r < 0)
 				return r;
 			if (r > 0) {
@@ -458,7 +328,7 @@ static int upload_blob(struct push *p, struct reg_conn *conn, struct reg_blob *b
 			delay_ms = 0;
 			continue;
 		}
-		/* the session is gone (see send_chunks()), or the registry is busy: again */
+		/* the session is gone (see reg_send_chunks()), or the registry is busy: again */
 		corrupted = false;
 		if (http_is_transient(r, &resp, false) || r == -EAGAIN ||
 		    (r == 0 && resp.status == 404)) {
@@ -576,22 +446,39 @@ static int put_manifest(struct push *p, const struct push_manifest *m, const cha
 	r = manifest_call(p, "PUT", ref, &url, &what);
 	if (r < 0)
 		return r;
-	r = reg_call(conn,
-		     &(struct reg_call){ .what = what,
-					 .method = "PUT",
-					 .url = url,
-					 .scopes = scopes,
-					 .body_kind = HTTP_BODY_MEMORY,
-					 .body = m->json,
-					 .body_len = m->len,
-					 .content_type = m->media_type,
-					 .max_body = 65536,
-					 .retry = true },
-		     &resp);
-	if (r < 0)
-		return r;
-	if (resp.status != 201)
-		return reg_status_error(conn, what, &resp);
+	for (unsigned attempt = 1;; attempt++) {
+		r = reg_call(conn,
+			     &(struct reg_call){ .what = what,
+						 .method = "PUT",
+						 .url = url,
+						 .scopes = scopes,
+						 .body_kind = HTTP_BODY_MEMORY,
+						 .body = m->json,
+						 .body_len = m->len,
+						 .content_type = m->media_type,
+						 .max_body = 65536,
+						 .retry = true },
+			     &resp);
+		if (r < 0)
+			return r;
+		if (resp.status == 201)
+			break;
+		/*
+		 * Every blob was found or sent just before: "unknown" now is a
+		 * registry rewriting its links under another push of the same
+		 * blobs (distribution's filesystem storage empties a link file
+		 * before it writes it again).
+		 */
+		if (resp.status != 400 || attempt >= MANIFEST_ATTEMPTS ||
+		    !strstr(strbuf_str(&resp.body), "MANIFEST_BLOB_UNKNOWN"))
+			return reg_status_error(conn, what, &resp);
+		reg_notice(conn,
+			   "%s: %s calls a blob it just confirmed unknown (another push of the "
+			   "same blobs?); retrying (%u of %u)",
+			   what, p->t.c->domain, attempt + 1, MANIFEST_ATTEMPTS);
+		if (http_sleep_ms(http_backoff_ms(attempt - 1, NULL), NULL) < 0)
+			return -ECANCELED;
+	}
 	r = check_digest(conn, what, &resp, &m->digest);
 	if (r < 0)
 		return r;

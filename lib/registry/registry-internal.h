@@ -267,6 +267,17 @@ int reg_transfer_connect(struct reg_transfer *t, struct kiln_ctx *ctx, const cha
  */
 int reg_transfer_lookup(struct reg_transfer *t, struct kiln_ctx *ctx, struct kiln_store *s,
 			const struct kiln_descriptor *d, uint64_t *ret_size);
+/* Tries of a blob upload (push.c), and of a chunk within one (push-chunks.c). */
+#define REG_UPLOAD_ATTEMPTS 5
+
+/*
+ * PATCH blob @b, read from @fd, in chunks to the upload session at
+ * *@location (kept up to date). Returns 0 when all is sent, 1 when the
+ * session was lost and the upload must start over, -errno on failure.
+ */
+int reg_send_chunks(struct reg_transfer *t, struct reg_conn *conn, struct reg_blob *b, int fd,
+		    char **location);
+
 /* Append @d to @t's blobs. */
 int reg_transfer_add(struct reg_transfer *t, const struct kiln_descriptor *d);
 

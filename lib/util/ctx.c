@@ -144,7 +144,8 @@ _printf_(6, 0) static int record(struct kiln_ctx *ctx, int err, const char *file
 	strbuf_vaddf(&sb, fmt, ap);
 	set_error(ctx, &sb, code);
 	/* a new error: the old one's advice is not its */
-	set_hint(ctx, KILN_HINT_NONE, NULL);
+	set_hint(ctx, code == -ENOSPC || code == -EDQUOT ? KILN_HINT_NO_SPACE : KILN_HINT_NONE,
+		 NULL);
 	return code;
 }
 

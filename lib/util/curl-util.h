@@ -11,14 +11,20 @@
 
 #include <curl/curl.h>
 
-/* curl_global_init() once per process, whichever thread asks first: 0 or -ENOMEM. */
-int kiln_curl_global_init(void);
+#include <kiln/kiln.h>
+
+/*
+ * curl_global_init() once per process, whichever thread asks first, and
+ * $KILN_HTTP_STALL_SECONDS read: 0, or -errno with the error on @ctx.
+ */
+int kiln_curl_global_init(struct kiln_ctx *ctx);
 
 /*
  * Set on @curl (after curl_easy_init() or curl_easy_reset()): kiln's
  * user agent, the error buffer @errbuf (CURL_ERROR_SIZE bytes), no
  * signals (threads), http and https only (redirects too), a 30 s connect
- * timeout, a transfer that sends nothing for 60 s counts as failed, a
+ * timeout, a transfer that moves nothing for 60 s (or
+ * $KILN_HTTP_STALL_SECONDS) counts as failed, a
  * 256 KiB receive buffer, and TLS verification unless @tls_verify is
  * false.
  */

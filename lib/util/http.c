@@ -38,6 +38,7 @@ void http_response_release(struct http_response *r)
 	free(r->range);
 	free(r->content_range);
 	free(r->retry_after);
+	free(r->redirected_to);
 	for (char **p = r->www_authenticate; p && *p; p++)
 		free(*p);
 	free(r->www_authenticate);
@@ -182,10 +183,30 @@ static char *header_value(CURL *curl, const char *name, size_t index)
 	return strdup(h->value);
 }
 
+/* scheme://host[:port] of @url, without user info: what may be shown of a URL */
+static char *url_origin(const char *url)
+{
+	const char *sep = strstr(url, "://"), *host, *end, *at;
+	char *ret;
+
+	if (!sep)
+		return strdup("?");
+	host = sep + 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at)
+		host = at + 1;
+	if (asprintf(&ret, "%.*s%.*s", (int)(sep + 3 - url), url, (int)(end - host), host) < 0)
+		return NULL;
+	return ret;
+}
+
 static int collect_headers(CURL *curl, struct http_response *resp)
 {
 	struct curl_header *h;
 	size_t n = 0;
+	long redirects = 0;
+	char *url = NULL;
 
 	resp->location = header_value(curl, "Location", 0);
 	resp->content_type = header_value(curl, "Content-Type", 0);
@@ -193,6 +214,13 @@ static int collect_headers(CURL *curl, struct http_response *resp)
 	resp->range = header_value(curl, "Range", 0);
 	resp->content_range = header_value(curl, "Content-Range", 0);
 	resp->retry_after = header_value(curl, "Retry-After", 0);
+	if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &redirects) == CURLE_OK &&
+	    redirects > 0 && curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK &&
+	    url) {
+		resp->redirected_to = url_origin(url);
+		if (!resp->redirected_to)
+			return -ENOMEM;
+	}
 	if (curl_easy_header(curl, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		n = h->amount;
 	if (n > 16)
@@ -435,6 +463,10 @@ int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, c
 	       int r, const struct http_response *resp)
 {
 	_cleanup_free_ char *msg = NULL;
+	/* after a redirect, what answered is the storage it led to */
+	const char *who = resp->redirected_to ? resp->redirected_to
+			  : p->server	      ? p->server
+					      : "the server";
 	unsigned ms;
 	int k;
 
@@ -444,8 +476,8 @@ int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, c
 		k = asprintf(&msg, "%s: %s; retrying (%u of %u)", what, resp->curl_error, try + 1,
 			     p->tries);
 	else
-		k = asprintf(&msg, "%s: %s answered %ld; retrying (%u of %u)", what,
-			     p->server ? p->server : "the server", resp->status, try + 1, p->tries);
+		k = asprintf(&msg, "%s: %s answered %ld; retrying (%u of %u)", what, who,
+			     resp->status, try + 1, p->tries);
 	if (k < 0)
 		msg = NULL;
 	else if (p->notice)

@@ -74,6 +74,11 @@ struct http_response {
 	char *content_range;
 	char *retry_after;
 	char **www_authenticate; /* every WWW-Authenticate header, NULL-terminated */
+	/*
+	 * when a redirect was followed, the scheme, host and port that answered
+	 * (never the path or query: a storage URL's query holds its signature)
+	 */
+	char *redirected_to;
 	int64_t content_length; /* -1 when unknown */
 	CURLcode curl_code;
 	char curl_error[CURL_ERROR_SIZE];
@@ -136,9 +141,10 @@ struct http_retry {
  * After try number @try (counting from 1) of @what ended as http_perform()
  * returned @r with @resp: when it is transient and tries are left, say so
  * ("<what>: <curl's error>; retrying (2 of 3)", "<what>: <server> answered
- * 503; retrying (2 of 3)") and wait http_backoff_ms(), honouring the
- * response's Retry-After. Returns 1 to try again, 0 not to, -ECANCELED
- * when cancelled while waiting.
+ * 503; retrying (2 of 3)", the server being where a redirect led if one
+ * did) and wait http_backoff_ms(), honouring the response's Retry-After.
+ * Returns 1 to try again, 0 not to, -ECANCELED when cancelled while
+ * waiting.
  */
 int http_retry(struct kiln_ctx *ctx, const struct http_retry *p, unsigned try, const char *what,
 	       int r, const struct http_response *resp);

@@ -87,3 +87,13 @@ print(d)' "$@"
 auth_file() {
 	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"
 }
+
+# store_is_sound [STORE]: `kiln store verify` passes on STORE (default $store; a path
+# ending in /store, the store of the cache above it): every blob hashes to its name,
+# every name reaches a complete image. The one soundness check of the fault tests.
+store_is_sound() {
+	local s=${1:-$store}
+	# a store that was never made holds nothing wrong
+	[ -d "$s" ] || return 0
+	KILN_CACHE_DIR=${s%/store} "$KILN" store verify >&2
+}

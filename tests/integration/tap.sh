@@ -100,6 +100,16 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
 }
 
+# busybox_rootfs DIR: a root filesystem of a static busybox and its applets, the base
+# image of tests/data/build-tree
+busybox_rootfs() {
+	mkdir -p "$1/bin" "$1/usr/bin" "$1/sbin" "$1/tmp" "$1/etc"
+	cp /bin/busybox "$1/bin/busybox"
+	for app in $(/bin/busybox --list); do
+		[ -e "$1/bin/$app" ] || ln -s busybox "$1/bin/$app"
+	done
+}
+
 # bail_out WHY...: what the script needs is missing. A failure, never a skip:
 # scripts/install-deps.sh installs everything the tests need.
 bail_out() {

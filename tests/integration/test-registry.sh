@@ -5,9 +5,10 @@
 # loopback ports and stopped at the end whatever happens: interop with
 # skopeo both ways, cross-repository mounts, a no-op re-push, an index,
 # Basic (htpasswd) and token auth with credentials from auth files, and
-# faults injected by fault-proxy.py (500, 429, dropped connections,
-# corrupted bytes). After every fault case each blob in kiln's store must
-# hash to its name.
+# faults injected by fault-proxy.py (500, 502, 503, 429 with and without
+# Retry-After, 400, 403, 404, dropped connections, truncated bodies, stalls,
+# corrupted bytes, redirects to storage that fails too). After every fault
+# case the store must be sound (store_is_sound, lib-registry.sh).
 set -u
 
 . "$SRCDIR/tests/integration/tap.sh"
@@ -15,19 +16,6 @@ set -u
 here=$SRCDIR/tests/integration
 
 registry_test_setup docker-registry skopeo python3 htpasswd openssl
-
-# every blob of kiln's store hashes to its name
-store_is_sound() {
-	local f bad=0
-	for f in "$store"/blobs/sha256/*; do
-		[ -e "$f" ] || continue
-		if [ "$(sha256sum <"$f" | cut -d' ' -f1)" != "$(basename "$f")" ]; then
-			echo "corrupt blob in the store: $f" >&2
-			bad=1
-		fi
-	done
-	return $bad
-}
 
 port=$(free_port)
 R=127.0.0.1:$port
@@ -37,6 +25,9 @@ check "docker-registry runs on $R" test "$(http_status "http://$R/v2/")" = 200
 # the image: a small layer, one over 16 MiB (chunked upload), one in between
 python3 "$here/make-image.py" "$store" src:v1 100K 20M 3M >digest.src
 python3 "$here/make-image.py" layout v1 64K 17M >/dev/null
+# the 20M layer (uploaded in chunks) and the 3M one
+layer20=sha256:$(find "$store/blobs/sha256" -size +10M -printf '%f\n')
+layer3=sha256:$(find "$store/blobs/sha256" -size +2M -size -10M -printf '%f\n')
 
 # ---- push, and skopeo reads it ----
 
@@ -178,9 +169,15 @@ check "no token or password in the registry log" sh -c "! grep -qE 's3cret|eyJ' 
 
 pport=$(free_port)
 P=127.0.0.1:$pport
-python3 "$here/fault-proxy.py" "$pport" "$port" "$tmp/rules.json" "$tmp/proxy.log" &
+sport=$(free_port)
+python3 "$here/fault-proxy.py" "$pport" "$port" "$tmp/rules.json" "$tmp/proxy.log" "$sport" &
 pids+=($!)
 wait_http "$pport"
+
+# the pushing store and the pulling one
+stores_are_sound() {
+	store_is_sound && store_is_sound "$KILN_CACHE_DIR/f/store"
+}
 
 # fault NAME RULES PATTERN CMD...: CMD succeeds with RULES in force and says
 # what it did about them (PATTERN, on stderr); then the store is checked
@@ -194,7 +191,20 @@ fault() {
 	cp "$out/stderr" "$tmp/fault.err"
 	printf '[]\n' >"$tmp/rules.json"
 	check "fault: $name: kiln reports it" grep -qE "$pattern" "$tmp/fault.err"
-	check "fault: $name: every blob in the store hashes to its name" store_is_sound
+	check "fault: $name: every blob in the store hashes to its name" stores_are_sound
+}
+
+# fault_fails NAME RULES PATTERN CMD...: CMD fails (exit 1) with RULES in force, with
+# PATTERN on stderr; then the store is checked
+fault_fails() {
+	local name=$1 rules=$2 pattern=$3
+	shift 3
+	printf '%s\n' "$rules" >"$tmp/rules.json"
+	rm -f "$store/kiln-registry-sources"
+	: >"$tmp/proxy.log"
+	expect_fail "fault: $name" 1 "$pattern" "$@"
+	printf '[]\n' >"$tmp/rules.json"
+	check "fault: $name: every blob in the store hashes to its name" stores_are_sound
 }
 
 fault "500 twice on blob HEADs: retried" \
@@ -214,7 +224,7 @@ fault "connection cut mid-chunk (partial data reached the registry): upload rest
 	"$KILN" push -q src:v1 "$P/fault/c:v1"
 fault "connection cut before a chunk reached the registry: upload resumed" \
 	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "drop", "after": 0, "times": 2}]' \
-	"interrupted; resuming at" \
+	"interrupted \\(.*\\); resuming at" \
 	"$KILN" push -q src:v1 "$P/fault/d:v1"
 fault "connection cut mid-PUT: upload restarted" \
 	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "drop", "after": 50000, "forward": true, "times": 2}]' \
@@ -232,32 +242,171 @@ printf '[]\n' >"$tmp/rules.json"
 check "fault: the failed push tagged nothing" test "$(http_status "http://$R/v2/fault/g/manifests/v1" \
 	"Accept: application/vnd.oci.image.manifest.v1+json")" = 404
 
-rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
+# pullf ARGS...: kiln pull into a store of its own, emptied first
 pullf() {
-	KILN_CACHE_DIR="$KILN_CACHE_DIR/f" "$KILN" pull -q "$@"
+	rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f" &&
+		KILN_CACHE_DIR="$KILN_CACHE_DIR/f" "$KILN" pull -q "$@"
 }
 fault "connection cut mid-blob twice on pull: resumed with Range" \
 	'[{"method": "GET", "path": "/blobs/sha256:", "action": "drop", "after": 3000000, "times": 2}]' \
 	"resuming at byte [1-9]" \
 	pullf "$P/kiln/test:v1"
 check "the resumed download asked for a range" grep -qE "GET /v2/kiln/test/blobs/sha256:[0-9a-f]+ 206" "$tmp/proxy.log"
-rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
 fault "500 three times on blob GETs: retried" \
 	'[{"method": "GET", "path": "/blobs/sha256:", "action": "status", "status": 500, "times": 3}]' \
 	"answered 500; retrying" \
 	pullf "$P/kiln/test:v1"
-rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
 printf '%s\n' '[{"method": "GET", "path": "/blobs/sha256:", "action": "corrupt", "offset": 5000}]' >"$tmp/rules.json"
 expect_fail "fault: a corrupted blob on pull is refused" 1 "digest mismatch" \
 	pullf "$P/kiln/test:v1"
 printf '[]\n' >"$tmp/rules.json"
 check "fault: nothing was tagged" sh -c "! grep -q 'kiln/test:v1' '$KILN_CACHE_DIR/f/store/index.json'"
-check "fault: no wrong blob in that store" sh -c "store=$KILN_CACHE_DIR/f/store; cd \$store/blobs/sha256 &&
-	for f in *; do [ -e \"\$f\" ] || continue; [ \$(sha256sum <\$f | cut -d' ' -f1) = \$f ] || exit 1; done"
+check "fault: no wrong blob in that store" store_is_sound "$KILN_CACHE_DIR/f/store"
 printf '%s\n' '[{"method": "GET", "path": "/manifests/", "action": "corrupt", "offset": 10}]' >"$tmp/rules.json"
 expect_fail "fault: a corrupted manifest is refused" 1 "hashes to|manifest" \
 	pullf "$P/kiln/test:v1"
 printf '[]\n' >"$tmp/rules.json"
+
+# ---- more of what registries do: 502, 503, 429 without Retry-After, truncated bodies,
+# stalls, non-transient answers, redirects to storage ----
+
+# kiln gives up on a connection that moves nothing for this long (60 s by default)
+export KILN_HTTP_STALL_SECONDS=1
+
+# most_tries METHOD STATUS: the most requests for one blob the proxy answered STATUS
+most_tries() {
+	grep "^$1 .* $2 status\$" "$tmp/proxy.log" | grep -oE 'sha256(:|%3a)[0-9a-f]{64}' |
+		sed 's/%3a/:/' | sort | uniq -c | sort -rn | awk '{print $1; exit}'
+}
+fault "502 and 503 on blob HEADs and upload starts: retried" \
+	'[{"method": "HEAD", "path": "/blobs/", "action": "status", "status": 503, "times": 2},
+	  {"method": "POST", "path": "/blobs/uploads/", "action": "status", "status": 502, "times": 2}]' \
+	"answered 503; retrying.*|answered 502; retrying" \
+	"$KILN" push -q src:v1 "$P/fault/h:v1"
+check "kiln said both" sh -c "grep -q 'answered 503; retrying' '$tmp/fault.err' &&
+	grep -q 'answered 502; retrying' '$tmp/fault.err'"
+fault "429 without Retry-After on chunk uploads: backed off and resumed" \
+	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "status", "status": 429, "times": 2}]' \
+	"interrupted \\(.*\\); resuming at 0" \
+	"$KILN" push -q src:v1 "$P/fault/i:v1"
+fault_fails "503 on every upload: bounded, one clear error" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "status", "status": 503}]' \
+	"starting it again \(5 of 5\).*|cannot push .*answered 503" \
+	"$KILN" push -q src:v1 "$P/fault/j:v1"
+check "fault: 503 on every upload: five tries for a blob, never more" \
+	test "$(most_tries PUT 503)" = 5
+check "fault: 503 on every upload: nothing tagged" test "$(http_status "http://$R/v2/fault/j/manifests/v1" \
+	"Accept: application/vnd.oci.image.manifest.v1+json")" = 404
+fault "a chunk truncated on the way (the registry takes it as whole): resumed where it stopped" \
+	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "truncate", "after": 1000000, "times": 1}]' \
+	"the registry got 1000000 of the 20973056 bytes sent; resuming there" \
+	"$KILN" push -q src:v1 "$P/fault/k:v1"
+fault "a PUT truncated on the way: the registry refuses, kiln sends it again" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "truncate", "after": 1000, "times": 1}]' \
+	"DIGEST_INVALID.*starting it again" \
+	"$KILN" push -q src:v1 "$P/fault/l:v1"
+fault "the registry stops reading a chunk: kiln gives up on the connection and resumes" \
+	'[{"method": "PATCH", "path": "/blobs/uploads/", "action": "stall", "after": 1000000, "seconds": 30, "times": 1}]' \
+	"interrupted \\(.*too slow.*\\); resuming at 0" \
+	"$KILN" push -q src:v1 "$P/fault/m:v1"
+fault "the registry stops reading a PUT: kiln gives up on the connection and starts again" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "stall", "after": 1000000, "seconds": 30, "times": 1}]' \
+	"too slow.*starting it again" \
+	"$KILN" push -q src:v1 "$P/fault/n:v1"
+fault_fails "400 on an upload: no retry, one clear error" \
+	'[{"method": "PUT", "path": "/blobs/uploads/", "action": "status", "status": 400}]' \
+	"cannot push .*answered 400: BLOB_UPLOAD_INVALID" \
+	"$KILN" push -q src:v1 "$P/fault/o:v1"
+check "fault: 400 on an upload: no blob was sent twice" \
+	sh -c "test \$(grep -c 'PUT .* 400 status' '$tmp/proxy.log') = \$(grep 'PUT .* 400 status' '$tmp/proxy.log' | sort -u | wc -l)"
+fault_fails "403 on upload starts: no retry, one clear error" \
+	'[{"method": "POST", "path": "/blobs/uploads/", "action": "status", "status": 403}]' \
+	"access refused" \
+	"$KILN" push -q src:v1 "$P/fault/p:v1"
+check "fault: 403 on upload starts: one POST per blob at most" \
+	test "$(grep -c 'POST .* 403 status' "$tmp/proxy.log")" -le 4
+
+fault "502 and 429 without Retry-After on blob GETs: retried" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "status", "status": 502, "times": 2},
+	  {"method": "GET", "path": "/blobs/sha256:", "action": "status", "status": 429, "times": 2}]' \
+	"answered 502; retrying" \
+	pullf "$P/kiln/test:v1"
+check "kiln said 429 too" grep -q "answered 429; retrying" "$tmp/fault.err"
+fault_fails "503 on every blob GET: bounded, one clear error" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "status", "status": 503}]' \
+	"retrying \(6 of 6\).*|cannot pull .*answered 503" \
+	pullf "$P/kiln/test:v1"
+check "fault: 503 on every blob GET: six tries for a blob, never more" \
+	test "$(most_tries GET 503)" = 6
+fault "a body shorter than the blob that ends cleanly: the size check catches it, resumed" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "truncate", "after": 1000000, "times": 2}]' \
+	"1000000 of [0-9]+ bytes arrived; resuming at byte 1000000" \
+	pullf "$P/kiln/test:v1"
+fault "a stall mid-blob: kiln gives up on the connection and resumes" \
+	'[{"method": "GET", "path": "/blobs/sha256:", "action": "stall", "after": 2000000, "seconds": 30, "times": 1}]' \
+	"too slow.*resuming at byte [1-9]" \
+	pullf "$P/kiln/test:v1"
+printf '%s\n' '[{"method": "GET", "path": "/manifests/", "action": "truncate", "after": 300}]' >"$tmp/rules.json"
+expect_fail "fault: a truncated manifest is refused" 1 "the manifest received hashes to" \
+	pullf "$P/kiln/test:v1"
+printf '[]\n' >"$tmp/rules.json"
+for st in 400 404; do
+	fault_fails "$st on a blob GET: no retry, one clear error" \
+		'[{"method": "GET", "path": "/blobs/'"$layer3"'", "action": "status", "status": '"$st"'}]' \
+		"cannot pull .*GET blob $layer3: $P answered $st" \
+		pullf "$P/kiln/test:v1"
+	check "fault: $st on a blob GET: asked once" test "$(grep -c " $st status" "$tmp/proxy.log")" = 1
+done
+fault_fails "403 on a blob GET: no retry, one clear error" \
+	'[{"method": "GET", "path": "/blobs/'"$layer3"'", "action": "status", "status": 403}]' \
+	"cannot pull .*access refused: no credentials for $P" \
+	pullf "$P/kiln/test:v1"
+check "fault: 403 on a blob GET: asked once" test "$(grep -c " 403 status" "$tmp/proxy.log")" = 1
+
+# blob GETs sent to storage elsewhere (307), as S3-backed registries do; a resume goes back
+# to the registry, which sends kiln to storage again with its Range
+redirect='{"method": "GET", "path": "/blobs/sha256:", "action": "redirect"}'
+: >"$tmp/proxy.log"
+printf '[%s]\n' "$redirect" >"$tmp/rules.json"
+check "fault: blob GETs redirected to storage: pulled" pullf "$P/kiln/test:v1"
+check "fault: every blob came from the storage server" \
+	test "$(grep -c 'GET /storage/sha256:[0-9a-f]* 200$' "$tmp/proxy.log")" = 4
+fault "storage cuts the connection mid-blob: resumed through the registry, with Range" \
+	"[$redirect, {\"method\": \"GET\", \"path\": \"/storage/$layer20\", \"action\": \"drop\", \"after\": 3000000, \"times\": 1}]" \
+	"resuming at byte [1-9]" \
+	pullf "$P/kiln/test:v1"
+check "fault: the storage server answered the resume with 206" grep -q "GET /storage/$layer20 206" "$tmp/proxy.log"
+fault "storage stalls mid-blob: resumed" \
+	"[$redirect, {\"method\": \"GET\", \"path\": \"/storage/\", \"action\": \"stall\", \"after\": 3000000, \"seconds\": 30, \"times\": 1}]" \
+	"too slow.*resuming at byte [1-9]" \
+	pullf "$P/kiln/test:v1"
+fault "storage answers 503 once: retried, and kiln names the storage" \
+	"[$redirect, {\"method\": \"GET\", \"path\": \"/storage/\", \"action\": \"status\", \"status\": 503, \"times\": 1}]" \
+	"http://127.0.0.1:$sport answered 503; retrying" \
+	pullf "$P/kiln/test:v1"
+fault_fails "storage answers 403 (an expired signature): one clear error naming the storage, not the login" \
+	"[$redirect, {\"method\": \"GET\", \"path\": \"/storage/\", \"action\": \"status\", \"status\": 403, \"code\": \"AccessDenied\"}]" \
+	"GET blob sha256:[0-9a-f]{64}: http://127.0.0.1:$sport, where $P sent kiln, answered 403: AccessDenied" \
+	pullf "$P/kiln/test:v1"
+check "fault: storage 403: asked once per blob at most" test "$(grep -c " 403 status" "$tmp/proxy.log")" -le 4
+
+# credentials go to the registry only, never to the storage it redirects to
+bpport=$(free_port)
+bsport=$(free_port)
+python3 "$here/fault-proxy.py" "$bpport" "$bport" "$tmp/rules.json" "$tmp/bproxy.log" "$bsport" &
+pids+=($!)
+wait_http "$bpport"
+auth_file "127.0.0.1:$bpport" kiln:s3cret bproxy.json
+rm -rf "$KILN_CACHE_DIR/f" && mkdir -p "$KILN_CACHE_DIR/f"
+printf '[%s]\n' "$redirect" >"$tmp/rules.json"
+check "redirect with Basic auth: pulled" env REGISTRY_AUTH_FILE="$tmp/bproxy.json" KILN_CACHE_DIR="$KILN_CACHE_DIR/f" \
+	"$KILN" pull -q "127.0.0.1:$bpport/kiln/test:v1"
+printf '[]\n' >"$tmp/rules.json"
+check "redirect with Basic auth: the blobs came from storage" grep -q "GET /storage/sha256:[0-9a-f]* 200$" "$tmp/bproxy.log"
+check "redirect with Basic auth: no Authorization reached the storage" \
+	sh -c "! grep -q authorization '$tmp/bproxy.log'"
+check "redirect with Basic auth: the store is sound" store_is_sound "$KILN_CACHE_DIR/f/store"
+unset KILN_HTTP_STALL_SECONDS
 
 # a store whose blob went bad: kiln reads every layer before a push (for private keys), finds
 # it, and says which and why; nothing is sent

@@ -218,6 +218,21 @@ TEST(error_hint_lives_with_its_error)
 	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NONE);
 }
 
+TEST(error_of_a_full_filesystem_says_make_room)
+{
+	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
+
+	ASSERT_OK(kiln_ctx_new(&ctx));
+	ASSERT_EQ(kiln_error(ctx, ENOSPC, "cannot write /x"), -ENOSPC);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NO_SPACE);
+	kiln_error_prefix(ctx, "pull");
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NO_SPACE);
+	ASSERT_EQ(kiln_error(ctx, -EDQUOT, "cannot write /y"), -EDQUOT);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NO_SPACE);
+	ASSERT_EQ(kiln_error(ctx, EIO, "other"), -EIO);
+	ASSERT_EQ(kiln_ctx_error_hint(ctx, NULL), KILN_HINT_NONE);
+}
+
 static const char *parse_error(const char *text)
 {
 	static char buf[256];
