@@ -27,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import done_testing, tap  # noqa: E402
+
 KILN = os.environ["KILN"]
 SHIM = os.environ["FAILMALLOC"]
 SRCDIR = os.environ["SRCDIR"]
@@ -44,20 +47,6 @@ def find_corpus():
 
 CORPUS = find_corpus()
 
-n_tests = 0
-n_failed = 0
-
-
-def tap(ok, name, detail=()):
-    global n_tests, n_failed
-    n_tests += 1
-    if not ok:
-        n_failed += 1
-    print(("ok" if ok else "not ok") + " %d - %s" % (n_tests, name))
-    for line in detail:
-        for part in str(line).splitlines():
-            print("# " + part)
-    sys.stdout.flush()
 
 
 def says_memory(stderr):
@@ -137,8 +126,7 @@ def main():
         run(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("1..%d" % n_tests)
-    sys.exit(1 if n_failed else 0)
+    sys.exit(done_testing())
 
 
 def run(work):

@@ -43,6 +43,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import bail_out, done_testing, tap  # noqa: E402
+
 KILN = os.environ["KILN"]
 SRCDIR = os.environ["SRCDIR"]
 MODULES = os.environ["KILN_TEST_MODULES"]
@@ -50,25 +53,7 @@ KILLS = int(os.environ.get("KILN_KILLS", "50"))
 TEMP_NAME = re.compile(r"^\..+\.kiln-[A-Za-z0-9]{6}$")
 SEED = int(os.environ.get("KILN_KILL_SEED") or random.SystemRandom().randrange(1 << 32))
 
-n_tests = 0
-n_failed = 0
 
-
-def tap(ok, name, detail=()):
-    global n_tests, n_failed
-    n_tests += 1
-    if not ok:
-        n_failed += 1
-    print(("ok" if ok else "not ok") + " %d - %s" % (n_tests, name))
-    for line in detail:
-        for part in str(line).splitlines():
-            print("# " + part)
-    sys.stdout.flush()
-
-
-def bail_out(why):
-    print("Bail out! " + why)
-    sys.exit(1)
 
 
 def need(*tools):
@@ -598,8 +583,7 @@ def main():
         for r in ops:
             r.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print("1..%d" % n_tests)
-    return 1 if n_failed else 0
+    return done_testing()
 
 
 if __name__ == "__main__":
