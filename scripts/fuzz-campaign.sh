@@ -13,7 +13,9 @@
 # grows its own corpus in OUT_DIR/NAME/corpus; whatever it finds (crash-*,
 # leak-*, timeout-*, oom-*) lands in OUT_DIR/NAME/ and is counted. libFuzzer
 # stops a harness at its first finding: fix it, add the input to
-# fuzz/corpus/NAME/, and run that harness again. The log of each run is
+# fuzz/corpus/NAME/, and run that harness again. A unit is a timeout after
+# 60 s of wall time, which on a busy machine (nice -n 19) is a few seconds
+# of CPU; one that took over 10 s is only counted (slow-unit-*). The log of each run is
 # OUT_DIR/NAME/log, the table OUT_DIR/table.txt. HARNESS names (e.g. "tar")
 # pick some; the default is every harness built.
 set -u
@@ -50,13 +52,13 @@ fi
 mkdir -p "$out" || exit 1
 table=$out/table.txt
 row() {
-	printf '%-14s %9s %7s %7s %8s %10s %6s %7s %13s %s\n' "$@"
+	printf '%-14s %9s %7s %7s %7s %10s %6s %6s %13s %8s %s\n' "$@"
 }
 
 # The figures of one finished run, from its log, as a table row.
 report() {
 	local name=$1 log=$2 secs=$3 dir=$4 cpu=$5
-	local execs rate cpurate last cov ft corp found
+	local execs rate cpurate last cov ft corp found slow
 
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
@@ -67,15 +69,16 @@ report() {
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 	corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9A-Za-z]*\).*/\1/p' <<<"$last")
 	found=$(find "$dir" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
-		-o -name 'oom-*' -o -name 'slow-unit-*' \) | wc -l)
-	row "$name" "${execs:-?}" "${secs}s" "${cpu:-?}s" "${rate:-?}" "${cpurate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$found" |
-		tee -a "$table"
+		-o -name 'oom-*' \) | wc -l)
+	slow=$(find "$dir" -maxdepth 1 -name 'slow-unit-*' | wc -l)
+	row "$name" "${execs:-?}" "${secs}s" "${cpu:-?}s" "${rate:-?}" "${cpurate:-?}" "${cov:-?}" \
+		"${ft:-?}" "${corp:-?}" "$found" "$slow" | tee -a "$table"
 }
 
 # the CPU seconds a run took, user and system: on a shared machine the wall time says little
 TIMEFORMAT='%3U %3S'
 status=0
-row harness execs wall cpu exec/s exec/cpu-s cov ft corpus/bytes findings | tee "$table"
+row harness execs wall cpu exec/s exec/cpu-s cov ft corpus/bytes findings slow | tee "$table"
 for name in "${names[@]}"; do
 	bin=$build/fuzz/fuzz-$name-libfuzzer
 	seeds=$src/fuzz/corpus/$name
@@ -88,7 +91,7 @@ for name in "${names[@]}"; do
 	rm -rf "$dir" && mkdir -p "$dir/corpus" || exit 1
 	start=$(date +%s)
 	# new inputs go to the first directory only: fuzz/corpus/NAME stays as it is
-	{ time nice -n 19 "$bin" -runs="$runs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	{ time nice -n 19 "$bin" -runs="$runs" -print_final_stats=1 -timeout=60 -rss_limit_mb=2048 \
 		-artifact_prefix="$dir/" "$dir/corpus" "$seeds" >"$dir/log" 2>&1; } 2>"$dir/cpu"
 	rc=$?
 	report "$name" "$dir/log" $(($(date +%s) - start)) "$dir" "$(awk '{ printf "%d", $1 + $2 }' "$dir/cpu")"
