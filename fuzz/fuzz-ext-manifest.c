@@ -12,6 +12,7 @@
 
 #include <kiln/ext.h>
 
+#include "fuzz.h"
 #include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,13 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	_cleanup_free_ char *text = NULL;
 	int r;
 
-	if (kiln_ctx_new(&ctx) < 0)
+	text = fuzz_copy(data, size, SIZE_MAX);
+	if (!text || kiln_ctx_new(&ctx) < 0)
 		return 0;
-	/* a private copy, so that ASan sees a read past @size */
-	text = malloc(size ? size : 1);
-	if (!text)
-		return 0;
-	memcpy(text, data, size);
 	r = kiln_ext_manifest_parse(ctx, "manifest.yaml", text, size, &m);
 	if (r < 0) {
 		if (!kiln_ctx_error(ctx) || m)

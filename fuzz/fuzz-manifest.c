@@ -13,6 +13,7 @@
 
 #include <kiln/oci.h>
 
+#include "fuzz.h"
 #include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,13 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	_cleanup_(kiln_ctx_freep) struct kiln_ctx *ctx = NULL;
 	_cleanup_free_ char *s = NULL;
 
-	if (size > (1u << 20) || kiln_ctx_new(&ctx) < 0)
+	s = fuzz_copy(data, size, 1u << 20);
+	if (!s || kiln_ctx_new(&ctx) < 0)
 		return 0;
-	/* a private copy: the parsers must not read past @size, and ASan should see it */
-	s = malloc(size ? size : 1);
-	if (!s)
-		return 0;
-	memcpy(s, data, size);
 	check_manifest(ctx, s, size);
 	check_index(ctx, s, size);
 	check_config(ctx, s, size);

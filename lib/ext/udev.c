@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <kiln/ext.h>
@@ -154,15 +155,27 @@ _printf_(4, 5) static void problem(struct lint *l, unsigned line, unsigned col, 
 	l->problems++;
 }
 
-/* The file position of byte @off of the joined rule. */
+/*
+ * The file position of byte @off of the joined rule: in the last segment
+ * that starts at or before it. Segments are in rule order, and a rule may
+ * have very many (each line continued with a backslash is one, even an
+ * empty one), so it is searched.
+ */
 static struct segment position(const struct lint *l, size_t off)
 {
-	size_t i = l->n_segs;
+	size_t lo = 1, hi = l->n_segs;
 
-	while (i > 1 && l->segs[i - 1].off > off)
-		i--;
-	return (struct segment){ off, l->segs[i - 1].line,
-				 l->segs[i - 1].col + (unsigned)(off - l->segs[i - 1].off) };
+	/* the first segment past @off, at least the second */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->segs[mid].off > off)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (struct segment){ off, l->segs[lo - 1].line,
+				 l->segs[lo - 1].col + (unsigned)(off - l->segs[lo - 1].off) };
 }
 
 #define problem_at(l, off, ...)                             \
@@ -713,16 +726,42 @@ static int lint_rule(struct lint *l)
 	return keep_jumps(l, &jumps, rule);
 }
 
-/* A GOTO jumps forward to a LABEL in the same file, or nowhere. */
+static int label_cmp(const void *a, const void *b)
+{
+	const struct label *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* The rule of the last LABEL @name in @l's labels, sorted by label_cmp(); -1 if none. */
+static long last_label(const struct lint *l, const char *name)
+{
+	size_t lo = 0, hi = l->n_labels;
+
+	/* the first label named after @name */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(l->labels[mid].name, name) > 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo > 0 && streq(l->labels[lo - 1].name, name) ? (long)l->labels[lo - 1].rule : -1;
+}
+
+/*
+ * A GOTO jumps forward to a LABEL in the same file, or nowhere. The labels
+ * are sorted by name (and rule) first: a file may hold many of each, and
+ * they are not used after this.
+ */
 static void check_gotos(struct lint *l)
 {
+	if (l->n_labels > 1)
+		qsort(l->labels, l->n_labels, sizeof(*l->labels), label_cmp);
 	for (size_t g = 0; g < l->n_gotos; g++) {
-		bool found = false;
-
-		for (size_t i = 0; i < l->n_labels && !found; i++)
-			found = l->labels[i].rule > l->gotos[g].rule &&
-				streq(l->labels[i].name, l->gotos[g].name);
-		if (!found)
+		if (last_label(l, l->gotos[g].name) <= (long)l->gotos[g].rule)
 			problem(l, l->goto_pos[g].line, l->goto_pos[g].col,
 				"GOTO=\"%s\" has no LABEL=\"%s\" after it in this file; udevd "
 				"ignores the GOTO",

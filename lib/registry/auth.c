@@ -340,8 +340,8 @@ static bool realm_is_local(const char *realm)
 	return host && kiln_registry_host_is_local(host);
 }
 
-static int parse_token_reply(struct reg_conn *conn, const char *realm, const char *body, size_t len,
-			     char **ret, uint64_t *ret_lifetime_s)
+int reg_token_reply_parse(struct kiln_ctx *ctx, const char *realm, const char *body, size_t len,
+			  char **ret, uint64_t *ret_lifetime_s)
 {
 	_cleanup_(json_doc_freep) struct json_doc *doc = NULL;
 	const struct json_value *root, *ei;
@@ -350,9 +350,9 @@ static int parse_token_reply(struct reg_conn *conn, const char *realm, const cha
 	uint64_t lifetime = TOKEN_MIN_LIFETIME_S;
 	int r;
 
-	r = json_parse(conn->ctx, "token reply", body, len, &doc);
+	r = json_parse(ctx, "token reply", body, len, &doc);
 	if (r < 0) {
-		kiln_error_prefix(conn->ctx, "token service %s", realm);
+		kiln_error_prefix(ctx, "token service %s", realm);
 		return r;
 	}
 	root = json_doc_root(doc);
@@ -361,11 +361,11 @@ static int parse_token_reply(struct reg_conn *conn, const char *realm, const cha
 		tok = json_get_string(root, "access_token");
 	if (!tok || !*tok)
 		return kiln_error(
-		    conn->ctx, EBADMSG,
+		    ctx, EBADMSG,
 		    "token service %s answered without a \"token\" or \"access_token\"", realm);
 	ei = json_get(root, "expires_in");
 	if (ei && json_get_u64(ei, &lifetime) < 0)
-		return kiln_error(conn->ctx, EBADMSG,
+		return kiln_error(ctx, EBADMSG,
 				  "token service %s: \"expires_in\" is not a count of seconds",
 				  realm);
 	if (lifetime < TOKEN_MIN_LIFETIME_S)
@@ -473,7 +473,8 @@ static int fetch_token(struct reg_conn *conn, const char *realm, const char *ser
 		kiln_error_prefix(conn->ctx, "token service %s", realm);
 		return r;
 	}
-	return parse_token_reply(conn, realm, resp.body.buf, resp.body.len, ret, ret_lifetime_s);
+	return reg_token_reply_parse(conn->ctx, realm, resp.body.buf, resp.body.len, ret,
+				     ret_lifetime_s);
 
 bad_realm:
 	if (r == -ENOMEM)

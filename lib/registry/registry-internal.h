@@ -127,6 +127,14 @@ int reg_call(struct reg_conn *conn, const struct reg_call *call, struct http_res
  */
 int reg_status_error(struct reg_conn *conn, const char *what, const struct http_response *resp);
 
+/*
+ * A token service's reply (RFC 6750 as the distribution spec uses it):
+ * "token", else "access_token", and "expires_in" seconds (raised to the
+ * minimum lifetime). Errors name @realm.
+ */
+int reg_token_reply_parse(struct kiln_ctx *ctx, const char *realm, const char *body, size_t len,
+			  char **ret, uint64_t *ret_lifetime_s);
+
 /* "origin/v2/repo/kind/ref" */
 int reg_url(struct reg_client *c, const char *repo, const char *kind, const char *ref, char **ret);
 

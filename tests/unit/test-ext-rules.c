@@ -665,6 +665,8 @@ TEST(udev_good_strings)
 		"KERNEL==\"x\", SYSCTL{net.core.rmem_max}=\"1\"",
 		"KERNEL==\"x\", ENV{A}==ie\"\\t\", ENV{B}=e\"\\t\\\"\"",
 		"GOTO=\"a\"\nLABEL=\"a\"",
+		/* a GOTO finds the LABEL after it among others of the same name */
+		"LABEL=\"a\"\nGOTO=\"b\"\nGOTO=\"a\"\nLABEL=\"b\"\nLABEL=\"c\"\nLABEL=\"a\"",
 		"KERNEL==\"x\", \\\n\\\n  MODE=\"0600\"",
 	};
 
@@ -720,6 +722,13 @@ TEST(udev_bad_strings)
 		{ "# c\nKERNEL==\"x\", \\\n# inside\n   MOD=\"1\"\n", 1,
 		  "t.rules:4:4: unknown key \"MOD\"; did you mean MODE?" },
 		{ "KERNEL==\"x\", MODE=\"06\0\"\n", 2, "t.rules:1:22: NUL byte", 24 },
+		/* positions across empty continued lines, before and after them */
+		{ "KERNEL==\"x\", \\\n\\\n\\\n  MOD=\"1\"\n", 1,
+		  "t.rules:4:3: unknown key \"MOD\"; did you mean MODE?" },
+		{ "MOD=\"1\", \\\n\\\n\\\nKERNEL==\"x\"\n", 1,
+		  "t.rules:1:1: unknown key \"MOD\"; did you mean MODE?" },
+		{ "LABEL=\"a\"\nGOTO=\"b\"\nGOTO=\"a\"\nLABEL=\"b\"\nLABEL=\"a\"\nGOTO=\"a\"\n", 1,
+		  "t.rules:6:1: GOTO=\"a\" has no LABEL=\"a\" after it" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
