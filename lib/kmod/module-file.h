@@ -3,7 +3,6 @@
 
 /* Reading a module file whole, as sign and verify do. Internal to lib/kmod. */
 
-#include <semaphore.h>
 #include <stddef.h>
 
 #include <kiln/kiln.h>
@@ -22,10 +21,7 @@ int kmod_read_file(struct kiln_ctx *ctx, const char *path, char **ret, size_t *r
  * kiln_module_sign_file() up to the signed file written and synced beside
  * the module, kmod_signed_rename() puts it in place, and
  * kmod_signed_release() removes it if it was not. A batch renames every
- * module or none (kiln_module_batch()). @path must outlive *@ret. When
- * @signing is given, the signing itself (decompressing, hashing, the
- * signature, compressing) holds one of its counts, so that more threads
- * than it counts can read and write while that many sign.
+ * module or none (kiln_module_batch()). @path must outlive *@ret.
  */
 struct kmod_signed {
 	struct atomic_file file; /* .path: the file replaced, @path or a symlink's target */
@@ -33,7 +29,6 @@ struct kmod_signed {
 };
 
 int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
-			 unsigned flags, sem_t *signing, struct kiln_sign_info *ret_info,
-			 struct kmod_signed *ret);
+			 unsigned flags, struct kiln_sign_info *ret_info, struct kmod_signed *ret);
 int kmod_signed_rename(struct kiln_ctx *ctx, struct kmod_signed *f);
 void kmod_signed_release(struct kmod_signed *f);

@@ -482,8 +482,7 @@ static int errno_error(struct kiln_ctx *ctx, const char *what)
 }
 
 int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
-			 unsigned flags, sem_t *signing, struct kiln_sign_info *ret_info,
-			 struct kmod_signed *ret)
+			 unsigned flags, struct kiln_sign_info *ret_info, struct kmod_signed *ret)
 {
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *resolved = NULL, *data = NULL;
@@ -510,13 +509,8 @@ int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, cons
 	r = kmod_read_file(ctx, path, &data, &len);
 	if (r < 0)
 		return r;
-	/* the work of the CPU, between the reading and the writing that wait for the disk */
-	while (signing && sem_wait(signing) < 0 && errno == EINTR)
-		;
 	r = kiln_module_sign_mem(ctx, s, (const uint8_t *)data, len, flags, &out, &out_len,
 				 &info);
-	if (signing)
-		sem_post(signing);
 	if (r < 0)
 		return r;
 	r = atomic_file_open(path, &f);
@@ -557,7 +551,7 @@ int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, con
 	struct kiln_sign_info info;
 	int r;
 
-	r = kmod_sign_file_stage(ctx, s, path, flags, NULL, &info, &f);
+	r = kmod_sign_file_stage(ctx, s, path, flags, &info, &f);
 	if (r >= 0)
 		r = kmod_signed_rename(ctx, &f);
 	if (r < 0)
