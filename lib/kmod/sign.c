@@ -482,7 +482,8 @@ static int errno_error(struct kiln_ctx *ctx, const char *what)
 }
 
 int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, const char *path,
-			 unsigned flags, struct kiln_sign_info *ret_info, struct kmod_signed *ret)
+			 unsigned flags, bool sync, struct kiln_sign_info *ret_info,
+			 struct kmod_signed *ret)
 {
 	_cleanup_(atomic_file_release) struct atomic_file f = { .fd = -1 };
 	_cleanup_free_ char *resolved = NULL, *data = NULL;
@@ -490,6 +491,7 @@ int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, cons
 	struct kiln_sign_info info;
 	size_t len, out_len;
 	struct stat st;
+	dev_t dev;
 	int r;
 
 	if (lstat(path, &st) < 0)
@@ -517,13 +519,13 @@ int kmod_sign_file_stage(struct kiln_ctx *ctx, const struct kiln_signer *s, cons
 	if (r >= 0)
 		r = write_all(f.fd, out, out_len);
 	if (r >= 0)
-		r = atomic_file_stage(&f, st.st_mode & 07777);
+		r = atomic_file_stage(&f, st.st_mode & 07777, sync, &dev);
 	if (r < 0)
 		return kiln_error(ctx, r, "cannot write it: %s", strerror(-r));
 	if (ret_info)
 		*ret_info = info;
 	/* f.path points at @path, or at resolved, which goes along */
-	*ret = (struct kmod_signed){ .file = f, .resolved = TAKE_PTR(resolved) };
+	*ret = (struct kmod_signed){ .file = f, .resolved = TAKE_PTR(resolved), .dev = dev };
 	f = (struct atomic_file){ .fd = -1 };
 	return 0;
 }
@@ -551,7 +553,7 @@ int kiln_module_sign_file(struct kiln_ctx *ctx, const struct kiln_signer *s, con
 	struct kiln_sign_info info;
 	int r;
 
-	r = kmod_sign_file_stage(ctx, s, path, flags, &info, &f);
+	r = kmod_sign_file_stage(ctx, s, path, flags, true, &info, &f);
 	if (r >= 0)
 		r = kmod_signed_rename(ctx, &f);
 	if (r < 0)

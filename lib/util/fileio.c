@@ -193,21 +193,52 @@ int atomic_file_open(const char *path, struct atomic_file *ret)
 	return 0;
 }
 
-/* Mode and data on disk; the fd (and so the lock) stays open. */
-static int atomic_file_sync(struct atomic_file *f, unsigned mode)
+/*
+ * Mode, and data on disk; the fd (and so the lock) stays open. Without
+ * @sync, the data is only sent on its way: the disk writes it while the
+ * caller does other work, and the sync_fs_of() that follows finds little
+ * left to wait for.
+ */
+static int atomic_file_sync(struct atomic_file *f, unsigned mode, bool sync)
 {
-	if (fchmod(f->fd, mode) < 0 || fsync(f->fd) < 0)
+	if (fchmod(f->fd, mode) < 0)
 		return -errno;
+	if (sync)
+		return fsync(f->fd) < 0 ? -errno : 0;
+	/* a hint: what it fails to start, the syncfs does */
+	(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
-int atomic_file_stage(struct atomic_file *f, unsigned mode)
+int atomic_file_stage(struct atomic_file *f, unsigned mode, bool sync, dev_t *ret_dev)
 {
-	int r = atomic_file_sync(f, mode), fd = TAKE_FD(f->fd);
+	struct stat st;
+	int r = atomic_file_sync(f, mode, sync), fd;
 
+	if (r >= 0 && ret_dev) {
+		if (fstat(f->fd, &st) < 0)
+			r = -errno;
+		else
+			*ret_dev = st.st_dev;
+	}
+	fd = TAKE_FD(f->fd);
 	if (close(fd) < 0 && errno != EINTR && r >= 0)
 		r = -errno;
 	return r;
+}
+
+int sync_fs_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+	_cleanup_close_ int fd = -1;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0)
+		return -errno;
+	return 0;
 }
 
 int atomic_file_rename(struct atomic_file *f)
@@ -223,7 +254,7 @@ int atomic_file_rename(struct atomic_file *f)
 int atomic_file_commit(struct atomic_file *f, unsigned mode)
 {
 	/* locked until it has its name: atomic_sweep() in another process leaves it alone */
-	int r = atomic_file_sync(f, mode);
+	int r = atomic_file_sync(f, mode, true);
 
 	if (r >= 0)
 		r = atomic_file_rename(f);

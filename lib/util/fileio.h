@@ -61,12 +61,22 @@ void atomic_file_release(struct atomic_file *f);
 
 /*
  * atomic_file_commit() in two steps, for files that change together or not
- * at all: atomic_file_stage() sets the mode, fsyncs and closes the
- * temporary file, and atomic_file_rename() later puts it in place (or
- * atomic_file_release() removes it).
+ * at all: atomic_file_stage() sets the mode, fsyncs (if @sync) and closes
+ * the temporary file, and atomic_file_rename() later puts it in place (or
+ * atomic_file_release() removes it). A caller that stages many files
+ * without @sync makes them durable at once before renaming any: it
+ * gathers the file systems they lie on (*@ret_dev, if not NULL) and calls
+ * sync_fs_of() on each.
  */
-int atomic_file_stage(struct atomic_file *f, unsigned mode);
+int atomic_file_stage(struct atomic_file *f, unsigned mode, bool sync, dev_t *ret_dev);
 int atomic_file_rename(struct atomic_file *f);
+
+/*
+ * syncfs(2) the file system that holds @path (the directory it lies in):
+ * every file written there on disk, and a write-back error that no one
+ * has seen yet reported. 0 or -errno.
+ */
+int sync_fs_of(const char *path);
 
 /*
  * A directory made in place of @path atomically: filled under a temporary
