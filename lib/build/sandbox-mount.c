@@ -354,6 +354,8 @@ static int overlay_mount_fsconfig(struct kiln_ctx *ctx, const char *target,
 		r = overlay_set_path(fs, "workdir", work);
 		if (r < 0)
 			return overlay_fail(ctx, r, target, fs, "work directory", work);
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0) < 0)
+			return overlay_fail(ctx, -errno, target, fs, NULL, NULL);
 	}
 	if (userxattr && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
 		return overlay_fail(ctx, -errno, target, fs, NULL, NULL);
@@ -423,6 +425,8 @@ static int overlay_mount_legacy(struct kiln_ctx *ctx, const char *target, const 
 	}
 	if (r > 0)
 		return overlay_fail(ctx, err, target, -1, what, bad);
+	if (upper && r >= 0)
+		r = strbuf_adds(&opts, ",index=off");
 	if (userxattr && r >= 0)
 		r = strbuf_adds(&opts, ",userxattr");
 	if (r < 0)

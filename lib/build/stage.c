@@ -145,13 +145,13 @@ static int env_init(struct run *r)
 
 /* ---- the root ---------------------------------------------------------------- */
 
-/* @name under the run's directory, made; in *@ret. */
+/* @name under the run's directory, made unless it is there; in *@ret. */
 static int make_dir(struct run *r, const char *name, char **ret)
 {
 	*ret = path_join(r->work, name);
 	if (!*ret)
 		return -ENOMEM;
-	if (mkdir(*ret, 0755) < 0)
+	if (mkdir(*ret, 0755) < 0 && errno != EEXIST)
 		return kiln_error(r->ctx, errno, "cannot make \"%s\": %m", *ret);
 	return 0;
 }
@@ -417,6 +417,49 @@ static char *cache_path_dir(struct run *r, const char *path)
 	return dir;
 }
 
+/*
+ * The @i-th cachePaths directory of a step, @path in the sandbox, mounted
+ * under the run's work directory in *@ret: an overlay of its own (an empty
+ * lower layer, the cache directory as its upper one), as the build
+ * directory is, so that the step's /proc/self/mountinfo shows "/" for it
+ * where a bind mount of the directory showed its path in kiln's cache.
+ * Files go straight to the cache directory: no lower layer holds anything
+ * to copy up or hide. Instructions run one after another, so the i-th
+ * cachePath of each has the same mount point and overlay work directory.
+ * Two builds over one cache may mount the same directory at once (the
+ * kernel logs that its upperdir is in use, and goes on: index is off).
+ * With nothing below it, neither overlay copies up or whites out; a name
+ * one adds while an instruction of the other runs may stay unseen by a
+ * lookup of that instruction (overlayfs keeps the negative dentry), which
+ * for a cache is a miss; a directory's listing is always the real one.
+ */
+static int cache_path_mount(struct run *r, const char *path, size_t i, char **ret)
+{
+	_cleanup_free_ char *dir = cache_path_dir(r, path);
+	_cleanup_free_ char *empty = NULL, *target = NULL, *work = NULL;
+	char name[sizeof("cache-18446744073709551615-work")];
+	int err;
+
+	if (!dir)
+		return kiln_error(r->ctx, errno ? errno : ENOMEM,
+				  "cannot make the cache directory for cachePaths \"%s\": %m",
+				  path);
+	err = make_dir(r, "cache-empty", &empty);
+	snprintf(name, sizeof(name), "cache-%zu", i);
+	if (err >= 0)
+		err = make_dir(r, name, &target);
+	snprintf(name, sizeof(name), "cache-%zu-work", i);
+	if (err >= 0)
+		err = make_dir(r, name, &work);
+	if (err >= 0)
+		err = sandbox_mount_overlay(r->ctx, target, (const char *const *)&empty, 1, dir,
+					    work, r->b->userns);
+	if (err < 0)
+		return err;
+	*ret = TAKE_PTR(target);
+	return 0;
+}
+
 /* Whether a secret id names a file in /run/secrets, and nothing beyond it. */
 static bool secret_id_is_valid(const char *id)
 {
@@ -432,11 +475,10 @@ static int step_mounts(struct run *r, const struct kiln_step *step, const char *
 
 	mounts[n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
 	for (size_t i = 0; step && i < step->cache_paths.n; i++) {
-		owned[n] = cache_path_dir(r, step->cache_paths.v[i]);
-		if (!owned[n])
-			return kiln_error(r->ctx, errno ? errno : ENOMEM,
-					  "cannot make the cache directory for cachePaths \"%s\"",
-					  step->cache_paths.v[i]);
+		int ret = cache_path_mount(r, step->cache_paths.v[i], i, &owned[n]);
+
+		if (ret < 0)
+			return ret;
 		mounts[n] =
 		    (struct sandbox_mount){ .source = owned[n], .target = step->cache_paths.v[i] };
 		n++;
@@ -527,6 +569,13 @@ static int run_one(struct run *r, const struct kiln_step *step, const char *buil
 		run_log_line(r, "#### %s: step %u, %s: %s\n", r->st->pkg->name, r->step, r->phase,
 			     text);
 		ret = sandbox_run(r->ctx, &spec, &status);
+	}
+	/* owned[1] on: the cachePaths mounted, in order, then the secrets' targets */
+	for (size_t i = 1; step && i <= step->cache_paths.n && owned[i]; i++) {
+		int ret2 = sandbox_umount(r->ctx, owned[i]);
+
+		if (ret >= 0)
+			ret = ret2;
 	}
 	for (size_t i = 1; i < max; i++)
 		free(owned[i]);

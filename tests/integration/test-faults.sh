@@ -93,6 +93,27 @@ for f in "$tmp"/trace.*.json; do
 done
 check "two builds at once: two traces" test "$(ls "$tmp"/trace.*.json | wc -l)" = 2
 
+# ---- two builds at once that share a cachePaths directory ----
+
+# each step's overlay over the one directory (index off: no refusal), each
+# seeing the file the other wrote while both were mounted
+token=$$$RANDOM
+shared() {
+	kb --no-cache shared-cache --build-arg "TOKEN=$token" --build-arg "SIDE=$1" \
+		--build-arg "OTHER=$2"
+}
+shared a b >a.out 2>a.err &
+a=$!
+shared b a >b.out 2>b.err &
+wait $a
+both="$? "
+wait $!
+both+=$?
+check "two builds sharing a cachePaths directory at once: both succeed" both_succeeded
+check "and the directory holds what each wrote" \
+	test -e "$KILN_CACHE_DIR/cachepaths/_root_.cache_shared/$token-a" -a \
+	-e "$KILN_CACHE_DIR/cachepaths/_root_.cache_shared/$token-b"
+
 # ---- two pushes at once ----
 
 port=$(free_port)
