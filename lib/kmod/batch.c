@@ -14,8 +14,11 @@
  * written are removed, so that no tree is left half signed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
 
 #include <kiln/module.h>
 
@@ -218,27 +221,61 @@ static int sign_commit(struct kiln_ctx *ctx, struct batch *b, size_t n)
 }
 
 /*
- * What a signing run that was killed left beside the modules (signed files
- * under hidden temporary names, never renamed): once per directory in a row.
+ * The modules' directories, held while a signing run lasts (a shared
+ * flock on each): a signed file staged beside its module is closed, so no
+ * longer locked itself, and another run's sweep would take it for a
+ * leftover and remove it. A run sweeps a directory (what a killed run
+ * left: signed files under hidden temporary names, never renamed) only
+ * when no other run holds it; the next run finds the rest. Once per
+ * directory in a row of paths; a directory that cannot be opened (its
+ * modules' own errors say why, or no descriptor is left) is neither held
+ * nor swept.
  */
-static void sweep_dirs(char *const *paths, size_t n)
+struct held_dirs {
+	int *fd;
+	size_t n;
+};
+
+static void held_dirs_release(struct held_dirs *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		close(h->fd[i]);
+	free(h->fd);
+	*h = (struct held_dirs){ 0 };
+}
+
+static int hold_dirs(char *const *paths, size_t n, struct held_dirs *h)
 {
 	const char *last = NULL;
 	size_t last_len = 0;
 
+	h->fd = calloc(n, sizeof(*h->fd));
+	if (!h->fd)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const char *slash = strrchr(paths[i], '/');
 		size_t len = slash ? (size_t)(slash - paths[i]) + 1 : 0;
 		_cleanup_free_ char *dir = NULL;
+		int fd;
 
 		if (last && len == last_len && strncmp(paths[i], last, len) == 0)
 			continue;
 		last = paths[i];
 		last_len = len;
 		dir = len ? strndup(paths[i], len) : strdup(".");
-		if (dir)
+		if (!dir)
+			return -ENOMEM;
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		h->fd[h->n++] = fd;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			(void)atomic_sweep_dir(dir);
+		/* from exclusive, or after another run's sweep */
+		while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
+			;
 	}
+	return 0;
 }
 
 static void progress(size_t done, size_t n, void *userdata)
@@ -251,6 +288,7 @@ static void progress(size_t done, size_t n, void *userdata)
 int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 		      const struct kiln_module_batch_options *o)
 {
+	_cleanup_(held_dirs_release) struct held_dirs held = { 0 };
 	struct batch b = { .o = o, .paths = paths };
 	unsigned jobs = o->jobs ? o->jobs : kiln_cpus_online();
 	bool stopped = false;
@@ -297,7 +335,7 @@ int kiln_module_batch(struct kiln_ctx *ctx, char *const *paths, size_t n,
 	for (unsigned t = 0; t < b.threads && r >= 0; t++)
 		r = kiln_ctx_new(&b.ctxs[t]);
 	if (r >= 0 && o->op == KILN_MODULE_BATCH_SIGN)
-		sweep_dirs(paths, n);
+		r = hold_dirs(paths, n, &held);
 	if (r >= 0)
 		r = kiln_parallel_ordered(n, b.threads, b.window, run_one, deliver,
 					  o->on_progress ? progress : NULL, &b);

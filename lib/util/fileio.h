@@ -104,7 +104,9 @@ int atomic_sweep(const char *path);
 
 /*
  * The same for every file in @dir. A file staged (atomic_file_stage()) is
- * no longer locked: another process's staged files would go too.
+ * no longer locked: another process's staged files would go too, unless
+ * the caller knows none is there (a signing run holds the directories of
+ * its modules, kiln_module_batch()).
  */
 int atomic_sweep_dir(const char *dir);
 

@@ -324,4 +324,35 @@ check "verify walks directories" sh -c '
 	grep -q "mixed/a.ko: ok" "$1/dir.out" && grep -q "mixed/d.ko: ok" "$1/dir.out"' - "$w"
 expect_fail "verify needs --cert" 2 "--cert CERT is required" "$KILN" module verify "$w/ref.ko"
 
+# ---- two runs over one directory at once ----------------------------------------
+
+# A signs a*.ko, and B starts on b*.ko once A has a signed file staged beside
+# its module: B's sweep of what killed runs left must leave A's alone
+mkdir "$w/two"
+i=0
+while [ $i -lt 150 ]; do
+	cp "$w/stripped/kiln_plain.ko" "$w/two/a$i.ko"
+	cp "$w/stripped/kiln_plain.ko" "$w/two/b$i.ko"
+	i=$((i + 1))
+done
+two_at_once() {
+	"$KILN" module sign -k "$w/RSA-4096.pem" "$w"/two/a*.ko >"$w/two-a.out" 2>&1 &
+	a=$!
+	i=0
+	until ls -A "$w/two" | grep -q '^\.a.*\.kiln-'; do
+		i=$((i + 1))
+		[ $i -lt 2000 ] || break
+		sleep 0.005
+	done
+	"$KILN" module sign -k "$w/RSA-4096.pem" "$w"/two/b*.ko >"$w/two-b.out" 2>&1
+	sb=$?
+	wait $a
+	[ $? = 0 ] && [ $sb = 0 ] || { cat "$w/two-a.out" "$w/two-b.out" >&2; return 1; }
+}
+check "two runs over one directory at once: both succeed" two_at_once
+check "and every module of both is signed" sh -c '
+	test "$("$1" module verify --cert "$2/RSA-4096.der" "$2/two" | grep -c ": ok")" = 300' \
+	- "$KILN" "$w"
+check "and nothing is left beside them" sh -c '! ls -A "$1/two" | grep -q "^\\."' - "$w"
+
 done_testing
