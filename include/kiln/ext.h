@@ -116,11 +116,20 @@ int kiln_ext_check_entry(struct kiln_ctx *ctx, const struct kiln_ext_entry *e);
  * Whether @len bytes of file @name hold private key material: a PEM
  * "PRIVATE KEY" block of any kind (PKCS#8, encrypted, RSA, EC, DSA,
  * OpenSSH), a DER private key OpenSSL can parse, or a file called
- * signing_key.pem (the kernel build's). 1 with what it is in *@ret_what
- * ("a PEM private key"), or 0.
+ * signing_key.pem (the kernel build's). Keys that their authors published
+ * as test data (GnuTLS's self-test keys in libgnutls.so, Linux's SGX
+ * selftest key), known byte for byte, are passed over. 1 with what it is
+ * in *@ret_what ("a PEM private key"), or 0.
  */
 int kiln_ext_find_private_key(const char *name, const void *data, size_t len,
 			      const char **ret_what);
+
+/*
+ * Changes whenever kiln_ext_find_private_key() finds more or less: what
+ * was remembered of an earlier scan (a layer found clean, a stage's output
+ * refused by the registry cache) under another version is scanned again.
+ */
+#define KILN_EXT_KEY_SCAN_VERSION 2
 
 /* ---- private keys in an image (lib/ext/image-keys.c) ---- */
 

@@ -462,7 +462,9 @@ char *cache_remote_refusal(const char *cache_dir, const char *key)
 {
 	char *path;
 
-	if (asprintf(&path, "%s/modules/%s.private-key", cache_dir, key) < 0)
+	/* remembered for one version of the scan: another may find otherwise */
+	if (asprintf(&path, "%s/modules/%s.private-key-%d", cache_dir, key,
+		     KILN_EXT_KEY_SCAN_VERSION) < 0)
 		return NULL;
 	return path;
 }

@@ -34,8 +34,8 @@
 /* "<digest> clean <version>" lines, appended as append_hint_lines() does */
 #define CLEAN_FILE "kiln-key-scan"
 #define CLEAN_MAX (1u << 20)
-/* Bump when kiln_ext_find_private_key() finds more: layers found clean before are read again. */
-#define CLEAN_VERSION "1"
+/* "<digest> clean <KILN_EXT_KEY_SCAN_VERSION>": under another version, read again */
+#define CLEAN_LINE "%s clean %d\n"
 
 struct key_scan {
 	struct kiln_ctx *ctx;
@@ -191,7 +191,8 @@ static bool known_clean(const struct key_scan *k, const struct kiln_digest *d)
 {
 	char line[sizeof(d->s) + 32];
 	const char *p = k->clean, *end;
-	size_t n = (size_t)snprintf(line, sizeof(line), "%s clean " CLEAN_VERSION "\n", d->s);
+	size_t n =
+	    (size_t)snprintf(line, sizeof(line), CLEAN_LINE, d->s, KILN_EXT_KEY_SCAN_VERSION);
 
 	if (!k->clean)
 		return false;
@@ -271,7 +272,8 @@ static int scan_manifest(struct key_scan *k, const struct kiln_descriptor *d, co
 		}
 		k->r->n_layers++;
 		if (k->r->n_findings == before &&
-		    strbuf_addf(&k->found_clean, "%s clean " CLEAN_VERSION "\n", l->digest.s) < 0)
+		    strbuf_addf(&k->found_clean, CLEAN_LINE, l->digest.s,
+				KILN_EXT_KEY_SCAN_VERSION) < 0)
 			return -ENOMEM;
 	}
 	return k->r->n_findings > first ? mark_hidden(k, d, first) : 0;

@@ -18,6 +18,7 @@
 
 #include <kiln/ext.h>
 
+#include "base64.h"
 #include "keys.h"
 #include "macro.h"
 
@@ -65,19 +66,87 @@ static const unsigned char *next_line(const unsigned char *p, const unsigned cha
 }
 
 /*
+ * Private keys that their authors published as test data, by the SHA-256
+ * of their DER: a file that holds one leaks no one's key. Libraries embed
+ * theirs to test themselves at start, and a kernel source tree carries one,
+ * so that without this list a build root (libgnutls.so) or an unpacked
+ * kernel tree would count as holding a private key, could not be shared
+ * through a registry cache, and an extension shipping GnuTLS would fail
+ * validation. Only a key found here byte for byte is passed over.
+ */
+static const char *const published_keys[] = {
+	/* GnuTLS's self-tests (lib/crypto-selftests-pk.c), in libgnutls.so.30: GOST */
+	"87e288dc7dbc29a24241b596ec8c84f949d9f09f34fc0cf69242481fb2274770",
+	"d245e52c341a76645e1b0e56c58dc964cd4f3ecaea64a9c6d6db9897d4948a8a",
+	"0294b4406902e33bb02f89eaf4c691328790d7a9cd01b873d68edac994f310a1",
+	/* ECDSA */
+	"60c323abe4854b03743005874156ef6e0343bc9c05c09a2a43335cdda19342b3",
+	"995b8d5b08ac126a74f39d812fc8cce270d026093d810f366de923bb0fe47f60",
+	"09416ba3e0782523c56225fb168cd58cda7796e938db1b53f79b6abbaed2bbc7",
+	"7e38af7715bbb425a6aa8060b7c0af60aeb81d39975c55e83edcb9eae7a5e9f8",
+	"458022ddcb5598b39253bc027eb02c4f3dba00e2bdbaef239a35bc91c9bd4f3a",
+	/* DSA, RSA */
+	"09f1c1a4680df80b9e8e6e587d3a787de7402a919e366426ad807a1c0f8c98c1",
+	"2859ff03b44c8f0e4f96604b8cced325ef4d01ca935422b2041d88d8809f8fa1",
+	/* Linux, tools/testing/selftests/sgx/sign_key.pem */
+	"739756e08012f17a899b05995ed88295c68e434b8680d7d8a1219347a07cb7b1",
+};
+
+static bool is_published_der(const void *der, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char hex[2 * 32 + 1];
+	unsigned md_len = 0;
+
+	if (!EVP_Digest(der, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32) {
+		ERR_clear_error();
+		return false;
+	}
+	for (unsigned i = 0; i < md_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (size_t i = 0; i < ELEMENTSOF(published_keys); i++)
+		if (streq(hex, published_keys[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The same for the body of a PEM block, from the end of its BEGIN line to
+ * the start of its END line: its base64 lines decoded. A block with
+ * headers (an encrypted one) or that does not decode is no published key.
+ */
+static bool is_published_pem(const unsigned char *p, const unsigned char *end)
+{
+	_cleanup_free_ char *b64 = malloc(end - p + 1), *der = NULL;
+	size_t n = 0, der_len;
+
+	if (!b64)
+		return false; /* counted as a key: the safe side */
+	for (; p < end; p++) {
+		if (*p == ':')
+			return false;
+		if (is_base64(*p))
+			b64[n++] = (char)*p;
+	}
+	b64[n] = '\0';
+	return base64_decode(b64, &der, &der_len) >= 0 && is_published_der(der, der_len);
+}
+
+/*
  * Whether a real PEM block follows its BEGIN line (ending at @p): lines of
  * base64, RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") and blank lines up to
  * "-----END <label>PRIVATE KEY-----". A program that merely names the
- * marker in its strings has no such block after it.
+ * marker in its strings has no such block after it. The start of the END
+ * line, or NULL.
  */
-static bool pem_body_follows(const unsigned char *p, const unsigned char *end, const char *label,
-			     size_t label_len)
+static const unsigned char *pem_body_end(const unsigned char *p, const unsigned char *end,
+					 const char *label, size_t label_len)
 {
 	const unsigned char *limit = end - p > PEM_BLOCK_MAX ? p + PEM_BLOCK_MAX : end;
 	size_t n_base64 = 0;
 
 	if (p >= limit || (*p != '\n' && *p != '\r'))
-		return false;
+		return NULL;
 	p = next_line(p, limit);
 	while (p < limit) {
 		const unsigned char *eol = next_line(p, limit), *q = p;
@@ -85,24 +154,25 @@ static bool pem_body_follows(const unsigned char *p, const unsigned char *end, c
 
 		if ((size_t)(limit - p) >= strlen("-----END ") && memcmp(p, "-----END ", 9) == 0) {
 			q = p + 9;
-			return n_base64 >= 4 &&
-			       (size_t)(limit - q) >= label_len + strlen(PEM_TAIL) &&
-			       memcmp(q, label, label_len) == 0 &&
-			       memcmp(q + label_len, PEM_TAIL, strlen(PEM_TAIL)) == 0;
+			if (n_base64 >= 4 && (size_t)(limit - q) >= label_len + strlen(PEM_TAIL) &&
+			    memcmp(q, label, label_len) == 0 &&
+			    memcmp(q + label_len, PEM_TAIL, strlen(PEM_TAIL)) == 0)
+				return p;
+			return NULL;
 		}
 		if (memchr(p, ':', eol - p)) {
 			/* a header line; its value may continue on indented lines */
 		} else {
 			for (; q < eol && *q != '\n' && *q != '\r'; q++) {
 				if (!is_base64(*q))
-					return false;
+					return NULL;
 				n++;
 			}
 			n_base64 += n;
 		}
 		p = eol;
 	}
-	return false;
+	return NULL;
 }
 
 static bool is_label_char(unsigned char c)
@@ -129,7 +199,7 @@ static const char *find_pem_key(const unsigned char *data, size_t len)
 
 	while (p < end) {
 		const unsigned char *hit = memmem(p, end - p, PEM_TAIL, strlen(PEM_TAIL));
-		const unsigned char *label;
+		const unsigned char *label, *body_end;
 
 		if (!hit)
 			return NULL;
@@ -139,7 +209,8 @@ static const char *find_pem_key(const unsigned char *data, size_t len)
 		if (!label)
 			continue;
 
-		if (!pem_body_follows(p, end, (const char *)label, hit - label))
+		body_end = pem_body_end(p, end, (const char *)label, hit - label);
+		if (!body_end || is_published_pem(p, body_end))
 			continue;
 		for (size_t i = 0; i < ELEMENTSOF(pem_kinds); i++)
 			if (strlen(pem_kinds[i].label) == (size_t)(hit - label) &&
@@ -198,7 +269,9 @@ static const char *find_der_key(const unsigned char *data, size_t len)
 		return NULL;
 
 	pkey = d2i_AutoPrivateKey(NULL, &p, (long)len);
-	if (pkey) {
+	if (pkey && is_published_der(data, len)) {
+		EVP_PKEY_free(pkey);
+	} else if (pkey) {
 		what = "a DER private key";
 		EVP_PKEY_free(pkey);
 	} else if (is_encrypted_pkcs8(data, len)) {

@@ -41,7 +41,6 @@
 #define WINDOW_INFO_EXTRA 2
 #define WINDOW_PER_JOB 16
 
-
 struct slot {
 	struct kiln_module_batch_item item;
 	struct kmod_signed staged; /* SIGN: the signed module, until it is renamed into place */
