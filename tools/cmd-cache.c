@@ -30,7 +30,8 @@ static void main_help(void)
 	       "$XDG_CACHE_HOME/kiln, else ~/.cache/kiln):\n"
 	       "  ls      list the cached stage outputs\n"
 	       "  du      show what the cache holds, by kind\n"
-	       "  prune   remove cached stages, snapshots and leftovers of killed builds\n"
+	       "  prune   remove cached stages, snapshots, squashfs images and leftovers\n"
+	       "          of killed builds\n"
 	       "\n"
 	       "Run 'kiln cache SUBCOMMAND --help' for its options.\n");
 }
@@ -154,6 +155,7 @@ static void usage_json(struct json_writer *w, const struct kiln_cache_usage *u)
 		{ "snapshots", u->snapshots, u->n_snapshots },
 		{ "sources", u->sources, u->n_sources },
 		{ "cachePaths", u->cache_paths, u->n_cache_paths },
+		{ "squashfs", u->squashfs, u->n_squashfs },
 	};
 
 	json_begin_object(w);
@@ -177,6 +179,7 @@ static void usage_text(struct strbuf *out, const struct kiln_cache_usage *u)
 	strbuf_addf(out, "snapshots   %6u  %10.1f MiB\n", u->n_snapshots, mib(u->snapshots));
 	strbuf_addf(out, "sources     %6u  %10.1f MiB\n", u->n_sources, mib(u->sources));
 	strbuf_addf(out, "cachePaths  %6u  %10.1f MiB\n", u->n_cache_paths, mib(u->cache_paths));
+	strbuf_addf(out, "squashfs    %6u  %10.1f MiB\n", u->n_squashfs, mib(u->squashfs));
 	strbuf_addf(out, "leftovers           %10.1f MiB\n", mib(u->work));
 }
 
@@ -214,7 +217,9 @@ static int prune_help(void)
 	       "\n"
 	       "Remove cached stage outputs (their names; the store's gc then frees blobs\n"
 	       "nothing else names), every snapshot (remade from the store when needed),\n"
-	       "and what killed builds left. Sources and cachePaths stay unless --all.\n"
+	       "every extension squashfs image of kiln image installer (made again when\n"
+	       "needed) and what killed builds left. Sources and cachePaths stay unless\n"
+	       "--all.\n"
 	       "Refused while a build uses the cache.\n"
 	       "\n"
 	       "Options:\n"

@@ -369,6 +369,8 @@ struct kiln_cache_usage {
 	unsigned n_sources;
 	uint64_t cache_paths;
 	unsigned n_cache_paths;
+	uint64_t squashfs; /* extensions made squashfs images by kiln image installer */
+	unsigned n_squashfs;
 	uint64_t work; /* leftovers of stages that were killed */
 };
 
@@ -383,9 +385,9 @@ struct kiln_cache_prune_options {
 
 /*
  * Remove stage cache entries (their refs; kiln_store_gc() then frees the
- * blobs), every snapshot (they are made again from the store when needed),
- * and what killed builds left in work/. Sources and cachePaths stay unless
- * @all. *@ret gets what was (or would be) freed.
+ * blobs), every snapshot and extension squashfs image (they are made again
+ * when needed), and what killed builds left in work/. Sources and
+ * cachePaths stay unless @all. *@ret gets what was (or would be) freed.
  */
 int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cache_dir,
 		     const struct kiln_cache_prune_options *o, struct kiln_cache_usage *ret);

@@ -128,7 +128,7 @@ static void dir_usage(const char *dir, uint64_t *ret_bytes, unsigned *ret_n)
 }
 
 struct cache_dirs {
-	char *dir, *snapshots, *sources, *cache_paths, *work, *locks;
+	char *dir, *snapshots, *sources, *cache_paths, *squashfs, *work, *locks;
 };
 
 static void cache_dirs_release(struct cache_dirs *d)
@@ -137,6 +137,7 @@ static void cache_dirs_release(struct cache_dirs *d)
 	free(d->snapshots);
 	free(d->sources);
 	free(d->cache_paths);
+	free(d->squashfs);
 	free(d->work);
 	free(d->locks);
 }
@@ -152,9 +153,11 @@ static int cache_dirs_init(struct kiln_ctx *ctx, const char *cache_dir, struct c
 	d.snapshots = path_join(d.dir, "snapshots");
 	d.sources = path_join(d.dir, "sources");
 	d.cache_paths = path_join(d.dir, "cachepaths");
+	/* kiln image installer's (lib/image/installer-ext.c) */
+	d.squashfs = path_join(d.dir, "image/sqsh");
 	d.work = path_join(d.dir, "work");
 	d.locks = path_join(d.dir, STAGE_LOCKS_DIR);
-	if (!d.snapshots || !d.sources || !d.cache_paths || !d.work || !d.locks)
+	if (!d.snapshots || !d.sources || !d.cache_paths || !d.squashfs || !d.work || !d.locks)
 		return -ENOMEM;
 	*ret = d;
 	d = (struct cache_dirs){ 0 };
@@ -183,14 +186,20 @@ int kiln_cache_usage(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 	dir_usage(dirs.snapshots, &u.snapshots, &u.n_snapshots);
 	dir_usage(dirs.sources, &u.sources, &u.n_sources);
 	dir_usage(dirs.cache_paths, &u.cache_paths, &u.n_cache_paths);
+	dir_usage(dirs.squashfs, &u.squashfs, &u.n_squashfs);
 	dir_usage(dirs.work, &u.work, NULL);
 	*ret = u;
 	return 0;
 }
 
-/* Remove every entry of @dir (not @dir itself), adding what they held to *@bytes. */
-static int empty_dir(struct kiln_ctx *ctx, const char *dir, bool dry_run, uint64_t *bytes,
-		     unsigned *count)
+/*
+ * Remove every entry of @dir (not @dir itself), adding what they held to
+ * *@bytes; with @visible_only, not the hidden ones, which are files being
+ * written (atomic_file's temporary names) by a process that takes no lock
+ * of the cache.
+ */
+static int empty_dir(struct kiln_ctx *ctx, const char *dir, bool visible_only, bool dry_run,
+		     uint64_t *bytes, unsigned *count)
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
@@ -203,7 +212,8 @@ static int empty_dir(struct kiln_ctx *ctx, const char *dir, bool dry_run, uint64
 	if (!d)
 		return -ENOMEM;
 	while ((de = readdir(d))) {
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+		if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
+		    (visible_only && de->d_name[0] == '.'))
 			continue;
 		*bytes += disk_usage_at(dirfd(d), de->d_name);
 		(*count)++;
@@ -275,19 +285,22 @@ int kiln_cache_prune(struct kiln_ctx *ctx, struct kiln_store *s, const char *cac
 	if (r < 0)
 		return r;
 
-	r = empty_dir(ctx, dirs.snapshots, o->dry_run, &u.snapshots, &u.n_snapshots);
+	r = empty_dir(ctx, dirs.snapshots, false, o->dry_run, &u.snapshots, &u.n_snapshots);
+	if (r >= 0)
+		r = empty_dir(ctx, dirs.squashfs, true, o->dry_run, &u.squashfs, &u.n_squashfs);
 	if (r >= 0)
 		r = workdir_clean(ctx, dirs.work, o->dry_run, &u.work);
 	if (r >= 0 && o->all)
-		r = empty_dir(ctx, dirs.sources, o->dry_run, &u.sources, &u.n_sources);
+		r = empty_dir(ctx, dirs.sources, false, o->dry_run, &u.sources, &u.n_sources);
 	if (r >= 0 && o->all)
-		r = empty_dir(ctx, dirs.cache_paths, o->dry_run, &u.cache_paths, &u.n_cache_paths);
+		r = empty_dir(ctx, dirs.cache_paths, false, o->dry_run, &u.cache_paths,
+			      &u.n_cache_paths);
 	if (r >= 0) {
 		/* empty files, one per stage key built; no build holds one now */
 		uint64_t bytes = 0;
 		unsigned count = 0;
 
-		r = empty_dir(ctx, dirs.locks, o->dry_run, &bytes, &count);
+		r = empty_dir(ctx, dirs.locks, false, o->dry_run, &bytes, &count);
 	}
 	if (r < 0)
 		return r;

@@ -193,6 +193,16 @@ check "the second run squashes nothing: both extensions and modules.dep come fro
 check "the cached images were not rewritten (their mtimes)" \
 	sh -c "stat -c '%n %y' cache/image/sqsh/*.sqsh | cmp - cache1.txt"
 check "two runs give byte-identical installer tars" cmp run1.tar out/installer-amd64.tar
+check "kiln cache du counts the cached squashfs images" sh -c '
+	"$1" cache du --json | python3 -c "import json, sys; assert json.load(sys.stdin)[\"squashfs\"][\"count\"] == 3"' \
+	- "$KILN"
+check "kiln cache prune removes them" sh -c '
+	"$1" cache prune | grep -q . && ! ls cache/image/sqsh/*.sqsh 2>/dev/null' - "$KILN"
+expect_out "after the prune, the same inputs again" 0 'out/installer-amd64.tar' image "${exts[@]}" \
+	--kernel-cert cert.der
+cp "$out/stderr" run3.err
+check "... squash all three again, to the same bytes" sh -c "
+	grep -c 'sqsh ([a-z.-]*): squashed in' run3.err | grep -qx 3 && cmp run1.tar out/installer-amd64.tar"
 check "skopeo copies the docker-archive into an OCI layout" \
 	skopeo copy --quiet docker-archive:out/installer-amd64.tar oci:oci-copy:x
 
