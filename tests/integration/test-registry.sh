@@ -212,6 +212,15 @@ fault "500 twice on blob HEADs: retried" \
 	"answered 500; retrying" \
 	"$KILN" push -q src:v1 "$P/fault/a:v1"
 check "the proxy answered 500" grep -q "HEAD .* 500 status" "$tmp/proxy.log"
+fault "MANIFEST_BLOB_UNKNOWN twice on the manifest PUT (a push racing another): retried" \
+	'[{"method": "PUT", "path": "/manifests/", "action": "status", "status": 400, "code": "MANIFEST_BLOB_UNKNOWN", "times": 2}]' \
+	"calls a blob it just confirmed unknown .*retrying \\(2 of 4\\)" \
+	"$KILN" push -q src:v1 "$P/fault/race:v1"
+fault_fails "MANIFEST_BLOB_UNKNOWN on every manifest PUT: one error after 4 tries" \
+	'[{"method": "PUT", "path": "/manifests/", "action": "status", "status": 400, "code": "MANIFEST_BLOB_UNKNOWN"}]' \
+	"MANIFEST_BLOB_UNKNOWN" \
+	"$KILN" push -q src:v1 "$P/fault/race2:v1"
+check "... asked 4 times" test "$(grep -c 'PUT /v2/fault/race2/manifests/v1 400' "$tmp/proxy.log")" = 4
 fault "429 with Retry-After on upload starts: retried" \
 	'[{"method": "POST", "path": "/blobs/uploads/", "action": "status", "status": 429, "retry_after": 1, "times": 2}]' \
 	"answered 429; retrying" \
