@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /*
  * The store's insides, shared by store.c (layout, blobs, writers),
  * store-refs.c (index.json, refs, resolving, loading images) and
@@ -26,6 +28,7 @@ struct kiln_store {
 	int blobs_fd; /* blobs/sha256 */
 	int tmp_fd;
 	int gc_lock_fd; /* held LOCK_SH while open */
+	bool tmp_swept; /* by this handle's first blob writer */
 };
 
 /*

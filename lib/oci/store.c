@@ -381,10 +381,25 @@ struct kiln_blob_writer {
 	bool done;
 };
 
+/*
+ * What blob writers that were killed left in tmp/ (a pull's partial
+ * blobs, which may be large), removed by the first writer of each handle
+ * rather than at the next gc: each while holding its lock, so that a
+ * writer that has just made its file finds it gone and makes another.
+ * A temporary file of a live writer is locked, and stays.
+ */
+static void sweep_tmp_once(struct kiln_store *s)
+{
+	if (!__atomic_exchange_n(&s->tmp_swept, true, __ATOMIC_RELAXED))
+		(void)sweep_unlocked_at(s->tmp_fd, NULL, NULL);
+}
+
 int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln_blob_writer **ret)
 {
 	_cleanup_(kiln_blob_writer_freep) struct kiln_blob_writer *w = NULL;
 	int r;
+
+	sweep_tmp_once(s);
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -407,12 +422,23 @@ int kiln_blob_writer_new(struct kiln_ctx *ctx, struct kiln_store *s, struct kiln
 		if (w->fd < 0 && (errno != EEXIST || tries > 100))
 			return kiln_error(ctx, errno, "cannot create a temporary file in %s/%s: %m",
 					  s->path, STORE_TMP_DIR);
+		if (w->fd < 0)
+			continue;
+		/* tells gc and sweep_tmp_once() that this file is being written */
+		r = lock_new_temp(w->fd);
+		if (r == -ESTALE && tries < 100) {
+			/* swept before it was locked: gone already */
+			closep(&w->fd);
+			w->fd = -1;
+			continue;
+		}
+		if (r < 0) {
+			(void)unlinkat(s->tmp_fd, w->name, 0);
+			return kiln_error(ctx, -r, "cannot lock %s/%s/%s: %s", s->path,
+					  STORE_TMP_DIR, w->name, strerror(-r));
+		}
 	}
 	w->done = false;
-	/* tells gc this file is being written (it sweeps temporary files nobody holds) */
-	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
-		return kiln_error(ctx, errno, "cannot lock %s/%s/%s: %m", s->path, STORE_TMP_DIR,
-				  w->name);
 	*ret = TAKE_PTR(w);
 	return 0;
 }

@@ -151,12 +151,7 @@ static char *temp_name(const char *path)
 
 #define TEMP_TRIES 8
 
-/*
- * Lock a temporary file or directory just made, for as long as @fd stays
- * open: 0, or -ESTALE when a sweeper took it for a leftover first (it was
- * not locked yet) and removed it: make another.
- */
-static int lock_new_temp(int fd)
+int lock_new_temp(int fd)
 {
 	struct stat st;
 
@@ -345,22 +340,18 @@ bool atomic_is_temp_name(const char *name, const char *base)
 			 strncmp(name + 1, base, strlen(base)) == 0);
 }
 
-/* Remove the orphaned temporary names of @base (NULL: of any file) in @dir. */
-static int sweep(const char *dir, const char *base)
+int sweep_unlocked_at(int dirfd, bool (*want)(const char *name, const void *userdata),
+		      const void *userdata)
 {
 	_cleanup_(strv_freep) char **names = NULL;
-	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int n;
+	int n = dir_names(dirfd, &names);
 
-	if (dirfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	n = dir_names(dirfd, &names);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
 		_cleanup_close_ int fd = -1;
 
-		if (!atomic_is_temp_name(names[i], base))
+		if (want && !want(names[i], userdata))
 			continue;
 		fd = openat(dirfd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		/* removed with the lock held: its writer, if it has just made it, makes another */
@@ -368,6 +359,21 @@ static int sweep(const char *dir, const char *base)
 			(void)remove_tree_at(dirfd, names[i]);
 	}
 	return 0;
+}
+
+static bool is_temp_of(const char *name, const void *base)
+{
+	return atomic_is_temp_name(name, base);
+}
+
+/* Remove the orphaned temporary names of @base (NULL: of any file) in @dir. */
+static int sweep(const char *dir, const char *base)
+{
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dirfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return sweep_unlocked_at(dirfd, is_temp_of, base);
 }
 
 int atomic_sweep(const char *path)

@@ -111,6 +111,23 @@ int atomic_sweep(const char *path);
 int atomic_sweep_dir(const char *dir);
 
 /*
+ * Lock a temporary file or directory just made, for as long as @fd stays
+ * open, as every writer of a temporary name must: 0, or -ESTALE when a
+ * sweeper took it for a leftover first (it was not locked yet) and
+ * removed it: make another.
+ */
+int lock_new_temp(int fd);
+
+/*
+ * Remove each file or directory in @dirfd for which @want (NULL: each)
+ * says yes and that no live writer holds (flock), holding its lock while
+ * it goes: a writer that has made it and not locked it yet finds it gone
+ * (lock_new_temp()) and makes another. 0 or -errno.
+ */
+int sweep_unlocked_at(int dirfd, bool (*want)(const char *name, const void *userdata),
+		      const void *userdata);
+
+/*
  * Whether @name in @dirfd (a file or directory, not followed) can be
  * flock()ed at once: no live writer holds it.
  */
