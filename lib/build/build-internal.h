@@ -268,6 +268,27 @@ struct run {
 	const char *phase;
 };
 
+/* @name under the run's directory, made unless it is there; in *@ret. */
+int run_make_dir(struct run *r, const char *name, char **ret);
+
+/*
+ * The mounts of one instruction (stage-mounts.c): /tmp/build (@build_dir),
+ * its step's cachePaths, each mounted now under the run's directory as an
+ * overlay of its own, and its secrets. step_mounts_close() unmounts and
+ * frees them, whether or not step_mounts_open() succeeded; 0 or the first
+ * unmount's error.
+ */
+struct step_mounts {
+	struct sandbox_mount *v;
+	size_t n;
+	char **owned; /* [i]: the path made for v[i] (NULL for /tmp/build) */
+	size_t n_cache; /* owned[1 .. n_cache]: the cachePaths overlays mounted */
+};
+
+int step_mounts_open(struct run *r, const struct kiln_step *step, const char *build_dir,
+		     struct step_mounts *m);
+int step_mounts_close(struct run *r, struct step_mounts *m);
+
 /* Tell the caller's callback where the run is: its step, phase and @instruction (may be NULL). */
 void run_report(struct run *r, const char *instruction);
 

@@ -145,8 +145,7 @@ static int env_init(struct run *r)
 
 /* ---- the root ---------------------------------------------------------------- */
 
-/* @name under the run's directory, made unless it is there; in *@ret. */
-static int make_dir(struct run *r, const char *name, char **ret)
+int run_make_dir(struct run *r, const char *name, char **ret)
 {
 	*ret = path_join(r->work, name);
 	if (!*ret)
@@ -166,14 +165,14 @@ static int make_dir(struct run *r, const char *name, char **ret)
 static int make_build_dir(struct run *r)
 {
 	_cleanup_free_ char *empty = NULL, *upper = NULL, *work = NULL;
-	int ret = make_dir(r, "build", &r->build);
+	int ret = run_make_dir(r, "build", &r->build);
 
 	if (ret >= 0)
-		ret = make_dir(r, "build-empty", &empty);
+		ret = run_make_dir(r, "build-empty", &empty);
 	if (ret >= 0)
-		ret = make_dir(r, "build-upper", &upper);
+		ret = run_make_dir(r, "build-upper", &upper);
 	if (ret >= 0)
-		ret = make_dir(r, "build-work", &work);
+		ret = run_make_dir(r, "build-work", &work);
 	if (ret >= 0)
 		ret = sandbox_mount_overlay(r->ctx, r->build, (const char *const *)&empty, 1,
 					    upper, work, r->b->userns);
@@ -185,12 +184,12 @@ static int make_build_dir(struct run *r)
 
 static int make_dirs(struct run *r)
 {
-	int ret = make_dir(r, "root", &r->root);
+	int ret = run_make_dir(r, "root", &r->root);
 
 	if (ret >= 0)
-		ret = make_dir(r, "upper", &r->upper);
+		ret = run_make_dir(r, "upper", &r->upper);
 	if (ret >= 0)
-		ret = make_dir(r, "ovl-work", &r->ovl_work);
+		ret = run_make_dir(r, "ovl-work", &r->ovl_work);
 	if (ret >= 0)
 		ret = make_build_dir(r);
 	if (ret < 0)
@@ -388,135 +387,6 @@ static int fetch_sources(struct run *r)
 
 /* ---- instructions ------------------------------------------------------------ */
 
-static const char *secret_path(struct run *r, const char *id)
-{
-	for (size_t i = 0; i < r->b->o->n_secrets; i++)
-		if (streq(r->b->o->secrets[i].id, id))
-			return r->b->o->secrets[i].path;
-	return NULL;
-}
-
-/* The id of a cachePaths directory: its path, made a file name. */
-static char *cache_path_dir(struct run *r, const char *path)
-{
-	_cleanup_free_ char *name = strdup(path);
-	char *dir;
-
-	if (!name)
-		return NULL;
-	for (char *p = name; *p; p++)
-		if (*p == '/')
-			*p = '_';
-	if (mkdir(r->b->cache_paths_dir, 0700) < 0 && errno != EEXIST)
-		return NULL;
-	dir = path_join(r->b->cache_paths_dir, name);
-	if (dir && mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-/*
- * The @i-th cachePaths directory of a step, @path in the sandbox, mounted
- * under the run's work directory in *@ret: an overlay of its own (an empty
- * lower layer, the cache directory as its upper one), as the build
- * directory is, so that the step's /proc/self/mountinfo shows "/" for it
- * where a bind mount of the directory showed its path in kiln's cache.
- * Files go straight to the cache directory: no lower layer holds anything
- * to copy up or hide. Instructions run one after another, so the i-th
- * cachePath of each has the same mount point and overlay work directory.
- * Two builds over one cache may mount the same directory at once (the
- * kernel logs that its upperdir is in use, and goes on: index is off).
- * With nothing below it, neither overlay copies up or whites out; a name
- * one adds while an instruction of the other runs may stay unseen by a
- * lookup of that instruction (overlayfs keeps the negative dentry), which
- * for a cache is a miss; a directory's listing is always the real one.
- */
-static int cache_path_mount(struct run *r, const char *path, size_t i, char **ret)
-{
-	_cleanup_free_ char *dir = cache_path_dir(r, path);
-	_cleanup_free_ char *empty = NULL, *target = NULL, *work = NULL;
-	char name[sizeof("cache-18446744073709551615-work")];
-	int err;
-
-	if (!dir)
-		return kiln_error(r->ctx, errno ? errno : ENOMEM,
-				  "cannot make the cache directory for cachePaths \"%s\": %m",
-				  path);
-	err = make_dir(r, "cache-empty", &empty);
-	snprintf(name, sizeof(name), "cache-%zu", i);
-	if (err >= 0)
-		err = make_dir(r, name, &target);
-	snprintf(name, sizeof(name), "cache-%zu-work", i);
-	if (err >= 0)
-		err = make_dir(r, name, &work);
-	if (err >= 0)
-		err = sandbox_mount_overlay(r->ctx, target, (const char *const *)&empty, 1, dir,
-					    work, r->b->userns);
-	if (err < 0)
-		return err;
-	*ret = TAKE_PTR(target);
-	return 0;
-}
-
-/* Whether a secret id names a file in /run/secrets, and nothing beyond it. */
-static bool secret_id_is_valid(const char *id)
-{
-	return *id && !strchr(id, '/') && !streq(id, ".") && !streq(id, "..") &&
-	       strlen(id) <= NAME_MAX;
-}
-
-/* The bind mounts of a step: /tmp/build, its cachePaths and its secrets. */
-static int step_mounts(struct run *r, const struct kiln_step *step, const char *build_dir,
-		       struct sandbox_mount *mounts, char **owned, size_t *ret_n)
-{
-	size_t n = 0;
-
-	mounts[n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
-	for (size_t i = 0; step && i < step->cache_paths.n; i++) {
-		int ret = cache_path_mount(r, step->cache_paths.v[i], i, &owned[n]);
-
-		if (ret < 0)
-			return ret;
-		mounts[n] =
-		    (struct sandbox_mount){ .source = owned[n], .target = step->cache_paths.v[i] };
-		n++;
-	}
-	for (size_t i = 0; step && i < step->secrets.n; i++) {
-		_cleanup_free_ char *id = NULL;
-		bool optional;
-		const char *src;
-
-		id = secret_entry_id(step->secrets.v[i], &optional);
-		if (!id)
-			return -ENOMEM;
-		if (!secret_id_is_valid(id))
-			return kiln_error_at(
-			    r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
-			    "secret id \"%s\" must name a file in /run/secrets", id);
-		src = secret_path(r, id);
-		if (!src && optional)
-			continue; /* "ID?": the file is absent, and the step decides */
-		if (!src) {
-			kiln_error_at(r->ctx, EINVAL, r->st->pkg->file, step->line, step->col,
-				      "step %u uses secret \"%s\", which was not given", r->step,
-				      id);
-			kiln_error_add_hint(r->ctx, KILN_HINT_SECRET, id);
-			return -EINVAL;
-		}
-		if (asprintf(&owned[n], "/run/secrets/%s", id) < 0) {
-			owned[n] = NULL;
-			return -ENOMEM;
-		}
-		mounts[n] =
-		    (struct sandbox_mount){ .source = src, .target = owned[n], .read_only = true };
-		n++;
-	}
-	*ret_n = n;
-	return 0;
-}
-
 /*
  * A step that failed on a full filesystem (its files are in the cache's
  * work directory) says so: ENOSPC, and the advice that goes with it.
@@ -536,20 +406,15 @@ static int step_failed(struct run *r, int status)
 static int run_one(struct run *r, const struct kiln_step *step, const char *build_dir,
 		   const char *shell, const char *text)
 {
-	size_t max = 1 + (step ? step->cache_paths.n + step->secrets.n : 0), n = 0;
-	_cleanup_free_ struct sandbox_mount *mounts = calloc(max, sizeof(*mounts));
-	/* the paths made for the mounts; owned[0] stays NULL (the build directory is the run's) */
-	_cleanup_free_ char **owned = calloc(max, sizeof(*owned));
 	_cleanup_free_ char *script = NULL;
-	int status = 0, ret;
+	struct step_mounts m = { 0 };
+	int status = 0, ret, ret2;
 
-	if (!mounts || !owned)
-		return -ENOMEM;
 	if (asprintf(&script, "set -eou pipefail\n%s", text) < 0) {
 		script = NULL;
 		return -ENOMEM;
 	}
-	ret = step_mounts(r, step, build_dir, mounts, owned, &n);
+	ret = step_mounts_open(r, step, build_dir, &m);
 	if (ret >= 0) {
 		char *const argv[] = { (char *)shell, (char *)"-c", script, NULL };
 		struct sandbox_spec spec = {
@@ -559,8 +424,8 @@ static int run_one(struct run *r, const struct kiln_step *step, const char *buil
 			.cwd = BUILD_DIR,
 			.hostname = "kiln",
 			.network = step && step->network != KILN_NETWORK_NONE,
-			.mounts = mounts,
-			.n_mounts = n,
+			.mounts = m.v,
+			.n_mounts = m.n,
 			.output_fd = r->log_fd,
 			.cancel = &r->b->cancel,
 		};
@@ -570,15 +435,9 @@ static int run_one(struct run *r, const struct kiln_step *step, const char *buil
 			     text);
 		ret = sandbox_run(r->ctx, &spec, &status);
 	}
-	/* owned[1] on: the cachePaths mounted, in order, then the secrets' targets */
-	for (size_t i = 1; step && i <= step->cache_paths.n && owned[i]; i++) {
-		int ret2 = sandbox_umount(r->ctx, owned[i]);
-
-		if (ret >= 0)
-			ret = ret2;
-	}
-	for (size_t i = 1; i < max; i++)
-		free(owned[i]);
+	ret2 = step_mounts_close(r, &m);
+	if (ret >= 0)
+		ret = ret2;
 	if (ret >= 0 && status != 0)
 		ret = step_failed(r, status);
 	if (ret < 0) {
