@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 
 #include <kiln/module.h>
 
@@ -226,9 +227,11 @@ static int sign_commit(struct kiln_ctx *ctx, struct batch *b, size_t n)
  * leftover and remove it. A run sweeps a directory (what a killed run
  * left: signed files under hidden temporary names, never renamed) only
  * when no other run holds it; the next run finds the rest. Once per
- * directory in a row of paths; a directory that cannot be opened (its
- * modules' own errors say why, or no descriptor is left) is neither held
- * nor swept.
+ * directory in a row of paths, for at most half the descriptors the
+ * process may open (a Debian kernel's modules lie in about 800
+ * directories; the signing threads need descriptors too); a directory
+ * past that, or that cannot be opened (its modules' own errors say why),
+ * is neither held nor swept.
  */
 struct held_dirs {
 	int *fd;
@@ -246,12 +249,16 @@ static void held_dirs_release(struct held_dirs *h)
 static int hold_dirs(char *const *paths, size_t n, struct held_dirs *h)
 {
 	const char *last = NULL;
-	size_t last_len = 0;
+	size_t last_len = 0, max = n;
+	struct rlimit rl;
 
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 < max)
+		max = rl.rlim_cur / 2;
 	h->fd = calloc(n, sizeof(*h->fd));
 	if (!h->fd)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && h->n < max; i++) {
 		const char *slash = strrchr(paths[i], '/');
 		size_t len = slash ? (size_t)(slash - paths[i]) + 1 : 0;
 		_cleanup_free_ char *dir = NULL;
