@@ -78,6 +78,20 @@ struct cache_repo {
 	atomic_bool down; /* unreachable or refusing: not asked again in this build */
 };
 
+/* The cachePaths directories this build has mounted (stage-mounts.c). */
+struct cache_mounts {
+	pthread_mutex_t lock; /* the list, and making @work */
+	struct cache_mount **v;
+	size_t n, alloc;
+	char *work; /* a working directory of the build's, for the mount points */
+	int work_lock;
+};
+
+#define CACHE_MOUNTS_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .work_lock = -1 }
+
+/* Unmounted and unlocked by then: frees what the build kept of its cachePaths. */
+void cache_mounts_release(struct cache_mounts *m);
+
 struct build {
 	struct kiln_ctx *ctx; /* the caller's: only the scheduler thread uses it */
 	struct kiln_store *store;
@@ -98,6 +112,7 @@ struct build {
 
 	pthread_mutex_t lock; /* stages' states, the event callback */
 	pthread_cond_t changed;
+	struct cache_mounts cache_mounts; /* cachePaths' overlays (stage-mounts.c) */
 	atomic_bool cancel; /* a stage failed without --keep-going: stop the others */
 	pthread_mutex_t log_lock; /* the caller's context, for workers' warnings */
 };

@@ -458,6 +458,7 @@ void build_release(struct build *b)
 	free(b->work_dir);
 	free(b->snapshot_dir);
 	free(b->cache_paths_dir);
+	cache_mounts_release(&b->cache_mounts);
 	kiln_platform_release(&b->platform);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);
@@ -620,6 +621,7 @@ int kiln_build(struct kiln_ctx *ctx, struct kiln_store *s, const struct kiln_tre
 		.o = o,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.log_lock = PTHREAD_MUTEX_INITIALIZER,
+		.cache_mounts = CACHE_MOUNTS_INIT,
 		.changed = PTHREAD_COND_INITIALIZER,
 	};
 	_cleanup_close_ int lock = -1;

@@ -104,6 +104,7 @@ int kiln_build_plan(struct kiln_ctx *ctx, struct kiln_store *s, const struct kil
 		.o = o->build ? o->build : &no_options,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.log_lock = PTHREAD_MUTEX_INITIALIZER,
+		.cache_mounts = CACHE_MOUNTS_INIT,
 		.changed = PTHREAD_COND_INITIALIZER,
 	};
 	struct kiln_plan_stage *p = NULL;

@@ -48,11 +48,12 @@ int sandbox_enter(struct kiln_ctx *ctx, bool *ret_userns);
  * option string (which must fit one page). Every layer is named to the
  * kernel as /proc/self/fd/N of an O_PATH descriptor, so that the options a
  * step reads in /proc/self/mountinfo name no host path (of any length).
- * A writable one has "index=off", whatever the kernel's default: kiln needs
- * no hard link kept across copy-up, and two overlays may then share an
- * upper directory (a cachePaths directory, in two builds at once) where
- * the index would refuse the second. @userxattr adds "userxattr", required
- * in a user namespace. The kernel's own reason is part of the error message.
+ * A writable one has "index=off", whatever the kernel's default: kiln keeps
+ * no hard link across copy-up, and mounts a cachePaths directory again as
+ * the upper layer over another empty lower one at each use, which the
+ * index would refuse (it ties an upper layer to its first lower one).
+ * @userxattr adds "userxattr", required in a user namespace. The kernel's
+ * own reason is part of the error message.
  * Returns 0 or -errno.
  */
 int sandbox_mount_overlay(struct kiln_ctx *ctx, const char *target, const char *const *lowers,

@@ -7,10 +7,14 @@
  * own ("/" as their root), a secret is copied onto a tmpfs by the sandbox.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "build-internal.h"
@@ -26,68 +30,206 @@ static const char *secret_path(struct run *r, const char *id)
 	return NULL;
 }
 
-/* The id of a cachePaths directory: its path, made a file name. */
-static char *cache_path_dir(struct run *r, const char *path)
-{
-	_cleanup_free_ char *name = strdup(path);
-	char *dir;
+/*
+ * cachePaths. Each directory (<cache>/cachepaths/NAME) reaches a step
+ * through one overlay of the build's (an empty lower layer, the directory
+ * as its upper one), mounted while any of the build's instructions uses it
+ * and bound into each of their sandboxes: "/" in a step's mountinfo, where
+ * a bind mount of the directory showed its path in kiln's cache. Files go
+ * straight to the directory, as nothing below holds anything to copy up
+ * or hide. One overlay, not one an instruction, because file locks
+ * (flock, fcntl) are an overlay inode's: the steps of one build that run
+ * at once lock each other out as tools such as Go's module cache expect,
+ * where two overlays of one directory would not (and their writes to one
+ * file race: ESTALE, as the kernel warns when it mounts the second). For
+ * the same reason two builds never use one directory at once: the build
+ * whose instructions use it holds <cache>/cachepaths/.NAME.lock, and
+ * another waits (and says so) until none of them does.
+ */
+struct cache_mount {
+	pthread_mutex_t lock; /* users, and mounting and unmounting */
+	char *name; /* NAME */
+	char *slot; /* the name of its mount point in the build's working directory */
+	int lock_fd; /* .NAME.lock, held while users > 0 */
+	unsigned users;
+};
 
-	if (!name)
-		return NULL;
-	for (char *p = name; *p; p++)
+/* A cachePaths directory's name: its path in the sandbox, made a file name. */
+static char *cache_path_name(const char *path)
+{
+	char *name = strdup(path);
+
+	for (char *p = name; p && *p; p++)
 		if (*p == '/')
 			*p = '_';
-	if (mkdir(r->b->cache_paths_dir, 0700) < 0 && errno != EEXIST)
-		return NULL;
-	dir = path_join(r->b->cache_paths_dir, name);
-	if (dir && mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
+	return name;
 }
 
-/*
- * The @i-th cachePaths directory of a step, @path in the sandbox, mounted
- * under the run's work directory in *@ret: an overlay of its own (an empty
- * lower layer, the cache directory as its upper one), as the build
- * directory is, so that the step's /proc/self/mountinfo shows "/" for it
- * where a bind mount of the directory showed its path in kiln's cache.
- * Files go straight to the cache directory: no lower layer holds anything
- * to copy up or hide. Instructions run one after another, so the i-th
- * cachePath of each has the same mount point and overlay work directory.
- * Two builds over one cache may mount the same directory at once (the
- * kernel logs that its upperdir is in use, and goes on: index is off).
- * With nothing below it, neither overlay copies up or whites out; a name
- * one adds while an instruction of the other runs may stay unseen by a
- * lookup of that instruction (overlayfs keeps the negative dentry), which
- * for a cache is a miss; a directory's listing is always the real one.
- */
-static int cache_path_mount(struct run *r, const char *path, size_t i, char **ret)
+/* The build's entry for @name, made at its first use; NULL when out of memory. */
+static struct cache_mount *cache_mount_get(struct build *b, const char *name)
 {
-	_cleanup_free_ char *dir = cache_path_dir(r, path);
-	_cleanup_free_ char *empty = NULL, *target = NULL, *work = NULL;
-	char name[sizeof("cache-18446744073709551615-work")];
+	struct cache_mounts *m = &b->cache_mounts;
+	struct cache_mount *c = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n && !c; i++)
+		if (streq(m->v[i]->name, name))
+			c = m->v[i];
+	if (!c && kiln_grow((void **)&m->v, &m->alloc, m->n + 1, sizeof(*m->v)) >= 0 &&
+	    (c = calloc(1, sizeof(*c)))) {
+		pthread_mutex_init(&c->lock, NULL);
+		c->lock_fd = -1;
+		c->name = strdup(name);
+		if (asprintf(&c->slot, "%zu", m->n) < 0)
+			c->slot = NULL;
+		if (!c->name || !c->slot) {
+			free(c->name);
+			free(c->slot);
+			free(c);
+			c = NULL;
+		} else {
+			m->v[m->n++] = c;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return c;
+}
+
+/* The build's working directory for its cachePaths mounts, made at the first. */
+static int cache_mounts_work(struct run *r, const char **ret)
+{
+	struct cache_mounts *m = &r->b->cache_mounts;
+	int err = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (!m->work)
+		err = workdir_new(r->ctx, r->b->work_dir, "cachepaths", &m->work, &m->work_lock);
+	*ret = m->work;
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+/* .NAME.lock, taken for the build: polled, so that a failure elsewhere still stops the wait. */
+static int cache_mount_lock(struct run *r, struct cache_mount *c, const char *path)
+{
+	_cleanup_free_ char *file = NULL;
+	const struct timespec poll = { .tv_nsec = 100 * 1000 * 1000 };
+	_cleanup_close_ int fd = -1;
+	bool said = false;
+
+	if (asprintf(&file, "%s/.%s.lock", r->b->cache_paths_dir, c->name) < 0)
+		return -ENOMEM;
+	fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_error(r->ctx, errno, "cannot open \"%s\": %m", file);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return kiln_error(r->ctx, errno, "cannot lock \"%s\": %m", file);
+		if (atomic_load(&r->b->cancel))
+			return -ECANCELED;
+		if (!said) {
+			_cleanup_free_ char *phase = NULL;
+
+			if (asprintf(&phase, "waiting: another kiln build is using cachePaths %s",
+				     path) < 0)
+				return -ENOMEM;
+			build_event(r->b, &(struct kiln_build_event){
+					      .kind = KILN_BUILD_STAGE_STEP,
+					      .stage = r->st->pkg->name,
+					      .phase = phase,
+					  });
+		}
+		said = true;
+		nanosleep(&poll, NULL);
+	}
+	c->lock_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The overlay of @path's directory, mounted unless it is: its mount point in *@ret. */
+static int cache_mount_acquire(struct run *r, const char *path, char **ret)
+{
+	_cleanup_free_ char *name = cache_path_name(path), *dir = NULL;
+	_cleanup_free_ char *target = NULL, *upper_work = NULL, *empty = NULL;
+	struct cache_mount *c;
+	const char *work;
 	int err;
 
+	if (!name || !(c = cache_mount_get(r->b, name)))
+		return -ENOMEM;
+	dir = path_join(r->b->cache_paths_dir, name);
 	if (!dir)
-		return kiln_error(r->ctx, errno ? errno : ENOMEM,
-				  "cannot make the cache directory for cachePaths \"%s\": %m",
-				  path);
-	err = run_make_dir(r, "cache-empty", &empty);
-	snprintf(name, sizeof(name), "cache-%zu", i);
+		return -ENOMEM;
+	err = cache_mounts_work(r, &work);
+	if (err < 0)
+		return err;
+	target = path_join(work, c->slot);
+	empty = path_join(work, "empty");
+	if (!target || !empty || asprintf(&upper_work, "%s-work", target) < 0)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->users == 0) {
+		const char *const dirs[] = { r->b->cache_paths_dir, dir, empty, target,
+					     upper_work };
+
+		for (size_t i = 0; i < ELEMENTSOF(dirs) && err >= 0; i++)
+			if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)
+				err = kiln_error(r->ctx, errno, "cannot make \"%s\": %m", dirs[i]);
+		if (err >= 0)
+			err = cache_mount_lock(r, c, path);
+		if (err >= 0)
+			err = sandbox_mount_overlay(r->ctx, target, (const char *const *)&empty, 1,
+						    dir, upper_work, r->b->userns);
+		if (err < 0) {
+			closep(&c->lock_fd);
+			c->lock_fd = -1;
+		}
+	}
 	if (err >= 0)
-		err = run_make_dir(r, name, &target);
-	snprintf(name, sizeof(name), "cache-%zu-work", i);
-	if (err >= 0)
-		err = run_make_dir(r, name, &work);
-	if (err >= 0)
-		err = sandbox_mount_overlay(r->ctx, target, (const char *const *)&empty, 1, dir,
-					    work, r->b->userns);
+		c->users++;
+	pthread_mutex_unlock(&c->lock);
 	if (err < 0)
 		return err;
 	*ret = TAKE_PTR(target);
 	return 0;
+}
+
+/* One use of @path's overlay over: the last unmounts it and lets other builds in. */
+static int cache_mount_release(struct run *r, const char *path, const char *target)
+{
+	_cleanup_free_ char *name = cache_path_name(path);
+	struct cache_mount *c;
+	int err = 0;
+
+	if (!name || !(c = cache_mount_get(r->b, name)))
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	if (c->users > 0 && --c->users == 0) {
+		err = sandbox_umount(r->ctx, target);
+		closep(&c->lock_fd);
+		c->lock_fd = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+void cache_mounts_release(struct cache_mounts *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		/* unused by now: every instruction has released what it took */
+		closep(&m->v[i]->lock_fd);
+		pthread_mutex_destroy(&m->v[i]->lock);
+		free(m->v[i]->name);
+		free(m->v[i]->slot);
+		free(m->v[i]);
+	}
+	free(m->v);
+	if (m->work)
+		(void)remove_tree_at(AT_FDCWD, m->work);
+	free(m->work);
+	closep(&m->work_lock);
+	pthread_mutex_destroy(&m->lock);
 }
 
 /* Whether a secret id names a file in /run/secrets, and nothing beyond it. */
@@ -133,10 +275,25 @@ static int add_secrets(struct run *r, const struct kiln_step *step, struct step_
 	return 0;
 }
 
+/* Paths in the order of their cachePaths directories' names ('/' made '_'). */
+static int cache_name_cmp(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a;
+	const unsigned char *y = *(const unsigned char *const *)b;
+
+	for (;; x++, y++) {
+		int cx = *x == '/' ? '_' : *x, cy = *y == '/' ? '_' : *y;
+
+		if (cx != cy || !cx)
+			return cx - cy;
+	}
+}
+
 int step_mounts_open(struct run *r, const struct kiln_step *step, const char *build_dir,
 		     struct step_mounts *m)
 {
 	size_t max = 1 + (step ? step->cache_paths.n + step->secrets.n : 0);
+	_cleanup_free_ char **order = NULL;
 
 	*m = (struct step_mounts){ .v = calloc(max, sizeof(*m->v)),
 				   .owned = calloc(max, sizeof(*m->owned)) };
@@ -145,13 +302,23 @@ int step_mounts_open(struct run *r, const struct kiln_step *step, const char *bu
 	m->v[m->n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
 	if (!step)
 		return 0;
+	/*
+	 * In the order of their names, in which every build takes their locks,
+	 * so that two builds never wait for each other in a circle; a
+	 * directory's name sorts before those of the directories in it, which
+	 * are mounted after it.
+	 */
+	order = malloc(step->cache_paths.n * sizeof(*order) + 1);
+	if (!order)
+		return -ENOMEM;
+	memcpy(order, step->cache_paths.v, step->cache_paths.n * sizeof(*order));
+	qsort(order, step->cache_paths.n, sizeof(*order), cache_name_cmp);
 	for (size_t i = 0; i < step->cache_paths.n; i++) {
-		int err = cache_path_mount(r, step->cache_paths.v[i], i, &m->owned[m->n]);
+		int err = cache_mount_acquire(r, order[i], &m->owned[m->n]);
 
 		if (err < 0)
 			return err;
-		m->v[m->n] = (struct sandbox_mount){ .source = m->owned[m->n],
-						     .target = step->cache_paths.v[i] };
+		m->v[m->n] = (struct sandbox_mount){ .source = m->owned[m->n], .target = order[i] };
 		m->n++;
 		m->n_cache++;
 	}
@@ -162,9 +329,9 @@ int step_mounts_close(struct run *r, struct step_mounts *m)
 {
 	int ret = 0;
 
-	/* owned[1 .. n_cache]: the cachePaths mounted; then the secrets' targets */
+	/* owned[1 .. n_cache]: the cachePaths' overlays taken; then the secrets' targets */
 	for (size_t i = 1; i <= m->n_cache; i++) {
-		int err = sandbox_umount(r->ctx, m->owned[i]);
+		int err = cache_mount_release(r, m->v[i].target, m->owned[i]);
 
 		if (ret >= 0)
 			ret = err;

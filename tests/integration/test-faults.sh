@@ -93,26 +93,20 @@ for f in "$tmp"/trace.*.json; do
 done
 check "two builds at once: two traces" test "$(ls "$tmp"/trace.*.json | wc -l)" = 2
 
-# ---- two builds at once that share a cachePaths directory ----
+# ---- cachePaths: one overlay a build, one build at a time ----
 
-# each step's overlay over the one directory (index off: no refusal), each
-# seeing the file the other wrote while both were mounted
+cache_paths=$KILN_CACHE_DIR/cachepaths
 token=$$$RANDOM
-shared() {
-	kb --no-cache shared-cache --build-arg "TOKEN=$token" --build-arg "SIDE=$1" \
-		--build-arg "OTHER=$2"
-}
-shared a b >a.out 2>a.err &
-a=$!
-shared b a >b.out 2>b.err &
-wait $a
-both="$? "
-wait $!
-both+=$?
-check "two builds sharing a cachePaths directory at once: both succeed" both_succeeded
+check "two stages of one build use one cachePaths directory at once, through one overlay" \
+	kb --no-cache -j 2 --build-arg "TOKEN=$token" shared-a shared-b
 check "and the directory holds what each wrote" \
-	test -e "$KILN_CACHE_DIR/cachepaths/_root_.cache_shared/$token-a" -a \
-	-e "$KILN_CACHE_DIR/cachepaths/_root_.cache_shared/$token-b"
+	test -s "$cache_paths/_root_.cache_shared/$token-a" -a -s "$cache_paths/_root_.cache_shared/$token-b"
+at_once kb --no-cache cache-counter
+check "two builds that use one cachePaths directory at once: both succeed" both_succeeded
+check "one waited for the other, and said so" \
+	grep -q "waiting: another kiln build is using cachePaths /root/.cache/counter" a.err b.err
+check "and neither lost the other's update of the counter" \
+	test "$(cat "$cache_paths/_root_.cache_counter/n")" = 2
 
 # ---- two pushes at once ----
 
