@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "build-internal.h"
@@ -217,7 +218,13 @@ static int cache_mount_release(struct run *r, const char *path, const char *targ
 void cache_mounts_release(struct cache_mounts *m)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		/* unused by now: every instruction has released what it took */
+		/* unused by now, as every instruction released what it took; else never removed */
+		if (m->work && m->v[i]->users > 0) {
+			_cleanup_free_ char *target = path_join(m->work, m->v[i]->slot);
+
+			if (target)
+				(void)umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+		}
 		closep(&m->v[i]->lock_fd);
 		pthread_mutex_destroy(&m->v[i]->lock);
 		free(m->v[i]->name);

@@ -439,7 +439,8 @@ char *path_join(const char *a, const char *b)
 	return s;
 }
 
-int remove_tree_at(int at, const char *name)
+/* remove_tree_at(), below a directory on @parent_dev (NULL: at the top) */
+static int remove_tree_in(int at, const char *name, const dev_t *parent_dev)
 {
 	struct stat st;
 	struct dirent *de;
@@ -450,6 +451,9 @@ int remove_tree_at(int at, const char *name)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	/* a mount point (its stat is the mounted root's): what is there is not ours */
+	if (parent_dev && st.st_dev != *parent_dev)
+		return -EXDEV;
 	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES && fchmodat(at, name, 0700, 0) == 0)
 		fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -462,11 +466,16 @@ int remove_tree_at(int at, const char *name)
 	}
 	while (r >= 0 && (de = readdir(d)))
 		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			r = remove_tree_at(dirfd(d), de->d_name);
+			r = remove_tree_in(dirfd(d), de->d_name, &st.st_dev);
 	closedir(d);
 	if (r < 0)
 		return r;
 	return unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int remove_tree_at(int at, const char *name)
+{
+	return remove_tree_in(at, name, NULL);
 }
 
 int open_resolved(int dirfd, const char *path, int flags, unsigned mode, uint64_t resolve)

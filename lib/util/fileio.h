@@ -154,7 +154,9 @@ char *path_join(const char *a, const char *b);
 /*
  * Remove @name in @at and everything under it. Symlinks are removed, never
  * followed; a directory without search permission (overlayfs leaves its
- * work/work so) is given it first. A missing @name is not an error.
+ * work/work so) is given it first. A missing @name is not an error. A
+ * mount point below @name (a directory on another file system) is never
+ * entered: -EXDEV, and what is mounted there stays whole.
  */
 int remove_tree_at(int at, const char *name);
 

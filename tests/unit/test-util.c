@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -187,6 +190,33 @@ TEST(atomic_temporaries_are_hidden_and_swept)
 	free(d.tmp);
 	d.tmp = NULL;
 	atomic_file_release(&live);
+	rmdir(dir);
+}
+
+/* A mount point below the tree is never entered: what is mounted there stays whole. */
+TEST(remove_tree_never_enters_a_mount)
+{
+	_cleanup_free_ char *dir = tap_temp_dir("test-util"), *tree = NULL, *mnt = NULL;
+	_cleanup_free_ char *kept = NULL;
+	struct stat st;
+
+	tree = path_join(dir, "tree");
+	mnt = path_join(tree, "mnt");
+	kept = path_join(mnt, "kept");
+	ASSERT_TRUE(tree && mnt && kept);
+	/* this test's own process: its mounts go with it */
+	if (unshare(CLONE_NEWNS) < 0)
+		SKIP_TEST("needs root for a mount namespace");
+	ASSERT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ? -errno : 0);
+	ASSERT_OK(mkdir(tree, 0755));
+	ASSERT_OK(mkdir(mnt, 0755));
+	ASSERT_OK(mount("kiln-test", mnt, "tmpfs", 0, "size=1m") < 0 ? -errno : 0);
+	ASSERT_OK(write_file_atomic(kept, "x", 1, 0644));
+	ASSERT_EQ(remove_tree_at(AT_FDCWD, tree), -EXDEV);
+	ASSERT_OK(stat(kept, &st));
+	ASSERT_OK(umount2(mnt, MNT_DETACH));
+	ASSERT_OK(remove_tree_at(AT_FDCWD, tree));
+	ASSERT_EQ(stat(tree, &st), -1);
 	rmdir(dir);
 }
 
