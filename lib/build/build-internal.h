@@ -297,7 +297,8 @@ struct step_mounts {
 	struct sandbox_mount *v;
 	size_t n;
 	char **owned; /* [i]: the path made for v[i] (NULL for /tmp/build) */
-	size_t n_cache; /* owned[1 .. n_cache]: the cachePaths overlays mounted */
+	struct cache_mount **cache; /* [1 .. n_cache]: the cachePaths overlays taken */
+	size_t n_cache; /* owned[1 .. n_cache]: their mount points */
 };
 
 int step_mounts_open(struct run *r, const struct kiln_step *step, const char *build_dir,

@@ -147,8 +147,12 @@ static int cache_mount_lock(struct run *r, struct cache_mount *c, const char *pa
 	return 0;
 }
 
-/* The overlay of @path's directory, mounted unless it is: its mount point in *@ret. */
-static int cache_mount_acquire(struct run *r, const char *path, char **ret)
+/*
+ * The overlay of @path's directory, mounted unless it is: its entry in
+ * *@ret_c, for cache_mount_release(), and its mount point in *@ret.
+ */
+static int cache_mount_acquire(struct run *r, const char *path, struct cache_mount **ret_c,
+			       char **ret)
 {
 	_cleanup_free_ char *name = cache_path_name(path), *dir = NULL;
 	_cleanup_free_ char *target = NULL, *upper_work = NULL, *empty = NULL;
@@ -192,19 +196,16 @@ static int cache_mount_acquire(struct run *r, const char *path, char **ret)
 	pthread_mutex_unlock(&c->lock);
 	if (err < 0)
 		return err;
+	*ret_c = c;
 	*ret = TAKE_PTR(target);
 	return 0;
 }
 
-/* One use of @path's overlay over: the last unmounts it and lets other builds in. */
-static int cache_mount_release(struct run *r, const char *path, const char *target)
+/* One use of @c's overlay (at @target) over: the last unmounts it and lets other builds in. */
+static int cache_mount_release(struct run *r, struct cache_mount *c, const char *target)
 {
-	_cleanup_free_ char *name = cache_path_name(path);
-	struct cache_mount *c;
 	int err = 0;
 
-	if (!name || !(c = cache_mount_get(r->b, name)))
-		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
 	if (c->users > 0 && --c->users == 0) {
 		err = sandbox_umount(r->ctx, target);
@@ -303,8 +304,9 @@ int step_mounts_open(struct run *r, const struct kiln_step *step, const char *bu
 	_cleanup_free_ char **order = NULL;
 
 	*m = (struct step_mounts){ .v = calloc(max, sizeof(*m->v)),
-				   .owned = calloc(max, sizeof(*m->owned)) };
-	if (!m->v || !m->owned)
+				   .owned = calloc(max, sizeof(*m->owned)),
+				   .cache = calloc(max, sizeof(*m->cache)) };
+	if (!m->v || !m->owned || !m->cache)
 		return -ENOMEM;
 	m->v[m->n++] = (struct sandbox_mount){ .source = build_dir, .target = BUILD_DIR };
 	if (!step)
@@ -321,7 +323,7 @@ int step_mounts_open(struct run *r, const struct kiln_step *step, const char *bu
 	memcpy(order, step->cache_paths.v, step->cache_paths.n * sizeof(*order));
 	qsort(order, step->cache_paths.n, sizeof(*order), cache_name_cmp);
 	for (size_t i = 0; i < step->cache_paths.n; i++) {
-		int err = cache_mount_acquire(r, order[i], &m->owned[m->n]);
+		int err = cache_mount_acquire(r, order[i], &m->cache[m->n], &m->owned[m->n]);
 
 		if (err < 0)
 			return err;
@@ -338,7 +340,7 @@ int step_mounts_close(struct run *r, struct step_mounts *m)
 
 	/* owned[1 .. n_cache]: the cachePaths' overlays taken; then the secrets' targets */
 	for (size_t i = 1; i <= m->n_cache; i++) {
-		int err = cache_mount_release(r, m->v[i].target, m->owned[i]);
+		int err = cache_mount_release(r, m->cache[i], m->owned[i]);
 
 		if (ret >= 0)
 			ret = err;
@@ -346,6 +348,7 @@ int step_mounts_close(struct run *r, struct step_mounts *m)
 	for (size_t i = 0; m->owned && i < m->n; i++)
 		free(m->owned[i]);
 	free(m->owned);
+	free(m->cache);
 	free(m->v);
 	*m = (struct step_mounts){ 0 };
 	return ret;
