@@ -201,6 +201,16 @@ int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int 
  */
 int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd);
 
+/*
+ * The lock file @path (made if missing) taken exclusively for @b: what
+ * stage_lock() and a cachePaths directory's lock share. Polls until the
+ * holder is done or @b is cancelled (-ECANCELED); while it waits, a STEP
+ * event of @stage says @waiting, once. The lock lasts as long as *@ret_fd
+ * stays open.
+ */
+int build_lock_wait(struct kiln_ctx *ctx, struct build *b, const char *path, const char *stage,
+		    const char *waiting, int *ret_fd);
+
 /* Bytes under @name in @at as du counts them, symlinks not followed; 0 if it is missing. */
 uint64_t disk_usage_at(int at, const char *name);
 

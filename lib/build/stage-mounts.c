@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -110,41 +109,15 @@ static int cache_mounts_work(struct run *r, const char **ret)
 	return err;
 }
 
-/* .NAME.lock, taken for the build: polled, so that a failure elsewhere still stops the wait. */
+/* .NAME.lock, taken for the build; another build waiting for it says so. */
 static int cache_mount_lock(struct run *r, struct cache_mount *c, const char *path)
 {
-	_cleanup_free_ char *file = NULL;
-	const struct timespec poll = { .tv_nsec = 100 * 1000 * 1000 };
-	_cleanup_close_ int fd = -1;
-	bool said = false;
+	_cleanup_free_ char *file = NULL, *waiting = NULL;
 
-	if (asprintf(&file, "%s/.%s.lock", r->b->cache_paths_dir, c->name) < 0)
+	if (asprintf(&file, "%s/.%s.lock", r->b->cache_paths_dir, c->name) < 0 ||
+	    asprintf(&waiting, "waiting: another kiln build is using cachePaths %s", path) < 0)
 		return -ENOMEM;
-	fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kiln_error(r->ctx, errno, "cannot open \"%s\": %m", file);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return kiln_error(r->ctx, errno, "cannot lock \"%s\": %m", file);
-		if (atomic_load(&r->b->cancel))
-			return -ECANCELED;
-		if (!said) {
-			_cleanup_free_ char *phase = NULL;
-
-			if (asprintf(&phase, "waiting: another kiln build is using cachePaths %s",
-				     path) < 0)
-				return -ENOMEM;
-			build_event(r->b, &(struct kiln_build_event){
-					      .kind = KILN_BUILD_STAGE_STEP,
-					      .stage = r->st->pkg->name,
-					      .phase = phase,
-					  });
-		}
-		said = true;
-		nanosleep(&poll, NULL);
-	}
-	c->lock_fd = TAKE_FD(fd);
-	return 0;
+	return build_lock_wait(r->ctx, r->b, file, r->st->pkg->name, waiting, &c->lock_fd);
 }
 
 /*

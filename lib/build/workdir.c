@@ -191,18 +191,13 @@ int cache_lock(struct kiln_ctx *ctx, const char *cache_dir, bool exclusive, int 
 	return 0;
 }
 
-int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd)
+int build_lock_wait(struct kiln_ctx *ctx, struct build *b, const char *path, const char *stage,
+		    const char *waiting, int *ret_fd)
 {
-	_cleanup_free_ char *dir = path_join(b->cache_dir, STAGE_LOCKS_DIR), *path = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	const struct timespec poll = { .tv_nsec = 100 * 1000 * 1000 };
 	bool said = false;
 
-	if (!dir || asprintf(&path, "%s/%s.lock", dir, st->key) < 0)
-		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return kiln_error(ctx, errno, "cannot open \"%s\": %m", path);
 	/* polled, not blocking: a failure elsewhere in this build still stops the wait */
@@ -212,15 +207,26 @@ int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, in
 		if (atomic_load(&b->cancel))
 			return -ECANCELED;
 		if (!said)
-			build_event(b,
-				    &(struct kiln_build_event){
-					.kind = KILN_BUILD_STAGE_STEP,
-					.stage = st->pkg->name,
-					.phase = "waiting: another kiln build is making this stage",
-				    });
+			build_event(b, &(struct kiln_build_event){
+					   .kind = KILN_BUILD_STAGE_STEP,
+					   .stage = stage,
+					   .phase = waiting,
+				       });
 		said = true;
 		nanosleep(&poll, NULL);
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+int stage_lock(struct kiln_ctx *ctx, struct build *b, const struct stage *st, int *ret_fd)
+{
+	_cleanup_free_ char *dir = path_join(b->cache_dir, STAGE_LOCKS_DIR), *path = NULL;
+
+	if (!dir || asprintf(&path, "%s/%s.lock", dir, st->key) < 0)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return kiln_error(ctx, errno, "cannot make \"%s\": %m", dir);
+	return build_lock_wait(ctx, b, path, st->pkg->name,
+			       "waiting: another kiln build is making this stage", ret_fd);
 }
