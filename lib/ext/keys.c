@@ -19,6 +19,7 @@
 #include <kiln/ext.h>
 
 #include "base64.h"
+#include "hex.h"
 #include "keys.h"
 #include "macro.h"
 
@@ -102,8 +103,7 @@ static bool is_published_der(const void *der, size_t len)
 		ERR_clear_error();
 		return false;
 	}
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_encode(hex, md, md_len, '\0', false);
 	for (size_t i = 0; i < ELEMENTSOF(published_keys); i++)
 		if (streq(hex, published_keys[i]))
 			return true;

@@ -269,7 +269,7 @@ static int hold_dirs(char *const *paths, size_t n, struct held_dirs *h)
 			continue;
 		last = paths[i];
 		last_len = len;
-		dir = len ? strndup(paths[i], len) : strdup(".");
+		dir = dir_of(paths[i]);
 		if (!dir)
 			return -ENOMEM;
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -222,10 +222,16 @@ int atomic_file_stage(struct atomic_file *f, unsigned mode, bool sync, dev_t *re
 	return r;
 }
 
-int sync_fs_of(const char *path)
+char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+
+	return slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+}
+
+int sync_fs_of(const char *path)
+{
+	_cleanup_free_ char *dir = dir_of(path);
 	_cleanup_close_ int fd = -1;
 
 	if (!dir)
@@ -378,10 +384,9 @@ static int sweep(const char *dir, const char *base)
 
 int atomic_sweep(const char *path)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *dir = dir_of(path);
 	const char *slash = strrchr(path, '/');
 
-	dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
 	if (!dir)
 		return -ENOMEM;
 	return sweep(dir, slash ? slash + 1 : path);

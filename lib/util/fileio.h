@@ -71,6 +71,9 @@ void atomic_file_release(struct atomic_file *f);
 int atomic_file_stage(struct atomic_file *f, unsigned mode, bool sync, dev_t *ret_dev);
 int atomic_file_rename(struct atomic_file *f);
 
+/* The directory @path lies in, "DIR/" of "DIR/NAME" ("." for a bare NAME); NULL on ENOMEM. */
+char *dir_of(const char *path);
+
 /*
  * syncfs(2) the file system that holds @path (the directory it lies in):
  * every file written there on disk, and a write-back error that no one
